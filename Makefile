@@ -1,0 +1,55 @@
+# mproc front door.  `make demo` and `make test` do all set-up themselves.
+#
+#   make demo      build and run examples/pi.c (serial, threads, processes)
+#   make test      plain build + ctest, then the same suite under
+#                  ASan+UBSan (clang) and under ThreadSanitizer (clang)
+#   make bench     run every benchmark against its anchor (BENCH_ARGS=--json)
+#   make install   PREFIX=/usr/local (default)
+#   make clean
+
+PREFIX   ?= /usr/local
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_Q  := -Wno-dev --log-level=WARNING
+CTEST    := ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+.PHONY: all build demo test test-plain test-asan test-tsan bench install clean deps-build deps-test deps-bench
+
+all: build
+
+deps-build: ; @bash scripts/deps.sh build
+deps-test:  ; @bash scripts/deps.sh test
+deps-bench: ; @bash scripts/deps.sh bench
+
+build: deps-build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake --build build -j $(JOBS)
+
+demo: build
+	@./build/examples/pi
+
+test: deps-test test-plain test-asan test-tsan
+	@echo "make test: all suites passed (plain, asan+ubsan, tsan)"
+
+test-plain: deps-test
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake --build build -j $(JOBS)
+	@cd build && $(CTEST)
+
+test-asan: deps-test
+	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined $(CMAKE_Q)
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST) -LE nosan
+
+test-tsan: deps-test
+	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread $(CMAKE_Q)
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
+
+bench: deps-bench build
+	@./build/bench/mproc-bench $(BENCH_ARGS)
+
+install: build
+	@cmake --install build --prefix $(PREFIX)
+
+clean:
+	@rm -rf build build-asan build-tsan

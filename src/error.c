@@ -1,0 +1,70 @@
+/* error.c - result codes, their descriptions, and the thread-local message
+ * of the last failure. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MP__MESSAGE_MAX 512
+
+static _Thread_local char last_error[MP__MESSAGE_MAX];
+
+const char *mp_strerror(int code)
+{
+    switch (code) {
+    case MP_OK:         return "success";
+    case MP_ENOENT:     return "no such object";
+    case MP_EAGAIN:     return "operation would block";
+    case MP_ENOMEM:     return "out of memory";
+    case MP_EEXIST:     return "already exists";
+    case MP_EINVAL:     return "invalid argument";
+    case MP_ERANGE:     return "buffer too small";
+    case MP_EMSGSIZE:   return "message too large";
+    case MP_ENOTSUP:    return "not supported";
+    case MP_ETIMEDOUT:  return "timed out";
+    case MP_ECANCELED:  return "cancelled";
+    case MP_EOWNERDEAD: return "previous owner died";
+    case MP_ETASK:      return "one or more tasks failed";
+    case MP_ECLOSED:    return "closed";
+    case MP_EBROKEN:    return "pool is broken";
+    case MP_EWORKER:    return "worker died";
+    case MP_EFULL:      return "table is full";
+    case MP_EEOF:       return "end of file";
+    }
+    if (code < 0 && code > -4000)
+        return strerror(-code);
+    return "unknown error";
+}
+
+const char *mp_last_error(void)
+{
+    return last_error;
+}
+
+int mp__verror(int code, const char *fmt, va_list ap)
+{
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    return code;
+}
+
+int mp__error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mp__verror(code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mp__syserror(const char *fmt, ...)
+{
+    int saved = errno ? errno : EIO;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(last_error);
+    snprintf(last_error + len, sizeof last_error - len, ": %s", strerror(saved));
+    return -saved;
+}

@@ -1,0 +1,44 @@
+/* internal.h - helpers shared between libmproc's source files (mp__ names).
+ * Nothing here is part of the public API. */
+#ifndef MPROC_INTERNAL_H
+#define MPROC_INTERNAL_H
+
+#include "mproc.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP__CACHELINE 64
+#define MP__ALIGNED __attribute__((aligned(MP__CACHELINE)))
+#define MP__UNUSED(x) ((void)(x))
+#define MP__LIKELY(x) __builtin_expect(!!(x), 1)
+#define MP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* --- errors (error.c) ---------------------------------------------------
+ * Records a formatted message as the calling thread's last error and
+ * returns `code`, so a failure path reads:  return mp__error(MP_EINVAL, ...) */
+int mp__error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
+int mp__verror(int code, const char *fmt, va_list ap);
+/* Same, for a failed system call: code is -errno, message ends with
+ * strerror(errno).  Reads errno itself. */
+int mp__syserror(const char *fmt, ...) MP_PRINTF(1, 2);
+
+/* --- time (clock.c) ---------------------------------------------------- */
+double mp__now(void);                 /* CLOCK_MONOTONIC seconds */
+/* Validates a timeout in seconds: < 0 means "wait forever" only when it is
+ * exactly MP_FOREVER; NaN or other negatives are MP_EINVAL. */
+int mp__check_timeout(const char *who, double timeout);
+
+/* --- spinning ---------------------------------------------------------- */
+static inline void mp__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+#endif
