@@ -110,7 +110,162 @@ MP_API int mp_shm_free(void *ptr);
  * see it without a copy), else 0. */
 MP_API int mp_shm_contains(const void *ptr, size_t size);
 
-/* @@POOL@@ */
+/* ======================================================================
+ * Pools
+ *
+ * A pool runs tasks on a fixed set of workers.  The backend decides what a
+ * worker is -- a thread, or a process forked once when the pool opens --
+ * and nothing else changes: the map family behaves identically on both.
+ *
+ *     mp_pool *pool;
+ *     if (mp_pool_open(&pool, NULL) != 0)              // defaults
+ *         fprintf(stderr, "%s\n", mp_last_error());
+ *     mp_map(pool, square, in, n, sizeof *in, out, sizeof *out, NULL);
+ *     mp_pool_close(pool);
+ *
+ * Thread-safety: every pool function may be called from several threads at
+ * once (calls on one pool are queued and run in order of arrival), except
+ * that mp_pool_close/mp_pool_terminate must be the last call on the pool.
+ * Tasks must not call map-family functions on their own pool.
+ * ====================================================================== */
+
+typedef struct mp_pool mp_pool;
+typedef struct mp_task mp_task;
+
+typedef enum mp_backend {
+    MP_BACKEND_DEFAULT = 0,   /* MPROC_BACKEND if set, else threads */
+    MP_BACKEND_THREAD = 1,    /* workers are threads of this process */
+    MP_BACKEND_PROCESS = 2    /* workers are processes forked at open */
+} mp_backend;
+
+/* Options for mp_pool_open.  Zero-initialise ({0}) for the defaults; fields
+ * may be added at the end in later versions. */
+typedef struct mp_pool_options {
+    mp_backend backend;  /* MP_BACKEND_DEFAULT: the environment variable
+                            MPROC_BACKEND ("thread" or "process"), else
+                            threads */
+    int workers;         /* 0: MPROC_WORKERS if set, else mp_cpu_count() */
+} mp_pool_options;
+
+/* Number of CPUs this process may use: its affinity mask, capped by a
+ * cgroup v2 cpu.max quota when one is set (rounded up).  At least 1. */
+MP_API int mp_cpu_count(void);
+
+/* "thread", "process", or "unknown". */
+MP_API const char *mp_backend_name(mp_backend backend);
+
+/* Opens a pool and starts its workers.  opts may be NULL (defaults).
+ * Process workers are forked here: they see globals as they are now (the
+ * memory rule at the top of this file).  stdout and stderr are flushed
+ * before forking so buffered output is not written twice.
+ * Errors: MP_EINVAL (out NULL; workers < 0 or > 4096; unknown backend in
+ * opts; MPROC_BACKEND not "thread"/"process"; MPROC_WORKERS not a number
+ * from 1 to 4096), MP_ENOMEM, or a system error (-errno) when a worker
+ * cannot be started.  On error nothing is left running. */
+MP_API int mp_pool_open(mp_pool **out, const mp_pool_options *opts);
+
+/* Waits for the work already submitted to finish, stops the workers, reaps
+ * every one of them and frees the pool.  NULL is ignored.  Returns 0, or
+ * MP_EBROKEN if a worker had died (the pool is freed all the same). */
+MP_API int mp_pool_close(mp_pool *pool);
+
+/* Stops at once: process workers are killed (SIGKILL) and reaped; thread
+ * workers finish the task they are running (a thread cannot be killed) and
+ * take no more.  Calls still waiting on the pool return MP_ECLOSED.  Frees
+ * the pool.  NULL is ignored. */
+MP_API int mp_pool_terminate(mp_pool *pool);
+
+MP_API int mp_pool_workers(const mp_pool *pool);          /* -1 if NULL */
+MP_API mp_backend mp_pool_backend(const mp_pool *pool);   /* DEFAULT if NULL */
+
+/* --- tasks -------------------------------------------------------------
+ * A task function returns 0 on success.  Any other value marks the task
+ * failed with that code; mp_task_fail attaches a message as well.  A failed
+ * task's output element is left as the task left it. */
+typedef int (*mp_map_fn)(mp_task *task, const void *in, void *out);
+/* starmap: in[k] points at this task's element of the k-th input array. */
+typedef int (*mp_star_fn)(mp_task *task, const void *const *in, void *out);
+
+/* The call's context blob (mp_call.context; NULL if none) and its size.
+ * On process workers it is a copy in shared memory: read-only by contract. */
+MP_API const void *mp_task_context(const mp_task *task);
+MP_API size_t mp_task_context_size(const mp_task *task);
+/* This task's position in the input (0-based). */
+MP_API size_t mp_task_index(const mp_task *task);
+/* Which worker runs it, 0 .. workers-1. */
+MP_API int mp_task_worker(const mp_task *task);
+/* Records a message for this task's failure and returns `code`, so a task
+ * ends with:  return mp_task_fail(task, 2, "bad record %zu", i);
+ * The message is truncated to MP_MESSAGE_MAX-1 bytes.  code 0 is turned
+ * into MP_ETASK (a failure must have a non-zero code). */
+MP_API int mp_task_fail(mp_task *task, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+
+/* --- failures ------------------------------------------------------------ */
+#define MP_MESSAGE_MAX 240
+
+typedef struct mp_failure {
+    size_t index;                   /* the failed task's input position */
+    int code;                       /* what the task returned */
+    char message[MP_MESSAGE_MAX];   /* mp_task_fail's text, or a default */
+} mp_failure;
+
+/* Every failed task of one call, sorted by index.  Filled by the library
+ * when mp_call.failures points at one; the caller owns it and releases it
+ * with mp_failures_free (which resets it to empty; safe to call twice). */
+typedef struct mp_failures {
+    size_t count;
+    mp_failure *items;
+} mp_failures;
+
+MP_API void mp_failures_free(mp_failures *failures);
+
+/* Per-call options.  NULL or a zeroed struct means the defaults. */
+typedef struct mp_call {
+    /* Tasks claimed at a time.  0 (default): automatic guided
+     * self-scheduling -- each claim takes remaining/(2*workers) tasks, never
+     * fewer than 1, so early chunks are large (low overhead) and the last
+     * ones small (uneven tasks still balance). */
+    size_t chunksize;
+    const void *context;            /* blob every task can read */
+    size_t context_size;            /* bytes; 0 if context is NULL */
+    mp_failures *failures;          /* OUT, optional: every failed task */
+} mp_call;
+
+/* Applies fn to each of `count` input elements of `in_size` bytes and
+ * stores each result, in input order, in `out` (elements of `out_size`
+ * bytes).  Returns when every task has finished.
+ * `in` may be NULL with in_size 0 (tasks then use mp_task_index), and `out`
+ * may be NULL with out_size 0 (tasks without output).  count 0 is a valid
+ * empty map.  On process pools `in` and the context are copied into shared
+ * memory and results copied back, unless they already are mp_shm memory
+ * (then tasks use them in place).
+ * Returns 0; MP_ETASK if any task failed (all other results are delivered,
+ * mp_last_error() names the first failure, call->failures lists all);
+ * MP_EINVAL for bad arguments (nothing runs); MP_ENOMEM; MP_ECLOSED if the
+ * pool is being closed; MP_EBROKEN if a worker process died. */
+MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                  void *out, size_t out_size, const mp_call *call);
+
+/* One input array of a starmap. */
+typedef struct mp_array {
+    const void *base;
+    size_t count;
+    size_t size;         /* element size in bytes */
+} mp_array;
+
+#define MP_MAX_ARGS 16
+
+/* Python's starmap over zipped arrays: task i gets the i-th element of each
+ * of the `nargs` (1..MP_MAX_ARGS) arrays.  All arrays must have the same
+ * count (MP_EINVAL otherwise).  Otherwise as mp_map. */
+MP_API int mp_starmap(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
+                      void *out, size_t out_size, const mp_call *call);
+
+/* Runs one call fn(in) on a worker and waits for it: mp_map with count 1.
+ * Returns 0, or MP_ETASK with the task's code and message in
+ * call->failures and mp_last_error(). */
+MP_API int mp_apply(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
+                    void *out, size_t out_size, const mp_call *call);
 
 /* @@IPC@@ */
 
