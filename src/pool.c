@@ -250,12 +250,7 @@ static size_t collect_failures(const char *who, mp__job *job, size_t count, mp_f
  * inputs and the context blob are copied into the shared arena and results
  * come back through it -- unless they already live there. */
 
-typedef struct staged {
-    void *owned[MP_MAX_ARGS + 2];   /* arena blocks this call allocated */
-    int nowned;
-} staged;
-
-static int stage_in(mp_pool *pool, staged *st, const void *src, size_t bytes, const void **out)
+static int stage_in(mp_pool *pool, mp__job *job, const void *src, size_t bytes, const void **out)
 {
     *out = src;
     if (!src || !bytes || pool->ops->shares_caller_memory || mp_shm_contains(src, bytes))
@@ -265,12 +260,12 @@ static int stage_in(mp_pool *pool, staged *st, const void *src, size_t bytes, co
     if (r)
         return r;
     memcpy(copy, src, bytes);
-    st->owned[st->nowned++] = copy;
+    job->owned[job->nowned++] = copy;
     *out = copy;
     return 0;
 }
 
-static int stage_out(mp_pool *pool, staged *st, void *dst, size_t bytes, void **out)
+static int stage_out(mp_pool *pool, mp__job *job, void *dst, size_t bytes, void **out)
 {
     *out = dst;
     if (!dst || !bytes || pool->ops->shares_caller_memory || mp_shm_contains(dst, bytes))
@@ -278,15 +273,8 @@ static int stage_out(mp_pool *pool, staged *st, void *dst, size_t bytes, void **
     int r = mp__shm_alloc(bytes, false, out);
     if (r)
         return r;
-    st->owned[st->nowned++] = *out;
+    job->owned[job->nowned++] = *out;
     return 0;
-}
-
-static void unstage(staged *st)
-{
-    for (int i = 0; i < st->nowned; i++)
-        mp_shm_free(st->owned[i]);
-    st->nowned = 0;
 }
 
 /* Copies results back from the staging area, skipping failed tasks so that
@@ -331,7 +319,6 @@ static int run_call(mp_pool *pool, const call_shape *c, const mp_call *call)
         call->failures->items = NULL;
     }
 
-    staged st = {0};
     mp__job *job;
     int r = mp__job_acquire(pool, &job);
     if (r)
@@ -344,16 +331,15 @@ static int run_call(mp_pool *pool, const call_shape *c, const mp_call *call)
     for (size_t k = 0; k < c->nargs && !r; k++) {
         const void *in;
         job->in_size[k] = c->args[k].size;
-        r = stage_in(pool, &st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
+        r = stage_in(pool, job, c->args[k].base, c->args[k].count * c->args[k].size, &in);
         job->in[k] = in;
     }
     void *out_stage = NULL;
     if (!r)
-        r = stage_in(pool, &st, call->context, call->context_size, &job->ctx);
+        r = stage_in(pool, job, call->context, call->context_size, &job->ctx);
     if (!r)
-        r = stage_out(pool, &st, c->out, c->count * c->out_size, &out_stage);
+        r = stage_out(pool, job, c->out, c->count * c->out_size, &out_stage);
     if (r) {
-        unstage(&st);
         atomic_store(&job->state, MP__JOB_DONE);   /* never published */
         mp__job_release(pool, job);
         return r;
@@ -381,10 +367,6 @@ static int run_call(mp_pool *pool, const call_shape *c, const mp_call *call)
         if (nfailed)
             r = MP_ETASK;
     }
-    if (r == 0 || r == MP_ETASK)
-        unstage(&st);
-    /* else: workers may still touch the staged blocks; the pool is broken
-     * or terminating and they are reclaimed with the process tree. */
     mp__job_release(pool, job);
     return r;
 }

@@ -76,6 +76,11 @@ typedef struct mp__job {
     size_t ctx_size;
     _Atomic(mp__failure_rec *) failures;
     _Atomic uint64_t nfailed;
+    /* Caller side only: arena blocks staged for this job, freed when the
+     * slot is released (or when the pool is destroyed, if a worker died
+     * and the job never finished). */
+    void *owned[MP_MAX_ARGS + 2];
+    int nowned;
 } mp__job;
 
 /* What a task function sees of itself (mp_task_* accessors, task.c). */
@@ -143,6 +148,7 @@ void mp__job_publish(mp_pool *pool, mp__job *job);
 /* Waits for the job to finish; returns 0, MP_ECLOSED or a backend error. */
 int mp__job_wait(mp_pool *pool, mp__job *job);
 void mp__job_release(mp_pool *pool, mp__job *job);
+void mp__job_free_staged(mp__job *job);
 void mp__shutdown_workers(mp__shared *sh);
 /* Marks every unclaimed task of every published job as taken, so workers
  * stop at their next claim (terminate). */

@@ -44,6 +44,7 @@ void mp__shared_destroy(mp__shared *sh)
         return;
     /* Failure records a broken pool never collected. */
     for (int i = 0; i < MP__JOB_SLOTS; i++) {
+        mp__job_free_staged(&sh->jobs[i]);
         mp__failure_rec *f = atomic_load(&sh->jobs[i].failures);
         while (f) {
             mp__failure_rec *next = f->next;
@@ -314,10 +315,21 @@ int mp__job_wait(mp_pool *pool, mp__job *job)
     }
 }
 
+void mp__job_free_staged(mp__job *job)
+{
+    for (int i = 0; i < job->nowned; i++)
+        mp_shm_free(job->owned[i]);
+    job->nowned = 0;
+}
+
 void mp__job_release(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
     bool done = atomic_load(&job->state) == MP__JOB_DONE;
+    /* After terminate no worker runs (processes were killed; thread pools
+     * stage nothing), so the staged blocks can go. */
+    if (done || atomic_load(&pool->terminating))
+        mp__job_free_staged(job);
     pthread_mutex_lock(&pool->lock);
     if (done) {
         atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));

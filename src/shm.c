@@ -305,7 +305,9 @@ int mp_shm_free(void *ptr)
         /* The highest block: give it back to the bump region. */
         h->top = off_of(b);
         h->last_block = b->prev_size ? off_of(b) - b->prev_size : NIL;
-        release_pages(h->top, off_of(b) + b->size);
+        /* Nothing lives above this block, so its last partial page can go
+         * too: then everything from zero_from up really reads as zero. */
+        release_pages(h->top, round_up(off_of(b) + b->size, page_size));
         uint64_t zero = round_up(h->top, page_size);
         if (zero < h->zero_from) h->zero_from = zero;
     } else {

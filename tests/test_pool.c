@@ -1,0 +1,533 @@
+/* labels: unit;pool;concurrency */
+/* test_pool.c - pools and the synchronous map family, on both backends. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <mproc.h>
+
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const mp_backend backends[] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
+#define FOR_EACH_BACKEND(b) for (size_t b##_i = 0, b; b##_i < 2 && ((b = backends[b##_i]), 1); b##_i++)
+
+static mp_pool *open_pool(mp_backend backend, int workers)
+{
+    mp_pool_options opts = { .backend = backend, .workers = workers };
+    mp_pool *pool = NULL;
+    int r = mp_pool_open(&pool, &opts);
+    if (r)
+        fail_msg("mp_pool_open(%s): %s", mp_backend_name(backend), mp_last_error());
+    return pool;
+}
+
+/* ---- task functions ---------------------------------------------------- */
+
+static int square(mp_task *task, const void *in, void *out)
+{
+    (void)task;
+    long x = *(const long *)in;
+    *(long *)out = x * x;
+    return 0;
+}
+
+static int index_times_ten(mp_task *task, const void *in, void *out)
+{
+    assert_null(in);
+    *(size_t *)out = mp_task_index(task) * 10;
+    return 0;
+}
+
+static int fail_some(mp_task *task, const void *in, void *out)
+{
+    long x = *(const long *)in;
+    if (x % 7 == 3)
+        return mp_task_fail(task, 40 + (int)(x % 5), "input %ld is unlucky", x);
+    if (x % 11 == 5)
+        return -5;   /* failure without a message */
+    *(long *)out = x + 1;
+    return 0;
+}
+
+static int add_context(mp_task *task, const void *in, void *out)
+{
+    const long *ctx = mp_task_context(task);
+    if (mp_task_context_size(task) != 2 * sizeof(long))
+        return mp_task_fail(task, 1, "context size %zu", mp_task_context_size(task));
+    *(long *)out = *(const long *)in * ctx[0] + ctx[1];
+    return 0;
+}
+
+static int weighted_sum(mp_task *task, const void *const *in, void *out)
+{
+    (void)task;
+    int a = *(const int *)in[0];
+    double b = *(const double *)in[1];
+    char c = *(const char *)in[2];
+    *(double *)out = a * b + c;
+    return 0;
+}
+
+static int which_worker(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    *(int *)out = mp_task_worker(task);
+    return 0;
+}
+
+/* ---- map ------------------------------------------------------------------ */
+
+static void check_squares(mp_pool *pool, size_t n, size_t chunksize)
+{
+    long *in = malloc(n * sizeof *in), *out = calloc(n, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        in[i] = (long)i - 1000;
+    mp_call call = { .chunksize = chunksize };
+    assert_int_equal(mp_map(pool, square, in, n, sizeof *in, out, sizeof *out, &call), 0);
+    for (size_t i = 0; i < n; i++)
+        if (out[i] != in[i] * in[i])
+            fail_msg("out[%zu] = %ld, expected %ld (chunksize %zu)", i, out[i], in[i] * in[i], chunksize);
+    free(in);
+    free(out);
+}
+
+static void test_map_orders_results(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 3);
+        assert_int_equal(mp_pool_backend(pool), b);
+        assert_int_equal(mp_pool_workers(pool), 3);
+        check_squares(pool, 100000, 0);
+        check_squares(pool, 100000, 1);
+        check_squares(pool, 100003, 7);
+        check_squares(pool, 5, 1000);
+        check_squares(pool, 1, 0);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
+static void test_map_without_input(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        size_t out[1000];
+        assert_int_equal(mp_map(pool, index_times_ten, NULL, 1000, 0, out, sizeof *out, NULL), 0);
+        for (size_t i = 0; i < 1000; i++)
+            assert_int_equal(out[i], i * 10);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_map_empty(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long in[1] = { 3 }, out[1] = { 99 };
+        assert_int_equal(mp_map(pool, square, in, 0, sizeof *in, out, sizeof *out, NULL), 0);
+        assert_int_equal(out[0], 99);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_map_reports_failures(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 1000 };
+        long in[N], out[N];
+        for (long i = 0; i < N; i++) {
+            in[i] = i;
+            out[i] = -1;
+        }
+        mp_failures failures;
+        mp_call call = { .chunksize = 3, .failures = &failures };
+        assert_int_equal(mp_map(pool, fail_some, in, N, sizeof *in, out, sizeof *out, &call), MP_ETASK);
+        assert_non_null(strstr(mp_last_error(), "first: task 3 (code 43): input 3 is unlucky"));
+
+        size_t expected = 0;
+        for (long i = 0; i < N; i++) {
+            bool unlucky = i % 7 == 3, quiet = !unlucky && i % 11 == 5;
+            if (unlucky || quiet) {
+                assert_true(expected < failures.count);
+                mp_failure *f = &failures.items[expected++];
+                assert_int_equal(f->index, (size_t)i);
+                if (unlucky) {
+                    char msg[64];
+                    snprintf(msg, sizeof msg, "input %ld is unlucky", i);
+                    assert_int_equal(f->code, 40 + i % 5);
+                    assert_string_equal(f->message, msg);
+                } else {
+                    assert_int_equal(f->code, -5);
+                    assert_non_null(strstr(f->message, "failed with code -5"));
+                }
+            } else {
+                assert_int_equal(out[i], i + 1);   /* every other result delivered */
+            }
+        }
+        assert_int_equal(failures.count, expected);
+        mp_failures_free(&failures);
+        assert_null(failures.items);
+        mp_failures_free(&failures);   /* twice is harmless */
+
+        /* Without a failures list the call still says what went wrong. */
+        assert_int_equal(mp_map(pool, fail_some, in, N, sizeof *in, out, sizeof *out, NULL), MP_ETASK);
+        /* ... and the pool remains usable. */
+        check_squares(pool, 10000, 0);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
+static void test_context_blob(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long ctx[2] = { 3, 4 };   /* made after the pool opened: copied in */
+        long in[100], out[100];
+        for (int i = 0; i < 100; i++)
+            in[i] = i;
+        mp_call call = { .context = ctx, .context_size = sizeof ctx };
+        assert_int_equal(mp_map(pool, add_context, in, 100, sizeof *in, out, sizeof *out, &call), 0);
+        for (int i = 0; i < 100; i++)
+            assert_int_equal(out[i], 3 * i + 4);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_shm_input_and_output_in_place(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long *in, *out;
+        size_t n = 50000;
+        /* Allocated after the pool opened, still visible to process workers. */
+        assert_int_equal(mp_shm_alloc(n * sizeof *in, (void **)&in), 0);
+        assert_int_equal(mp_shm_alloc(n * sizeof *out, (void **)&out), 0);
+        assert_true(mp_shm_contains(in, n * sizeof *in));
+        for (size_t i = 0; i < n; i++)
+            in[i] = (long)i;
+        assert_int_equal(mp_map(pool, square, in, n, sizeof *in, out, sizeof *out, NULL), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(out[i], (long)(i * i));
+        mp_shm_free(in);
+        mp_shm_free(out);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_starmap_zips_arrays(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 3000 };
+        static int a[N];
+        static double x[N], out[N];
+        static char c[N];
+        for (int i = 0; i < N; i++) {
+            a[i] = i;
+            x[i] = 0.5 * i;
+            c[i] = (char)(i % 100);
+        }
+        mp_array args[3] = { { a, N, sizeof *a }, { x, N, sizeof *x }, { c, N, sizeof *c } };
+        assert_int_equal(mp_starmap(pool, weighted_sum, args, 3, out, sizeof *out, NULL), 0);
+        for (int i = 0; i < N; i++)
+            assert_true(out[i] == i * 0.5 * i + i % 100);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_apply(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long x = 12, y = 0;
+        assert_int_equal(mp_apply(pool, square, &x, sizeof x, &y, sizeof y, NULL), 0);
+        assert_int_equal(y, 144);
+        x = 3;
+        mp_failures f;
+        mp_call call = { .failures = &f };
+        assert_int_equal(mp_apply(pool, fail_some, &x, sizeof x, &y, sizeof y, &call), MP_ETASK);
+        assert_int_equal(f.count, 1);
+        assert_int_equal(f.items[0].index, 0);
+        assert_string_equal(f.items[0].message, "input 3 is unlucky");
+        mp_failures_free(&f);
+        mp_pool_close(pool);
+    }
+}
+
+static void test_every_worker_gets_work(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 4);
+        enum { N = 4000 };
+        static int out[N];
+        assert_int_equal(mp_map(pool, which_worker, NULL, N, 0, out, sizeof *out, &(mp_call){ .chunksize = 1 }), 0);
+        for (int i = 0; i < N; i++)
+            assert_true(out[i] >= 0 && out[i] < 4);
+        mp_pool_close(pool);
+    }
+}
+
+/* ---- several callers on one pool ---------------------------------------------- */
+
+static void *map_from_thread(void *arg)
+{
+    mp_pool *pool = arg;
+    for (int round = 0; round < 20; round++)
+        check_squares(pool, 2000 + (size_t)round, round % 3 ? 0 : 5);
+    return NULL;
+}
+
+static void test_concurrent_callers(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        pthread_t t[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&t[i], NULL, map_from_thread, pool);
+        for (int i = 0; i < 4; i++)
+            pthread_join(t[i], NULL);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
+/* ---- bad input ------------------------------------------------------------- */
+
+static int count_calls(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    atomic_fetch_add((_Atomic long *)mp_task_context(task), 1);
+    return 0;
+}
+
+static void expect_einval(int r, const char *needle)
+{
+    assert_int_equal(r, MP_EINVAL);
+    if (!strstr(mp_last_error(), needle))
+        fail_msg("message '%s' does not mention '%s'", mp_last_error(), needle);
+}
+
+static void test_bad_input_is_rejected(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_pool(MP_BACKEND_THREAD, 2);
+    _Atomic long calls = 0;
+    mp_call call = { .context = (const void *)&calls, .context_size = sizeof calls };
+    long in[4] = { 0 }, out[4];
+
+    expect_einval(mp_map(NULL, square, in, 4, sizeof *in, out, sizeof *out, NULL), "pool is NULL");
+    expect_einval(mp_map(pool, NULL, in, 4, sizeof *in, out, sizeof *out, NULL), "task function is NULL");
+    expect_einval(mp_map(pool, count_calls, in, 4, 0, out, sizeof *out, &call), "in_size is 0");
+    expect_einval(mp_map(pool, count_calls, NULL, 4, 8, out, sizeof *out, &call), "in is NULL");
+    expect_einval(mp_map(pool, count_calls, in, 4, sizeof *in, out, 0, &call), "out_size is 0");
+    expect_einval(mp_map(pool, count_calls, in, 4, sizeof *in, NULL, 8, &call), "out is NULL");
+    expect_einval(mp_map(pool, count_calls, in, (size_t)-1, sizeof *in, out, sizeof *out, &call), "count");
+    mp_call no_ctx = { .context_size = 8 };
+    expect_einval(mp_map(pool, count_calls, in, 4, sizeof *in, out, sizeof *out, &no_ctx), "context is NULL");
+
+    mp_array args[2] = { { in, 4, sizeof *in }, { in, 3, sizeof *in } };
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, args, 2, out, sizeof *out, &call), "args[1] has 3 elements");
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, args, 0, out, sizeof *out, &call), "nargs is 0");
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, args, 17, out, sizeof *out, &call), "nargs is 17");
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, NULL, 1, out, sizeof *out, &call), "args is NULL");
+    mp_array zero_size[1] = { { in, 4, 0 } };
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, zero_size, 1, out, sizeof *out, &call), "size is 0");
+    expect_einval(mp_apply(NULL, square, in, sizeof *in, out, sizeof *out, NULL), "pool is NULL");
+
+    assert_int_equal(atomic_load(&calls), 0);   /* nothing ran */
+    /* The pool is untouched by all of that. */
+    assert_int_equal(mp_map(pool, count_calls, NULL, 10, 0, NULL, 0, &call), 0);
+    assert_int_equal(atomic_load(&calls), 10);
+    mp_pool_close(pool);
+}
+
+static void test_bad_options_and_environment(void **state)
+{
+    (void)state;
+    mp_pool *pool = (mp_pool *)0x1;
+    expect_einval(mp_pool_open(NULL, NULL), "out is NULL");
+    expect_einval(mp_pool_open(&pool, &(mp_pool_options){ .workers = -1 }), "workers is -1");
+    expect_einval(mp_pool_open(&pool, &(mp_pool_options){ .backend = (mp_backend)99 }), "unknown backend 99");
+
+    setenv("MPROC_BACKEND", "gpu", 1);
+    expect_einval(mp_pool_open(&pool, NULL), "MPROC_BACKEND: unknown backend 'gpu'");
+    setenv("MPROC_BACKEND", "process", 1);
+    setenv("MPROC_WORKERS", "two", 1);
+    expect_einval(mp_pool_open(&pool, NULL), "MPROC_WORKERS: 'two'");
+    setenv("MPROC_WORKERS", "0", 1);
+    expect_einval(mp_pool_open(&pool, NULL), "MPROC_WORKERS: '0'");
+    assert_ptr_equal(pool, (mp_pool *)0x1);   /* never written on failure */
+
+    setenv("MPROC_WORKERS", "3", 1);
+    assert_int_equal(mp_pool_open(&pool, NULL), 0);
+    assert_int_equal(mp_pool_backend(pool), MP_BACKEND_PROCESS);
+    assert_int_equal(mp_pool_workers(pool), 3);
+    mp_pool_close(pool);
+    /* An explicit option wins over the environment. */
+    assert_int_equal(mp_pool_open(&pool, &(mp_pool_options){ .backend = MP_BACKEND_THREAD, .workers = 1 }), 0);
+    assert_int_equal(mp_pool_backend(pool), MP_BACKEND_THREAD);
+    assert_int_equal(mp_pool_workers(pool), 1);
+    mp_pool_close(pool);
+    unsetenv("MPROC_BACKEND");
+    unsetenv("MPROC_WORKERS");
+
+    assert_int_equal(mp_pool_open(&pool, NULL), 0);
+    assert_int_equal(mp_pool_backend(pool), MP_BACKEND_THREAD);
+    assert_int_equal(mp_pool_workers(pool), mp_cpu_count());
+    mp_pool_close(pool);
+    assert_int_equal(mp_pool_close(NULL), 0);
+    assert_int_equal(mp_pool_terminate(NULL), 0);
+    assert_int_equal(mp_pool_workers(NULL), -1);
+}
+
+static void test_cpu_count(void **state)
+{
+    (void)state;
+    int n = mp_cpu_count();
+    assert_true(n >= 1);
+    assert_true(n <= sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* ---- lifecycle -------------------------------------------------------------- */
+
+static int slow_task(mp_task *task, const void *in, void *out)
+{
+    (void)task;
+    (void)in;
+    usleep(2000);
+    *(int *)out = 1;
+    return 0;
+}
+
+typedef struct closer { mp_pool *pool; int result; bool terminate; } closer;
+
+static void *close_soon(void *arg)
+{
+    closer *c = arg;
+    usleep(20000);
+    c->result = c->terminate ? mp_pool_terminate(c->pool) : mp_pool_close(c->pool);
+    return NULL;
+}
+
+static void test_close_waits_for_running_map(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 200 };
+        int out[N] = { 0 };
+        closer c = { pool, -1, false };
+        pthread_t t;
+        pthread_create(&t, NULL, close_soon, &c);
+        assert_int_equal(mp_map(pool, slow_task, NULL, N, 0, out, sizeof *out, &(mp_call){ .chunksize = 1 }), 0);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(out[i], 1);
+        pthread_join(t, NULL);
+        assert_int_equal(c.result, 0);
+    }
+}
+
+static void test_terminate_stops_running_map(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 100000 };   /* 100 s of work if it were not stopped */
+        static int out[N];
+        closer c = { pool, -1, true };
+        pthread_t t;
+        pthread_create(&t, NULL, close_soon, &c);
+        assert_int_equal(mp_map(pool, slow_task, NULL, N, 0, out, sizeof *out, &(mp_call){ .chunksize = 1 }), MP_ECLOSED);
+        pthread_join(t, NULL);
+        assert_int_equal(c.result, 0);
+    }
+}
+
+static int die(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    (void)out;
+    if (mp_task_index(task) == 7)
+        raise(SIGKILL);
+    return 0;
+}
+
+static void test_dead_worker_breaks_pool_without_hanging(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_pool(MP_BACKEND_PROCESS, 2);
+    assert_int_equal(mp_map(pool, die, NULL, 100, 0, NULL, 0, NULL), MP_EBROKEN);
+    assert_non_null(strstr(mp_last_error(), "killed by KILL"));
+    assert_int_equal(mp_map(pool, die, NULL, 1, 0, NULL, 0, NULL), MP_EBROKEN);
+    assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void test_open_close_cycles_leak_nothing(void **state)
+{
+    (void)state;
+    int fds = count_fds();
+    FOR_EACH_BACKEND(b) {
+        for (int i = 0; i < 30; i++) {
+            mp_pool *pool = open_pool(b, 2);
+            check_squares(pool, 100, 0);
+            assert_int_equal(mp_pool_close(pool), 0);
+        }
+    }
+    assert_int_equal(count_fds(), fds);
+    /* Every worker was reaped: no child of ours remains. */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_map_orders_results),
+        cmocka_unit_test(test_map_without_input),
+        cmocka_unit_test(test_map_empty),
+        cmocka_unit_test(test_map_reports_failures),
+        cmocka_unit_test(test_context_blob),
+        cmocka_unit_test(test_shm_input_and_output_in_place),
+        cmocka_unit_test(test_starmap_zips_arrays),
+        cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_every_worker_gets_work),
+        cmocka_unit_test(test_concurrent_callers),
+        cmocka_unit_test(test_bad_input_is_rejected),
+        cmocka_unit_test(test_bad_options_and_environment),
+        cmocka_unit_test(test_cpu_count),
+        cmocka_unit_test(test_close_waits_for_running_map),
+        cmocka_unit_test(test_terminate_stops_running_map),
+        cmocka_unit_test(test_dead_worker_breaks_pool_without_hanging),
+        cmocka_unit_test(test_open_close_cycles_leak_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
