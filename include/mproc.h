@@ -307,7 +307,9 @@ MP_API void mp_bytes_free(mp_bytes *bytes);
  *
  * The call returns at once with a handle; tasks write into `out` as they
  * finish, so `out` (and mp_call.results) must stay valid until the handle
- * is ready.  Options, inputs and context are copied at submission.
+ * is ready.  Options, inputs and context are copied at submission, so the
+ * caller may reuse them at once -- except inputs in mp_shm memory, which
+ * are used in place and must not change until the handle is ready.
  *
  * Callbacks (mp_call.callback / error_callback) run on a thread the pool
  * owns -- never in a worker, never in a thread of yours -- once, after the

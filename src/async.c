@@ -193,6 +193,16 @@ int mp__harvest_all_locked(mp_pool *pool)
     return n;
 }
 
+/* Asks the backend whether a worker died.  pool->lock held; the backend
+ * takes it itself, so it is dropped around the call. */
+static int check_unlocked(mp_pool *pool)
+{
+    pthread_mutex_unlock(&pool->lock);
+    int r = pool->ops->check(pool);
+    pthread_mutex_lock(&pool->lock);
+    return r;
+}
+
 /* A handle is "finished" for waiters once harvested and its callbacks ran:
  * Python's result() returns after the callbacks of a done future started;
  * we make the stronger promise that they finished. */
@@ -234,7 +244,7 @@ static int handle_wait(mp__handle *h, double timeout)
             if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
                 continue;
         }
-        if (pool->ops->check(pool) != 0 && h->job) {
+        if (check_unlocked(pool) != 0 && h->job) {
             harvest_locked(pool, h->job, pool->broken);
             continue;
         }
@@ -283,7 +293,7 @@ static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
         }
         if (!pending || !wait)
             return;
-        if (pool->ops->check(pool) != 0) {
+        if (check_unlocked(pool) != 0) {
             mask = atomic_load(&pool->sh->active);
             while (mask) {
                 mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
@@ -390,12 +400,12 @@ static int start_async(mp_pool *pool, const mp__shape *c, const mp_call *call, m
     mp__handle *h = handle_new(pool, MP__H_ASYNC);
     if (!h)
         return mp__error(MP_ENOMEM, "%s: out of memory", c->who);
-    h->shape = *c;
-    h->shape.args = NULL;
+    h->shape = *c;                 /* args: read only while submitting */
     h->want_failures = true;
     int r = call ? add_async_callbacks(h, call) : 0;
     if (!r)
         r = submit(pool, h, call);
+    h->shape.args = NULL;
     if (r) {
         h->pool = NULL;
         atomic_store(&h->refs, 1);
@@ -447,20 +457,20 @@ int mp_async_wait(mp_async *result, double timeout)
     return r ? r : handle_wait((mp__handle *)result, timeout);
 }
 
+/* Ready: the results are in place (callbacks may still be running; a
+ * callback asking about its own handle sees it ready). */
 int mp_async_ready(mp_async *result)
 {
     if (!result)
         return 0;
     mp__handle *h = (mp__handle *)result;
-    if (h->pool) {
+    if (h->pool && atomic_load(&h->status) == MP__H_PENDING) {
         pthread_mutex_lock(&h->pool->lock);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(h->pool, h->job, 0);
-        bool f = finished(h);
         pthread_mutex_unlock(&h->pool->lock);
-        return f;
     }
-    return finished(h);
+    return atomic_load(&h->status) != MP__H_PENDING;
 }
 
 int mp_async_successful(mp_async *result)

@@ -257,11 +257,19 @@ typedef struct stager {
     mp_pool *pool;
     mp__job *job;
     bool inline_in_used, inline_out_used;
+    bool copy_inputs;        /* async forms: the caller may reuse its input at once */
 } stager;
 
 static bool visible(const stager *st, const void *p, size_t bytes)
 {
     return !p || !bytes || st->pool->ops->shares_caller_memory || mp_shm_contains(p, bytes);
+}
+
+static bool input_usable_in_place(const stager *st, const void *p, size_t bytes)
+{
+    if (st->copy_inputs)
+        return !p || !bytes || mp_shm_contains(p, bytes);
+    return visible(st, p, bytes);
 }
 
 static int stage_block(stager *st, size_t bytes, bool zero, void **out)
@@ -275,7 +283,7 @@ static int stage_block(stager *st, size_t bytes, bool zero, void **out)
 static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
 {
     *out = src;
-    if (visible(st, src, bytes))
+    if (input_usable_in_place(st, src, bytes))
         return 0;
     void *copy;
     if (bytes <= sizeof st->job->inline_in && !st->inline_in_used) {
@@ -338,7 +346,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     int r = mp__job_acquire(pool, &job);
     if (r)
         return r;
-    stager st = { pool, job, false, false };
+    stager st = { pool, job, false, false, owner != NULL };
     job->kind = c->kind;
     job->fn = c->fn;
     job->nargs = c->nargs;

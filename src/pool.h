@@ -86,6 +86,7 @@ typedef struct mp__job {
     size_t ring;                         /* 0: not a stream */
     _Atomic uint64_t *slot_done;
     _Atomic uint64_t *completed;
+    mp__failure_rec *slot_fail;          /* a stream's failures, per ring slot */
     _Atomic uint64_t completed_tail MP__ALIGNED;
     _Atomic uint32_t progress MP__ALIGNED; /* futex word for the consumer */
     _Atomic uint32_t progress_waiters;
@@ -177,6 +178,8 @@ void mp__worker_main(mp__shared *sh, int worker);
 /* Takes a free slot (waits while all are busy); the caller fills it. */
 int mp__job_acquire(mp_pool *pool, mp__job **out);
 void mp__job_publish(mp_pool *pool, mp__job *job);
+/* Publishes a stream job with no input yet; mp__job_fed adds input. */
+void mp__job_publish_stream(mp_pool *pool, mp__job *job);
 /* Waits for the job to finish; returns 0, MP_ECLOSED or a backend error. */
 int mp__job_wait(mp_pool *pool, mp__job *job);
 /* Frees the slot (if the job finished) and ends the caller's turn.

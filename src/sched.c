@@ -57,19 +57,26 @@ void mp__shared_destroy(mp__shared *sh)
 
 /* ---- worker side --------------------------------------------------------- */
 
-static void record_failure(mp__job *job, mp_task *task, int code)
+static void record_failure(mp__job *job, mp_task *task, size_t slot, int code)
 {
-    void *mem;
+    mp__failure_rec *f;
     atomic_fetch_add(&job->nfailed, 1);
-    if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
-        return;   /* counted, but no room for the details */
-    mp__failure_rec *f = mem;
+    if (job->ring) {
+        f = &job->slot_fail[slot];   /* read by the consumer with the result */
+    } else {
+        void *mem;
+        if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
+            return;   /* counted, but no room for the details */
+        f = mem;
+    }
     f->index = task->index;
     f->code = code;
     if (task->has_message)
         memcpy(f->message, task->message, sizeof f->message);
     else
         snprintf(f->message, sizeof f->message, "task %zu failed with code %d", task->index, code);
+    if (job->ring)
+        return;
     mp__failure_rec *head = atomic_load(&job->failures);
     do
         f->next = head;
@@ -107,7 +114,7 @@ static inline void run_task(mp__job *job, mp_task *task, size_t i)
         rc = ((mp_star_fn)job->fn)(task, args, out);
     }
     if (MP__UNLIKELY(rc != 0))
-        record_failure(job, task, rc);
+        record_failure(job, task, slot, rc);
     if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
         settle_bytes(job, task, slot, rc);
 }
@@ -355,6 +362,18 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     atomic_fetch_add(&sh->work_seq, 1);
     if (atomic_load(&sh->sleepers))
         mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+}
+
+void mp__job_publish_stream(mp_pool *pool, mp__job *job)
+{
+    mp__shared *sh = pool->sh;
+    job->gen = (job->gen + 1) & MP__GEN_MASK;
+    atomic_store(&job->failures, NULL);
+    atomic_store(&job->nfailed, 0);
+    atomic_store(&job->done, 0);
+    atomic_store(&job->count, 0);
+    atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
+    atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
 int mp__job_wait(mp_pool *pool, mp__job *job)
