@@ -129,7 +129,7 @@ static void report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end
             atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
         }
     }
-    atomic_fetch_add(&job->progress, 1);
+    atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
     if (atomic_load(&job->progress_waiters))
         mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
@@ -166,7 +166,8 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
  * job's other fields afresh for every task, never from a cached copy.) */
 static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin, size_t *end)
 {
-    size_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+    /* Acquire: a stream's count publishes the inputs fed before it. */
+    size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
     uint64_t old = atomic_load(&job->claim);
     if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || (old & MP__CLAIM_MASK) >= count)
@@ -184,7 +185,7 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
                 *end = b + n;
                 return true;
             }
-            count = atomic_load_explicit(&job->count, memory_order_relaxed);
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
         }
     }
     if (chunk) {
@@ -222,8 +223,11 @@ static void run_job(mp__shared *sh, mp__job *job, int worker)
     while (claim(job, sh->workers, &gen, &begin, &end)) {
         for (size_t i = begin; i < end; i++)
             run_task(job, &task, i);
-        if (job->ring)
+        if (job->ring) {
+            /* A stream counts finished tasks in `progress` instead. */
             report_stream(sh, job, begin, end);
+            continue;
+        }
         pending += end - begin;
         if (pending >= job->flush_every)
             flush_done(sh, job, &pending);
@@ -267,7 +271,12 @@ void mp__worker_main(mp__shared *sh, int worker)
         for (unsigned spin = 1;; spin++) {
             if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
                 break;
-            mp__cpu_relax();
+            /* Yield now and then: with more threads than cores, the
+             * thread about to publish work may be waiting for this core. */
+            if (spin % 16 == 0)
+                sched_yield();
+            else
+                mp__cpu_relax();
             if (spin % SPIN_CHECK_EVERY == 0) {
                 double now = mp__now();
                 if (!deadline)
@@ -447,7 +456,9 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
            !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
         ;
     size_t taken = (old & MP__CLAIM_MASK) < count ? count - (old & MP__CLAIM_MASK) : 0;
-    if (taken) {
+    if (taken && job->ring) {
+        atomic_fetch_add(&job->progress, (uint32_t)taken);
+    } else if (taken) {
         uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
         if (d == count)
             complete(sh, job);
