@@ -237,7 +237,7 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
     for (unsigned spin = 1;; spin++) {
         if ((*index = ready_task(it)) != SIZE_MAX)
             return 0;
-        mp__cpu_relax();
+        mp__spin_step(spin);
         if (spin % 64 == 0 && mp__now() - start > SPIN_SECONDS)
             break;
     }

@@ -34,6 +34,8 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     mp__shared *sh = mem;
     sh->futex_shared = futex_shared;
     sh->workers = workers;
+    int cpus = mp_cpu_count();
+    sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
     *out = sh;
     return 0;
 }
@@ -266,30 +268,35 @@ void mp__worker_main(mp__shared *sh, int worker)
             continue;
         }
         /* Idle: spin a little (a new job is picked up in well under a
-         * microsecond), then sleep until the next publish. */
-        double deadline = 0;
-        for (unsigned spin = 1;; spin++) {
-            if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
-                break;
-            /* Yield now and then: with more threads than cores, the
-             * thread about to publish work may be waiting for this core. */
-            if (spin % 16 == 0)
-                sched_yield();
-            else
-                mp__cpu_relax();
-            if (spin % SPIN_CHECK_EVERY == 0) {
-                double now = mp__now();
-                if (!deadline)
-                    deadline = now + SPIN_SECONDS;
-                else if (now > deadline) {
-                    atomic_fetch_add(&sh->sleepers, 1);
-                    if (!atomic_load(&sh->shutdown))
-                        mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
-                    atomic_fetch_sub(&sh->sleepers, 1);
-                    break;
+         * microsecond), then sleep until the next publish.  Only a few
+         * workers spin at once: more spinners than spare cores would take
+         * the CPU from the threads doing the work. */
+        if (atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners) {
+            bool woke = false;
+            double deadline = 0;
+            for (unsigned spin = 1; !woke; spin++) {
+                if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
+                    woke = true;
+                else
+                    mp__spin_step(spin);
+                if (spin % SPIN_CHECK_EVERY == 0) {
+                    double now = mp__now();
+                    if (!deadline)
+                        deadline = now + SPIN_SECONDS;
+                    else if (now > deadline)
+                        break;
                 }
             }
+            atomic_fetch_sub(&sh->spinners, 1);
+            if (woke)
+                continue;
+        } else {
+            atomic_fetch_sub(&sh->spinners, 1);
         }
+        atomic_fetch_add(&sh->sleepers, 1);
+        if (!atomic_load(&sh->shutdown))
+            mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
+        atomic_fetch_sub(&sh->sleepers, 1);
     }
 }
 
@@ -369,8 +376,11 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
     atomic_fetch_add(&sh->work_seq, 1);
-    if (atomic_load(&sh->sleepers))
-        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    /* A spinning worker picks up a single task by itself; anything larger
+     * wants every worker. */
+    uint32_t sleeping = atomic_load(&sh->sleepers);
+    if (sleeping && (atomic_load(&job->count) > 1 || atomic_load(&sh->spinners) == 0))
+        mp__futex_wake(&sh->work_seq, atomic_load(&job->count) > 1 ? INT_MAX : 1, sh->futex_shared);
 }
 
 void mp__job_publish_stream(mp_pool *pool, mp__job *job)
@@ -390,7 +400,7 @@ int mp__job_wait(mp_pool *pool, mp__job *job)
     mp__shared *sh = pool->sh;
     double start = mp__now();
     for (unsigned spin = 1; atomic_load(&job->state) != MP__JOB_DONE; spin++) {
-        mp__cpu_relax();
+        mp__spin_step(spin);
         if (spin % SPIN_CHECK_EVERY == 0 && mp__now() - start > SPIN_SECONDS)
             break;
     }
