@@ -256,6 +256,22 @@ static mp__job *find_job(mp__shared *sh)
     return best;
 }
 
+/* True if a published job other than `mine`, or `mine` beyond its next
+ * task, has tasks nobody claimed. */
+static bool other_work_pending(mp__shared *sh, mp__job *mine)
+{
+    uint64_t mask = atomic_load(&sh->active);
+    while (mask) {
+        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
+        mask &= mask - 1;
+        uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
+        uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        if (next + (job == mine) < count)
+            return true;
+    }
+    return false;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     for (;;) {
@@ -264,6 +280,10 @@ void mp__worker_main(mp__shared *sh, int worker)
             return;
         mp__job *job = find_job(sh);
         if (job) {
+            /* Publishing a one-task job wakes nobody when a worker spins;
+             * if more work waits than this worker takes, pass the wake on. */
+            if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
+                mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
             run_job(sh, job, worker);
             continue;
         }
