@@ -404,7 +404,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
 
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
 {
-    (void)pool;
+    size_t cancelled = atomic_load(&job->ncancelled);
     mp_failures local = {0};
     bool staged_out = job->out != c->out;
     mp_failures *failed = failures ? failures : staged_out ? &local : NULL;
@@ -414,6 +414,11 @@ int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures
     if (c->results && job->varout && job->varout != c->results)
         memcpy(c->results, job->varout, c->count * sizeof *c->results);
     mp_failures_free(&local);
+    if (cancelled) {
+        bool terminated = atomic_load(&pool->terminating);
+        return mp__error(terminated ? MP_ECLOSED : MP_ECANCELED, "%s: %zu of %zu tasks were cancelled%s", c->who,
+                         cancelled, c->count, terminated ? " (the pool was terminated)" : "");
+    }
     return nfailed ? MP_ETASK : 0;
 }
 

@@ -77,6 +77,7 @@ typedef struct mp__job {
     size_t ctx_size;
     _Atomic(mp__failure_rec *) failures;
     _Atomic uint64_t nfailed;
+    _Atomic uint64_t ncancelled;         /* tasks taken back before they ran */
     mp_bytes *varout;                    /* per task (per ring slot): mp_task_write results */
 
     /* Streams (imap): `count` grows as the caller feeds inputs; task i uses
@@ -237,7 +238,8 @@ int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in
 int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
                      mp__job **job);
 /* After the job is DONE: failures into *failures (optional) and the
- * last-error message, results copied back.  0 or MP_ETASK.  The slot is
+ * last-error message, results copied back.  0, MP_ETASK, or MP_ECLOSED /
+ * MP_ECANCELED when tasks were taken back before they ran.  The slot is
  * still held: the caller releases it. */
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures);
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...) MP_PRINTF(3, 4);

@@ -387,6 +387,7 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     job->gen = (job->gen + 1) & MP__GEN_MASK;
     atomic_store(&job->failures, NULL);
     atomic_store(&job->nfailed, 0);
+    atomic_store(&job->ncancelled, 0);
     atomic_store(&job->done, 0);
     if (atomic_load(&job->count) == 0) {
         atomic_store(&job->state, MP__JOB_DONE);
@@ -409,6 +410,7 @@ void mp__job_publish_stream(mp_pool *pool, mp__job *job)
     job->gen = (job->gen + 1) & MP__GEN_MASK;
     atomic_store(&job->failures, NULL);
     atomic_store(&job->nfailed, 0);
+    atomic_store(&job->ncancelled, 0);
     atomic_store(&job->done, 0);
     atomic_store(&job->count, 0);
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
@@ -486,6 +488,8 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
            !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
         ;
     size_t taken = (old & MP__CLAIM_MASK) < count ? count - (old & MP__CLAIM_MASK) : 0;
+    if (taken)
+        atomic_fetch_add(&job->ncancelled, taken);
     if (taken && job->ring) {
         atomic_fetch_add(&job->progress, (uint32_t)taken);
     } else if (taken) {
