@@ -518,6 +518,56 @@ MP_API int mp_pipe_poll(mp_pipe *p, double timeout);
  * others.  The expiry code if none became ready in time. */
 MP_API int mp_pipe_wait(mp_pipe *const *ends, size_t n, double timeout, int *ready);
 
+/* ======================================================================
+ * Queues
+ *
+ * mp_queue is a many-producer many-consumer queue of variable-size
+ * messages, usable from threads and processes alike (Python's
+ * multiprocessing.Queue and JoinableQueue).  It lives in the shared arena:
+ * no feeder thread, no pickling, one copy in and one copy out.  Messages
+ * come out in the order they went in.  It is bounded by a number of items
+ * and by bytes: each message takes its size plus 8 bytes of the buffer.
+ *
+ * Timeouts as everywhere: 0 is the non-blocking form (MP_EAGAIN when it
+ * would block), MP_FOREVER waits.  After mp_queue_close, puts fail with
+ * MP_ECLOSED at once and gets return what is left, then MP_ECLOSED (waiting
+ * getters wake up).  Every queue is joinable: each put counts an unfinished
+ * task, mp_queue_task_done finishes one, mp_queue_join waits for none to be
+ * left.  A process killed inside a put or get loses at most that message;
+ * the queue stays usable.  Thread-safe and process-safe throughout.
+ * ====================================================================== */
+
+typedef struct mp_queue mp_queue;
+
+/* Creates a queue in the shared arena.  max_items: 0 for no limit besides
+ * bytes.  max_bytes: buffer size, rounded up to a power of two; 0 picks
+ * 1 MiB.  Errors: MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_queue_create(mp_queue **out, size_t max_items, size_t max_bytes);
+/* Frees the queue; nobody may use it any more (later use: MP_EINVAL while
+ * the memory is not reused).  Messages still inside are dropped. */
+MP_API int mp_queue_destroy(mp_queue *q);
+/* Appends a copy of msg.  MP_EMSGSIZE if it can never fit the buffer,
+ * MP_ECLOSED, the expiry code when full for the whole timeout. */
+MP_API int mp_queue_put(mp_queue *q, const void *msg, size_t size, double timeout);
+/* Takes the oldest message into buf.  If it does not fit: MP_ERANGE, *size
+ * set to the size needed, the message stays first.  MP_ECLOSED once the
+ * queue is closed and empty. */
+MP_API int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *size, double timeout);
+/* Same, into memory allocated with malloc (caller frees *msg). */
+MP_API int mp_queue_get_alloc(mp_queue *q, void **msg, size_t *size, double timeout);
+/* Closes the queue for every process (see above).  Idempotent. */
+MP_API int mp_queue_close(mp_queue *q);
+/* Snapshots: number of messages; 1 if empty; 1 if no further message (of
+ * any size) could be put now. */
+MP_API size_t mp_queue_size(mp_queue *q);
+MP_API int mp_queue_empty(mp_queue *q);
+MP_API int mp_queue_full(mp_queue *q);
+/* Marks one message taken from the queue as processed.  MP_EINVAL when
+ * called more times than messages were put. */
+MP_API int mp_queue_task_done(mp_queue *q);
+/* Waits until every message put has been marked done. */
+MP_API int mp_queue_join(mp_queue *q, double timeout);
+
 #ifdef __cplusplus
 }
 #endif
