@@ -568,6 +568,81 @@ MP_API int mp_queue_task_done(mp_queue *q);
 /* Waits until every message put has been marked done. */
 MP_API int mp_queue_join(mp_queue *q, double timeout);
 
+/* ======================================================================
+ * Shared values, arrays and named segments
+ *
+ * mp_value and mp_array (Python's Value and Array) are typed storage in the
+ * shared arena, visible to every process of the tree, with a robust lock in
+ * front unless made with MP_SHARED_NOLOCK.  mp_X_get / mp_X_set copy one
+ * element under the lock.  mp_value_ptr / mp_array_data give the raw
+ * memory: guard read-modify-write sequences with mp_X_lock / mp_X_unlock
+ * (which return MP_EOWNERDEAD like mp_lock_acquire).  Destroy once nobody
+ * uses the object any more.
+ * ====================================================================== */
+
+typedef struct mp_value mp_value;
+typedef struct mp_array mp_array;
+
+/* No lock: for data guarded some other way, or only touched atomically. */
+#define MP_SHARED_NOLOCK 1
+
+/* Allocates `size` bytes, copied from `init` (NULL: zeros), 64-byte
+ * aligned.  flags: 0 or MP_SHARED_NOLOCK.  Errors: MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_value_create(mp_value **out, size_t size, const void *init, int flags);
+MP_API int mp_value_destroy(mp_value *v);
+/* The value's bytes (NULL if v is not a live value). */
+MP_API void *mp_value_ptr(mp_value *v);
+MP_API int mp_value_lock(mp_value *v, double timeout);
+MP_API int mp_value_unlock(mp_value *v);
+/* Copy the whole value out / in, under its lock if it has one. */
+MP_API int mp_value_get(mp_value *v, void *out);
+MP_API int mp_value_set(mp_value *v, const void *in);
+/* For 8-byte values: atomic operations that need no lock (MP_EINVAL for
+ * other sizes).  add stores the new value in *result if not NULL. */
+MP_API int mp_value_add_i64(mp_value *v, int64_t delta, int64_t *result);
+MP_API int mp_value_get_i64(mp_value *v, int64_t *out);
+MP_API int mp_value_set_i64(mp_value *v, int64_t x);
+MP_API int mp_value_get_f64(mp_value *v, double *out);
+MP_API int mp_value_set_f64(mp_value *v, double x);
+
+/* `count` elements of `elem_size` bytes, from `init` (NULL: zeros). */
+MP_API int mp_array_create(mp_array **out, size_t count, size_t elem_size, const void *init, int flags);
+MP_API int mp_array_destroy(mp_array *a);
+MP_API void *mp_array_data(mp_array *a);
+MP_API size_t mp_array_length(const mp_array *a);
+MP_API int mp_array_lock(mp_array *a, double timeout);
+MP_API int mp_array_unlock(mp_array *a);
+/* Copy element `index` out / in under the lock; MP_EINVAL out of range. */
+MP_API int mp_array_get(mp_array *a, size_t index, void *out);
+MP_API int mp_array_set(mp_array *a, size_t index, const void *in);
+
+/* Named segments (POSIX shared memory) let unrelated processes share
+ * memory: one creates "name", the others open it.  The creating process
+ * owns the name and unlinks it when it closes the segment, unless it passed
+ * MP_SEGMENT_KEEP; processes that only opened it (or inherited the handle
+ * through fork) merely unmap.  No name is left behind unless asked for.
+ * Place locks and other objects inside with their mp_X_init forms.
+ * A handle is used by one thread at a time; the memory by anyone. */
+typedef struct mp_segment mp_segment;
+
+#define MP_SEGMENT_KEEP 1
+
+/* Creates and maps a zeroed segment of `size` bytes.  `name` is 1..200
+ * characters without '/' (a leading '/' is accepted).  Errors: MP_EINVAL,
+ * MP_EEXIST (name taken), system errors. */
+MP_API int mp_segment_create(mp_segment **out, const char *name, size_t size, int flags);
+/* Maps an existing segment.  `size` 0 accepts its size; otherwise it must
+ * match exactly (else MP_EINVAL).  MP_ENOENT if there is no such name. */
+MP_API int mp_segment_open(mp_segment **out, const char *name, size_t size);
+MP_API void *mp_segment_ptr(const mp_segment *s);
+MP_API size_t mp_segment_size(const mp_segment *s);
+/* The name as used by the system ("/name"). */
+MP_API const char *mp_segment_name(const mp_segment *s);
+/* Unmaps and frees the handle; unlinks the name (see above). */
+MP_API int mp_segment_close(mp_segment *s);
+/* Removes a name (a kept segment, or one left by a crash).  MP_ENOENT. */
+MP_API int mp_segment_unlink(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
