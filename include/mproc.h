@@ -494,8 +494,9 @@ typedef struct mp_pipe mp_pipe;
 MP_API int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity);
 /* Closes one end for every process: the peer gets MP_EEOF once it has
  * drained what was sent.  The pipe's memory is released when both ends are
- * closed (or when the second end's process had died).  Using a closed end
- * is MP_ECLOSED while the other end is open, MP_EINVAL afterwards. */
+ * closed; any process may close an end, including one whose process died.
+ * Using a closed end is MP_ECLOSED while the other end is open, MP_EINVAL
+ * afterwards (while the memory is not reused). */
 MP_API int mp_pipe_close(mp_pipe *p);
 /* Sends `size` bytes of `msg` (NULL allowed when size is 0).  Waits for
  * room; a message no larger than the capacity is sent entirely or not at
@@ -642,6 +643,50 @@ MP_API const char *mp_segment_name(const mp_segment *s);
 MP_API int mp_segment_close(mp_segment *s);
 /* Removes a name (a kept segment, or one left by a crash).  MP_ENOENT. */
 MP_API int mp_segment_unlink(const char *name);
+
+/* ======================================================================
+ * Shared dictionary
+ *
+ * mp_dict maps byte-string keys to byte-string values in the shared arena
+ * (Python's Manager().dict() without a server process): every process of
+ * the tree reads and writes it directly.  It is made for at most
+ * `capacity` entries with keys up to key_max and values up to value_max
+ * bytes; it never allocates afterwards, and a full table or an oversized
+ * key or value is an error (MP_EFULL, MP_EMSGSIZE) that changes nothing.
+ * Every operation is atomic with respect to the others (one robust lock);
+ * thread-safe and process-safe.  The _str forms take a NUL-terminated key
+ * (stored without the NUL).
+ * ====================================================================== */
+
+typedef struct mp_dict mp_dict;
+
+/* key_max / value_max 0 pick 64 / 256 bytes.  Memory used: about
+ * 2 * capacity * (key_max + value_max + 16) bytes.  MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_max);
+/* Frees the table; nobody may use it any more. */
+MP_API int mp_dict_destroy(mp_dict *d);
+/* Inserts or replaces.  MP_EFULL, MP_EMSGSIZE, MP_EINVAL. */
+MP_API int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *value, size_t vlen);
+/* Copies the value into buf.  MP_ENOENT if absent; MP_ERANGE (and *size =
+ * the size needed) if it does not fit. */
+MP_API int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf, size_t cap, size_t *size);
+/* Same, into malloc'd memory the caller frees. */
+MP_API int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void **value, size_t *size);
+/* MP_ENOENT if absent. */
+MP_API int mp_dict_delete(mp_dict *d, const void *key, size_t klen);
+MP_API size_t mp_dict_len(mp_dict *d);
+MP_API int mp_dict_clear(mp_dict *d);
+/* Iterates: start with *cursor = 0; each call copies one entry and moves
+ * the cursor; MP_ENOENT when there are no more.  Buffers of key_max and
+ * value_max bytes always suffice; smaller ones may give MP_ERANGE with the
+ * sizes needed in *klen and *vlen (the cursor does not move).  Entries set
+ * or deleted during the iteration may or may not be seen; others are seen
+ * exactly once. */
+MP_API int mp_dict_next(mp_dict *d, size_t *cursor, void *key, size_t key_cap, size_t *klen, void *value,
+                        size_t value_cap, size_t *vlen);
+MP_API int mp_dict_set_str(mp_dict *d, const char *key, const void *value, size_t vlen);
+MP_API int mp_dict_get_str(mp_dict *d, const char *key, void *buf, size_t cap, size_t *size);
+MP_API int mp_dict_delete_str(mp_dict *d, const char *key);
 
 #ifdef __cplusplus
 }

@@ -218,8 +218,7 @@ int mp_pipe_close(mp_pipe *p)
     if (p->in)
         mp__evc_notify(&p->in->space, INT_MAX);
     block *k = p->block;
-    int peer_dead = !MP__LOAD(&p->peer->closed) && peer_gone(p, 1);
-    if (__atomic_sub_fetch(&k->open_ends, 1, __ATOMIC_ACQ_REL) == 0 || peer_dead) {
+    if (__atomic_sub_fetch(&k->open_ends, 1, __ATOMIC_ACQ_REL) == 0) {
         MP__STORE(&k->end[0].magic, 0);
         MP__STORE(&k->end[1].magic, 0);
         return mp_shm_free(k);
