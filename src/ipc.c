@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+_Thread_local uint32_t mp__spin_budget = MP__SPIN_START;
 static _Thread_local uint32_t cached_tid;
 static _Atomic uint32_t cached_pid;
 

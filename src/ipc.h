@@ -20,10 +20,30 @@
 #include <math.h>
 #include <string.h>
 
-/* Iterations of the spin phase before a waiter goes to sleep (about 20 us
- * on current x86 cores): long enough to catch a peer that is running and
- * about to answer, short enough not to steal a shared core for long. */
-#define MP__SPIN_LIMIT 800
+/* The spin phase is adaptive, per thread.  Spinning pays when the other
+ * side is running on another core and answers within microseconds (a
+ * hand-off then costs ~0.1 us instead of a futex wake-up); it only burns
+ * the core when the other side is not running -- on a loaded machine,
+ * waiting for slow work.  So each thread keeps a budget of spin iterations
+ * (one iteration is a pause, tens of ns): a spin that ends in success grows
+ * it, one that ends in sleep halves it. */
+#define MP__SPIN_MIN 16u
+#define MP__SPIN_START 256u
+#define MP__SPIN_MAX 2048u
+#define MP__SPIN_LIMIT ((int)mp__spin_budget)
+
+extern _Thread_local uint32_t mp__spin_budget;
+
+/* Reports how the last spin phase ended. */
+static inline void mp__spin_feedback(int succeeded)
+{
+    uint32_t b = mp__spin_budget;
+    if (succeeded)
+        b = b + b / 4 + 1 > MP__SPIN_MAX ? MP__SPIN_MAX : b + b / 4 + 1;
+    else
+        b = b / 2 < MP__SPIN_MIN ? MP__SPIN_MIN : b / 2;
+    mp__spin_budget = b;
+}
 
 /* Sleep slices while waiting on something another process may never do:
  * the first slice is short so that a death is noticed quickly, later ones

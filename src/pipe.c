@@ -119,13 +119,19 @@ static uint64_t writable(chan *c)
 static int wait_for(mp_pipe *p, chan *c, int sender, uint64_t need, double deadline, double timeout, const char *who)
 {
     mp__evc *e = sender ? &c->space : &c->data;
-    for (int i = 0; i < MP__SPIN_LIMIT; i++) {
-        if ((sender ? writable(c) : readable(c)) >= need)
+    int spin = timeout == 0 ? 0 : MP__SPIN_LIMIT;
+    for (int i = 0;; i++) {
+        if ((sender ? writable(c) : readable(c)) >= need) {
+            if (i > 0)
+                mp__spin_feedback(1);
             return 0;
-        if (timeout == 0 || MP__LOAD_RELAXED(&p->peer->closed))
+        }
+        if (i == spin || MP__LOAD_RELAXED(&p->peer->closed))
             break;
         mp__cpu_relax();
     }
+    if (spin > 0)
+        mp__spin_feedback(0);
     double slice = MP__SLICE_FIRST;
     int check_death = 0;
     for (;;) {

@@ -118,13 +118,19 @@ static int lock_side(uint32_t *lock, double deadline, double timeout, const char
 static int wait_until(mp_queue *q, mp__evc *e, int (*ready)(mp_queue *, size_t), size_t need, double deadline,
                       double timeout, const char *who)
 {
-    for (int i = 0; i < MP__SPIN_LIMIT && timeout != 0; i++) {
-        if (ready(q, need))
+    int spin = timeout == 0 ? 0 : MP__SPIN_LIMIT;
+    for (int i = 0;; i++) {
+        if (ready(q, need)) {
+            if (i > 0)
+                mp__spin_feedback(1);
             return 0;
-        if (MP__LOAD_RELAXED(&q->closed))
+        }
+        if (i == spin || MP__LOAD_RELAXED(&q->closed))
             break;
         mp__cpu_relax();
     }
+    if (spin > 0)
+        mp__spin_feedback(0);
     for (;;) {
         uint32_t s = mp__evc_prepare(e);
         int ok = ready(q, need);

@@ -83,10 +83,15 @@ int mp_event_wait(mp_event *e, double timeout)
         return r;
     if (MP__LOAD(&e->flag))
         return 0;
-    for (int i = 0; i < MP__SPIN_LIMIT && timeout != 0; i++) {
-        mp__cpu_relax();
-        if (MP__LOAD(&e->flag))
-            return 0;
+    if (timeout != 0) {
+        for (int i = 0; i < MP__SPIN_LIMIT; i++) {
+            mp__cpu_relax();
+            if (MP__LOAD(&e->flag)) {
+                mp__spin_feedback(1);
+                return 0;
+            }
+        }
+        mp__spin_feedback(0);
     }
     double deadline = mp__deadline(timeout);
     for (;;) {

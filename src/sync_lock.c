@@ -28,13 +28,16 @@ int mp__lock_word(uint32_t *word, double timeout, const char *who)
         return 0;
     if ((MP__LOAD_RELAXED(word) & MP__LOCK_TID) == me)
         return mp__error(MP_EINVAL, "%s: the calling thread already holds this lock", who);
-    for (int i = 0; i < MP__SPIN_LIMIT && timeout != 0; i++) {
-        mp__cpu_relax();
-        if (MP__LOAD_RELAXED(word) == 0 && try_take(word, me))
-            return 0;
-    }
     if (timeout == 0)
         return mp__expired(who, timeout);
+    for (int i = 0; i < MP__SPIN_LIMIT; i++) {
+        mp__cpu_relax();
+        if (MP__LOAD_RELAXED(word) == 0 && try_take(word, me)) {
+            mp__spin_feedback(1);
+            return 0;
+        }
+    }
+    mp__spin_feedback(0);
 
     double deadline = mp__deadline(timeout);
     double slice = MP__SLICE_FIRST;

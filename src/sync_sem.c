@@ -76,10 +76,15 @@ int mp_sem_acquire(mp_sem *s, double timeout)
         return r;
     if (try_down(s))
         return 0;
-    for (int i = 0; i < MP__SPIN_LIMIT && timeout != 0; i++) {
-        mp__cpu_relax();
-        if (MP__LOAD_RELAXED(&s->value) > 0 && try_down(s))
-            return 0;
+    if (timeout != 0) {
+        for (int i = 0; i < MP__SPIN_LIMIT; i++) {
+            mp__cpu_relax();
+            if (MP__LOAD_RELAXED(&s->value) > 0 && try_down(s)) {
+                mp__spin_feedback(1);
+                return 0;
+            }
+        }
+        mp__spin_feedback(0);
     }
     double deadline = mp__deadline(timeout);
     for (;;) {
