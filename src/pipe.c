@@ -29,8 +29,10 @@ typedef struct chan {
     uint64_t tail MP__ALIGNED;
     mp__evc space;              /* the sender sleeps here for free space */
     uint32_t broken;            /* a user died mid-message: stream unusable */
+    uint32_t sending;           /* a frame is partly published */
     /* written by the receiver */
     uint64_t head MP__ALIGNED;
+    uint32_t receiving;         /* a frame is partly consumed */
     mp__evc data;               /* the receiver sleeps here for bytes */
     size_t mask MP__ALIGNED;
     unsigned char *ring;
@@ -87,18 +89,25 @@ static int eof(const char *who, const mp_pipe *p)
     return mp__error(MP_EEOF, "%s: the process using the other end has died", who);
 }
 
-/* Takes the per-end lock of one direction.  A user that died holding it
- * may have left half a message: the direction is then broken for good. */
-static int lock_dir(uint32_t *lock, chan *c, const char *who)
+/* Takes the per-end lock of one direction within the caller's deadline.
+ * A user that died holding it in the middle of a message (*partial set)
+ * has left half a frame: the direction is then broken for good.  One that
+ * died while merely waiting did no harm. */
+static int lock_dir(uint32_t *lock, chan *c, uint32_t *partial, double deadline, double timeout, const char *who)
 {
-    int r = mp__lock_word(lock, MP_FOREVER, who);
-    if (r == MP_EOWNERDEAD)
+    double left = timeout;
+    if (timeout > 0 && (left = deadline - mp__now()) < 0)
+        left = 0;
+    int r = mp__lock_word(lock, left, who);
+    if (r < 0 && r != MP_EOWNERDEAD)
+        return r == MP_EAGAIN && timeout > 0 ? mp__expired(who, timeout) : r;
+    if (r == MP_EOWNERDEAD && MP__LOAD_RELAXED(partial))
         MP__STORE(&c->broken, 1);
     if (MP__LOAD(&c->broken)) {
         mp__unlock_word(lock);
         return mp__error(MP_EEOF, "%s: a process died in the middle of a message; the stream is broken", who);
     }
-    return r;
+    return 0;
 }
 
 /* --- waiting ------------------------------------------------------------ */
@@ -265,7 +274,8 @@ int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
     if (!msg && size > 0)
         return mp__error(MP_EINVAL, "%s: msg is NULL but size is %zu", who, size);
     chan *c = p->out;
-    if ((r = lock_dir(&p->send_lock, c, who)) < 0)
+    double deadline = mp__deadline(timeout);
+    if ((r = lock_dir(&p->send_lock, c, &c->sending, deadline, timeout, who)) < 0)
         return r;
     if (MP__LOAD(&p->peer->closed)) {
         mp__unlock_word(&p->send_lock);
@@ -275,7 +285,6 @@ int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
     unsigned char hdr[HEADER];
     memcpy(hdr, &hdr64, HEADER);
     size_t cap = c->mask + 1, total = HEADER + size, done = 0;
-    double deadline = mp__deadline(timeout);
     uint64_t tail = MP__LOAD_RELAXED(&c->tail);
     /* A frame that fits waits for room for all of it, so that the timeout
      * never leaves half a message behind.  A larger one honours the timeout
@@ -289,6 +298,7 @@ int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
         put_frame_bytes(c, tail, hdr, msg, done, k);
         tail += k;
         done += k;
+        MP__STORE_RELAXED(&c->sending, done < total);
         publish(c, tail);
         if (done == total)
             break;
@@ -304,10 +314,10 @@ int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
 
 /* Under the receive lock: waits for a frame header and reads its length
  * without consuming it. */
-static int peek_size(mp_pipe *p, double timeout, uint64_t *size, const char *who)
+static int peek_size(mp_pipe *p, double deadline, double timeout, uint64_t *size, const char *who)
 {
     chan *c = p->in;
-    int r = wait_for(p, c, 0, HEADER, mp__deadline(timeout), timeout, who);
+    int r = wait_for(p, c, 0, HEADER, deadline, timeout, who);
     if (r < 0)
         return r;
     mp__ring_get(c->ring, c->mask, MP__LOAD_RELAXED(&c->head), size, HEADER);
@@ -321,6 +331,7 @@ static int take_frame(mp_pipe *p, void *dst, uint64_t size, const char *who)
     uint64_t head = MP__LOAD_RELAXED(&c->head) + HEADER;
     unsigned char *out = dst;
     uint64_t left = size;
+    MP__STORE_RELAXED(&c->receiving, size > 0);
     MP__STORE(&c->head, head);
     for (;;) {
         uint64_t avail = MP__LOAD(&c->tail) - head;
@@ -333,8 +344,10 @@ static int take_frame(mp_pipe *p, void *dst, uint64_t size, const char *who)
             MP__STORE(&c->head, head);
             mp__evc_notify(&c->space, 1);
         }
-        if (left == 0)
+        if (left == 0) {
+            MP__STORE_RELAXED(&c->receiving, 0);
             return 0;
+        }
         int r = wait_for(p, c, 0, 1, INFINITY, MP_FOREVER, who);
         if (r < 0) {
             MP__STORE(&c->broken, 1);
@@ -343,14 +356,15 @@ static int take_frame(mp_pipe *p, void *dst, uint64_t size, const char *who)
     }
 }
 
-static int recv_checks(mp_pipe *p, double timeout, const char *who)
+static int recv_checks(mp_pipe *p, double timeout, double *deadline, const char *who)
 {
     int r = end_check(p, who);
     if (r < 0 || (r = mp__check_timeout(who, timeout)) < 0)
         return r;
     if (!p->in)
         return mp__error(MP_EINVAL, "%s: this end of a one-way pipe only sends", who);
-    return lock_dir(&p->recv_lock, p->in, who);
+    *deadline = mp__deadline(timeout);
+    return lock_dir(&p->recv_lock, p->in, &p->in->receiving, *deadline, timeout, who);
 }
 
 int mp_pipe_recv(mp_pipe *p, void *buf, size_t cap, size_t *size, double timeout)
@@ -358,11 +372,12 @@ int mp_pipe_recv(mp_pipe *p, void *buf, size_t cap, size_t *size, double timeout
     static const char who[] = "mp_pipe_recv";
     if (!size || (!buf && cap > 0))
         return mp__error(MP_EINVAL, "%s: %s is NULL", who, !size ? "size" : "buf");
-    int r = recv_checks(p, timeout, who);
+    double deadline = 0;
+    int r = recv_checks(p, timeout, &deadline, who);
     if (r < 0)
         return r;
     uint64_t n;
-    if ((r = peek_size(p, timeout, &n, who)) == 0) {
+    if ((r = peek_size(p, deadline, timeout, &n, who)) == 0) {
         if (n > cap) {
             *size = (size_t)n;
             r = mp__error(MP_ERANGE, "%s: the message has %llu bytes, the buffer %zu", who, (unsigned long long)n, cap);
@@ -379,11 +394,12 @@ int mp_pipe_recv_alloc(mp_pipe *p, void **msg, size_t *size, double timeout)
     static const char who[] = "mp_pipe_recv_alloc";
     if (!msg || !size)
         return mp__error(MP_EINVAL, "%s: %s is NULL", who, !msg ? "msg" : "size");
-    int r = recv_checks(p, timeout, who);
+    double deadline = 0;
+    int r = recv_checks(p, timeout, &deadline, who);
     if (r < 0)
         return r;
     uint64_t n;
-    if ((r = peek_size(p, timeout, &n, who)) == 0) {
+    if ((r = peek_size(p, deadline, timeout, &n, who)) == 0) {
         void *buf = n <= SIZE_MAX - 1 ? malloc(n ? (size_t)n : 1) : NULL;
         if (!buf) {
             r = mp__error(MP_ENOMEM, "%s: cannot allocate %llu bytes (the message stays queued)", who,

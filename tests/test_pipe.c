@@ -217,6 +217,61 @@ static void test_eof_on_peer_death(void **state)
     assert_int_equal(mp_pipe_close(e.b), 0); /* the dead process's end */
 }
 
+static int block_in_recv(void *arg, size_t size)
+{
+    (void)size;
+    char c;
+    size_t n;
+    mp_pipe_recv(((ends *)arg)->b, &c, 1, &n, 30);
+    return 1;
+}
+
+static void test_killed_waiter_leaves_end_usable(void **state)
+{
+    (void)state;
+    ends e;
+    assert_int_equal(mp_pipe_create(&e.a, &e.b, 0, 0), 0);
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, block_in_recv, &e, sizeof e, 0), 0);
+    usleep(20000); /* let it hold the receive lock while it waits */
+    mp_process_kill(p);
+    join_ok(p, -SIGKILL);
+    /* The parent takes the dead child's end over: nothing was lost. */
+    assert_int_equal(mp_pipe_send(e.a, "m", 1, 5), 0);
+    char c = 0;
+    size_t n;
+    assert_int_equal(mp_pipe_recv(e.b, &c, 1, &n, 5), 0);
+    assert_int_equal(c, 'm');
+    mp_pipe_close(e.a);
+    mp_pipe_close(e.b);
+}
+
+static int send_huge(void *arg, size_t size)
+{
+    (void)size;
+    static char huge[1 << 20];
+    mp_pipe_send(((ends *)arg)->b, huge, sizeof huge, 30);
+    return 1;
+}
+
+static void test_sender_killed_mid_message(void **state)
+{
+    (void)state;
+    ends e;
+    assert_int_equal(mp_pipe_create(&e.a, &e.b, 0, 4096), 0);
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, send_huge, &e, sizeof e, 0), 0);
+    assert_int_equal(mp_pipe_poll(e.a, 10), 0); /* its first bytes are out */
+    mp_process_kill(p);
+    join_ok(p, -SIGKILL);
+    void *msg;
+    size_t n;
+    assert_int_equal(mp_pipe_recv_alloc(e.a, &msg, &n, 10), MP_EEOF);
+    assert_int_equal(mp_pipe_recv_alloc(e.a, &msg, &n, 10), MP_EEOF);
+    mp_pipe_close(e.a);
+    mp_pipe_close(e.b);
+}
+
 static void test_simplex_and_wait(void **state)
 {
     (void)state;
@@ -325,6 +380,8 @@ int main(void)
         cmocka_unit_test(test_buffer_too_small_and_timeouts),
         cmocka_unit_test(test_eof_on_close),
         cmocka_unit_test(test_eof_on_peer_death),
+        cmocka_unit_test(test_killed_waiter_leaves_end_usable),
+        cmocka_unit_test(test_sender_killed_mid_message),
         cmocka_unit_test(test_simplex_and_wait),
         cmocka_unit_test(test_wait_sleeps_until_send),
         cmocka_unit_test(test_threads_share_an_end),
