@@ -56,9 +56,11 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-static _Noreturn void child_main(const char *name, mp_process_fn fn, void *arg, size_t size, int flags, pid_t parent)
+static _Noreturn void child_main(mp_process *self, mp_process_fn fn, void *arg, size_t size, int flags, pid_t parent)
 {
-    snprintf(current_name, sizeof current_name, "%s", name);
+    /* The child has no use for its own handle: only the parent joins. */
+    snprintf(current_name, sizeof current_name, "%s", self->name);
+    free(self);
     if (flags & MP_PROCESS_DAEMON) {
         /* Die with the parent.  The parent may already be gone between the
          * fork and the prctl: then the signal never comes, so check. */
@@ -100,7 +102,7 @@ int mp_process_start(mp_process **out, const char *name, mp_process_fn fn, const
         return r;
     }
     if (pid == 0)
-        child_main(p->name, fn, (void *)arg, size, flags, parent);
+        child_main(p, fn, (void *)arg, size, flags, parent);
     p->pid = pid;
     p->pidfd = open_pidfd(pid);
     *out = p;
