@@ -572,17 +572,17 @@ MP_API int mp_queue_join(mp_queue *q, double timeout);
 /* ======================================================================
  * Shared values, arrays and named segments
  *
- * mp_value and mp_array (Python's Value and Array) are typed storage in the
- * shared arena, visible to every process of the tree, with a robust lock in
- * front unless made with MP_SHARED_NOLOCK.  mp_X_get / mp_X_set copy one
- * element under the lock.  mp_value_ptr / mp_array_data give the raw
+ * mp_value and mp_shared_array (Python's Value and Array) are typed storage
+ * in the shared arena, visible to every process of the tree, with a robust
+ * lock in front unless made with MP_SHARED_NOLOCK.  mp_X_get / mp_X_set copy
+ * one element under the lock.  mp_value_ptr / mp_shared_array_data give the raw
  * memory: guard read-modify-write sequences with mp_X_lock / mp_X_unlock
  * (which return MP_EOWNERDEAD like mp_lock_acquire).  Destroy once nobody
  * uses the object any more.
  * ====================================================================== */
 
 typedef struct mp_value mp_value;
-typedef struct mp_array mp_array;
+typedef struct mp_shared_array mp_shared_array;
 
 /* No lock: for data guarded some other way, or only touched atomically. */
 #define MP_SHARED_NOLOCK 1
@@ -607,15 +607,16 @@ MP_API int mp_value_get_f64(mp_value *v, double *out);
 MP_API int mp_value_set_f64(mp_value *v, double x);
 
 /* `count` elements of `elem_size` bytes, from `init` (NULL: zeros). */
-MP_API int mp_array_create(mp_array **out, size_t count, size_t elem_size, const void *init, int flags);
-MP_API int mp_array_destroy(mp_array *a);
-MP_API void *mp_array_data(mp_array *a);
-MP_API size_t mp_array_length(const mp_array *a);
-MP_API int mp_array_lock(mp_array *a, double timeout);
-MP_API int mp_array_unlock(mp_array *a);
+MP_API int mp_shared_array_create(mp_shared_array **out, size_t count, size_t elem_size, const void *init,
+                                 int flags);
+MP_API int mp_shared_array_destroy(mp_shared_array *a);
+MP_API void *mp_shared_array_data(mp_shared_array *a);
+MP_API size_t mp_shared_array_length(const mp_shared_array *a);
+MP_API int mp_shared_array_lock(mp_shared_array *a, double timeout);
+MP_API int mp_shared_array_unlock(mp_shared_array *a);
 /* Copy element `index` out / in under the lock; MP_EINVAL out of range. */
-MP_API int mp_array_get(mp_array *a, size_t index, void *out);
-MP_API int mp_array_set(mp_array *a, size_t index, const void *in);
+MP_API int mp_shared_array_get(mp_shared_array *a, size_t index, void *out);
+MP_API int mp_shared_array_set(mp_shared_array *a, size_t index, const void *in);
 
 /* Named segments (POSIX shared memory) let unrelated processes share
  * memory: one creates "name", the others open it.  The creating process

@@ -115,42 +115,42 @@ static int copy(shared *s, size_t index, void *buf, int to_caller, const char *w
 
 /* --- arrays ------------------------------------------------------------ */
 
-int mp_array_create(mp_array **out, size_t count, size_t elem_size, const void *init, int flags)
+int mp_shared_array_create(mp_shared_array **out, size_t count, size_t elem_size, const void *init, int flags)
 {
     if (!out)
-        return mp__error(MP_EINVAL, "mp_array_create: out is NULL");
+        return mp__error(MP_EINVAL, "mp_shared_array_create: out is NULL");
     shared *s = NULL;
-    int r = make(&s, count, elem_size, init, flags, "mp_array_create");
+    int r = make(&s, count, elem_size, init, flags, "mp_shared_array_create");
     if (r == 0)
-        *out = (mp_array *)(void *)s;
+        *out = (mp_shared_array *)(void *)s;
     return r;
 }
 
-int mp_array_destroy(mp_array *a) { return destroy((shared *)(void *)a, "mp_array_destroy"); }
+int mp_shared_array_destroy(mp_shared_array *a) { return destroy((shared *)(void *)a, "mp_shared_array_destroy"); }
 
-void *mp_array_data(mp_array *a)
+void *mp_shared_array_data(mp_shared_array *a)
 {
     shared *s = (shared *)(void *)a;
-    return check(s, "mp_array_data") < 0 ? NULL : data_of(s);
+    return check(s, "mp_shared_array_data") < 0 ? NULL : data_of(s);
 }
 
-size_t mp_array_length(const mp_array *a)
+size_t mp_shared_array_length(const mp_shared_array *a)
 {
     const shared *s = (const shared *)(const void *)a;
-    return check(s, "mp_array_length") < 0 ? 0 : s->count;
+    return check(s, "mp_shared_array_length") < 0 ? 0 : s->count;
 }
 
-int mp_array_lock(mp_array *a, double timeout) { return lock((shared *)(void *)a, timeout, "mp_array_lock"); }
-int mp_array_unlock(mp_array *a) { return unlock((shared *)(void *)a, "mp_array_unlock"); }
+int mp_shared_array_lock(mp_shared_array *a, double timeout) { return lock((shared *)(void *)a, timeout, "mp_shared_array_lock"); }
+int mp_shared_array_unlock(mp_shared_array *a) { return unlock((shared *)(void *)a, "mp_shared_array_unlock"); }
 
-int mp_array_get(mp_array *a, size_t index, void *out)
+int mp_shared_array_get(mp_shared_array *a, size_t index, void *out)
 {
-    return copy((shared *)(void *)a, index, out, 1, "mp_array_get");
+    return copy((shared *)(void *)a, index, out, 1, "mp_shared_array_get");
 }
 
-int mp_array_set(mp_array *a, size_t index, const void *in)
+int mp_shared_array_set(mp_shared_array *a, size_t index, const void *in)
 {
-    return copy((shared *)(void *)a, index, (void *)in, 0, "mp_array_set");
+    return copy((shared *)(void *)a, index, (void *)in, 0, "mp_shared_array_set");
 }
 
 /* --- values --------------------------------------------------------------- */

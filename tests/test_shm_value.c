@@ -1,5 +1,5 @@
 /* labels: ipc */
-/* test_shm_value.c - mp_value and mp_array: sharing across processes, the
+/* test_shm_value.c - mp_value and mp_shared_array: sharing across processes, the
  * lock, the lock-free 8-byte helpers, bad input. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,11 +101,11 @@ static void test_value_atomic_helpers(void **state)
 static int fill_half(void *arg, size_t size)
 {
     (void)size;
-    mp_array *a = *(mp_array **)arg;
-    size_t n = mp_array_length(a);
+    mp_shared_array *a = *(mp_shared_array **)arg;
+    size_t n = mp_shared_array_length(a);
     for (size_t i = n / 2; i < n; i++) {
         double x = (double)i * 0.5;
-        if (mp_array_set(a, i, &x) != 0)
+        if (mp_shared_array_set(a, i, &x) != 0)
             return 1;
     }
     return 0;
@@ -114,29 +114,29 @@ static int fill_half(void *arg, size_t size)
 static void test_array(void **state)
 {
     (void)state;
-    mp_array *a;
+    mp_shared_array *a;
     double init[100];
     for (int i = 0; i < 100; i++)
         init[i] = -1;
-    assert_int_equal(mp_array_create(&a, 100, sizeof(double), init, 0), 0);
-    assert_int_equal(mp_array_length(a), 100);
+    assert_int_equal(mp_shared_array_create(&a, 100, sizeof(double), init, 0), 0);
+    assert_int_equal(mp_shared_array_length(a), 100);
     mp_process *p;
     assert_int_equal(mp_process_start(&p, NULL, fill_half, &a, sizeof a, 0), 0);
     join_ok(p, 0);
-    double *d = mp_array_data(a);
+    double *d = mp_shared_array_data(a);
     assert_non_null(d);
     assert_true(d[0] == -1 && d[49] == -1);
     double x;
-    assert_int_equal(mp_array_get(a, 99, &x), 0);
+    assert_int_equal(mp_shared_array_get(a, 99, &x), 0);
     assert_true(x == 49.5);
-    assert_int_equal(mp_array_get(a, 100, &x), MP_EINVAL);
-    assert_int_equal(mp_array_get(a, 0, NULL), MP_EINVAL);
-    assert_int_equal(mp_array_lock(a, 0), 0);
-    assert_int_equal(mp_array_unlock(a), 0);
-    assert_int_equal(mp_array_destroy(a), 0);
-    assert_null(mp_array_data(a));
-    assert_int_equal(mp_array_create(&a, 0, 8, NULL, 0), MP_EINVAL);
-    assert_int_equal(mp_array_create(&a, SIZE_MAX / 2, 8, NULL, 0), MP_EINVAL);
+    assert_int_equal(mp_shared_array_get(a, 100, &x), MP_EINVAL);
+    assert_int_equal(mp_shared_array_get(a, 0, NULL), MP_EINVAL);
+    assert_int_equal(mp_shared_array_lock(a, 0), 0);
+    assert_int_equal(mp_shared_array_unlock(a), 0);
+    assert_int_equal(mp_shared_array_destroy(a), 0);
+    assert_null(mp_shared_array_data(a));
+    assert_int_equal(mp_shared_array_create(&a, 0, 8, NULL, 0), MP_EINVAL);
+    assert_int_equal(mp_shared_array_create(&a, SIZE_MAX / 2, 8, NULL, 0), MP_EINVAL);
 }
 
 static int die_holding_value_lock(void *arg, size_t size)
