@@ -336,6 +336,39 @@ static void test_threads(void **state)
     mp_queue_destroy(q);
 }
 
+/* A queue made after a process pool opened still reaches its workers:
+ * it lives in the shared arena, which they inherited. */
+static int put_index(mp_task *task, const void *in, void *out)
+{
+    (void)in, (void)out;
+    mp_queue *q = *(mp_queue *const *)mp_task_context(task);
+    size_t i = mp_task_index(task);
+    return mp_queue_put(q, &i, sizeof i, 30) == 0 ? 0 : 1;
+}
+
+static void test_from_process_pool_tasks(void **state)
+{
+    (void)state;
+    mp_pool *pool;
+    mp_pool_options opts = {.backend = MP_BACKEND_PROCESS, .workers = 2};
+    assert_int_equal(mp_pool_open(&pool, &opts), 0);
+    mp_queue *q;
+    assert_int_equal(mp_queue_create(&q, 0, 0), 0);
+    mp_call call = {.context = &q, .context_size = sizeof q, .chunksize = 1};
+    assert_int_equal(mp_map(pool, put_index, NULL, 100, 0, NULL, 0, &call), 0);
+    int seen[100] = {0};
+    for (int k = 0; k < 100; k++) {
+        size_t i, n;
+        assert_int_equal(mp_queue_get(q, &i, sizeof i, &n, 10), 0);
+        assert_true(i < 100);
+        seen[i]++;
+    }
+    for (int k = 0; k < 100; k++)
+        assert_int_equal(seen[k], 1);
+    assert_int_equal(mp_pool_close(pool), 0);
+    mp_queue_destroy(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_join_and_task_done),
         cmocka_unit_test(test_killed_producer),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_from_process_pool_tasks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
