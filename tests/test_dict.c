@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void test_basic(void **state)
 {
@@ -206,6 +207,37 @@ static void test_concurrent_writer_threads(void **state)
     mp_dict_destroy(d);
 }
 
+static int set_forever(void *arg, size_t size)
+{
+    (void)size;
+    mp_dict *d = *(mp_dict **)arg;
+    for (long i = 0;; i++)
+        if (mp_dict_set_str(d, (i & 1) ? "odd" : "even", &i, sizeof i) != 0)
+            return 1;
+}
+
+static void test_killed_writer(void **state)
+{
+    (void)state;
+    mp_dict *d;
+    assert_int_equal(mp_dict_create(&d, 16, 0, 0), 0);
+    for (int round = 0; round < 5; round++) {
+        mp_process *p;
+        assert_int_equal(mp_process_start(&p, NULL, set_forever, &d, sizeof d, 0), 0);
+        usleep(5000);
+        mp_process_kill(p); /* often while it holds the table's lock */
+        assert_int_equal(mp_process_join(p, 30), 0);
+        mp_process_close(p);
+        long v = round;
+        size_t n;
+        assert_int_equal(mp_dict_set_str(d, "after", &v, sizeof v), 0);
+        assert_int_equal(mp_dict_get_str(d, "after", &v, sizeof v, &n), 0);
+        assert_int_equal(v, round);
+        assert_in_range(mp_dict_len(d), 1, 3);
+    }
+    mp_dict_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_concurrent_writer_processes),
         cmocka_unit_test(test_concurrent_writer_threads),
+        cmocka_unit_test(test_killed_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
