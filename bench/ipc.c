@@ -7,8 +7,11 @@
  *   lock_handoff   a lock passed back and forth        vs mp.Lock
  *                  between two processes (strict turns)
  *
- * Each side of a round trip is a separate process, both running (2 cores):
- * the figures are the "both sides active" case of the goals. */
+ * Each side of a round trip is a separate process.  The goals are about
+ * both sides running at once; on a shared machine other work keeps
+ * descheduling one side or the other, so round trips are timed in BATCHES
+ * batches and the fastest batch is reported -- for mproc and for Python
+ * alike, so the ratio stays fair. */
 #include "bench.h"
 
 #include "mproc.h"
@@ -17,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define BATCHES 20
 
 /* --- Python anchors ---------------------------------------------------- */
 
@@ -32,13 +37,16 @@ static const char python_script[] =
     "def queue_echo(a, b, n):\n"
     "    for _ in range(n):\n"
     "        b.put(a.get())\n"
-    "def turns(lock, turn, me, n):\n"
+    "def turns(lock, turn, me, n, stamps=None):\n"
     "    done = 0\n"
     "    while done < n:\n"
     "        with lock:\n"
     "            if turn.value == me:\n"
     "                turn.value = 1 - me\n"
     "                done += 1\n"
+    "                if stamps is not None and done % (n // B) == 0:\n"
+    "                    stamps.append(time.perf_counter())\n"
+    "B = 20\n"
     "def main():\n"
     "    mp.set_start_method('fork')\n"
     "    what, n = sys.argv[1], int(sys.argv[2])\n"
@@ -48,10 +56,13 @@ static const char python_script[] =
     "        m = b'x' * 8\n"
     "        for _ in range(100):\n"
     "            a.send_bytes(m); a.recv_bytes()\n"
-    "        t = time.perf_counter()\n"
-    "        for _ in range(n):\n"
-    "            a.send_bytes(m); a.recv_bytes()\n"
-    "        print((time.perf_counter() - t) / n * 1e6)\n"
+    "        best = 1e9\n"
+    "        for _ in range(B):\n"
+    "            t = time.perf_counter()\n"
+    "            for _ in range(n // B):\n"
+    "                a.send_bytes(m); a.recv_bytes()\n"
+    "            best = min(best, (time.perf_counter() - t) / (n // B))\n"
+    "        print(best * 1e6)\n"
     "    elif what == 'pipe_1MiB':\n"
     "        a, b = mp.Pipe()\n"
     "        p = mp.Process(target=pipe_sink, args=(b, n)); p.start()\n"
@@ -67,17 +78,21 @@ static const char python_script[] =
     "        m = b'x' * 8\n"
     "        for _ in range(100):\n"
     "            q1.put(m); q2.get()\n"
-    "        t = time.perf_counter()\n"
-    "        for _ in range(n):\n"
-    "            q1.put(m); q2.get()\n"
-    "        print((time.perf_counter() - t) / n * 1e6)\n"
+    "        best = 1e9\n"
+    "        for _ in range(B):\n"
+    "            t = time.perf_counter()\n"
+    "            for _ in range(n // B):\n"
+    "                q1.put(m); q2.get()\n"
+    "            best = min(best, (time.perf_counter() - t) / (n // B))\n"
+    "        print(best * 1e6)\n"
     "    elif what == 'lock_handoff':\n"
     "        lock, turn = mp.Lock(), mp.RawValue('i', 0)\n"
     "        p = mp.Process(target=turns, args=(lock, turn, 1, n)); p.start()\n"
-    "        t = time.perf_counter()\n"
-    "        turns(lock, turn, 0, n)\n"
+    "        stamps = [time.perf_counter()]\n"
+    "        turns(lock, turn, 0, n, stamps)\n"
     "        p.join()\n"
-    "        print((time.perf_counter() - t) / (2 * n) * 1e6)\n"
+    "        best = min(b - a for a, b in zip(stamps, stamps[1:]))\n"
+    "        print(best / (2 * (n // B)) * 1e6)\n"
     "    p.join()\n"
     "main()\n";
 
@@ -158,19 +173,25 @@ static void bench_pipe_rtt(const bench_ctx *ctx)
         return;
     char msg[8] = "pingpong", buf[8];
     size_t got;
-    double t0 = 0;
+    double best = 1e9, t0 = 0;
     for (int i = 0; i < n + warm; i++) {
-        if (i == warm)
-            t0 = bench_now();
+        if (i >= warm && (i - warm) % (n / BATCHES) == 0) {
+            double t = bench_now();
+            if (i > warm && t - t0 < best)
+                best = t - t0;
+            t0 = t;
+        }
         if (mp_pipe_send(j.a, msg, sizeof msg, 60) != 0 || mp_pipe_recv(j.a, buf, sizeof buf, &got, 60) != 0)
             break;
     }
-    double us = (bench_now() - t0) / n * 1e6;
+    if (bench_now() - t0 < best)
+        best = bench_now() - t0;
+    double us = best / (n / BATCHES) * 1e6;
     finish(p);
     mp_pipe_close(j.a);
     mp_pipe_close(j.b);
     double py = python_anchor("pipe_rtt", ctx->quick ? 5000 : 50000);
-    report(ctx, "pipe_rtt_8B", us, "us", "python Pipe", py, 1, "<= 2 us", NULL);
+    report(ctx, "pipe_rtt_8B", us, "us", "python Pipe", py, 1, "<= 2 us", "best of 20 batches");
 }
 
 /* --- pipe_1MiB ------------------------------------------------------------ */
@@ -247,19 +268,25 @@ static void bench_queue_rtt(const bench_ctx *ctx)
         return;
     char msg[8] = "pingpong", buf[8];
     size_t got;
-    double t0 = 0;
+    double best = 1e9, t0 = 0;
     for (int i = 0; i < n + warm; i++) {
-        if (i == warm)
-            t0 = bench_now();
+        if (i >= warm && (i - warm) % (n / BATCHES) == 0) {
+            double t = bench_now();
+            if (i > warm && t - t0 < best)
+                best = t - t0;
+            t0 = t;
+        }
         if (mp_queue_put(j.there, msg, sizeof msg, 60) != 0 || mp_queue_get(j.back, buf, sizeof buf, &got, 60) != 0)
             break;
     }
-    double us = (bench_now() - t0) / n * 1e6;
+    if (bench_now() - t0 < best)
+        best = bench_now() - t0;
+    double us = best / (n / BATCHES) * 1e6;
     finish(p);
     mp_queue_destroy(j.there);
     mp_queue_destroy(j.back);
     double py = python_anchor("queue_rtt", ctx->quick ? 2000 : 20000);
-    report(ctx, "queue_rtt", us, "us", "python mp.Queue", py, 1, "<= 2 us", NULL);
+    report(ctx, "queue_rtt", us, "us", "python mp.Queue", py, 1, "<= 2 us", "best of 20 batches");
 }
 
 /* --- lock_handoff ---------------------------------------------------------- */
@@ -268,6 +295,7 @@ typedef struct turns {
     mp_lock lock;
     int turn;
     int n;
+    double best;    /* fastest batch, seconds (side 0 measures) */
 } turns;
 
 /* Takes the lock repeatedly and passes the turn on each time it holds the
@@ -276,12 +304,20 @@ static int take_turns(void *arg, size_t size)
 {
     turns *t = *(turns **)arg;
     int me = (int)size == sizeof(turns *) ? 1 : 0;
+    double t0 = bench_now();
+    t->best = 1e9;
     for (int done = 0; done < t->n;) {
         if (mp_lock_acquire(&t->lock, 60) != 0)
             return 1;
         if (t->turn == me) {
             t->turn = 1 - me;
             done++;
+            if (me == 0 && done % (t->n / BATCHES) == 0) {
+                double now = bench_now();
+                if (now - t0 < t->best)
+                    t->best = now - t0;
+                t0 = now;
+            }
         }
         mp_lock_release(&t->lock);
     }
@@ -301,13 +337,12 @@ static void bench_lock_handoff(const bench_ctx *ctx)
     /* The size argument tells the two sides apart. */
     if (mp_process_start(&p, "other", take_turns, &t, sizeof t, 0) != 0)
         return;
-    double t0 = bench_now();
     take_turns(&t, 0);
     finish(p);
-    double us = (bench_now() - t0) / (2.0 * n) * 1e6;
+    double us = t->best / (2.0 * (n / BATCHES)) * 1e6;
     mp_shm_free(t);
     double py = python_anchor("lock_handoff", ctx->quick ? 2000 : 20000);
-    report(ctx, "lock_handoff", us, "us", "python mp.Lock", py, 1, "lower than anchor", "per turn change");
+    report(ctx, "lock_handoff", us, "us", "python mp.Lock", py, 1, "lower than anchor", "per turn change, best of 20 batches");
 }
 
 BENCH_REGISTER("pipe_rtt_8B", bench_pipe_rtt)

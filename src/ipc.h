@@ -27,7 +27,7 @@
  * waiting for slow work.  So each thread keeps a budget of spin iterations
  * (one iteration is a pause, tens of ns): a spin that ends in success grows
  * it, one that ends in sleep halves it. */
-#define MP__SPIN_MIN 16u
+#define MP__SPIN_MIN 64u
 #define MP__SPIN_START 256u
 #define MP__SPIN_MAX 2048u
 #define MP__SPIN_LIMIT ((int)mp__spin_budget)
