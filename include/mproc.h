@@ -507,7 +507,8 @@ MP_API int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout
 /* Receives the next message into buf (capacity `cap`) and stores its size.
  * If it does not fit: MP_ERANGE, *size set to the size needed, and the
  * message stays first in line.  MP_EEOF once the peer is gone and nothing
- * is left. */
+ * is left.  The timeout applies until a message starts to arrive; the rest
+ * of a message larger than the capacity is then awaited (or MP_EEOF). */
 MP_API int mp_pipe_recv(mp_pipe *p, void *buf, size_t cap, size_t *size, double timeout);
 /* Same, into memory allocated with malloc (caller frees *msg). */
 MP_API int mp_pipe_recv_alloc(mp_pipe *p, void **msg, size_t *size, double timeout);
