@@ -10,9 +10,10 @@
 PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_Q  := -Wno-dev --log-level=WARNING
+MAKEFLAGS += --no-print-directory
 CTEST    := ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-.PHONY: all build demo test test-plain test-asan test-tsan bench install clean deps-build deps-test deps-bench
+.PHONY: all build demo test test-plain test-asan test-tsan test-valgrind bench install clean deps-build deps-test deps-bench
 
 all: build
 
@@ -27,21 +28,24 @@ build: deps-build
 demo: build
 	@./build/examples/pi
 
-test: deps-test test-plain test-asan test-tsan
-	@echo "make test: all suites passed (plain, asan+ubsan, tsan)"
+test: deps-test test-plain test-valgrind test-asan test-tsan
+	@echo "make test: all suites passed (plain, valgrind, asan+ubsan, tsan)"
 
 test-plain: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
 	@cmake --build build -j $(JOBS)
 	@cd build && $(CTEST)
 
+test-valgrind: test-plain
+	@bash scripts/valgrind-tests.sh build
+
 test-asan: deps-test
-	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined $(CMAKE_Q)
+	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST) -LE nosan
 
 test-tsan: deps-test
-	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread $(CMAKE_Q)
+	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
 
