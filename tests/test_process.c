@@ -114,12 +114,17 @@ static void test_timeout_terminate_kill(void **state)
     assert_int_equal(mp_process_close(p), 0);
 }
 
+/* Kept in a global: the handle is deliberately never closed (the daemon
+ * outlives the process that started it), and is still reachable then. */
+static mp_process *volatile daemon_handle;
+
 static int start_daemon_and_leave(void *arg, size_t size)
 {
     (void)arg, (void)size;
     mp_process *g;
     if (mp_process_start(&g, "daemon", sleeper, NULL, 0, MP_PROCESS_DAEMON) != 0)
         return 1;
+    daemon_handle = g;
     rep->grandchild = mp_process_pid(g);
     mp_event_wait(&rep->ready, 30);
     return 0; /* exits without joining: the daemon must die with us */
