@@ -92,11 +92,15 @@ uint32_t mp__pid(void);
  * cannot be told (no /proc): a lock is then never taken from a live owner. */
 int mp__task_dead(uint32_t id);
 
+/* Timeouts longer than this (about 30 years) are taken as "forever", so
+ * that no time computation ever overflows a time_t or an int. */
+#define MP__TIMEOUT_HUGE 1e9
+
 /* Absolute CLOCK_MONOTONIC deadline for a validated timeout; INFINITY for
  * MP_FOREVER. */
 static inline double mp__deadline(double timeout)
 {
-    return timeout < 0 ? INFINITY : mp__now() + timeout;
+    return timeout < 0 || timeout > MP__TIMEOUT_HUGE ? INFINITY : mp__now() + timeout;
 }
 
 /* The code for "the timeout ran out": MP_EAGAIN when the caller only polled

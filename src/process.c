@@ -147,6 +147,8 @@ int mp_process_join(mp_process *p, double timeout)
         return r;
     if (reap(p, 0))
         return 0;
+    if (timeout > MP__TIMEOUT_HUGE)
+        timeout = MP_FOREVER;
     if (timeout < 0 && p->pidfd < 0) {
         reap(p, 1);
         return 0;

@@ -193,7 +193,8 @@ static int getter_until_closed(void *arg, size_t size)
     mp_queue *q = *(mp_queue **)arg;
     char buf[16];
     size_t n;
-    return mp_queue_get(q, buf, sizeof buf, &n, 30) == MP_ECLOSED ? 0 : 1;
+    /* Sleeps without a time limit until the close. */
+    return mp_queue_get(q, buf, sizeof buf, &n, MP_FOREVER) == MP_ECLOSED ? 0 : 1;
 }
 
 static void test_close_wakes_getters(void **state)
