@@ -23,6 +23,10 @@
 #define DEFAULT_CAPACITY ((size_t)256 << 10)
 #define MIN_CAPACITY ((size_t)4 << 10)
 #define HEADER ((size_t)8)
+/* Large messages move in pieces of this size: the sender publishes each
+ * piece as soon as it is copied and the receiver frees each as soon as it
+ * is read, so both copy at the same time instead of taking turns. */
+#define PIECE ((size_t)32 << 10)
 
 typedef struct chan {
     /* written by the sender */
@@ -295,6 +299,8 @@ int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
     while (r == 0) {
         uint64_t room = cap - (tail - MP__LOAD(&c->head));
         size_t k = room < total - done ? (size_t)room : total - done;
+        if (k > PIECE && total > cap)
+            k = PIECE;
         put_frame_bytes(c, tail, hdr, msg, done, k);
         tail += k;
         done += k;
@@ -336,6 +342,8 @@ static int take_frame(mp_pipe *p, void *dst, uint64_t size, const char *who)
     for (;;) {
         uint64_t avail = MP__LOAD(&c->tail) - head;
         size_t k = avail < left ? (size_t)avail : (size_t)left;
+        if (k > PIECE)
+            k = PIECE;
         if (k) {
             mp__ring_get(c->ring, c->mask, head, out, k);
             out += k;
