@@ -42,8 +42,9 @@ typedef struct chan {
     unsigned char *ring;
 } chan;
 
+/* One cache line per end: the two sides never write the same line. */
 struct mp_pipe {
-    uint32_t magic;
+    uint32_t magic MP__ALIGNED;
     uint32_t closed;
     uint32_t owner;             /* pid of the process that last used this end */
     uint32_t send_lock, recv_lock;
