@@ -97,31 +97,35 @@ static const char python_script[] =
     "main()\n";
 
 /* Runs the Python anchor `what` with `n` repetitions; returns its figure,
- * or 0 when python3 is not available or fails. */
+ * or 0 when python3 is not available or fails.  The script lives in a
+ * temporary file only while it runs. */
 static double python_anchor(const char *what, int n)
 {
-    static char path[64];
-    if (!path[0]) {
-        if (!bench_have_command("python3"))
-            return 0;
-        snprintf(path, sizeof path, "/tmp/mproc-bench-ipc-XXXXXX");
-        int fd = mkstemp(path);
-        if (fd < 0)
-            return 0;
-        FILE *f = fdopen(fd, "w");
-        fputs(python_script, f);
-        fclose(f);
+    if (!bench_have_command("python3"))
+        return 0;
+    char path[] = "/tmp/mproc-bench-ipc-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return 0;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(path);
+        return 0;
     }
+    fputs(python_script, f);
+    fclose(f);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "python3 %s %s %d 2>/dev/null", path, what, n);
     fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
     double v = 0;
-    if (fscanf(p, "%lf", &v) != 1)
-        v = 0;
-    pclose(p);
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        if (fscanf(p, "%lf", &v) != 1)
+            v = 0;
+        pclose(p);
+    }
+    unlink(path);
     return v;
 }
 
