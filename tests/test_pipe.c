@@ -300,6 +300,26 @@ static void test_simplex_and_wait(void **state)
     mp_pipe_close(w2);
 }
 
+static void test_wait_on_many(void **state)
+{
+    (void)state;
+    enum { N = 70 }; /* more than fit the on-stack bookkeeping */
+    mp_pipe *r[N], *w[N];
+    for (int i = 0; i < N; i++)
+        assert_int_equal(mp_pipe_create(&r[i], &w[i], MP_PIPE_SIMPLEX, 4096), 0);
+    int ready[N];
+    assert_int_equal(mp_pipe_wait(r, N, 0.01, ready), MP_ETIMEDOUT);
+    assert_int_equal(mp_pipe_send(w[N - 1], "a", 1, 0), 0);
+    assert_int_equal(mp_pipe_send(w[3], "b", 1, 0), 0);
+    assert_int_equal(mp_pipe_wait(r, N, 1, ready), 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(ready[i], i == 3 || i == N - 1);
+    for (int i = 0; i < N; i++) {
+        mp_pipe_close(r[i]);
+        mp_pipe_close(w[i]);
+    }
+}
+
 static int send_later(void *arg, size_t size)
 {
     (void)size;
@@ -384,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_sender_killed_mid_message),
         cmocka_unit_test(test_simplex_and_wait),
         cmocka_unit_test(test_wait_sleeps_until_send),
+        cmocka_unit_test(test_wait_on_many),
         cmocka_unit_test(test_threads_share_an_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
