@@ -57,42 +57,81 @@ void mp__shared_destroy(mp__shared *sh)
 
 /* ---- worker side --------------------------------------------------------- */
 
-static void record_failure(mp__job *job, mp_task *task, int code)
+static void record_failure(mp__job *job, mp_task *task, size_t slot, int code)
 {
-    void *mem;
+    mp__failure_rec *f;
     atomic_fetch_add(&job->nfailed, 1);
-    if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
-        return;   /* counted, but no room for the details */
-    mp__failure_rec *f = mem;
+    if (job->ring) {
+        f = &job->slot_fail[slot];   /* read by the consumer with the result */
+    } else {
+        void *mem;
+        if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
+            return;   /* counted, but no room for the details */
+        f = mem;
+    }
     f->index = task->index;
     f->code = code;
     if (task->has_message)
         memcpy(f->message, task->message, sizeof f->message);
     else
         snprintf(f->message, sizeof f->message, "task %zu failed with code %d", task->index, code);
+    if (job->ring)
+        return;
     mp__failure_rec *head = atomic_load(&job->failures);
     do
         f->next = head;
     while (!atomic_compare_exchange_weak(&job->failures, &head, f));
 }
 
+/* Hands the task's variable-size result to the job, or discards it. */
+static void settle_bytes(mp__job *job, mp_task *task, size_t slot, int rc)
+{
+    if (rc == 0 && task->var.data) {
+        job->varout[slot] = task->var;
+    } else {
+        mp_shm_free(task->var.data);
+        if (job->varout)
+            job->varout[slot] = (mp_bytes){ NULL, 0 };
+    }
+    task->var = (mp_bytes){ NULL, 0 };
+    task->var_cap = 0;
+}
+
 static inline void run_task(mp__job *job, mp_task *task, size_t i)
 {
     int rc;
+    size_t slot = job->ring ? i % job->ring : i;
     task->index = i;
     task->has_message = false;
-    char *out = job->out ? job->out + i * job->out_size : NULL;
+    char *out = job->out ? job->out + slot * job->out_size : NULL;
     if (job->kind == MP__KIND_MAP) {
-        const void *in = job->in[0] ? job->in[0] + i * job->in_size[0] : NULL;
+        const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
         rc = ((mp_map_fn)job->fn)(task, in, out);
     } else {
         const void *args[MP_MAX_ARGS];
         for (size_t k = 0; k < job->nargs; k++)
-            args[k] = job->in[k] + i * job->in_size[k];
+            args[k] = job->in[k] + slot * job->in_size[k];
         rc = ((mp_star_fn)job->fn)(task, args, out);
     }
     if (MP__UNLIKELY(rc != 0))
-        record_failure(job, task, rc);
+        record_failure(job, task, slot, rc);
+    if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
+        settle_bytes(job, task, slot, rc);
+}
+
+/* A stream's consumer learns of each finished task (see pool.h). */
+static void report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
+{
+    for (size_t i = begin; i < end; i++) {
+        atomic_store_explicit(&job->slot_done[i % job->ring], i + 1, memory_order_release);
+        if (job->completed) {
+            uint64_t at = atomic_fetch_add(&job->completed_tail, 1);
+            atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
+        }
+    }
+    atomic_fetch_add(&job->progress, 1);
+    if (atomic_load(&job->progress_waiters))
+        mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
 
 static void complete(mp__shared *sh, mp__job *job)
@@ -100,6 +139,7 @@ static void complete(mp__shared *sh, mp__job *job)
     uint32_t old = atomic_exchange(&job->state, MP__JOB_DONE);
     if (old & MP__JOB_WAITER)
         mp__futex_wake(&job->state, INT_MAX, sh->futex_shared);
+    mp__notify_completion(sh);
 }
 
 static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
@@ -131,6 +171,22 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
     uint64_t old = atomic_load(&job->claim);
     if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || (old & MP__CLAIM_MASK) >= count)
         return false;
+    if (chunk & MP__CHUNK_STREAM) {
+        /* A stream's count grows: never claim past what has been fed. */
+        chunk &= ~MP__CHUNK_STREAM;
+        for (;;) {
+            size_t b = old & MP__CLAIM_MASK;
+            if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
+                return false;
+            size_t n = chunk < count - b ? chunk : count - b;
+            if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+                *begin = b;
+                *end = b + n;
+                return true;
+            }
+            count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        }
+    }
     if (chunk) {
         old = atomic_fetch_add(&job->claim, chunk);
         /* Re-read the shape: if the slot was refilled since we looked (even
@@ -166,6 +222,8 @@ static void run_job(mp__shared *sh, mp__job *job, int worker)
     while (claim(job, sh->workers, &gen, &begin, &end)) {
         for (size_t i = begin; i < end; i++)
             run_task(job, &task, i);
+        if (job->ring)
+            report_stream(sh, job, begin, end);
         pending += end - begin;
         if (pending >= job->flush_every)
             flush_done(sh, job, &pending);
@@ -235,14 +293,33 @@ void mp__shutdown_workers(mp__shared *sh)
 
 /* ---- caller side ----------------------------------------------------------- */
 
+/* Sleeps until some job finishes or a slot is released (or `timeout`).
+ * Called with pool->lock held; returns with it held. */
+void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
+{
+    mp__shared *sh = pool->sh;
+    atomic_fetch_add(&sh->completion_waiters, 1);
+    pthread_mutex_unlock(&pool->lock);
+    mp__futex_wait(&sh->completions, seen, sh->futex_shared, timeout);
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_sub(&sh->completion_waiters, 1);
+}
+
+void mp__notify_completion(mp__shared *sh)
+{
+    atomic_fetch_add(&sh->completions, 1);
+    if (atomic_load(&sh->completion_waiters))
+        mp__futex_wake(&sh->completions, INT_MAX, sh->futex_shared);
+}
+
 int mp__job_acquire(mp_pool *pool, mp__job **out)
 {
     mp__shared *sh = pool->sh;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        if (pool->closing || pool->terminating) {
+        if (pool->closing || atomic_load(&pool->terminating)) {
             pthread_mutex_unlock(&pool->lock);
-            return mp__error(MP_ECLOSED, "pool is closing");
+            return mp__error(MP_ECLOSED, "pool is closed or shutting down");
         }
         if (pool->broken) {
             int code = pool->broken;
@@ -260,7 +337,11 @@ int mp__job_acquire(mp_pool *pool, mp__job **out)
                 return 0;
             }
         }
-        pthread_cond_wait(&pool->changed, &pool->lock);
+        /* Every slot is busy.  Finished async results and futures hold
+         * slots until harvested: harvest them, else wait for a finish. */
+        uint32_t seen = atomic_load(&sh->completions);
+        if (mp__harvest_all_locked(pool) == 0)
+            mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
 }
 
@@ -281,6 +362,18 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     atomic_fetch_add(&sh->work_seq, 1);
     if (atomic_load(&sh->sleepers))
         mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+}
+
+void mp__job_publish_stream(mp_pool *pool, mp__job *job)
+{
+    mp__shared *sh = pool->sh;
+    job->gen = (job->gen + 1) & MP__GEN_MASK;
+    atomic_store(&job->failures, NULL);
+    atomic_store(&job->nfailed, 0);
+    atomic_store(&job->done, 0);
+    atomic_store(&job->count, 0);
+    atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
+    atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
 int mp__job_wait(mp_pool *pool, mp__job *job)
@@ -322,7 +415,7 @@ void mp__job_free_staged(mp__job *job)
     job->nowned = 0;
 }
 
-void mp__job_release(mp_pool *pool, mp__job *job)
+void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
 {
     mp__shared *sh = pool->sh;
     bool done = atomic_load(&job->state) == MP__JOB_DONE;
@@ -330,18 +423,46 @@ void mp__job_release(mp_pool *pool, mp__job *job)
      * stage nothing), so the staged blocks can go. */
     if (done || atomic_load(&pool->terminating))
         mp__job_free_staged(job);
-    pthread_mutex_lock(&pool->lock);
+    if (!locked)
+        pthread_mutex_lock(&pool->lock);
     if (done) {
         atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
+        job->owner = NULL;
         atomic_store(&job->state, MP__JOB_FREE);
     }
     /* A job that never finished (a worker died) keeps its slot: workers
      * may still be writing into it.  The pool is broken anyway. */
     pool->callers--;
     pthread_cond_broadcast(&pool->changed);
-    pthread_mutex_unlock(&pool->lock);
+    if (!locked)
+        pthread_mutex_unlock(&pool->lock);
+    mp__notify_completion(sh);
 }
 
+size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
+{
+    uint64_t count = atomic_load(&job->count);
+    uint64_t old = atomic_load(&job->claim);
+    while ((old & MP__CLAIM_MASK) < count &&
+           !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
+        ;
+    size_t taken = (old & MP__CLAIM_MASK) < count ? count - (old & MP__CLAIM_MASK) : 0;
+    if (taken) {
+        uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
+        if (d == count)
+            complete(sh, job);
+    }
+    return taken;
+}
+
+void mp__job_fed(mp_pool *pool, mp__job *job, size_t count)
+{
+    mp__shared *sh = pool->sh;
+    atomic_store(&job->count, count);
+    atomic_fetch_add(&sh->work_seq, 1);
+    if (atomic_load(&sh->sleepers))
+        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+}
 void mp__futex_wake_job(mp_pool *pool, mp__job *job)
 {
     mp__futex_wake(&job->state, INT_MAX, pool->sh->futex_shared);
@@ -353,10 +474,7 @@ void mp__cancel_all_jobs(mp__shared *sh)
     while (mask) {
         mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
         mask &= mask - 1;
-        uint64_t count = atomic_load(&job->count);
-        uint64_t old = atomic_load(&job->claim);
-        while ((old & MP__CLAIM_MASK) < count &&
-               !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
-            ;
+        if (!job->ring)
+            mp__job_cancel_unclaimed(sh, job);
     }
 }
