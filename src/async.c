@@ -236,7 +236,7 @@ static int handle_wait(mp__handle *h, double timeout)
             pthread_mutex_unlock(&pool->lock);
             double stop = mp__now() + 50e-6;
             for (unsigned i = 1; atomic_load(&job->state) != MP__JOB_DONE; i++) {
-                mp__cpu_relax();
+                mp__spin_step(i);
                 if (i % 64 == 0 && mp__now() > stop)
                     break;
             }

@@ -28,6 +28,7 @@ struct mp_imap {
     mp__job *job;
     mp_imap_order order;
     size_t ring, in_size, out_size;
+    size_t batch;                   /* free slots that make feeding worth it */
 
     const char *array;              /* array source, or NULL */
     mp_generator_fn generator;
@@ -45,8 +46,13 @@ struct mp_imap {
 
 /* ---- feeding ------------------------------------------------------------- */
 
-static void feed(mp_imap *it)
+/* Feeds inputs into free slots.  Unless `eager`, waits until a batch of
+ * slots is free: each feed wakes the workers' shared counters, so one feed
+ * per batch instead of per input keeps the cache lines quiet. */
+static void feed(mp_imap *it, bool eager)
 {
+    if (!eager && it->ring - (it->fed - it->yielded) < it->batch)
+        return;
     size_t before = it->fed;
     while (it->fed < it->total) {
         size_t slot = it->fed % it->ring;
@@ -132,6 +138,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     it->pool = pool;
     it->order = o->order;
     it->ring = ring;
+    it->batch = ring / 4 > chunk ? ring / 4 : chunk;
     it->in_size = in_size;
     it->out_size = out_size;
     it->array = in;
@@ -191,7 +198,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     }
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
     mp__job_publish_stream(pool, job);
-    feed(it);
+    feed(it, true);
     *out = it;
     return 0;
 }
@@ -222,10 +229,15 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
     mp__job *job = it->job;
     mp__shared *sh = it->pool->sh;
     double start = mp__now(), next_check = start + MP__WATCH_INTERVAL;
+    /* Nothing ready yet.  If the workers are about to run dry, feed them
+     * what we can now rather than a batch later. */
+    size_t claimed = (size_t)(atomic_load(&job->claim) & MP__CLAIM_MASK);
+    if (claimed + it->batch / 2 >= it->fed)
+        feed(it, true);
     for (unsigned spin = 1;; spin++) {
         if ((*index = ready_task(it)) != SIZE_MAX)
             return 0;
-        mp__cpu_relax();
+        mp__spin_step(spin);
         if (spin % 64 == 0 && mp__now() - start > SPIN_SECONDS)
             break;
     }
@@ -297,7 +309,7 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     it->busy[slot] = 0;
     it->yielded++;
     it->next_index++;
-    feed(it);
+    feed(it, false);
     return r;
 }
 
@@ -312,8 +324,9 @@ void mp_imap_free(mp_imap *it)
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
     for (;;) {
+        /* progress counts finished (and cancelled) tasks, modulo 2^32. */
         uint32_t seen = atomic_load(&job->progress);
-        if (atomic_load(&job->done) >= it->fed || it->pool->ops->check(it->pool))
+        if (seen == (uint32_t)it->fed || it->pool->ops->check(it->pool))
             break;
         atomic_fetch_add(&job->progress_waiters, 1);
         mp__futex_wait(&job->progress, seen, sh->futex_shared, MP__WATCH_INTERVAL);
@@ -322,7 +335,7 @@ void mp_imap_free(mp_imap *it)
     if (job->varout)
         for (size_t s = 0; s < it->ring; s++)
             mp_shm_free(job->varout[s].data);
-    if (atomic_load(&job->done) >= it->fed)
+    if (atomic_load(&job->progress) == (uint32_t)it->fed)
         atomic_store(&job->state, MP__JOB_DONE);
     mp__job_release(it->pool, job, false);
     free(it->busy);

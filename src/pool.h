@@ -120,6 +120,8 @@ struct mp_task {
 typedef struct mp__shared {
     _Atomic uint32_t work_seq MP__ALIGNED; /* bumped on publish; idle workers sleep on it */
     _Atomic uint32_t sleepers;
+    _Atomic uint32_t spinners;             /* idle workers spinning now */
+    uint32_t max_spinners;                 /* at most this many spin */
     _Atomic uint32_t shutdown;
     _Atomic uint64_t active MP__ALIGNED;   /* bit i: jobs[i] is published */
     /* Bumped whenever a job finishes; callers waiting on several jobs

@@ -34,6 +34,8 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     mp__shared *sh = mem;
     sh->futex_shared = futex_shared;
     sh->workers = workers;
+    int cpus = mp_cpu_count();
+    sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
     *out = sh;
     return 0;
 }
@@ -129,7 +131,7 @@ static void report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end
             atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
         }
     }
-    atomic_fetch_add(&job->progress, 1);
+    atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
     if (atomic_load(&job->progress_waiters))
         mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
@@ -166,7 +168,8 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
  * job's other fields afresh for every task, never from a cached copy.) */
 static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin, size_t *end)
 {
-    size_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+    /* Acquire: a stream's count publishes the inputs fed before it. */
+    size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
     uint64_t old = atomic_load(&job->claim);
     if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || (old & MP__CLAIM_MASK) >= count)
@@ -184,7 +187,7 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
                 *end = b + n;
                 return true;
             }
-            count = atomic_load_explicit(&job->count, memory_order_relaxed);
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
         }
     }
     if (chunk) {
@@ -222,8 +225,11 @@ static void run_job(mp__shared *sh, mp__job *job, int worker)
     while (claim(job, sh->workers, &gen, &begin, &end)) {
         for (size_t i = begin; i < end; i++)
             run_task(job, &task, i);
-        if (job->ring)
+        if (job->ring) {
+            /* A stream counts finished tasks in `progress` instead. */
             report_stream(sh, job, begin, end);
+            continue;
+        }
         pending += end - begin;
         if (pending >= job->flush_every)
             flush_done(sh, job, &pending);
@@ -250,6 +256,22 @@ static mp__job *find_job(mp__shared *sh)
     return best;
 }
 
+/* True if a published job other than `mine`, or `mine` beyond its next
+ * task, has tasks nobody claimed. */
+static bool other_work_pending(mp__shared *sh, mp__job *mine)
+{
+    uint64_t mask = atomic_load(&sh->active);
+    while (mask) {
+        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
+        mask &= mask - 1;
+        uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
+        uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        if (next + (job == mine) < count)
+            return true;
+    }
+    return false;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     for (;;) {
@@ -258,29 +280,43 @@ void mp__worker_main(mp__shared *sh, int worker)
             return;
         mp__job *job = find_job(sh);
         if (job) {
+            /* Publishing a one-task job wakes nobody when a worker spins;
+             * if more work waits than this worker takes, pass the wake on. */
+            if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
+                mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
             run_job(sh, job, worker);
             continue;
         }
         /* Idle: spin a little (a new job is picked up in well under a
-         * microsecond), then sleep until the next publish. */
-        double deadline = 0;
-        for (unsigned spin = 1;; spin++) {
-            if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
-                break;
-            mp__cpu_relax();
-            if (spin % SPIN_CHECK_EVERY == 0) {
-                double now = mp__now();
-                if (!deadline)
-                    deadline = now + SPIN_SECONDS;
-                else if (now > deadline) {
-                    atomic_fetch_add(&sh->sleepers, 1);
-                    if (!atomic_load(&sh->shutdown))
-                        mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
-                    atomic_fetch_sub(&sh->sleepers, 1);
-                    break;
+         * microsecond), then sleep until the next publish.  Only a few
+         * workers spin at once: more spinners than spare cores would take
+         * the CPU from the threads doing the work. */
+        if (atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners) {
+            bool woke = false;
+            double deadline = 0;
+            for (unsigned spin = 1; !woke; spin++) {
+                if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
+                    woke = true;
+                else
+                    mp__spin_step(spin);
+                if (spin % SPIN_CHECK_EVERY == 0) {
+                    double now = mp__now();
+                    if (!deadline)
+                        deadline = now + SPIN_SECONDS;
+                    else if (now > deadline)
+                        break;
                 }
             }
+            atomic_fetch_sub(&sh->spinners, 1);
+            if (woke)
+                continue;
+        } else {
+            atomic_fetch_sub(&sh->spinners, 1);
         }
+        atomic_fetch_add(&sh->sleepers, 1);
+        if (!atomic_load(&sh->shutdown))
+            mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
+        atomic_fetch_sub(&sh->sleepers, 1);
     }
 }
 
@@ -360,8 +396,11 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
     atomic_fetch_add(&sh->work_seq, 1);
-    if (atomic_load(&sh->sleepers))
-        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    /* A spinning worker picks up a single task by itself; anything larger
+     * wants every worker. */
+    uint32_t sleeping = atomic_load(&sh->sleepers);
+    if (sleeping && (atomic_load(&job->count) > 1 || atomic_load(&sh->spinners) == 0))
+        mp__futex_wake(&sh->work_seq, atomic_load(&job->count) > 1 ? INT_MAX : 1, sh->futex_shared);
 }
 
 void mp__job_publish_stream(mp_pool *pool, mp__job *job)
@@ -381,7 +420,7 @@ int mp__job_wait(mp_pool *pool, mp__job *job)
     mp__shared *sh = pool->sh;
     double start = mp__now();
     for (unsigned spin = 1; atomic_load(&job->state) != MP__JOB_DONE; spin++) {
-        mp__cpu_relax();
+        mp__spin_step(spin);
         if (spin % SPIN_CHECK_EVERY == 0 && mp__now() - start > SPIN_SECONDS)
             break;
     }
@@ -447,7 +486,9 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
            !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
         ;
     size_t taken = (old & MP__CLAIM_MASK) < count ? count - (old & MP__CLAIM_MASK) : 0;
-    if (taken) {
+    if (taken && job->ring) {
+        atomic_fetch_add(&job->progress, (uint32_t)taken);
+    } else if (taken) {
         uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
         if (d == count)
             complete(sh, job);
