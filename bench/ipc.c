@@ -1,5 +1,5 @@
 /* ipc.c - benchmarks of the inter-process primitives against Python's
- * multiprocessing, measured in the same run:
+ * multiprocessing (bench/ipc_anchors.py), measured in the same run:
  *
  *   pipe_rtt_8B    8-byte round trip over mp_pipe     vs Pipe.send_bytes/recv_bytes
  *   pipe_1MiB      1 MiB messages one way, MiB/s      vs Pipe.send_bytes
@@ -25,108 +25,29 @@
 
 /* --- Python anchors ---------------------------------------------------- */
 
-static const char python_script[] =
-    "import multiprocessing as mp, sys, time\n"
-    "def pipe_echo(c, n):\n"
-    "    for _ in range(n):\n"
-    "        c.send_bytes(c.recv_bytes())\n"
-    "def pipe_sink(c, n):\n"
-    "    for _ in range(n):\n"
-    "        c.recv_bytes()\n"
-    "    c.send_bytes(b'k')\n"
-    "def queue_echo(a, b, n):\n"
-    "    for _ in range(n):\n"
-    "        b.put(a.get())\n"
-    "def turns(lock, turn, me, n, stamps=None):\n"
-    "    done = 0\n"
-    "    while done < n:\n"
-    "        with lock:\n"
-    "            if turn.value == me:\n"
-    "                turn.value = 1 - me\n"
-    "                done += 1\n"
-    "                if stamps is not None and done % (n // B) == 0:\n"
-    "                    stamps.append(time.perf_counter())\n"
-    "B = 20\n"
-    "def main():\n"
-    "    mp.set_start_method('fork')\n"
-    "    what, n = sys.argv[1], int(sys.argv[2])\n"
-    "    if what == 'pipe_rtt':\n"
-    "        a, b = mp.Pipe()\n"
-    "        p = mp.Process(target=pipe_echo, args=(b, n + 100)); p.start()\n"
-    "        m = b'x' * 8\n"
-    "        for _ in range(100):\n"
-    "            a.send_bytes(m); a.recv_bytes()\n"
-    "        best = 1e9\n"
-    "        for _ in range(B):\n"
-    "            t = time.perf_counter()\n"
-    "            for _ in range(n // B):\n"
-    "                a.send_bytes(m); a.recv_bytes()\n"
-    "            best = min(best, (time.perf_counter() - t) / (n // B))\n"
-    "        print(best * 1e6)\n"
-    "    elif what == 'pipe_1MiB':\n"
-    "        a, b = mp.Pipe()\n"
-    "        p = mp.Process(target=pipe_sink, args=(b, n)); p.start()\n"
-    "        m = b'x' * (1 << 20)\n"
-    "        t = time.perf_counter()\n"
-    "        for _ in range(n):\n"
-    "            a.send_bytes(m)\n"
-    "        a.recv_bytes()\n"
-    "        print(n / (time.perf_counter() - t))\n"
-    "    elif what == 'queue_rtt':\n"
-    "        q1, q2 = mp.Queue(), mp.Queue()\n"
-    "        p = mp.Process(target=queue_echo, args=(q1, q2, n + 100)); p.start()\n"
-    "        m = b'x' * 8\n"
-    "        for _ in range(100):\n"
-    "            q1.put(m); q2.get()\n"
-    "        best = 1e9\n"
-    "        for _ in range(B):\n"
-    "            t = time.perf_counter()\n"
-    "            for _ in range(n // B):\n"
-    "                q1.put(m); q2.get()\n"
-    "            best = min(best, (time.perf_counter() - t) / (n // B))\n"
-    "        print(best * 1e6)\n"
-    "    elif what == 'lock_handoff':\n"
-    "        lock, turn = mp.Lock(), mp.RawValue('i', 0)\n"
-    "        p = mp.Process(target=turns, args=(lock, turn, 1, n)); p.start()\n"
-    "        stamps = [time.perf_counter()]\n"
-    "        turns(lock, turn, 0, n, stamps)\n"
-    "        p.join()\n"
-    "        best = min(b - a for a, b in zip(stamps, stamps[1:]))\n"
-    "        print(best / (2 * (n // B)) * 1e6)\n"
-    "    p.join()\n"
-    "main()\n";
-
-/* Runs the Python anchor `what` with `n` repetitions; returns its figure,
- * or 0 when python3 is not available or fails.  The script lives in a
- * temporary file only while it runs. */
+/* Runs bench/ipc_anchors.py NAME N and returns the figure it prints, or 0
+ * when python3 is missing or the anchor failed. */
 static double python_anchor(const char *what, int n)
 {
+#ifdef MPROC_BENCH_DIR
     if (!bench_have_command("python3"))
         return 0;
-    char path[] = "/tmp/mproc-bench-ipc-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return 0;
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(path);
-        return 0;
-    }
-    fputs(python_script, f);
-    fclose(f);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "python3 %s %s %d 2>/dev/null", path, what, n);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 '%s/ipc_anchors.py' %s %d 2>/dev/null", MPROC_BENCH_DIR, what, n);
     fflush(NULL);
-    double v = 0;
     FILE *p = popen(cmd, "r");
-    if (p) {
-        if (fscanf(p, "%lf", &v) != 1)
-            v = 0;
-        pclose(p);
-    }
-    unlink(path);
+    if (!p)
+        return 0;
+    double v = 0;
+    if (fscanf(p, "%lf", &v) != 1)
+        v = 0;
+    pclose(p);
     return v;
+#else
+    (void)what;
+    (void)n;
+    return 0;
+#endif
 }
 
 static void report(const bench_ctx *ctx, const char *name, double value, const char *unit, const char *anchor,
