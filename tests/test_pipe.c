@@ -102,6 +102,60 @@ static void test_roundtrip_sizes(void **state)
     free(in);
 }
 
+/* Random sizes, mostly larger than the 4 KiB ring, in both directions at
+ * once: every message arrives whole, in order, with the right bytes. */
+typedef struct stream_job {
+    mp_pipe *a, *b;
+    int n;
+} stream_job;
+
+static size_t random_size(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 8) % 20000;
+}
+
+static int stream_peer(void *arg, size_t size)
+{
+    (void)size;
+    stream_job *j = arg;
+    static unsigned char buf[20000];
+    uint32_t rs = 1, ws = 2;
+    for (int i = 0; i < j->n; i++) {
+        size_t n, want = random_size(&rs);
+        if (mp_pipe_recv(j->b, buf, sizeof buf, &n, 60) != 0 || n != want || !check(buf, n, (unsigned)i))
+            return 1;
+        n = random_size(&ws);
+        fill(buf, n, (unsigned)~i);
+        if (mp_pipe_send(j->b, buf, n, 60) != 0)
+            return 2;
+    }
+    return 0;
+}
+
+static void test_random_sizes_both_ways(void **state)
+{
+    (void)state;
+    stream_job j = {.n = 3000};
+    assert_int_equal(mp_pipe_create(&j.a, &j.b, 0, 4096), 0);
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, stream_peer, &j, sizeof j, 0), 0);
+    static unsigned char buf[20000];
+    uint32_t ws = 1, rs = 2;
+    for (int i = 0; i < j.n; i++) {
+        size_t n = random_size(&ws);
+        fill(buf, n, (unsigned)i);
+        assert_int_equal(mp_pipe_send(j.a, buf, n, 60), 0);
+        size_t got, want = random_size(&rs);
+        assert_int_equal(mp_pipe_recv(j.a, buf, sizeof buf, &got, 60), 0);
+        assert_int_equal(got, want);
+        assert_true(check(buf, got, (unsigned)~i));
+    }
+    join_ok(p, 0);
+    mp_pipe_close(j.a);
+    mp_pipe_close(j.b);
+}
+
 static void test_buffer_too_small_and_timeouts(void **state)
 {
     (void)state;
@@ -397,6 +451,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip_sizes),
+        cmocka_unit_test(test_random_sizes_both_ways),
         cmocka_unit_test(test_buffer_too_small_and_timeouts),
         cmocka_unit_test(test_eof_on_close),
         cmocka_unit_test(test_eof_on_peer_death),
