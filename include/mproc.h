@@ -474,7 +474,9 @@ MP_API int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t coun
  * a generator's negative code; MP_EINVAL. */
 MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes *bytes);
 /* Releases the iterator at any point: inputs not yet started are dropped,
- * running tasks finish first.  NULL is ignored. */
+ * running tasks finish first.  NULL is ignored.  Closing or terminating
+ * the pool stops open iterators the same way; they must still be freed,
+ * and mp_imap_next on them returns MP_ECLOSED. */
 MP_API void mp_imap_free(mp_imap *it);
 
 /* ======================================================================

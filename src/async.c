@@ -203,12 +203,19 @@ static int check_unlocked(mp_pool *pool)
     return r;
 }
 
-/* A handle is "finished" for waiters once harvested and its callbacks ran:
- * Python's result() returns after the callbacks of a done future started;
- * we make the stronger promise that they finished. */
+/* A handle is "finished" for waiters once harvested and its callbacks ran
+ * (a stronger promise than Python's, whose waiters may return while
+ * callbacks still run).  Code running on the callback thread -- a callback
+ * asking for a result -- only needs the harvest: waiting for the callbacks
+ * there would wait for itself. */
 static bool finished(const mp__handle *h)
 {
-    return atomic_load(&h->status) != MP__H_PENDING && h->callbacks_done;
+    if (atomic_load(&h->status) == MP__H_PENDING)
+        return false;
+    if (h->callbacks_done)
+        return true;
+    const mp_pool *pool = h->pool;
+    return pool && pool->cb_started && pthread_equal(pthread_self(), pool->cb_thread);
 }
 
 /* Waits until h is finished.  0 or MP_ETIMEDOUT. */

@@ -42,6 +42,7 @@ struct mp_imap {
     uint64_t completed_head;        /* unordered: next completion to read */
     unsigned char *busy;            /* slot holds a task not yet consumed */
     char *in_ring, *out_ring;
+    mp_imap *next;                  /* in pool->iterators */
 };
 
 /* ---- feeding ------------------------------------------------------------- */
@@ -198,6 +199,10 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     }
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
     mp__job_publish_stream(pool, job);
+    pthread_mutex_lock(&pool->lock);
+    it->next = pool->iterators;
+    pool->iterators = it;
+    pthread_mutex_unlock(&pool->lock);
     feed(it, true);
     *out = it;
     return 0;
@@ -272,6 +277,8 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     int r = mp__check_timeout("mp_imap_next", timeout);
     if (r)
         return r;
+    if (!it->pool)
+        return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
     if (it->yielded == it->fed && it->fed == it->total) {
@@ -313,20 +320,20 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     return r;
 }
 
-void mp_imap_free(mp_imap *it)
+/* Stops the iterator's job: nothing more is fed, what no worker started is
+ * taken back, and running tasks (which write into the rings) are waited
+ * for.  Afterwards the iterator holds nothing of the pool. */
+static void detach(mp_imap *it)
 {
-    if (!it)
-        return;
+    mp_pool *pool = it->pool;
     mp__job *job = it->job;
-    mp__shared *sh = it->pool->sh;
-    /* Feed nothing more, take back what no worker started, and wait for
-     * the tasks that are running: they write into the rings. */
+    mp__shared *sh = pool->sh;
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
     for (;;) {
         /* progress counts finished (and cancelled) tasks, modulo 2^32. */
         uint32_t seen = atomic_load(&job->progress);
-        if (seen == (uint32_t)it->fed || it->pool->ops->check(it->pool))
+        if (seen == (uint32_t)it->fed || pool->ops->check(pool))
             break;
         atomic_fetch_add(&job->progress_waiters, 1);
         mp__futex_wait(&job->progress, seen, sh->futex_shared, MP__WATCH_INTERVAL);
@@ -337,7 +344,36 @@ void mp_imap_free(mp_imap *it)
             mp_shm_free(job->varout[s].data);
     if (atomic_load(&job->progress) == (uint32_t)it->fed)
         atomic_store(&job->state, MP__JOB_DONE);
-    mp__job_release(it->pool, job, false);
+    pthread_mutex_lock(&pool->lock);
+    for (mp_imap **p = &pool->iterators; *p; p = &(*p)->next)
+        if (*p == it) {
+            *p = it->next;
+            break;
+        }
+    pthread_mutex_unlock(&pool->lock);
+    mp__job_release(pool, job, false);
+    it->pool = NULL;
+    it->job = NULL;
+}
+
+void mp__imaps_close(mp_pool *pool)
+{
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        mp_imap *it = pool->iterators;
+        pthread_mutex_unlock(&pool->lock);
+        if (!it)
+            return;
+        detach(it);
+    }
+}
+
+void mp_imap_free(mp_imap *it)
+{
+    if (!it)
+        return;
+    if (it->pool)
+        detach(it);
     free(it->busy);
     free(it);
 }

@@ -134,6 +134,7 @@ int mp_pool_close(mp_pool *pool)
     if (!pool)
         return 0;
     mp__handles_close(pool, false);
+    mp__imaps_close(pool);
     drain_callers(pool, false);
     mp__shutdown_workers(pool->sh);
     pool->ops->stop(pool, false);
@@ -155,6 +156,7 @@ int mp_pool_terminate(mp_pool *pool)
     if (!pool->ops->shares_caller_memory)
         pool->ops->stop(pool, true);     /* processes die now */
     mp__handles_close(pool, true);
+    mp__imaps_close(pool);
     drain_callers(pool, true);
     mp__shutdown_workers(pool->sh);
     if (pool->ops->shares_caller_memory)

@@ -168,6 +168,7 @@ struct mp_pool {
     struct mp__handle *cb_queue;     /* finished handles whose callbacks are due */
     pthread_t cb_thread;
     bool cb_started, cb_stop;
+    struct mp_imap *iterators;       /* open imap iterators (imap.c) */
 };
 
 extern const mp__backend_ops mp__thread_backend;
@@ -202,6 +203,10 @@ void mp__futex_wake_job(mp_pool *pool, mp__job *job);
 void mp__notify_completion(mp__shared *sh);
 /* Sleeps on sh->completions (drops and retakes pool->lock). */
 void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout);
+
+/* imap.c: close and terminate stop every open iterator; they stay valid
+ * to free, and their next() returns MP_ECLOSED. */
+void mp__imaps_close(mp_pool *pool);
 
 /* async.c: moves every finished async result and future out of its job
  * slot (pool->lock held).  Returns how many it harvested. */

@@ -253,6 +253,23 @@ static void test_failures_and_bytes(void **state)
     }
 }
 
+static void test_pool_closed_under_an_open_iterator(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long in[100], r;
+        for (long i = 0; i < 100; i++)
+            in[i] = i;
+        mp_imap *it;
+        assert_int_equal(mp_imap_open(pool, square, in, 100, sizeof *in, NULL, NULL, sizeof r, NULL, &it), 0);
+        assert_int_equal(mp_imap_next(it, MP_FOREVER, &r, NULL, NULL), 0);
+        assert_int_equal(mp_pool_close(pool), 0);     /* does not wait for the iterator */
+        assert_int_equal(mp_imap_next(it, MP_FOREVER, &r, NULL, NULL), MP_ECLOSED);
+        mp_imap_free(it);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -298,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_generator_error_ends_iteration),
         cmocka_unit_test(test_next_timeout_and_early_release),
         cmocka_unit_test(test_failures_and_bytes),
+        cmocka_unit_test(test_pool_closed_under_an_open_iterator),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
