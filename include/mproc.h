@@ -479,7 +479,428 @@ MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, m
  * and mp_imap_next on them returns MP_ECLOSED. */
 MP_API void mp_imap_free(mp_imap *it);
 
-/* @@IPC@@ */
+/* ======================================================================
+ * Synchronisation between processes and threads
+ *
+ * Lock, RLock, Semaphore (optionally bounded), Event, Condition and Barrier,
+ * as in Python's multiprocessing.  Each works between the threads of one
+ * process and between processes alike, provided it lives in memory every
+ * party sees:
+ *   - mp_X_create allocates it from the shared arena (mp_shm_alloc), so it
+ *     is usable from every process of the tree, including process-pool
+ *     workers and mp_process children; mp_X_destroy frees it.
+ *   - mp_X_init prepares one in memory the caller provides (a struct in
+ *     mp_shm_alloc memory, in a named segment, or in private memory for
+ *     threads only); mp_X_destroy then only marks it dead.
+ * The structures are public so that they can be embedded; their fields are
+ * private.  Destroy an object only when nobody uses it any more; using one
+ * after destroy is MP_EINVAL while its memory has not been reused.
+ *
+ * Waiting spins briefly (a hand-off between two running processes then
+ * costs well under a microsecond) and then sleeps on a futex.  Every wait
+ * takes a timeout in seconds: MP_FOREVER waits without limit; 0 only tries.
+ * When the time runs out the result is MP_EAGAIN for a timeout of 0 and
+ * MP_ETIMEDOUT otherwise.
+ *
+ * Robust locks.  mp_lock, mp_rlock and the lock inside mp_cond are owned by
+ * a thread.  If the owner dies (its process is killed, or the thread ends)
+ * while holding one, the next acquirer gets the lock together with
+ * MP_EOWNERDEAD: it holds the lock and must decide whether the data the
+ * lock protects is consistent.  A dead owner is noticed within about 0.1 s
+ * by the threads waiting for the lock (they check the owner's thread id in
+ * /proc as they wait).  Semaphores, events and barriers have no owner:
+ * permits held by a process that dies are not returned.
+ * ====================================================================== */
+
+/* A non-recursive robust lock.  Release by a thread that does not hold it
+ * is MP_EINVAL; so is acquiring it again in the thread that holds it (that
+ * would deadlock). */
+typedef struct mp_lock {
+    uint32_t word, magic, flags, reserved;
+} mp_lock;
+
+/* Prepares `l` (unlocked).  Not to be called on a lock in use. */
+MP_API int mp_lock_init(mp_lock *l);
+/* Allocates and prepares a lock in the shared arena.  MP_ENOMEM. */
+MP_API int mp_lock_create(mp_lock **out);
+/* Marks the lock dead; frees it if mp_lock_create made it. */
+MP_API int mp_lock_destroy(mp_lock *l);
+/* 0, MP_EOWNERDEAD (acquired from a dead owner), MP_EAGAIN/MP_ETIMEDOUT. */
+MP_API int mp_lock_acquire(mp_lock *l, double timeout);
+MP_API int mp_lock_release(mp_lock *l);
+
+/* A recursive robust lock: the owning thread may acquire it again and must
+ * release it as many times. */
+typedef struct mp_rlock {
+    uint32_t word, count, magic, flags;
+} mp_rlock;
+
+MP_API int mp_rlock_init(mp_rlock *l);
+MP_API int mp_rlock_create(mp_rlock **out);
+MP_API int mp_rlock_destroy(mp_rlock *l);
+MP_API int mp_rlock_acquire(mp_rlock *l, double timeout);
+MP_API int mp_rlock_release(mp_rlock *l);
+
+/* A counting semaphore.  `max` 0 makes it unbounded; otherwise it is a
+ * bounded semaphore (Python's BoundedSemaphore): a release that would raise
+ * the count above `max` is MP_EINVAL and changes nothing.  value and max are
+ * at most INT32_MAX. */
+typedef struct mp_sem {
+    uint32_t value, waiters, max, magic, flags, reserved;
+} mp_sem;
+
+MP_API int mp_sem_init(mp_sem *s, unsigned value, unsigned max);
+MP_API int mp_sem_create(mp_sem **out, unsigned value, unsigned max);
+MP_API int mp_sem_destroy(mp_sem *s);
+MP_API int mp_sem_acquire(mp_sem *s, double timeout);
+MP_API int mp_sem_release(mp_sem *s);
+/* The current count (a snapshot). */
+MP_API int mp_sem_value(const mp_sem *s, unsigned *out);
+
+/* An event: a flag that mp_event_wait waits for. */
+typedef struct mp_event {
+    uint32_t flag, waiters, magic, flags;
+} mp_event;
+
+MP_API int mp_event_init(mp_event *e);
+MP_API int mp_event_create(mp_event **out);
+MP_API int mp_event_destroy(mp_event *e);
+/* Sets the flag and wakes every waiter. */
+MP_API int mp_event_set(mp_event *e);
+MP_API int mp_event_clear(mp_event *e);
+/* 1 if set, 0 if not (or if `e` is not a live event). */
+MP_API int mp_event_is_set(const mp_event *e);
+/* Returns 0 as soon as the flag is set, else the expiry code. */
+MP_API int mp_event_wait(mp_event *e, double timeout);
+
+/* A condition variable with its own recursive robust lock (Python's
+ * Condition()).  wait/notify require the calling thread to hold the lock
+ * (else MP_EINVAL).  mp_cond_wait releases the lock completely, sleeps
+ * until notified or the timeout, and re-acquires the lock to the same depth
+ * before it returns -- whatever it returns, except MP_EINVAL.  Wake-ups can
+ * be spurious: test the predicate in a loop, or use mp_cond_wait_for. */
+typedef struct mp_cond {
+    mp_rlock lock;
+    uint32_t seq, waiters, magic, flags;
+} mp_cond;
+
+MP_API int mp_cond_init(mp_cond *c);
+MP_API int mp_cond_create(mp_cond **out);
+MP_API int mp_cond_destroy(mp_cond *c);
+MP_API int mp_cond_acquire(mp_cond *c, double timeout);
+MP_API int mp_cond_release(mp_cond *c);
+/* 0 (notified, or spuriously woken), MP_EAGAIN/MP_ETIMEDOUT, or
+ * MP_EOWNERDEAD if a process died holding the lock meanwhile. */
+MP_API int mp_cond_wait(mp_cond *c, double timeout);
+/* Waits until predicate(arg) returns non-zero, evaluated with the lock
+ * held.  0 when it holds, the expiry code if it still fails at the end. */
+MP_API int mp_cond_wait_for(mp_cond *c, int (*predicate)(void *arg), void *arg, double timeout);
+/* Wakes up to n waiters (n >= 1) / all waiters. */
+MP_API int mp_cond_notify(mp_cond *c, int n);
+MP_API int mp_cond_notify_all(mp_cond *c);
+
+/* A barrier for `parties` callers (Python's Barrier).  mp_barrier_wait
+ * returns 0 once all have arrived and stores the caller's arrival index
+ * (0 .. parties-1) in *index if index is not NULL.  A wait that times out
+ * breaks the barrier: that caller gets the expiry code, the other waiters
+ * and every later wait get MP_EBROKEN until mp_barrier_reset.  The barrier
+ * is reusable: generation after generation. */
+typedef struct mp_barrier {
+    uint32_t lock, gen, arrived, parties, broken, broken_gen, magic, flags;
+} mp_barrier;
+
+MP_API int mp_barrier_init(mp_barrier *b, unsigned parties);
+MP_API int mp_barrier_create(mp_barrier **out, unsigned parties);
+MP_API int mp_barrier_destroy(mp_barrier *b);
+MP_API int mp_barrier_wait(mp_barrier *b, double timeout, unsigned *index);
+/* Breaks the barrier: current and later waits get MP_EBROKEN. */
+MP_API int mp_barrier_abort(mp_barrier *b);
+/* Returns the barrier to its initial state; callers still waiting get
+ * MP_EBROKEN. */
+MP_API int mp_barrier_reset(mp_barrier *b);
+/* 1 if broken, else 0. */
+MP_API int mp_barrier_broken(const mp_barrier *b);
+
+/* ======================================================================
+ * Processes
+ *
+ * mp_process runs a function in a forked child (Python's Process with the
+ * fork start method).  The child sees the argument blob, its globals and
+ * the parent's memory as they were at mp_process_start, plus all mp_shm
+ * memory; what it writes to ordinary memory stays in the child.  The
+ * function's return value (0..255) is the exit code.  The child leaves with
+ * _exit() after flushing stdio, so the parent's atexit handlers never run
+ * twice.  Every descriptor mproc opens is close-on-exec.
+ *
+ * An mp_process handle belongs to the process that started the child and
+ * is used by one thread at a time.  Reap every child: join it (or kill and
+ * join) before mp_process_close.  Forking a process that has other threads
+ * copies only the calling thread; the child should not rely on locks held
+ * by those threads (the usual fork rule).
+ * ====================================================================== */
+
+typedef struct mp_process mp_process;
+typedef int (*mp_process_fn)(void *arg, size_t size);
+
+/* A daemon child is killed (SIGKILL) when the thread that started it ends
+ * -- in particular when the parent process exits or dies. */
+#define MP_PROCESS_DAEMON 1
+
+/* Forks a child that runs fn(arg, size) and exits with its result.
+ * `name` (NULL: "Process-N"; at most 127 bytes) is what the child sees as
+ * mp_process_current_name().  flags: 0 or MP_PROCESS_DAEMON.  The caller
+ * keeps ownership of arg; the child works on its own copy.
+ * Errors: MP_EINVAL, MP_ENOMEM, -EAGAIN (fork failed). */
+MP_API int mp_process_start(mp_process **out, const char *name, mp_process_fn fn, const void *arg, size_t size,
+                            int flags);
+/* Waits until the child has ended and reaps it: 0, or the expiry code. */
+MP_API int mp_process_join(mp_process *p, double timeout);
+/* 1 while the child runs, 0 once it has ended (and then reaps it). */
+MP_API int mp_process_is_alive(mp_process *p);
+/* The exit code of an ended child: its status, or -N if signal N killed it
+ * (as in Python).  MP_EAGAIN while it still runs. */
+MP_API int mp_process_exitcode(mp_process *p, int *code);
+/* Sends SIGTERM / SIGKILL.  No effect on a child already reaped. */
+MP_API int mp_process_terminate(mp_process *p);
+MP_API int mp_process_kill(mp_process *p);
+MP_API int mp_process_pid(const mp_process *p);
+MP_API const char *mp_process_name(const mp_process *p);
+/* Frees the handle.  MP_EINVAL (nothing changes) while the child runs. */
+MP_API int mp_process_close(mp_process *p);
+/* The calling process's name ("MainProcess" outside mp_process children)
+ * and pid. */
+MP_API const char *mp_process_current_name(void);
+MP_API int mp_process_current_pid(void);
+
+/* ======================================================================
+ * Pipes
+ *
+ * mp_pipe_create makes two connected ends, `a` and `b` (Python's Pipe()).
+ * A message sent on one end is received whole on the other, in order;
+ * messages have any size (0 included), framing is done for you.  The pipe
+ * lives in the shared arena, so its ends work from mp_process children and
+ * process-pool workers whenever the pipe was made.  Typical use: make the
+ * pipe, start a child that uses `b`, keep using `a` in the parent.
+ *
+ * Each end belongs to the process that last used it.  When the peer end is
+ * closed, or the process that last used it dies, the other side first
+ * receives what is still in transit, then gets MP_EEOF -- never a hang (a
+ * death is noticed within about 0.1 s).  Sending to a closed or dead peer is
+ * MP_EEOF too.  Several threads or processes may send (or receive) on one
+ * end: messages never interleave; but end-of-file on death assumes one
+ * process per end.
+ *
+ * Performance: a message up to the capacity is one copy in and one copy
+ * out, with no system call while both sides are running; larger messages
+ * stream through the ring while the receiver drains it.
+ * ====================================================================== */
+
+typedef struct mp_pipe mp_pipe;
+
+/* One-way pipe: `a` only receives, `b` only sends (Python's Pipe(False)). */
+#define MP_PIPE_SIMPLEX 1
+
+/* Creates a pipe.  flags: 0 (duplex) or MP_PIPE_SIMPLEX.  capacity: bytes
+ * buffered per direction, rounded up to a power of two of at least 4 KiB;
+ * 0 picks 256 KiB.  Errors: MP_EINVAL, MP_ENOMEM (arena). */
+MP_API int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity);
+/* Closes one end for every process: the peer gets MP_EEOF once it has
+ * drained what was sent.  The pipe's memory is released when both ends are
+ * closed; any process may close an end, including one whose process died.
+ * Using a closed end is MP_ECLOSED while the other end is open, MP_EINVAL
+ * afterwards (while the memory is not reused). */
+MP_API int mp_pipe_close(mp_pipe *p);
+/* Sends `size` bytes of `msg` (NULL allowed when size is 0).  Waits for
+ * room; a message no larger than the capacity is sent entirely or not at
+ * all within the timeout.  A larger one honours the timeout until its first
+ * bytes are out, then completes.  Errors: MP_EEOF, MP_EINVAL (receive-only
+ * end), the expiry code. */
+MP_API int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout);
+/* Receives the next message into buf (capacity `cap`) and stores its size.
+ * If it does not fit: MP_ERANGE, *size set to the size needed, and the
+ * message stays first in line.  MP_EEOF once the peer is gone and nothing
+ * is left.  The timeout applies until a message starts to arrive; the rest
+ * of a message larger than the capacity is then awaited (or MP_EEOF). */
+MP_API int mp_pipe_recv(mp_pipe *p, void *buf, size_t cap, size_t *size, double timeout);
+/* Same, into memory allocated with malloc (caller frees *msg). */
+MP_API int mp_pipe_recv_alloc(mp_pipe *p, void **msg, size_t *size, double timeout);
+/* 0 when a receive would not block (a message waits, or end-of-file),
+ * else the expiry code. */
+MP_API int mp_pipe_poll(mp_pipe *p, double timeout);
+/* Waits until at least one of `n` receiving ends is ready (as mp_pipe_poll)
+ * and returns how many are; ready[i] is set to 1 for those, 0 for the
+ * others.  The expiry code if none became ready in time. */
+MP_API int mp_pipe_wait(mp_pipe *const *ends, size_t n, double timeout, int *ready);
+
+/* ======================================================================
+ * Queues
+ *
+ * mp_queue is a many-producer many-consumer queue of variable-size
+ * messages, usable from threads and processes alike (Python's
+ * multiprocessing.Queue and JoinableQueue).  It lives in the shared arena:
+ * no feeder thread, no pickling, one copy in and one copy out.  Messages
+ * come out in the order they went in.  It is bounded by a number of items
+ * and by bytes: each message takes its size plus 8 bytes of the buffer.
+ *
+ * Timeouts as everywhere: 0 is the non-blocking form (MP_EAGAIN when it
+ * would block), MP_FOREVER waits.  After mp_queue_close, puts fail with
+ * MP_ECLOSED at once and gets return what is left, then MP_ECLOSED (waiting
+ * getters wake up).  Every queue is joinable: each put counts an unfinished
+ * task, mp_queue_task_done finishes one, mp_queue_join waits for none to be
+ * left.  A process killed inside a put or get loses at most that message;
+ * the queue stays usable.  Thread-safe and process-safe throughout.
+ * ====================================================================== */
+
+typedef struct mp_queue mp_queue;
+
+/* Creates a queue in the shared arena.  max_items: 0 for no limit besides
+ * bytes.  max_bytes: buffer size, rounded up to a power of two; 0 picks
+ * 1 MiB.  Errors: MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_queue_create(mp_queue **out, size_t max_items, size_t max_bytes);
+/* Frees the queue; nobody may use it any more (later use: MP_EINVAL while
+ * the memory is not reused).  Messages still inside are dropped. */
+MP_API int mp_queue_destroy(mp_queue *q);
+/* Appends a copy of msg.  MP_EMSGSIZE if it can never fit the buffer,
+ * MP_ECLOSED, the expiry code when full for the whole timeout. */
+MP_API int mp_queue_put(mp_queue *q, const void *msg, size_t size, double timeout);
+/* Takes the oldest message into buf.  If it does not fit: MP_ERANGE, *size
+ * set to the size needed, the message stays first.  MP_ECLOSED once the
+ * queue is closed and empty. */
+MP_API int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *size, double timeout);
+/* Same, into memory allocated with malloc (caller frees *msg). */
+MP_API int mp_queue_get_alloc(mp_queue *q, void **msg, size_t *size, double timeout);
+/* Closes the queue for every process (see above).  Idempotent. */
+MP_API int mp_queue_close(mp_queue *q);
+/* Snapshots: number of messages; 1 if empty; 1 if no further message (of
+ * any size) could be put now. */
+MP_API size_t mp_queue_size(mp_queue *q);
+MP_API int mp_queue_empty(mp_queue *q);
+MP_API int mp_queue_full(mp_queue *q);
+/* Marks one message taken from the queue as processed.  MP_EINVAL when
+ * called more times than messages were put. */
+MP_API int mp_queue_task_done(mp_queue *q);
+/* Waits until every message put has been marked done. */
+MP_API int mp_queue_join(mp_queue *q, double timeout);
+
+/* ======================================================================
+ * Shared values, arrays and named segments
+ *
+ * mp_value and mp_shared_array (Python's Value and Array) are typed storage
+ * in the shared arena, visible to every process of the tree, with a robust
+ * lock in front unless made with MP_SHARED_NOLOCK.  mp_X_get / mp_X_set copy
+ * one element under the lock.  mp_value_ptr / mp_shared_array_data give the raw
+ * memory: guard read-modify-write sequences with mp_X_lock / mp_X_unlock
+ * (which return MP_EOWNERDEAD like mp_lock_acquire).  Destroy once nobody
+ * uses the object any more.
+ * ====================================================================== */
+
+typedef struct mp_value mp_value;
+typedef struct mp_shared_array mp_shared_array;
+
+/* No lock: for data guarded some other way, or only touched atomically. */
+#define MP_SHARED_NOLOCK 1
+
+/* Allocates `size` bytes, copied from `init` (NULL: zeros), 64-byte
+ * aligned.  flags: 0 or MP_SHARED_NOLOCK.  Errors: MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_value_create(mp_value **out, size_t size, const void *init, int flags);
+MP_API int mp_value_destroy(mp_value *v);
+/* The value's bytes (NULL if v is not a live value). */
+MP_API void *mp_value_ptr(mp_value *v);
+MP_API int mp_value_lock(mp_value *v, double timeout);
+MP_API int mp_value_unlock(mp_value *v);
+/* Copy the whole value out / in, under its lock if it has one. */
+MP_API int mp_value_get(mp_value *v, void *out);
+MP_API int mp_value_set(mp_value *v, const void *in);
+/* For 8-byte values: atomic operations that need no lock (MP_EINVAL for
+ * other sizes).  add stores the new value in *result if not NULL. */
+MP_API int mp_value_add_i64(mp_value *v, int64_t delta, int64_t *result);
+MP_API int mp_value_get_i64(mp_value *v, int64_t *out);
+MP_API int mp_value_set_i64(mp_value *v, int64_t x);
+MP_API int mp_value_get_f64(mp_value *v, double *out);
+MP_API int mp_value_set_f64(mp_value *v, double x);
+
+/* `count` elements of `elem_size` bytes, from `init` (NULL: zeros). */
+MP_API int mp_shared_array_create(mp_shared_array **out, size_t count, size_t elem_size, const void *init,
+                                 int flags);
+MP_API int mp_shared_array_destroy(mp_shared_array *a);
+MP_API void *mp_shared_array_data(mp_shared_array *a);
+MP_API size_t mp_shared_array_length(const mp_shared_array *a);
+MP_API int mp_shared_array_lock(mp_shared_array *a, double timeout);
+MP_API int mp_shared_array_unlock(mp_shared_array *a);
+/* Copy element `index` out / in under the lock; MP_EINVAL out of range. */
+MP_API int mp_shared_array_get(mp_shared_array *a, size_t index, void *out);
+MP_API int mp_shared_array_set(mp_shared_array *a, size_t index, const void *in);
+
+/* Named segments (POSIX shared memory) let unrelated processes share
+ * memory: one creates "name", the others open it.  The creating process
+ * owns the name and unlinks it when it closes the segment, unless it passed
+ * MP_SEGMENT_KEEP; processes that only opened it (or inherited the handle
+ * through fork) merely unmap.  No name is left behind unless asked for.
+ * Place locks and other objects inside with their mp_X_init forms.
+ * A handle is used by one thread at a time; the memory by anyone. */
+typedef struct mp_segment mp_segment;
+
+#define MP_SEGMENT_KEEP 1
+
+/* Creates and maps a zeroed segment of `size` bytes.  `name` is 1..200
+ * characters without '/' (a leading '/' is accepted).  Errors: MP_EINVAL,
+ * MP_EEXIST (name taken), system errors. */
+MP_API int mp_segment_create(mp_segment **out, const char *name, size_t size, int flags);
+/* Maps an existing segment.  `size` 0 accepts its size; otherwise it must
+ * match exactly (else MP_EINVAL).  MP_ENOENT if there is no such name. */
+MP_API int mp_segment_open(mp_segment **out, const char *name, size_t size);
+MP_API void *mp_segment_ptr(const mp_segment *s);
+MP_API size_t mp_segment_size(const mp_segment *s);
+/* The name as used by the system ("/name"). */
+MP_API const char *mp_segment_name(const mp_segment *s);
+/* Unmaps and frees the handle; unlinks the name (see above). */
+MP_API int mp_segment_close(mp_segment *s);
+/* Removes a name (a kept segment, or one left by a crash).  MP_ENOENT. */
+MP_API int mp_segment_unlink(const char *name);
+
+/* ======================================================================
+ * Shared dictionary
+ *
+ * mp_dict maps byte-string keys to byte-string values in the shared arena
+ * (Python's Manager().dict() without a server process): every process of
+ * the tree reads and writes it directly.  It is made for at most
+ * `capacity` entries with keys up to key_max and values up to value_max
+ * bytes; it never allocates afterwards, and a full table or an oversized
+ * key or value is an error (MP_EFULL, MP_EMSGSIZE) that changes nothing.
+ * Every operation is atomic with respect to the others (one robust lock);
+ * thread-safe and process-safe.  The _str forms take a NUL-terminated key
+ * (stored without the NUL).
+ * ====================================================================== */
+
+typedef struct mp_dict mp_dict;
+
+/* key_max / value_max 0 pick 64 / 256 bytes.  Memory used: about
+ * 2 * capacity * (key_max + value_max + 16) bytes.  MP_EINVAL, MP_ENOMEM. */
+MP_API int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_max);
+/* Frees the table; nobody may use it any more. */
+MP_API int mp_dict_destroy(mp_dict *d);
+/* Inserts or replaces.  MP_EFULL, MP_EMSGSIZE, MP_EINVAL. */
+MP_API int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *value, size_t vlen);
+/* Copies the value into buf.  MP_ENOENT if absent; MP_ERANGE (and *size =
+ * the size needed) if it does not fit. */
+MP_API int mp_dict_get(mp_dict *d, const void *key, size_t klen, void *buf, size_t cap, size_t *size);
+/* Same, into malloc'd memory the caller frees. */
+MP_API int mp_dict_get_alloc(mp_dict *d, const void *key, size_t klen, void **value, size_t *size);
+/* MP_ENOENT if absent. */
+MP_API int mp_dict_delete(mp_dict *d, const void *key, size_t klen);
+MP_API size_t mp_dict_len(mp_dict *d);
+MP_API int mp_dict_clear(mp_dict *d);
+/* Iterates: start with *cursor = 0; each call copies one entry and moves
+ * the cursor; MP_ENOENT when there are no more.  Buffers of key_max and
+ * value_max bytes always suffice; smaller ones may give MP_ERANGE with the
+ * sizes needed in *klen and *vlen (the cursor does not move).  Entries set
+ * or deleted during the iteration may or may not be seen; others are seen
+ * exactly once. */
+MP_API int mp_dict_next(mp_dict *d, size_t *cursor, void *key, size_t key_cap, size_t *klen, void *value,
+                        size_t value_cap, size_t *vlen);
+MP_API int mp_dict_set_str(mp_dict *d, const char *key, const void *value, size_t vlen);
+MP_API int mp_dict_get_str(mp_dict *d, const char *key, void *buf, size_t cap, size_t *size);
+MP_API int mp_dict_delete_str(mp_dict *d, const char *key);
 
 #ifdef __cplusplus
 }

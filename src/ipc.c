@@ -1,0 +1,89 @@
+/* ipc.c - thread ids, liveness checks and bounded futex sleeps shared by
+ * the inter-process modules (see ipc.h). */
+#include "ipc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+_Thread_local uint32_t mp__spin_budget = MP__SPIN_START;
+static _Thread_local uint32_t cached_tid;
+static _Atomic uint32_t cached_pid;
+
+/* fork() gives the child new ids, but copies the parent's caches: forget
+ * them there. */
+static void forget_tid(void)
+{
+    cached_tid = 0;
+    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+}
+
+__attribute__((constructor)) static void ipc_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, forget_tid);
+}
+
+uint32_t mp__tid(void)
+{
+    if (MP__UNLIKELY(cached_tid == 0))
+        cached_tid = (uint32_t)gettid();
+    return cached_tid;
+}
+
+uint32_t mp__pid(void)
+{
+    uint32_t pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (MP__UNLIKELY(pid == 0)) {
+        pid = (uint32_t)getpid();
+        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+    }
+    return pid;
+}
+
+int mp__task_dead(uint32_t id)
+{
+    if (id == 0)
+        return 0;
+    /* /proc/<id> resolves thread ids as well as process ids.  A killed
+     * process stays a zombie until its parent reaps it; for the objects it
+     * held it is as dead as a reaped one, hence the state check. */
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)id);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ESRCH;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return n == 0 || errno == ESRCH;
+    buf[n] = '\0';
+    /* The command name may contain ')': the state follows the last one. */
+    const char *paren = strrchr(buf, ')');
+    if (!paren || paren[1] != ' ')
+        return 0;
+    char state = paren[2];
+    return state == 'Z' || state == 'X' || state == 'x';
+}
+
+int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice)
+{
+    double left = slice;
+    int last_slice = 0;
+    if (deadline != INFINITY) {
+        double remaining = deadline - mp__now();
+        if (remaining <= 0)
+            return MP_ETIMEDOUT;
+        if (remaining <= slice) {
+            left = remaining;
+            last_slice = 1;
+        }
+    }
+    /* An unbounded slice with no deadline sleeps without a time limit. */
+    int r = mp__futex_wait(mp__futex_word(word), expected, true, left > MP__TIMEOUT_HUGE ? -1.0 : left);
+    if (r == -ETIMEDOUT)
+        return last_slice ? MP_ETIMEDOUT : 1;
+    return 0;
+}

@@ -1,0 +1,204 @@
+/* ipc.h - building blocks shared by the inter-process modules (locks,
+ * events, pipes, queues, the shared dictionary).
+ *
+ * Every waiting primitive follows the same pattern: spin briefly on the
+ * shared word (a hand-off between two running processes costs ~0.1 us),
+ * then sleep on a futex in bounded slices.  A slice ends every few
+ * milliseconds so that a waiter can notice that the process it waits for has
+ * died (a robust lock's owner, a pipe's peer) instead of sleeping forever.
+ *
+ * Fields of objects in shared memory are plain integers accessed with the
+ * __atomic builtins: the public header can then show the layout of the
+ * objects a caller places in its own shared memory (mp_lock_init and
+ * friends) without exposing C11 atomics to C++ or older compilers. */
+#ifndef MPROC_IPC_H
+#define MPROC_IPC_H
+
+#include "futex.h"
+#include "internal.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The spin phase is adaptive, per thread.  Spinning pays when the other
+ * side is running on another core and answers within microseconds (a
+ * hand-off then costs ~0.1 us instead of a futex wake-up); it only burns
+ * the core when the other side is not running -- on a loaded machine,
+ * waiting for slow work.  So each thread keeps a budget of spin iterations
+ * (one iteration is a pause, tens of ns): a spin that ends in success grows
+ * it, one that ends in sleep halves it. */
+#define MP__SPIN_MIN 64u
+#define MP__SPIN_START 256u
+#define MP__SPIN_MAX 2048u
+#define MP__SPIN_LIMIT ((int)mp__spin_budget)
+
+extern _Thread_local uint32_t mp__spin_budget;
+
+/* Reports how the last spin phase ended. */
+static inline void mp__spin_feedback(int succeeded)
+{
+    uint32_t b = mp__spin_budget;
+    if (succeeded)
+        b = b + b / 4 + 1 > MP__SPIN_MAX ? MP__SPIN_MAX : b + b / 4 + 1;
+    else
+        b = b / 2 < MP__SPIN_MIN ? MP__SPIN_MIN : b / 2;
+    mp__spin_budget = b;
+}
+
+/* Sleep slices while waiting on something another process may never do:
+ * the first slice is short so that a death is noticed quickly, later ones
+ * grow to keep an idle waiter cheap. */
+#define MP__SLICE_FIRST 0.002
+#define MP__SLICE_MAX 0.1
+
+/* Magic numbers that mark a live object; destroy/close clears them so that
+ * a use after release is reported (while the memory is not reused). */
+#define MP__MAGIC_LOCK 0x4c4f434bu   /* "LOCK" */
+#define MP__MAGIC_RLOCK 0x524c434bu  /* "RLCK" */
+#define MP__MAGIC_SEM 0x53454d41u    /* "SEMA" */
+#define MP__MAGIC_EVENT 0x45564e54u  /* "EVNT" */
+#define MP__MAGIC_COND 0x434f4e44u   /* "COND" */
+#define MP__MAGIC_BARRIER 0x42415252u /* "BARR" */
+#define MP__MAGIC_PIPE 0x50495045u    /* "PIPE" */
+#define MP__MAGIC_QUEUE 0x51554555u   /* "QUEU" */
+#define MP__MAGIC_ARRAY 0x41525259u   /* "ARRY" */
+#define MP__MAGIC_DICT 0x44494354u    /* "DICT" */
+
+/* Flag stored beside a magic number: the object came from mp_shm_alloc and
+ * its destroy function gives the memory back. */
+#define MP__FLAG_ALLOCATED 1u
+
+#define MP__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define MP__LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define MP__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define MP__STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define MP__CAS(p, expected, desired) \
+    __atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
+
+static inline _Atomic uint32_t *mp__futex_word(uint32_t *word)
+{
+    return (_Atomic uint32_t *)(void *)word;
+}
+
+/* The calling thread's kernel id, cached per thread (and refreshed in a
+ * child after fork). */
+uint32_t mp__tid(void);
+
+/* The calling process's id, cached (and refreshed in a child after fork). */
+uint32_t mp__pid(void);
+
+/* 1 only when the thread or process `id` has certainly ended: it no longer
+ * exists or is a zombie waiting to be reaped.  0 when it runs, or when that
+ * cannot be told (no /proc): a lock is then never taken from a live owner. */
+int mp__task_dead(uint32_t id);
+
+/* Timeouts longer than this (about 30 years) are taken as "forever", so
+ * that no time computation ever overflows a time_t or an int. */
+#define MP__TIMEOUT_HUGE 1e9
+
+/* Absolute CLOCK_MONOTONIC deadline for a validated timeout; INFINITY for
+ * MP_FOREVER. */
+static inline double mp__deadline(double timeout)
+{
+    return timeout < 0 || timeout > MP__TIMEOUT_HUGE ? INFINITY : mp__now() + timeout;
+}
+
+/* The code for "the timeout ran out": MP_EAGAIN when the caller only polled
+ * (timeout 0), MP_ETIMEDOUT otherwise. */
+static inline int mp__expired(const char *who, double timeout)
+{
+    if (timeout == 0)
+        return mp__error(MP_EAGAIN, "%s: would block", who);
+    return mp__error(MP_ETIMEDOUT, "%s: timed out after %g s", who, timeout);
+}
+
+/* Sleeps while *word == expected, until woken, the deadline or the end of
+ * a slice of `slice` seconds.  Returns 0 when woken (or the word already
+ * differed), 1 when only the slice ended, MP_ETIMEDOUT at the deadline.
+ * Signals (EINTR) count as a wake-up: callers re-check their condition. */
+int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice);
+
+/* Grows a liveness slice towards MP__SLICE_MAX. */
+static inline double mp__next_slice(double slice)
+{
+    slice *= 2;
+    return slice > MP__SLICE_MAX ? MP__SLICE_MAX : slice;
+}
+
+/* An event count: lets a waiter sleep until "something changed" without
+ * losing a wake-up, and lets the notifier skip the system call when nobody
+ * sleeps.  Waiter:   s = mp__evc_prepare(e); if (!ready) mp__sleep(&e->seq, s, ...);
+ *                    mp__evc_done(e);
+ * Notifier: make the change visible, then mp__evc_notify(e, n). */
+typedef struct mp__evc {
+    uint32_t seq;
+    uint32_t waiters;
+} mp__evc;
+
+static inline uint32_t mp__evc_prepare(mp__evc *e)
+{
+    uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+    __atomic_fetch_add(&e->waiters, 1, __ATOMIC_SEQ_CST);
+    return s;
+}
+
+static inline void mp__evc_done(mp__evc *e)
+{
+    __atomic_fetch_sub(&e->waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+static inline void mp__evc_notify(mp__evc *e, int n)
+{
+    /* Pairs with the waiter's increment of `waiters`: either the waiter
+     * sees our change, or we see it waiting and move `seq` under it. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
+        __atomic_fetch_add(&e->seq, 1, __ATOMIC_SEQ_CST);
+        mp__futex_wake(mp__futex_word(&e->seq), n, true);
+    }
+}
+
+/* --- the robust lock under every locked structure (sync_lock.c) --------
+ * The word holds the owner's thread id, with MP__LOCK_WAITERS set while
+ * someone sleeps on it.  A waiter whose owner has died takes the lock over
+ * and is told so with MP_EOWNERDEAD. */
+#define MP__LOCK_WAITERS 0x80000000u
+#define MP__LOCK_TID 0x3fffffffu
+
+/* Acquires `word` for the calling thread.  0, MP_EOWNERDEAD (acquired from
+ * a dead owner), or the expiry code for `timeout`.  No message is set on
+ * MP_EOWNERDEAD; the caller decides what it means for its structure. */
+int mp__lock_word(uint32_t *word, double timeout, const char *who);
+void mp__unlock_word(uint32_t *word);
+
+/* The recursive lock's acquire and release without argument checks, for
+ * mp_cond (which embeds one).  `who` names the public caller in messages. */
+int mp__rlock_acquire(mp_rlock *l, double timeout, const char *who);
+int mp__rlock_release(mp_rlock *l, const char *who);
+
+/* --- byte rings ---------------------------------------------------------
+ * Copies into / out of a ring of `mask + 1` bytes (a power of two) at the
+ * unbounded stream position `pos`, wrapping at the end. */
+static inline void mp__ring_put(unsigned char *ring, size_t mask, uint64_t pos, const void *src, size_t n)
+{
+    size_t at = (size_t)(pos & mask), first = mask + 1 - at;
+    if (first >= n) {
+        memcpy(ring + at, src, n);
+    } else {
+        memcpy(ring + at, src, first);
+        memcpy(ring, (const unsigned char *)src + first, n - first);
+    }
+}
+
+static inline void mp__ring_get(const unsigned char *ring, size_t mask, uint64_t pos, void *dst, size_t n)
+{
+    size_t at = (size_t)(pos & mask), first = mask + 1 - at;
+    if (first >= n) {
+        memcpy(dst, ring + at, n);
+    } else {
+        memcpy(dst, ring + at, first);
+        memcpy((unsigned char *)dst + first, ring, n - first);
+    }
+}
+
+#endif
