@@ -38,7 +38,7 @@ static const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
 static void submit(const bench_ctx *ctx)
 {
     long n = ctx->quick ? 20000 : 100000;
-    double python = bench_python_anchor("submit", ctx->quick ? 1000 : 3000);
+    double python = bench_python_anchor("anchors.py", "submit", ctx->quick ? 1000 : 3000);
     for (int b = 0; b < 2; b++) {
         mp_pool *pool = open_pool(backends[b]);
         if (!pool)
@@ -67,7 +67,7 @@ static void submit(const bench_ctx *ctx)
 static void imap_unordered(const bench_ctx *ctx)
 {
     size_t n = ctx->quick ? 1000000 : 10000000;
-    double python = bench_python_anchor("imap_unordered", ctx->quick ? 20000 : 50000);
+    double python = bench_python_anchor("anchors.py", "imap_unordered", ctx->quick ? 20000 : 50000);
     long *in;
     if (mp_shm_alloc(n * sizeof *in, (void **)&in)) {
         fprintf(stderr, "imap_unordered: %s\n", mp_last_error());

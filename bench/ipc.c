@@ -25,30 +25,6 @@
 
 /* --- Python anchors ---------------------------------------------------- */
 
-/* Runs bench/ipc_anchors.py NAME N and returns the figure it prints, or 0
- * when python3 is missing or the anchor failed. */
-static double python_anchor(const char *what, int n)
-{
-#ifdef MPROC_BENCH_DIR
-    if (!bench_have_command("python3"))
-        return 0;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "python3 '%s/ipc_anchors.py' %s %d 2>/dev/null", MPROC_BENCH_DIR, what, n);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return 0;
-    double v = 0;
-    if (fscanf(p, "%lf", &v) != 1)
-        v = 0;
-    pclose(p);
-    return v;
-#else
-    (void)what;
-    (void)n;
-    return 0;
-#endif
-}
 
 static void report(const bench_ctx *ctx, const char *name, double value, const char *unit, const char *anchor,
                    double anchor_value, int lower_is_better, const char *goal, const char *note)
@@ -115,7 +91,7 @@ static void bench_pipe_rtt(const bench_ctx *ctx)
     finish(p);
     mp_pipe_close(j.a);
     mp_pipe_close(j.b);
-    double py = python_anchor("pipe_rtt", ctx->quick ? 5000 : 50000);
+    double py = bench_python_anchor("ipc_anchors.py", "pipe_rtt", ctx->quick ? 5000 : 50000);
     report(ctx, "pipe_rtt_8B", us, "us", "python Pipe", py, 1, "<= 2 us", "best of 20 batches");
 }
 
@@ -159,7 +135,7 @@ static void bench_pipe_1mib(const bench_ctx *ctx)
     free(msg);
     mp_pipe_close(j.a);
     mp_pipe_close(j.b);
-    double py = python_anchor("pipe_1MiB", ctx->quick ? 100 : 1000);
+    double py = bench_python_anchor("ipc_anchors.py", "pipe_1MiB", ctx->quick ? 100 : 1000);
     report(ctx, "pipe_1MiB", rate, "MiB/s", "python Pipe.send_bytes", py, 0, "ratio >= 2", NULL);
 }
 
@@ -210,7 +186,7 @@ static void bench_queue_rtt(const bench_ctx *ctx)
     finish(p);
     mp_queue_destroy(j.there);
     mp_queue_destroy(j.back);
-    double py = python_anchor("queue_rtt", ctx->quick ? 2000 : 20000);
+    double py = bench_python_anchor("ipc_anchors.py", "queue_rtt", ctx->quick ? 2000 : 20000);
     report(ctx, "queue_rtt", us, "us", "python mp.Queue", py, 1, "<= 2 us", "best of 20 batches");
 }
 
@@ -266,7 +242,7 @@ static void bench_lock_handoff(const bench_ctx *ctx)
     finish(p);
     double us = t->best / (2.0 * (n / BATCHES)) * 1e6;
     mp_shm_free(t);
-    double py = python_anchor("lock_handoff", ctx->quick ? 2000 : 20000);
+    double py = bench_python_anchor("ipc_anchors.py", "lock_handoff", ctx->quick ? 2000 : 20000);
     report(ctx, "lock_handoff", us, "us", "python mp.Lock", py, 1, "lower than anchor", "per turn change, best of 20 batches");
 }
 

@@ -55,13 +55,13 @@ double bench_time_command(const char *cmd)
     return t;
 }
 
-double bench_python_anchor(const char *name, long n)
+double bench_python_anchor(const char *script, const char *name, long n)
 {
 #ifdef MPROC_BENCH_DIR
     if (!bench_have_command("python3"))
         return 0;
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "python3 '%s/anchors.py' %s %ld 2>/dev/null", MPROC_BENCH_DIR, name, n);
+    snprintf(cmd, sizeof cmd, "python3 '%s/%s' %s %ld 2>/dev/null", MPROC_BENCH_DIR, script, name, n);
     fflush(NULL);
     FILE *p = popen(cmd, "r");
     if (!p)
@@ -72,6 +72,7 @@ double bench_python_anchor(const char *name, long n)
     pclose(p);
     return v;
 #else
+    (void)script;
     (void)name;
     (void)n;
     return 0;
