@@ -252,7 +252,12 @@ static void make_tag(const job *j, strbuf *tag)
 /* Prints what a finished job left in its buffers. */
 static void emit_output(runner *r, job *j)
 {
-    if (j->discard || r->o->ungroup || r->o->results)
+    if (j->discard)
+        return;
+    /* Logged as printed: with -k the log is in input order too. */
+    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
+                 sb_str(&j->cmd));
+    if (r->o->ungroup || r->o->results)
         return;
     const char *tag = NULL;
     size_t taglen = 0;
@@ -504,8 +509,6 @@ static void finish_job(runner *r, long slot)
             r->succeeded++;
             record_runtime(r, j->runtime);
         }
-        joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
-                     sb_str(&j->cmd));
         if (r->o->results) {
             strbuf err = STRBUF_INIT;
             if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
