@@ -12,7 +12,7 @@ JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_Q  := -Wno-dev --log-level=WARNING
 CTEST    := ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-.PHONY: all build demo test test-plain test-asan test-tsan bench install clean deps-build deps-test deps-bench
+.PHONY: all build demo test test-plain test-asan test-tsan test-fuzz bench install clean deps-build deps-test deps-bench
 
 all: build
 
@@ -27,7 +27,7 @@ build: deps-build
 demo: build
 	@./build/examples/pi
 
-test: deps-test test-plain test-asan test-tsan
+test: deps-test test-plain test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (plain, asan+ubsan, tsan)"
 
 test-plain: deps-test
@@ -45,6 +45,14 @@ test-tsan: deps-test
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
 
+# libFuzzer on the mproc run option and replacement-string parsers, 25 s.
+test-fuzz: deps-test
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_FUZZ=ON -DMPROC_TESTS=OFF -DMPROC_BENCH=OFF -DMPROC_EXAMPLES=OFF $(CMAKE_Q)
+	@cmake --build build-fuzz -j $(JOBS) --target mproc-fuzz-parser
+	@mkdir -p build-fuzz/corpus
+	@./build-fuzz/cli/mproc-fuzz-parser -max_total_time=25 -timeout=10 -print_final_stats=0 build-fuzz/corpus tests/cli/fuzz-seeds 2>build-fuzz/fuzz.log || { tail -60 build-fuzz/fuzz.log; exit 1; }
+	@echo "test-fuzz: mproc run parsers fuzzed for 25 s, no crash"
+
 bench: deps-bench build
 	@./build/bench/mproc-bench $(BENCH_ARGS)
 
@@ -52,4 +60,4 @@ install: build
 	@cmake --install build --prefix $(PREFIX)
 
 clean:
-	@rm -rf build build-asan build-tsan
+	@rm -rf build build-asan build-tsan build-fuzz
