@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -105,11 +106,16 @@ static double now_real(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void say(const char *fmt, const char *a, const char *b)
+/* A message about the run itself, on standard error. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
 {
     strbuf m = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
     sb_adds(&m, "mproc run: ");
-    sb_addf(&m, fmt, a, b);
+    sb_vaddf(&m, fmt, ap);
+    va_end(ap);
     sb_addc(&m, '\n');
     if (!m.failed)
         write_all(2, m.data, m.len);
@@ -191,7 +197,7 @@ static int next_args(runner *r, strvec *args)
     strbuf err = STRBUF_INIT;
     int got = input_next(r->in, args, &err);
     if (got < 0) {
-        say("%s%s", sb_str(&err), "");
+        say("%s", sb_str(&err));
         r->error = 1;
     }
     sb_free(&err);
@@ -207,7 +213,7 @@ static int read_ahead(runner *r)
         strbuf err = STRBUF_INIT;
         int got = input_next(r->in, &v, &err);
         if (got < 0)
-            say("%s%s", sb_str(&err), "");
+            say("%s", sb_str(&err));
         sb_free(&err);
         if (got <= 0) {
             sv_free(&v);
@@ -220,7 +226,7 @@ static int read_ahead(runner *r)
             strvec *p = realloc(r->preread, cap * sizeof *p);
             if (!p) {
                 sv_free(&v);
-                say("%s%s", "out of memory", "");
+                say("%s", "out of memory");
                 return -1;
             }
             r->preread = p;
@@ -324,7 +330,7 @@ static int start_job(runner *r, job *j, long slot)
         if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
             int e = errno;
             if (outp[0] >= 0) { close(outp[0]); close(outp[1]); }
-            say("cannot create a pipe: %s%s", strerror(e), "");
+            say("cannot create a pipe: %s", strerror(e));
             return -1;
         }
     }
@@ -332,7 +338,7 @@ static int start_job(runner *r, job *j, long slot)
     sb_clear(&j->cmd);
     if (command_shell_text(&r->cmd, &v, &j->cmd) < 0) {
         if (outp[0] >= 0) { close(outp[0]); close(outp[1]); close(errp[0]); close(errp[1]); }
-        say("%s%s", "out of memory", "");
+        say("%s", "out of memory");
         return -1;
     }
     strvec argv = STRVEC_INIT;
@@ -379,7 +385,7 @@ static job *next_job(runner *r)
     while (!r->input_done) {
         job *j = job_new();
         if (!j) {
-            say("%s%s", "out of memory", "");
+            say("%s", "out of memory");
             r->error = 1;
             r->input_done = 1;
             return NULL;
@@ -512,27 +518,13 @@ static void finish_job(runner *r, long slot)
         if (r->o->results) {
             strbuf err = STRBUF_INIT;
             if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
-                say("%s%s", sb_str(&err), "");
+                say("%s", sb_str(&err));
                 r->error = 1;
             }
             sb_free(&err);
         }
-        if (r->o->line_buffer && !r->o->keep_order && !j->discard) {
-            /* the unfinished last lines */
-            const char *tag = NULL;
-            size_t taglen = 0;
-            if (r->o->tag) {
-                make_tag(j, &r->scratch);
-                tag = sb_str(&r->scratch);
-                taglen = r->scratch.len;
-            }
-            if (!r->o->results && !r->o->ungroup) {
-                write_tagged(1, tag, taglen, j->out.data, j->out.len);
-                write_tagged(2, tag, taglen, j->err.data, j->err.len);
-            }
-            sb_clear(&j->out);
-            sb_clear(&j->err);
-        }
+        if (j->timed_out)
+            say("job %lu timed out and was stopped: %s", j->seq, sb_str(&j->cmd));
         check_halt(r, j, failed);
     }
     if (r->o->keep_order) {
@@ -595,7 +587,7 @@ static void read_pipe(runner *r, job *j, int is_err)
     strbuf *b = is_err ? &j->err : &j->out;
     enum { CHUNK = 65536 };
     if (sb_reserve(b, CHUNK) < 0) {
-        say("%s%s", "out of memory while buffering output", "");
+        say("%s", "out of memory while buffering output");
         r->error = 1;
         close(*fd);
         *fd = -1;
@@ -670,7 +662,7 @@ static int event_loop(runner *r)
     if (!pfd || !pjob) {
         free(pfd);
         free(pjob);
-        say("%s%s", "out of memory", "");
+        say("%s", "out of memory");
         return -1;
     }
     long free_from = 0;
@@ -728,7 +720,7 @@ static int event_loop(runner *r)
         }
         int ready = poll(pfd, n, timeout);
         if (ready < 0 && errno != EINTR) {
-            say("poll failed: %s%s", strerror(errno), "");
+            say("poll failed: %s", strerror(errno));
             free(pfd);
             free(pjob);
             return -1;
@@ -807,16 +799,16 @@ int run_jobs(run_options *o, int *signo)
     r.shell = pick_shell();
 
     if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote) < 0) {
-        say("%s%s", "out of memory", "");
+        say("%s", "out of memory");
         goto out;
     }
     if ((o->resume || o->resume_failed) &&
         joblog_read_skips(o->joblog, o->resume_failed, &r.skip, &err) < 0) {
-        say("%s%s", sb_str(&err), "");
+        say("%s", sb_str(&err));
         goto out;
     }
     if (input_open(&r.in, o, &err) < 0) {
-        say("%s%s", sb_str(&err), "");
+        say("%s", sb_str(&err));
         goto out;
     }
     int need_total = o->bar || o->eta || o->progress || o->halt.percent;
@@ -828,7 +820,7 @@ int run_jobs(run_options *o, int *signo)
         goto out;
     }
     if (o->joblog && joblog_open(&r.jl, o->joblog, o->joblog_append || o->resume || o->resume_failed, &err) < 0) {
-        say("%s%s", sb_str(&err), "");
+        say("%s", sb_str(&err));
         goto out;
     }
     if (o->results && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
@@ -837,16 +829,16 @@ int run_jobs(run_options *o, int *signo)
     }
     r.running = calloc((size_t)r.slots, sizeof *r.running);
     if (!r.running) {
-        say("%s%s", "out of memory", "");
+        say("%s", "out of memory");
         goto out;
     }
     int e = spawner_init(&r.sp);
     if (e) {
-        say("cannot prepare to start jobs: %s%s", strerror(e), "");
+        say("cannot prepare to start jobs: %s", strerror(e));
         goto out;
     }
     if (block_signals(&r, &oldmask) < 0) {
-        say("cannot set up signal handling: %s%s", strerror(errno), "");
+        say("cannot set up signal handling: %s", strerror(errno));
         goto out;
     }
     blocked = 1;

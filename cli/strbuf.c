@@ -45,26 +45,35 @@ int sb_adds(strbuf *b, const char *s) { return sb_add(b, s, strlen(s)); }
 
 int sb_addc(strbuf *b, char c) { return sb_add(b, &c, 1); }
 
-int sb_addf(strbuf *b, const char *fmt, ...)
+int sb_vaddf(strbuf *b, const char *fmt, va_list ap)
 {
     char small[128];
-    va_list ap;
-    va_start(ap, fmt);
+    va_list again;
+    va_copy(again, ap);
     int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
+    int rc = 0;
     if (n < 0) {
         b->failed = 1;
-        return -1;
+        rc = -1;
+    } else if ((size_t)n < sizeof small) {
+        rc = sb_add(b, small, (size_t)n);
+    } else if (sb_reserve(b, (size_t)n) < 0) {
+        rc = -1;
+    } else {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
     }
-    if ((size_t)n < sizeof small)
-        return sb_add(b, small, (size_t)n);
-    if (sb_reserve(b, (size_t)n) < 0)
-        return -1;
+    va_end(again);
+    return rc;
+}
+
+int sb_addf(strbuf *b, const char *fmt, ...)
+{
+    va_list ap;
     va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    int rc = sb_vaddf(b, fmt, ap);
     va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 const char *sb_str(const strbuf *b) { return b->data && !b->failed ? b->data : ""; }

@@ -6,6 +6,7 @@
 #ifndef MPROC_CLI_STRBUF_H
 #define MPROC_CLI_STRBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct strbuf {
@@ -22,6 +23,7 @@ int sb_add(strbuf *b, const void *p, size_t n);
 int sb_adds(strbuf *b, const char *s);
 int sb_addc(strbuf *b, char c);
 int sb_addf(strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sb_vaddf(strbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Always returns a valid C string ("" for an empty or failed buffer). */
 const char *sb_str(const strbuf *b);
 void sb_clear(strbuf *b);
