@@ -201,6 +201,13 @@ case("dry-run-slots", ["-j1", "--dry-run", "echo", "{%}", ":::", "a", "b", "c"])
 case("bar", ["-k", "--bar", "echo", ":::", "a", "b"], stderr=False)
 case("eta", ["-k", "--eta", "echo", ":::", "a", "b"], stderr=False)
 case("progress", ["-k", "--progress", "echo", ":::", "a", "b"], stderr=False)
+case("option-aliases", ["-P", "2", "--group", "--keep-order", "--max-args", "1", "echo", ":::", "a", "b", "c"])
+case("bundled-short-options", ["-kj1", "-n1", "echo", ":::", "a", "b"])
+case("halt-on-error-alias", ["--halt-on-error", "1", "-j1", "-k", "exit {}", ":::", "0", "2", "0"], stderr=False)
+case("results-alias", ["-k", "--res", "out", "echo", ":::", "a", "b"], results="out")
+case("tag-colsep", ["-k", "--tag", "--colsep", ",", "echo", "{2}"], stdin=b"a,b\nc,d\n")
+case("keep-order-joblog-failures", ["-j3", "-k", "--joblog", "log", "sleep 0.{}; exit {}", ":::", "3", "1", "2", "0"],
+     joblog="log")
 case("will-cite", ["--will-cite", "-k", "echo", ":::", "a"])
 
 # ---- exit status ----------------------------------------------------------
