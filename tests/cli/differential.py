@@ -226,8 +226,8 @@ case("bad-joblog-resume", ["--resume", "--joblog", "badlog", "echo", ":::", "a"]
      files={"badlog": b"Seq\tHost\nnot a log line\n"})
 
 # ---- long inputs ----------------------------------------------------------
-case("many-args", ["-j2", "-k", "echo", ":::"] + [str(i) for i in range(3000)])
-case("many-stdin-lines", ["-j2", "-k", "echo"], stdin="".join("%d\n" % i for i in range(5000)).encode())
+case("many-args", ["-j2", "-k", "echo", ":::"] + [str(i) for i in range(1500)])
+case("many-stdin-lines", ["-j2", "-k", "echo"], stdin="".join("%d\n" % i for i in range(2000)).encode())
 case("long-argument", ["-k", "echo", ":::", "x" * 60000])
 case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
 case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
@@ -324,6 +324,7 @@ def show(v, limit=1500):
 def run_case(c, mproc, base, env):
     ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
     ours = run_one(c, [mproc, "run"] + c["args"], os.path.join(base, "ours"), env)
+    c["secs"] = (ref["secs"], ours["secs"])
     a, b = normalise(c, ref), normalise(c, ours)
     problems = []
     for key in a:
@@ -512,7 +513,8 @@ def main():
                 problems = ["timed out: %s" % e]
             status = "ok" if not problems else "FAIL"
             if opts.v or problems:
-                print("%-4s %s" % (status, c["name"]))
+                secs = c.get("secs", (0, 0))
+                print("%-4s %-36s parallel %5.2fs  mproc %5.2fs" % (status, c["name"], secs[0], secs[1]))
             for p in problems:
                 print("     " + p.replace("\n", "\n     "))
             if problems:
