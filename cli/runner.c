@@ -8,8 +8,6 @@
 #include "runner.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <sched.h>
@@ -21,39 +19,17 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
 #include "input.h"
+#include "job.h"
 #include "joblog.h"
 #include "output.h"
 #include "progress.h"
 #include "results.h"
 #include "spawn.h"
-
-typedef enum job_state { JOB_RUNNING, JOB_FINISHED } job_state;
-
-typedef struct job {
-    struct job *next_retry;
-    struct job *next_order;     /* -k: the jobs in input order */
-    unsigned long seq, slot;
-    strvec args;
-    strbuf cmd;                 /* shell form: joblog, messages */
-    strbuf out, err;
-    size_t received;            /* bytes of standard output */
-    pid_t pid;
-    int out_fd, err_fd;
-    int reaped;
-    int exitval, sig;
-    long attempts;
-    double start_real, start_mono, runtime;
-    int timed_out;              /* killed by --timeout */
-    int discard;                /* killed by --halt now or a signal: no output */
-    int term_step;              /* next step of the TERM-then-KILL sequence */
-    double term_next;
-    job_state state;
-} job;
+#include "tally.h"
 
 typedef struct runner {
     run_options *o;
@@ -73,10 +49,8 @@ typedef struct runner {
     job *order_head, *order_tail;
     unsigned long next_seq;
     unsigned long total;        /* 0 unless the input was read ahead */
-    unsigned long done, failed, succeeded;
+    tally tally;
     int stop_starting;
-    int halted;
-    int halt_exitval;
     int signo;
     int sigfd;
     int error;
@@ -85,26 +59,6 @@ typedef struct runner {
     const char *shell;
     strbuf scratch;
 } runner;
-
-/* The TERM-then-KILL sequence: signal, then milliseconds to wait. */
-static const struct { int sig; int ms; } term_sequence[] = {
-    {SIGTERM, 200}, {SIGTERM, 100}, {SIGTERM, 50}, {SIGKILL, 25},
-};
-#define TERM_STEPS (int)(sizeof term_sequence / sizeof term_sequence[0])
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double now_real(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* A message about the run itself, on standard error. */
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -155,31 +109,6 @@ static const char *pick_shell(void)
     if (s && *s == '/' && access(s, X_OK) == 0)
         return s;
     return "/bin/sh";
-}
-
-static void job_free(job *j)
-{
-    if (!j)
-        return;
-    sv_free(&j->args);
-    sb_free(&j->cmd);
-    sb_free(&j->out);
-    sb_free(&j->err);
-    if (j->out_fd >= 0)
-        close(j->out_fd);
-    if (j->err_fd >= 0)
-        close(j->err_fd);
-    free(j);
-}
-
-static job *job_new(void)
-{
-    job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->out_fd = j->err_fd = -1;
-        j->pid = -1;
-    }
-    return j;
 }
 
 /* ---- input ------------------------------------------------------------ */
@@ -291,24 +220,13 @@ static void drain_order(runner *r)
 
 /* ---- killing ---------------------------------------------------------- */
 
-static void term_step(job *j, double now)
-{
-    if (j->term_step >= TERM_STEPS)
-        return;
-    /* The job runs in its own process group: signal all of it. */
-    kill(-j->pid, term_sequence[j->term_step].sig);
-    j->term_next = now + term_sequence[j->term_step].ms / 1000.0;
-    j->term_step++;
-}
-
 static void stop_all(runner *r, double now)
 {
     for (long s = 0; s < r->slots; s++) {
         job *j = r->running[s];
         if (j && !j->discard) {
             j->discard = 1;
-            if (j->term_step == 0)
-                term_step(j, now);
+            job_stop(j, now);
         }
     }
 }
@@ -317,54 +235,13 @@ static void stop_all(runner *r, double now)
 
 static int start_job(runner *r, job *j, long slot)
 {
-    j->slot = (unsigned long)slot + 1;
-    j->attempts++;
-    j->reaped = 0;
-    j->timed_out = 0;
-    j->term_step = 0;
-    sb_clear(&j->out);
-    sb_clear(&j->err);
-    j->received = 0;
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    if (!r->o->ungroup) {
-        if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-            int e = errno;
-            if (outp[0] >= 0) { close(outp[0]); close(outp[1]); }
-            say("cannot create a pipe: %s", strerror(e));
-            return -1;
-        }
-    }
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
-    sb_clear(&j->cmd);
-    if (command_shell_text(&r->cmd, &v, &j->cmd) < 0) {
-        if (outp[0] >= 0) { close(outp[0]); close(outp[1]); close(errp[0]); close(errp[1]); }
-        say("%s", "out of memory");
+    strbuf err = STRBUF_INIT;
+    int rc = job_start(j, (unsigned long)slot + 1, &r->cmd, &r->sp, r->shell, !r->o->ungroup, &err);
+    if (rc < 0)
+        say("%s", sb_str(&err));
+    sb_free(&err);
+    if (rc < 0)
         return -1;
-    }
-    strvec argv = STRVEC_INIT;
-    strbuf path = STRBUF_INIT;
-    int direct = command_argv(&r->cmd, &v, &argv, &path);
-    int rc = -1;
-    j->start_real = now_real();
-    j->start_mono = now_mono();
-    if (direct == 1)
-        rc = spawner_start(&r->sp, path.data, argv.items, outp[1], errp[1], j->seq, j->slot, &j->pid);
-    if (rc != 0) {
-        /* Not plain, or the direct exec failed: the shell decides. */
-        char *sh_argv[4] = {(char *)r->shell, (char *)"-c", (char *)sb_str(&j->cmd), NULL};
-        rc = spawner_start(&r->sp, r->shell, sh_argv, outp[1], errp[1], j->seq, j->slot, &j->pid);
-    }
-    sv_free(&argv);
-    sb_free(&path);
-    if (outp[1] >= 0) { close(outp[1]); close(errp[1]); }
-    if (rc != 0) {
-        say("cannot start %s: %s", r->shell, strerror(rc));
-        if (outp[0] >= 0) { close(outp[0]); close(errp[0]); }
-        return -1;
-    }
-    j->out_fd = outp[0];
-    j->err_fd = errp[0];
-    j->state = JOB_RUNNING;
     r->running[slot] = j;
     r->nrunning++;
     return 0;
@@ -455,34 +332,18 @@ static double job_time_limit(const runner *r)
     return r->runtimes[r->nruntimes / 2] * r->o->timeout / 100.0;
 }
 
-static void check_halt(runner *r, job *j, int failed)
+/* The halt condition is met: stop starting jobs (and with "now" stop the
+ * running ones). */
+static void halt_run(runner *r, const job *j)
 {
     const halt_spec *h = &r->o->halt;
-    if (h->when == HALT_NEVER || r->halted)
-        return;
-    unsigned long count = h->why == HALT_FAIL ? r->failed : h->why == HALT_SUCCESS ? r->succeeded : r->done;
-    int met;
-    if (h->percent)
-        met = r->total > 0 && (double)count * 100.0 >= h->value * (double)r->total;
-    else
-        met = (double)count >= h->value;
-    if (!met)
-        return;
-    r->halted = 1;
-    r->halt_exitval = j->exitval ? j->exitval : (j->sig ? 128 + j->sig : (failed ? 1 : 0));
     r->stop_starting = 1;
     const char *why = h->why == HALT_FAIL ? "failed" : h->why == HALT_SUCCESS ? "succeeded" : "finished";
-    strbuf m = STRBUF_INIT;
-    sb_addf(&m, "mproc run: halting (--halt): job %lu %s: ", j->seq, why);
-    sb_adds(&m, sb_str(&j->cmd));
-    sb_addc(&m, '\n');
+    say("halting (--halt): job %lu %s: %s", j->seq, why, sb_str(&j->cmd));
     if (h->when == HALT_SOON && r->nrunning > 0)
-        sb_addf(&m, "mproc run: starting no more jobs; waiting for %zu running\n", r->nrunning);
-    if (!m.failed)
-        write_all(2, m.data, m.len);
-    sb_free(&m);
+        say("starting no more jobs; waiting for %zu running", r->nrunning);
     if (h->when == HALT_NOW)
-        stop_all(r, now_mono());
+        stop_all(r, clock_mono());
 }
 
 static void finish_job(runner *r, long slot)
@@ -490,7 +351,7 @@ static void finish_job(runner *r, long slot)
     job *j = r->running[slot];
     r->running[slot] = NULL;
     r->nrunning--;
-    j->runtime = now_mono() - j->start_mono;
+    j->runtime = clock_mono() - j->start_mono;
     if (j->timed_out) {
         /* As GNU parallel logs a job its timeout killed. */
         j->exitval = -1;
@@ -498,7 +359,7 @@ static void finish_job(runner *r, long slot)
     }
     int failed = j->exitval != 0 || j->sig != 0;
     if (failed && !j->discard && j->attempts < r->o->retries && !r->stop_starting) {
-        j->state = JOB_RUNNING;
+        j->state = JOB_WAITING;
         if (r->retry_tail)
             r->retry_tail->next_retry = j;
         else
@@ -508,13 +369,9 @@ static void finish_job(runner *r, long slot)
     }
     j->state = JOB_FINISHED;
     if (!j->discard) {
-        r->done++;
-        if (failed)
-            r->failed++;
-        else {
-            r->succeeded++;
+        int halt = tally_add(&r->tally, j->exitval, j->sig);
+        if (!failed)
             record_runtime(r, j->runtime);
-        }
         if (r->o->results) {
             strbuf err = STRBUF_INIT;
             if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
@@ -525,7 +382,8 @@ static void finish_job(runner *r, long slot)
         }
         if (j->timed_out)
             say("job %lu timed out and was stopped: %s", j->seq, sb_str(&j->cmd));
-        check_halt(r, j, failed);
+        if (halt)
+            halt_run(r, j);
     }
     if (r->o->keep_order) {
         drain_order(r);
@@ -533,7 +391,7 @@ static void finish_job(runner *r, long slot)
         emit_output(r, j);
         job_free(j);
     }
-    progress_update(&r->prog, r->done, r->nrunning, (unsigned long)r->slots, now_mono());
+    progress_update(&r->prog, r->tally.done, r->nrunning, (unsigned long)r->slots, clock_mono());
 }
 
 /* ---- events ----------------------------------------------------------- */
@@ -545,17 +403,10 @@ static void reap(runner *r)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (long s = 0; s < r->slots; s++) {
             job *j = r->running[s];
-            if (!j || j->pid != pid || j->reaped)
-                continue;
-            j->reaped = 1;
-            if (WIFEXITED(status)) {
-                j->exitval = WEXITSTATUS(status);
-                j->sig = 0;
-            } else if (WIFSIGNALED(status)) {
-                j->exitval = 0;
-                j->sig = WTERMSIG(status);
+            if (j && j->pid == pid && !j->reaped) {
+                job_set_status(j, status);
+                break;
             }
-            break;
         }
     }
 }
@@ -573,7 +424,7 @@ static void handle_signals(runner *r)
             } else if (!r->signo) {
                 r->signo = sig;
                 r->stop_starting = 1;
-                stop_all(r, now_mono());
+                stop_all(r, clock_mono());
             }
         }
     }
@@ -583,28 +434,11 @@ static void handle_signals(runner *r)
 
 static void read_pipe(runner *r, job *j, int is_err)
 {
-    int *fd = is_err ? &j->err_fd : &j->out_fd;
-    strbuf *b = is_err ? &j->err : &j->out;
-    enum { CHUNK = 65536 };
-    if (sb_reserve(b, CHUNK) < 0) {
+    if (job_read(j, is_err) < 0) {
         say("%s", "out of memory while buffering output");
         r->error = 1;
-        close(*fd);
-        *fd = -1;
         return;
     }
-    ssize_t n = read(*fd, b->data + b->len, CHUNK);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        close(*fd);
-        *fd = -1;
-        return;
-    }
-    b->len += (size_t)n;
-    b->data[b->len] = '\0';
-    if (!is_err)
-        j->received += (size_t)n;
     if (r->o->line_buffer && !r->o->keep_order && !r->o->results && !j->discard) {
         const char *tag = NULL;
         size_t taglen = 0;
@@ -613,7 +447,7 @@ static void read_pipe(runner *r, job *j, int is_err)
             tag = sb_str(&r->scratch);
             taglen = r->scratch.len;
         }
-        flush_complete_lines(is_err ? 2 : 1, tag, taglen, b);
+        flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
     }
 }
 
@@ -621,7 +455,7 @@ static void read_pipe(runner *r, job *j, int is_err)
  * in milliseconds until the next one (-1: none). */
 static int check_timers(runner *r)
 {
-    double now = now_mono();
+    double now = clock_mono();
     double next = -1;
     double limit = job_time_limit(r);
     for (long s = 0; s < r->slots; s++) {
@@ -632,17 +466,14 @@ static int check_timers(runner *r)
             double deadline = j->start_mono + limit;
             if (now >= deadline) {
                 j->timed_out = 1;
-                term_step(j, now);
+                job_stop(j, now);
             } else if (next < 0 || deadline < next) {
                 next = deadline;
             }
         }
-        if (j->term_step > 0 && j->term_step < TERM_STEPS) {
-            if (now >= j->term_next)
-                term_step(j, now);
-            if (j->term_step < TERM_STEPS && (next < 0 || j->term_next < next))
-                next = j->term_next;
-        }
+        double due = job_stop_tick(j, now);
+        if (due >= 0 && (next < 0 || due < next))
+            next = due;
     }
     if (r->prog.bar || r->prog.eta || r->prog.summary) {
         if (next < 0 || now + 1.0 < next)
@@ -734,7 +565,7 @@ static int event_loop(runner *r)
         }
         for (long s = 0; s < r->slots; s++) {
             job *j = r->running[s];
-            if (j && j->reaped && j->out_fd < 0 && j->err_fd < 0)
+            if (j && job_is_over(j))
                 finish_job(r, s);
         }
     }
@@ -757,22 +588,6 @@ static int block_signals(runner *r, sigset_t *old)
         return -1;
     r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     return r->sigfd < 0 ? -1 : 0;
-}
-
-static int exit_status(const runner *r)
-{
-    if (r->error)
-        return RUN_EXIT_ERROR;
-    const halt_spec *h = &r->o->halt;
-    if (r->halted) {
-        if (h->why == HALT_SUCCESS)
-            return 0;
-        if (h->why == HALT_FAIL && !h->percent && h->value == 1)
-            return r->halt_exitval & 0xff;
-    }
-    if (h->when != HALT_NEVER && h->percent && h->why == HALT_FAIL && r->total > 0)
-        return (int)ceil((double)r->failed * 100.0 / (double)r->total);
-    return r->failed > 100 ? RUN_EXIT_MANY_FAILED : (int)r->failed;
 }
 
 int run_jobs(run_options *o, int *signo)
@@ -842,7 +657,8 @@ int run_jobs(run_options *o, int *signo)
         goto out;
     }
     blocked = 1;
-    progress_start(&r.prog, o->bar, o->eta, o->progress, r.total, now_mono());
+    tally_init(&r.tally, &o->halt, r.total);
+    progress_start(&r.prog, o->bar, o->eta, o->progress, r.total, clock_mono());
     if (event_loop(&r) < 0)
         r.error = 1;
     /* Jobs still waiting for a retry when the run stopped get none. */
@@ -856,8 +672,8 @@ int run_jobs(run_options *o, int *signo)
     }
     r.retry_tail = NULL;
     drain_order(&r);
-    progress_finish(&r.prog, r.done, r.nrunning, (unsigned long)r.slots, now_mono());
-    status = exit_status(&r);
+    progress_finish(&r.prog, r.tally.done, r.nrunning, (unsigned long)r.slots, clock_mono());
+    status = r.error ? RUN_EXIT_ERROR : tally_exit_status(&r.tally);
     *signo = r.signo;
 out:
     while (r.retry_head) {

@@ -191,6 +191,8 @@ case("halt-legacy-2", ["-j1", "-k", "--halt", "2", "echo {}; exit {}", ":::", "0
 case("halt-percent", ["-j1", "-k", "--halt", "now,fail=20%", "echo {}; exit {}", ":::", "0", "0", "1", "2", "0", "0", "0", "0", "0"],
      stderr=False)
 case("halt-now-kills-running", ["-j2", "--halt", "now,fail=1", "sleep {}; exit 3", ":::", "0.2", "5"], stderr=False, timeout=20)
+case("halt-timeout", ["--timeout", "0.3", "--halt", "now,fail=1", "sleep", ":::", "3"], stderr=False)
+case("halt-signal", ["--halt", "now,fail=1", "kill -9 $$", ":::", "3"], stderr=False)
 case("timeout", ["-k", "--joblog", "log", "--timeout", "0.5", "sleep {}; echo {}", ":::", "0.1", "3", "0.2"],
      stderr=False, joblog="log")
 case("timeout-term-ignored", ["-k", "--timeout", "0.3", "trap '' TERM; sleep 3; echo {}", ":::", "a"], stderr=False)
