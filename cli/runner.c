@@ -496,14 +496,13 @@ static int event_loop(runner *r)
         say("%s", "out of memory");
         return -1;
     }
-    long free_from = 0;
     for (;;) {
         /* Start jobs while there are free slots. */
         while (!r->stop_starting && r->nrunning < (size_t)r->slots) {
             job *j = next_job(r);
             if (!j)
                 break;
-            long slot = free_from;
+            long slot = 0; /* the lowest free slot: {%} is stable */
             while (r->running[slot])
                 slot++;
             int fresh = j->attempts == 0;

@@ -165,6 +165,7 @@ case("no-final-newline", ["-k", "printf", "%s", ":::", "a", "b"])
 case("large-output", ["-k", "seq", ":::", "100000", "3"])
 case("results", ["-k", "--results", "res", "echo {}; echo e{} >&2", ":::", "a", "b/c", "d e", ":::", "1", "2"],
      results="res")
+case("results-colsep", ["--colsep", ",", "--results", "res", "echo"], stdin=b"a,b\nc,d/e\n", results="res")
 case("results-backslash", ["--results", "res", "echo", ":::", "a\\b"], results="res")
 
 # ---- control --------------------------------------------------------------
