@@ -87,6 +87,10 @@ case("stdin-carriage-return", ["-k", "echo", "[{}]"], stdin=b"a\r\nb\n")
 case("stdin-empty", ["echo", "never"], stdin=b"")
 case("args-empty", ["echo", "never", ":::"])
 case("argfile-empty", ["-k", "echo", "::::", "empty.txt"], files={"empty.txt": b""})
+case("empty-source-first-in-product", ["-k", "echo", "[{1}]", "[{2}]", "::::", "empty.txt", ":::", "a", "b"],
+     files={"empty.txt": b""})
+case("empty-source-last-in-product", ["-k", "echo", "[{1}]", "[{2}]", ":::", "a", "b", "::::", "empty.txt"],
+     files={"empty.txt": b""})
 case("colsep", ["-k", "--colsep", ",", "echo", "[{2}]", "[{1}]", "[{3}]"], stdin=b"a,b,c\nd,e\n")
 case("colsep-append", ["-k", "--colsep", ",", "echo"], stdin=b"a,b,c\nd,e\n")
 case("colsep-regex", ["-k", "--colsep", " +", "echo", "{2}-{1}"], stdin=b"a   b\nc d\n")
