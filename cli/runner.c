@@ -25,6 +25,7 @@
 #include "input.h"
 #include "job.h"
 #include "joblog.h"
+#include "median.h"
 #include "output.h"
 #include "progress.h"
 #include "results.h"
@@ -54,8 +55,7 @@ typedef struct runner {
     int signo;
     int sigfd;
     int error;
-    double *runtimes;           /* successful runtimes, for --timeout N% */
-    size_t nruntimes, cap_runtimes;
+    median_window runtimes;     /* successful runtimes, for --timeout N% */
     const char *shell;
     strbuf scratch;
 } runner;
@@ -299,26 +299,6 @@ static void dry_run(runner *r)
 
 /* ---- finishing -------------------------------------------------------- */
 
-static void record_runtime(runner *r, double t)
-{
-    if (!r->o->timeout_percent)
-        return;
-    if (r->nruntimes == r->cap_runtimes) {
-        size_t cap = r->cap_runtimes ? r->cap_runtimes * 2 : 64;
-        double *p = realloc(r->runtimes, cap * sizeof *p);
-        if (!p)
-            return;
-        r->runtimes = p;
-        r->cap_runtimes = cap;
-    }
-    size_t i = r->nruntimes++;
-    while (i > 0 && r->runtimes[i - 1] > t) {
-        r->runtimes[i] = r->runtimes[i - 1];
-        i--;
-    }
-    r->runtimes[i] = t;
-}
-
 /* The time a job may run, or 0 for no limit. */
 static double job_time_limit(const runner *r)
 {
@@ -327,9 +307,9 @@ static double job_time_limit(const runner *r)
     if (!r->o->timeout_percent)
         return r->o->timeout;
     /* A percentage of the median needs a few samples to mean anything. */
-    if (r->nruntimes < 3)
+    if (median_count(&r->runtimes) < 3)
         return 0;
-    return r->runtimes[r->nruntimes / 2] * r->o->timeout / 100.0;
+    return median_value(&r->runtimes) * r->o->timeout / 100.0;
 }
 
 /* The halt condition is met: stop starting jobs (and with "now" stop the
@@ -370,8 +350,8 @@ static void finish_job(runner *r, long slot)
     j->state = JOB_FINISHED;
     if (!j->discard) {
         int halt = tally_add(&r->tally, j->exitval, j->sig);
-        if (!failed)
-            record_runtime(r, j->runtime);
+        if (!failed && r->o->timeout_percent)
+            median_add(&r->runtimes, j->runtime);
         if (r->o->results) {
             strbuf err = STRBUF_INIT;
             if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
@@ -694,7 +674,6 @@ out:
     for (size_t i = 0; i < r.npreread; i++)
         sv_free(&r.preread[i]);
     free(r.preread);
-    free(r.runtimes);
     input_close(r.in);
     command_free(&r.cmd);
     joblog_close(&r.jl);

@@ -12,6 +12,7 @@
 
 #include "command.h"
 #include "input.h"
+#include "median.h"
 #include "options.h"
 #include "quote.h"
 #include "tally.h"
@@ -306,6 +307,30 @@ static void test_exit_status(void **state)
     assert_int_equal(tally_exit_status(&t), 23);
 }
 
+static void test_median_window(void **state)
+{
+    (void)state;
+    static median_window m;
+    median_init(&m);
+    assert_true(median_value(&m) == 0);
+    median_add(&m, 3);
+    median_add(&m, 1);
+    median_add(&m, 2);
+    assert_int_equal(median_count(&m), 3);
+    assert_true(median_value(&m) == 2);
+    /* Fill the window with 100s: the early samples drop out. */
+    for (int i = 0; i < MEDIAN_WINDOW; i++)
+        median_add(&m, 100);
+    assert_int_equal(median_count(&m), MEDIAN_WINDOW);
+    assert_true(median_value(&m) == 100);
+    for (int i = 0; i < MEDIAN_WINDOW / 2 + 1; i++)
+        median_add(&m, 5);
+    assert_true(median_value(&m) == 5); /* 513 fives, 511 hundreds */
+    for (int i = 0; i < MEDIAN_WINDOW; i++)
+        median_add(&m, (double)(i % 7));
+    assert_true(median_value(&m) == 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_command_rendering),
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_exit_status),
+        cmocka_unit_test(test_median_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
