@@ -391,6 +391,22 @@ static void reap(runner *r)
     }
 }
 
+static void signal_jobs(runner *r, int sig)
+{
+    for (long s = 0; s < r->slots; s++)
+        if (r->running[s])
+            kill(-r->running[s]->pid, sig);
+}
+
+/* Ctrl-Z: the jobs have their own process groups, so the terminal's stop
+ * does not reach them; pass it on, then stop ourselves.  SIGCONT (fg,
+ * bg) resumes them through handle_signals. */
+static void suspend(runner *r)
+{
+    signal_jobs(r, SIGTSTP);
+    raise(SIGSTOP);
+}
+
 static void handle_signals(runner *r)
 {
     struct signalfd_siginfo si[8];
@@ -401,6 +417,10 @@ static void handle_signals(runner *r)
             int sig = (int)si[k].ssi_signo;
             if (sig == SIGCHLD) {
                 child = 1;
+            } else if (sig == SIGTSTP) {
+                suspend(r);
+            } else if (sig == SIGCONT) {
+                signal_jobs(r, SIGCONT);
             } else if (!r->signo) {
                 r->signo = sig;
                 r->stop_starting = 1;
@@ -563,6 +583,8 @@ static int block_signals(runner *r, sigset_t *old)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTSTP);
+    sigaddset(&set, SIGCONT);
     if (sigprocmask(SIG_BLOCK, &set, old) < 0)
         return -1;
     r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);

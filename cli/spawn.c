@@ -23,7 +23,7 @@ int spawner_init(spawner *s)
     sigset_t none, deflt;
     sigemptyset(&none);
     sigemptyset(&deflt);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE};
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGTSTP, SIGCONT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaddset(&deflt, sigs[i]);
     posix_spawnattr_setsigmask(&s->attr, &none);

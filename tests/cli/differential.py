@@ -447,6 +447,46 @@ def sigterm_stops_term_ignoring_jobs(mproc, base, env):
     return interrupt_case(mproc, base, env, signal.SIGTERM, True)
 
 
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+@self_check
+def ctrl_z_stops_and_continues_jobs(mproc, base, env):
+    marker = "mproc-test-tstp-%d" % os.getpid()
+    cmd = "bash -c 'exec -a %s sleep 1'; echo done" % marker
+    p = subprocess.Popen([mproc, "run", cmd, ":::", "x"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    jobs = processes_with(marker)
+    if not jobs:
+        p.kill()
+        p.communicate()
+        return "job did not start"
+    p.send_signal(signal.SIGTSTP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (proc_state(p.pid) != "T" or proc_state(jobs[0]) != "T"):
+        time.sleep(0.02)
+    states = (proc_state(p.pid), proc_state(jobs[0]))
+    time.sleep(1.2)   # longer than the job: it must not finish while stopped
+    still = proc_state(jobs[0])
+    p.send_signal(signal.SIGCONT)
+    out, _ = p.communicate(timeout=10)
+    if states != ("T", "T"):
+        return "after SIGTSTP: mproc %s, job %s (expected both stopped)" % states
+    if still != "T":
+        return "the job ran on while stopped: %s" % still
+    if p.returncode != 0 or out != b"done x\n":
+        return "after SIGCONT: rc=%d out=%r" % (p.returncode, out)
+    return None
+
+
 def child_maxrss_kib(argv, stdin_bytes, env):
     """Peak RSS of one child, measured with a fresh python as its parent."""
     code = ("import resource,subprocess,sys\n"
