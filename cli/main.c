@@ -79,9 +79,6 @@ static int cmd_run(int argc, char **argv)
 int main(int argc, char **argv)
 {
     ensure_std_fds();
-    /* A reader that goes away must not kill us mid-run; jobs get the
-     * default disposition back when they start. */
-    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(2);
         return 2;

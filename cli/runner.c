@@ -648,7 +648,14 @@ int run_jobs(run_options *o, int *signo)
         say("%s", "out of memory");
         goto out;
     }
-    int e = spawner_init(&r.sp);
+    /* A reader that goes away must not kill us mid-run; the jobs get
+     * SIGPIPE as we were given it. */
+    struct sigaction ignore, old_pipe;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &old_pipe);
+    int e = spawner_init(&r.sp, old_pipe.sa_handler != SIG_IGN);
     if (e) {
         say("cannot prepare to start jobs: %s", strerror(e));
         goto out;

@@ -11,7 +11,7 @@
 
 extern char **environ;
 
-int spawner_init(spawner *s)
+int spawner_init(spawner *s, int reset_sigpipe)
 {
     memset(s, 0, sizeof *s);
     s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -20,12 +20,16 @@ int spawner_init(spawner *s)
     int rc = posix_spawnattr_init(&s->attr);
     if (rc)
         return rc;
+    /* The runner only blocks signals (it reads them from a signalfd) and
+     * ignores SIGPIPE: an empty mask and, unless our own parent ignored it
+     * too, a default SIGPIPE give the job what it would have had.  Other
+     * dispositions are inherited as they came to us (nohup keeps working),
+     * and each one reset would cost the child a system call. */
     sigset_t none, deflt;
     sigemptyset(&none);
     sigemptyset(&deflt);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGPIPE, SIGTSTP, SIGCONT};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaddset(&deflt, sigs[i]);
+    if (reset_sigpipe)
+        sigaddset(&deflt, SIGPIPE);
     posix_spawnattr_setsigmask(&s->attr, &none);
     posix_spawnattr_setsigdefault(&s->attr, &deflt);
     posix_spawnattr_setpgroup(&s->attr, 0);

@@ -1,9 +1,9 @@
 /* spawn.h - starting one job with posix_spawn.
  *
  * The child gets its own process group (so that a timeout or Ctrl-C can
- * stop everything the job started), the default disposition of every
- * signal the runner handles, an empty signal mask, standard input from
- * /dev/null and, when asked, pipes for standard output and error. */
+ * stop everything the job started), an empty signal mask, the signal
+ * dispositions mproc itself was given, standard input from /dev/null and,
+ * when asked, pipes for standard output and error. */
 #ifndef MPROC_CLI_SPAWN_H
 #define MPROC_CLI_SPAWN_H
 
@@ -19,8 +19,10 @@ typedef struct spawner {
     char slot_var[48];
 } spawner;
 
-/* Returns 0, or an errno value. */
-int spawner_init(spawner *s);
+/* reset_sigpipe: jobs get the default SIGPIPE disposition back (set
+ * unless SIGPIPE was already ignored when mproc started).  Returns 0, or
+ * an errno value. */
+int spawner_init(spawner *s, int reset_sigpipe);
 void spawner_free(spawner *s);
 
 /* Starts path with argv.  out_fd/err_fd become the child's fds 1 and 2

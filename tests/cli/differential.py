@@ -142,6 +142,7 @@ case("shell-variable", ["-k", "echo", "$PARALLEL_SEQ", "{}", ":::", "a", "b"])
 case("shell-builtin", ["-k", "cd", "/", "&&", "pwd", ":::", "x"])
 case("command-not-found", ["-k", "no-such-command-xyz", ":::", "a"])
 case("exec-fallback-script", ["-k", "./script.sh", ":::", "a"], pre="printf 'echo script \"$@\"\\n' > script.sh; chmod +x script.sh")
+case("jobs-get-default-sigpipe", ["-k", "yes {} | head -n 2", ":::", "a"])
 case("echo-help-value", ["-k", "echo", ":::", "--help", "--version"])
 case("leading-dash-values", ["-k", "echo", "{}", ":::", "-n", "-e", "-E"])
 
@@ -484,6 +485,24 @@ def ctrl_z_stops_and_continues_jobs(mproc, base, env):
         return "the job ran on while stopped: %s" % still
     if p.returncode != 0 or out != b"done x\n":
         return "after SIGCONT: rc=%d out=%r" % (p.returncode, out)
+    return None
+
+
+@self_check
+def ignored_signals_are_inherited(mproc, base, env):
+    # nohup: a job must keep SIGHUP ignored; SIGPIPE is back to default.
+    def ignore_hup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    p = subprocess.run([mproc, "run", "grep", "SigIgn", "/proc/self/status", ":::", "/dev/null"],
+                       capture_output=True, env=env, preexec_fn=ignore_hup)
+    m = re.search(rb"SigIgn:\s*([0-9a-f]+)", p.stdout)
+    if not m:
+        return "no SigIgn line: %r" % p.stdout
+    mask = int(m.group(1), 16)
+    if not mask & (1 << (signal.SIGHUP - 1)):
+        return "SIGHUP not ignored in the job (mask %x)" % mask
+    if mask & (1 << (signal.SIGPIPE - 1)):
+        return "SIGPIPE ignored in the job (mask %x)" % mask
     return None
 
 
