@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@ job *job_new(void)
     job *j = calloc(1, sizeof *j);
     if (j) {
         j->out_fd = j->err_fd = -1;
+        j->out_file = j->err_file = -1;
         j->pid = -1;
     }
     return j;
@@ -52,6 +55,10 @@ void job_free(job *j)
         close(j->out_fd);
     if (j->err_fd >= 0)
         close(j->err_fd);
+    if (j->out_file >= 0)
+        close(j->out_file);
+    if (j->err_file >= 0)
+        close(j->err_file);
     free(j);
 }
 
@@ -64,8 +71,37 @@ static void close_pair(int p[2])
     p[0] = p[1] = -1;
 }
 
+/* Where the child's fds 1 and 2 come from: pipe write ends or memory
+ * files.  child[] gets -1 for "inherit ours". */
+static int make_outputs(job *j, capture_mode capture, int outp[2], int errp[2], int child[2], strbuf *err)
+{
+    child[0] = child[1] = -1;
+    if (capture == CAPTURE_PIPES) {
+        if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+            sb_addf(err, "cannot create a pipe: %s", strerror(errno));
+            return -1;
+        }
+        child[0] = outp[1];
+        child[1] = errp[1];
+    } else if (capture == CAPTURE_FILES) {
+        if (j->out_file >= 0)
+            close(j->out_file);
+        if (j->err_file >= 0)
+            close(j->err_file);
+        j->out_file = memfd_create("mproc-stdout", MFD_CLOEXEC);
+        j->err_file = memfd_create("mproc-stderr", MFD_CLOEXEC);
+        if (j->out_file < 0 || j->err_file < 0) {
+            sb_addf(err, "cannot create a file for job output: %s", strerror(errno));
+            return -1;
+        }
+        child[0] = j->out_file;
+        child[1] = j->err_file;
+    }
+    return 0;
+}
+
 int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char *shell,
-              int capture, strbuf *err)
+              capture_mode capture, strbuf *err)
 {
     j->slot = slot;
     j->attempts++;
@@ -75,10 +111,10 @@ int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char 
     j->received = 0;
     sb_clear(&j->out);
     sb_clear(&j->err);
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1};
-    if (capture && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) {
-        sb_addf(err, "cannot create a pipe: %s", strerror(errno));
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, child[2];
+    if (make_outputs(j, capture, outp, errp, child, err) < 0) {
         close_pair(outp);
+        close_pair(errp);
         return -1;
     }
     job_values v = {j->args.items, j->args.len, j->seq, j->slot};
@@ -93,11 +129,11 @@ int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char 
         j->start_mono = clock_mono();
         rc = -1;
         if (direct == 1)
-            rc = spawner_start(sp, path.data, argv.items, outp[1], errp[1], j->seq, j->slot, &j->pid);
+            rc = spawner_start(sp, path.data, argv.items, child[0], child[1], j->seq, j->slot, &j->pid);
         if (rc != 0) {
             /* Not plain, or the direct exec failed: the shell decides. */
             char *sh_argv[4] = {(char *)shell, (char *)"-c", (char *)sb_str(&j->cmd), NULL};
-            rc = spawner_start(sp, shell, sh_argv, outp[1], errp[1], j->seq, j->slot, &j->pid);
+            rc = spawner_start(sp, shell, sh_argv, child[0], child[1], j->seq, j->slot, &j->pid);
         }
     }
     sv_free(&argv);
@@ -112,7 +148,7 @@ int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char 
         return -1;
     }
     /* Our copies of the write ends must go, or end of file never comes. */
-    if (capture) {
+    if (capture == CAPTURE_PIPES) {
         close(outp[1]);
         close(errp[1]);
     }
@@ -181,6 +217,48 @@ double job_stop_tick(job *j, double now)
     if (now >= j->term_next)
         send_step(j, now);
     return j->term_step < TERM_STEPS ? j->term_next : -1;
+}
+
+/* Appends the whole content of a memory file and closes it. */
+static int slurp_file(int *fd, strbuf *b)
+{
+    struct stat st;
+    if (fstat(*fd, &st) == 0 && st.st_size > 0 && sb_reserve(b, (size_t)st.st_size) < 0)
+        return -1;
+    off_t off = 0;
+    for (;;) {
+        if (sb_reserve(b, 65536) < 0)
+            return -1;
+        ssize_t n = pread(*fd, b->data + b->len, b->cap - b->len - 1, off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        b->len += (size_t)n;
+        b->data[b->len] = '\0';
+        off += n;
+    }
+    close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+int job_collect(job *j, strbuf *err)
+{
+    int rc = 0;
+    if (j->out_file >= 0) {
+        if (slurp_file(&j->out_file, &j->out) < 0)
+            rc = -1;
+        j->received = j->out.len;
+    }
+    if (j->err_file >= 0 && slurp_file(&j->err_file, &j->err) < 0)
+        rc = -1;
+    if (rc < 0)
+        sb_addf(err, "cannot read the output of job %lu: %s", j->seq,
+                j->out.failed || j->err.failed ? "out of memory" : strerror(errno));
+    return rc;
 }
 
 int job_is_over(const job *j)

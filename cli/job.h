@@ -1,8 +1,10 @@
 /* job.h - one job: its arguments, its process and its captured output.
  *
- * A job is started with its standard output and error on pipes (unless
- * output is ungrouped), in its own process group, and is over when its
- * process has been reaped and both pipes are at end of file. */
+ * A job runs in its own process group.  Its standard output and error go
+ * to memory files read when it ends (grouped output: no event to handle
+ * while it runs), to pipes read as data comes (--line-buffer), or straight
+ * to ours (--ungroup).  It is over when its process has been reaped and,
+ * with pipes, both are at end of file. */
 #ifndef MPROC_CLI_JOB_H
 #define MPROC_CLI_JOB_H
 
@@ -14,6 +16,8 @@
 
 typedef enum job_state { JOB_WAITING, JOB_RUNNING, JOB_FINISHED } job_state;
 
+typedef enum capture_mode { CAPTURE_NONE, CAPTURE_FILES, CAPTURE_PIPES } capture_mode;
+
 typedef struct job {
     struct job *next_retry;     /* the runner's retry queue */
     struct job *next_order;     /* -k: the jobs in input order */
@@ -23,7 +27,8 @@ typedef struct job {
     strbuf out, err;
     size_t received;            /* bytes of standard output */
     pid_t pid;
-    int out_fd, err_fd;         /* -1 once at end of file (or not captured) */
+    int out_fd, err_fd;         /* pipes: -1 once at end of file */
+    int out_file, err_file;     /* memory files, until collected */
     int reaped;
     int exitval, sig;
     long attempts;
@@ -42,10 +47,14 @@ job *job_new(void);
 void job_free(job *j);
 
 /* Starts (or restarts) the job in slot: renders its command, then execs
- * it directly when the command allows, through shell otherwise.  capture
- * selects pipes for its output.  Returns 0, or -1 with a message in *err. */
+ * it directly when the command allows, through shell otherwise.  Returns
+ * 0, or -1 with a message in *err. */
 int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char *shell,
-              int capture, strbuf *err);
+              capture_mode capture, strbuf *err);
+
+/* Reads the memory files of a job that is over into out and err.
+ * Returns 0, or -1 when out of memory or unreadable (message in *err). */
+int job_collect(job *j, strbuf *err);
 
 /* Reads what is ready on the job's stdout (is_err 0) or stderr pipe;
  * closes the pipe at end of file.  Returns 0, or -1 when out of memory

@@ -57,6 +57,7 @@ typedef struct runner {
     int error;
     median_window runtimes;     /* successful runtimes, for --timeout N% */
     const char *shell;
+    capture_mode capture;       /* how job output is collected */
     strbuf scratch;
 } runner;
 
@@ -236,7 +237,7 @@ static void stop_all(runner *r, double now)
 static int start_job(runner *r, job *j, long slot)
 {
     strbuf err = STRBUF_INIT;
-    int rc = job_start(j, (unsigned long)slot + 1, &r->cmd, &r->sp, r->shell, !r->o->ungroup, &err);
+    int rc = job_start(j, (unsigned long)slot + 1, &r->cmd, &r->sp, r->shell, r->capture, &err);
     if (rc < 0)
         say("%s", sb_str(&err));
     sb_free(&err);
@@ -349,6 +350,12 @@ static void finish_job(runner *r, long slot)
     }
     j->state = JOB_FINISHED;
     if (!j->discard) {
+        strbuf err = STRBUF_INIT;
+        if (job_collect(j, &err) < 0) {
+            say("%s", sb_str(&err));
+            r->error = 1;
+        }
+        sb_free(&err);
         int halt = tally_add(&r->tally, j->exitval, j->sig);
         if (!failed && r->o->timeout_percent)
             median_add(&r->runtimes, j->runtime);
@@ -613,6 +620,14 @@ int run_jobs(run_options *o, int *signo)
     if (o->retries < 1)
         o->retries = 1;
     r.shell = pick_shell();
+    /* Memory files cost no event while a job runs; only --line-buffer
+     * needs to see output as it comes. */
+    if (o->ungroup)
+        r.capture = CAPTURE_NONE;
+    else if (o->line_buffer && !o->keep_order && !o->results)
+        r.capture = CAPTURE_PIPES;
+    else
+        r.capture = CAPTURE_FILES;
 
     if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote) < 0) {
         say("%s", "out of memory");

@@ -166,6 +166,8 @@ case("ungroup", ["-j1", "-u", "printf", "%s", ":::", "a", "b", "c"])
 case("tag", ["-k", "--tag", "echo {}; echo err{} >&2", ":::", "a", "b c"])
 case("tag-product", ["-k", "--tag", "echo", ":::", "a", ":::", "1", "2"])
 case("tag-no-final-newline", ["-k", "--tag", "printf", "x\\ny", ":::", "a"])
+case("reopened-dev-stdout", ["-k", "echo aaaa; echo b > /dev/stdout; echo c", ":::", "1"])
+case("background-child-output", ["-k", "(sleep 0.3; echo late) & echo early", ":::", "1"])
 case("no-final-newline", ["-k", "printf", "%s", ":::", "a", "b"])
 case("large-output", ["-k", "seq", ":::", "100000", "3"])
 case("results", ["-k", "--results", "res", "echo {}; echo e{} >&2", ":::", "a", "b/c", "d e", ":::", "1", "2"],
