@@ -1,10 +1,11 @@
 /* runner.c - the event loop of `mproc run`.
  *
- * One thread.  SIGCHLD, SIGINT, SIGTERM and SIGHUP are blocked and read
- * from a signalfd, so a child's exit and the output pipes are all events
- * of the same poll(): no handler runs at an awkward moment.  A job is over
- * when its process has been reaped and both of its pipes are at end of
- * file; only then is its output printed (grouped), logged and counted. */
+ * One thread.  SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGTSTP and SIGCONT are
+ * blocked and read from a signalfd, so a child's exit, a signal and (with
+ * --line-buffer) output pipes are all events of the same poll(): no
+ * handler runs at an awkward moment.  Time limits are poll timeouts.
+ * When a job is over (job_is_over) its output is printed whole, logged
+ * and counted; with -k, in input order. */
 #include "runner.h"
 
 #include <errno.h>
