@@ -219,17 +219,19 @@ double job_stop_tick(job *j, double now)
     return j->term_step < TERM_STEPS ? j->term_next : -1;
 }
 
-/* Appends the whole content of a memory file and closes it. */
+/* Appends the whole content of a memory file and closes it.  Most jobs
+ * write nothing to one of their files (or both): those cost one fstat. */
 static int slurp_file(int *fd, strbuf *b)
 {
     struct stat st;
-    if (fstat(*fd, &st) == 0 && st.st_size > 0 && sb_reserve(b, (size_t)st.st_size) < 0)
+    if (fstat(*fd, &st) < 0)
         return -1;
     off_t off = 0;
-    for (;;) {
-        if (sb_reserve(b, 65536) < 0)
+    size_t want = (size_t)st.st_size;
+    while (want > 0) {
+        if (sb_reserve(b, want) < 0)
             return -1;
-        ssize_t n = pread(*fd, b->data + b->len, b->cap - b->len - 1, off);
+        ssize_t n = pread(*fd, b->data + b->len, want, off);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -239,6 +241,7 @@ static int slurp_file(int *fd, strbuf *b)
         b->len += (size_t)n;
         b->data[b->len] = '\0';
         off += n;
+        want -= (size_t)n;
     }
     close(*fd);
     *fd = -1;

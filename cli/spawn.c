@@ -57,29 +57,53 @@ int spawner_init(spawner *s, int reset_sigpipe)
 void spawner_free(spawner *s)
 {
     posix_spawnattr_destroy(&s->attr);
+    for (int i = 0; i < SPAWN_ACTION_CACHE; i++)
+        if (s->actions[i].ready)
+            posix_spawn_file_actions_destroy(&s->actions[i].fa);
     if (s->devnull >= 0)
         close(s->devnull);
     free(s->env);
     s->env = NULL;
 }
 
+/* The file actions for this pair of descriptors, built on first use. */
+static posix_spawn_file_actions_t *actions_for(spawner *s, int out_fd, int err_fd, int *rc)
+{
+    for (int i = 0; i < SPAWN_ACTION_CACHE; i++)
+        if (s->actions[i].ready && s->actions[i].out_fd == out_fd && s->actions[i].err_fd == err_fd)
+            return &s->actions[i].fa;
+    spawn_actions *a = &s->actions[s->next_evict];
+    s->next_evict = (s->next_evict + 1) % SPAWN_ACTION_CACHE;
+    if (a->ready)
+        posix_spawn_file_actions_destroy(&a->fa);
+    a->ready = 0;
+    *rc = posix_spawn_file_actions_init(&a->fa);
+    if (*rc)
+        return NULL;
+    /* dup2 clears close-on-exec on the copy; the originals close at exec. */
+    *rc = posix_spawn_file_actions_adddup2(&a->fa, s->devnull, 0);
+    if (!*rc && out_fd >= 0)
+        *rc = posix_spawn_file_actions_adddup2(&a->fa, out_fd, 1);
+    if (!*rc && err_fd >= 0)
+        *rc = posix_spawn_file_actions_adddup2(&a->fa, err_fd, 2);
+    if (*rc) {
+        posix_spawn_file_actions_destroy(&a->fa);
+        return NULL;
+    }
+    a->out_fd = out_fd;
+    a->err_fd = err_fd;
+    a->ready = 1;
+    return &a->fa;
+}
+
 int spawner_start(spawner *s, const char *path, char *const argv[], int out_fd, int err_fd,
                   unsigned long seq, unsigned long slot, pid_t *pid)
 {
-    posix_spawn_file_actions_t fa;
-    int rc = posix_spawn_file_actions_init(&fa);
-    if (rc)
+    int rc = 0;
+    posix_spawn_file_actions_t *fa = actions_for(s, out_fd, err_fd, &rc);
+    if (!fa)
         return rc;
-    /* dup2 clears close-on-exec on the copy; the originals close at exec. */
-    rc = posix_spawn_file_actions_adddup2(&fa, s->devnull, 0);
-    if (!rc && out_fd >= 0)
-        rc = posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
-    if (!rc && err_fd >= 0)
-        rc = posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
     snprintf(s->seq_var, sizeof s->seq_var, "PARALLEL_SEQ=%lu", seq);
     snprintf(s->slot_var, sizeof s->slot_var, "PARALLEL_JOBSLOT=%lu", slot);
-    if (!rc)
-        rc = posix_spawn(pid, path, &fa, &s->attr, argv, s->env);
-    posix_spawn_file_actions_destroy(&fa);
-    return rc;
+    return posix_spawn(pid, path, fa, &s->attr, argv, s->env);
 }

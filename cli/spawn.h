@@ -10,8 +10,22 @@
 #include <spawn.h>
 #include <sys/types.h>
 
+/* File actions depend only on the two descriptors given to the child, and
+ * the kernel hands out the same few numbers again and again: building
+ * them once per pair saves their validation (two getrlimit calls per
+ * dup2) on every job. */
+#define SPAWN_ACTION_CACHE 16
+
+typedef struct spawn_actions {
+    int out_fd, err_fd;
+    int ready;
+    posix_spawn_file_actions_t fa;
+} spawn_actions;
+
 typedef struct spawner {
     posix_spawnattr_t attr;
+    spawn_actions actions[SPAWN_ACTION_CACHE];
+    unsigned next_evict;
     int devnull;            /* close-on-exec, given to the child as fd 0 */
     char **env;             /* environ plus the two per-job variables */
     size_t env_seq, env_slot;
