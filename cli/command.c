@@ -53,43 +53,42 @@ static int seg_push_empty(segment_list *l, size_t off)
     return 0;
 }
 
-int command_compile(command *c, char **words, size_t nwords, int quote)
+/* -q: every word is one argument; its text is literal, only replacement
+ * strings in it are replaced. */
+static int compile_quoted(command *c, char **words, size_t nwords)
 {
-    memset(c, 0, sizeof *c);
-    c->quote = quote;
-    c->empty = nwords == 0;
-    if (c->empty)
-        return 0;
-    if (sb_reserve(&c->text, 1) < 0) /* segments index into text.data */
-        return -1;
-    if (quote) {
-        c->seg_word = NULL;
-        size_t cap = 0;
-        for (size_t w = 0; w < nwords; w++) {
-            size_t base = c->text.len;
-            size_t before = c->segs.len;
-            sb_adds(&c->text, words[w]);
-            long found = template_split(words[w], strlen(words[w]), base, &c->segs);
-            if (found < 0 || c->text.failed)
+    size_t cap = 0;
+    for (size_t w = 0; w < nwords; w++) {
+        size_t base = c->text.len;
+        size_t before = c->segs.len;
+        sb_adds(&c->text, words[w]);
+        long found = template_split(words[w], strlen(words[w]), base, &c->segs);
+        if (found < 0 || c->text.failed)
+            return -1;
+        if (found > 0)
+            c->has_repl = 1;
+        if (c->segs.len == before && seg_push_empty(&c->segs, base) < 0)
+            return -1; /* an empty word is still a word */
+        if (c->segs.len > cap) {
+            size_t ncap = c->segs.cap;
+            size_t *p = realloc(c->seg_word, ncap * sizeof *p);
+            if (!p)
                 return -1;
-            if (found > 0)
-                c->has_repl = 1;
-            if (c->segs.len == before && seg_push_empty(&c->segs, base) < 0)
-                return -1; /* an empty word is still a word */
-            if (c->segs.len > cap) {
-                size_t ncap = c->segs.cap;
-                size_t *p = realloc(c->seg_word, ncap * sizeof *p);
-                if (!p)
-                    return -1;
-                c->seg_word = p;
-                cap = ncap;
-            }
-            for (size_t k = before; k < c->segs.len; k++)
-                c->seg_word[k] = w;
+            c->seg_word = p;
+            cap = ncap;
         }
-        c->fast = 1;
-        return 0;
+        for (size_t k = before; k < c->segs.len; k++)
+            c->seg_word[k] = w;
     }
+    c->fast = 1;
+    return 0;
+}
+
+/* The words are joined with spaces into shell text, as GNU parallel does;
+ * the text can be exec'd directly when every byte outside the replacement
+ * strings is inert to the shell. */
+static int compile_joined(command *c, char **words, size_t nwords)
+{
     for (size_t w = 0; w < nwords; w++) {
         if (w)
             sb_addc(&c->text, ' ');
@@ -113,6 +112,18 @@ int command_compile(command *c, char **words, size_t nwords, int quote)
         }
     }
     return 0;
+}
+
+int command_compile(command *c, char **words, size_t nwords, int quote)
+{
+    memset(c, 0, sizeof *c);
+    c->quote = quote;
+    c->empty = nwords == 0;
+    if (c->empty)
+        return 0;
+    if (sb_reserve(&c->text, 1) < 0) /* segments index into text.data */
+        return -1;
+    return quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords);
 }
 
 void command_free(command *c)
