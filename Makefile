@@ -13,7 +13,7 @@ CMAKE_Q  := -Wno-dev --log-level=WARNING
 MAKEFLAGS += --no-print-directory
 CTEST    := ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-.PHONY: all build demo test test-plain test-asan test-tsan test-valgrind bench install clean deps-build deps-test deps-bench
+.PHONY: all build demo test test-plain test-asan test-tsan test-valgrind test-fuzz bench install clean deps-build deps-test deps-bench
 
 all: build
 
@@ -28,8 +28,8 @@ build: deps-build
 demo: build
 	@./build/examples/pi
 
-test: deps-test test-plain test-valgrind test-asan test-tsan
-	@echo "make test: all suites passed (plain, valgrind, asan+ubsan, tsan)"
+test: deps-test test-plain test-valgrind test-asan test-tsan test-fuzz
+	@echo "make test: all suites passed (plain, valgrind, asan+ubsan, tsan, fuzz)"
 
 test-plain: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
@@ -49,6 +49,14 @@ test-tsan: deps-test
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
 
+# libFuzzer on the mproc run option and replacement-string parsers, 25 s.
+test-fuzz: deps-test
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_FUZZ=ON -DMPROC_TESTS=OFF -DMPROC_BENCH=OFF -DMPROC_EXAMPLES=OFF $(CMAKE_Q)
+	@cmake --build build-fuzz -j $(JOBS) --target mproc-fuzz-parser
+	@mkdir -p build-fuzz/corpus
+	@./build-fuzz/cli/mproc-fuzz-parser -max_total_time=25 -timeout=10 -print_final_stats=0 build-fuzz/corpus tests/cli/fuzz-seeds 2>build-fuzz/fuzz.log || { tail -60 build-fuzz/fuzz.log; exit 1; }
+	@echo "test-fuzz: mproc run parsers fuzzed for 25 s, no crash"
+
 bench: deps-bench build
 	@./build/bench/mproc-bench $(BENCH_ARGS)
 
@@ -56,4 +64,4 @@ install: build
 	@cmake --install build --prefix $(PREFIX)
 
 clean:
-	@rm -rf build build-asan build-tsan
+	@rm -rf build build-asan build-tsan build-fuzz

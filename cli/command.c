@@ -1,0 +1,344 @@
+/* command.c - shell text and direct-exec argv for a job. */
+#include "command.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "quote.h"
+
+/* Bytes that have no meaning to the shell anywhere in a word. */
+static int is_inert_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("_-+./,:@%^=", c) != NULL;
+}
+
+/* Shell builtins and keywords: a command starting with one of these must
+ * go through the shell, where it means something else than (or has no)
+ * program on PATH.  true, false and echo behave the same either way. */
+static const char *const shell_words[] = {
+    "alias", "bg", "bind", "break", "builtin", "caller", "cd", "command", "compgen",
+    "complete", "compopt", "continue", "declare", "dirs", "disown", "enable", "eval",
+    "exec", "exit", "export", "fc", "fg", "getopts", "hash", "help", "history", "jobs",
+    "kill", "let", "local", "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read",
+    "readarray", "readonly", "return", "set", "shift", "shopt", "source", "suspend",
+    "test", "times", "trap", "type", "typeset", "ulimit", "umask", "unalias", "unset",
+    "wait", ".", ":", "[", "[[", "]]", "if", "then", "else", "elif", "fi", "case", "esac",
+    "for", "select", "while", "until", "do", "done", "in", "function", "time", "coproc",
+    "{", "}", "!", NULL,
+};
+
+static int is_shell_word(const char *s)
+{
+    for (const char *const *w = shell_words; *w; w++)
+        if (!strcmp(*w, s))
+            return 1;
+    return 0;
+}
+
+static int seg_push_empty(segment_list *l, size_t off)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        segment *p = realloc(l->items, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->items = p;
+        l->cap = cap;
+    }
+    segment t = {SEG_TEXT, EDIT_NONE, 0, off, 0};
+    l->items[l->len++] = t;
+    return 0;
+}
+
+/* -q: every word is one argument; its text is literal, only replacement
+ * strings in it are replaced. */
+static int compile_quoted(command *c, char **words, size_t nwords)
+{
+    size_t cap = 0;
+    for (size_t w = 0; w < nwords; w++) {
+        size_t base = c->text.len;
+        size_t before = c->segs.len;
+        sb_adds(&c->text, words[w]);
+        long found = template_split(words[w], strlen(words[w]), base, &c->segs);
+        if (found < 0 || c->text.failed)
+            return -1;
+        if (found > 0)
+            c->has_repl = 1;
+        if (c->segs.len == before && seg_push_empty(&c->segs, base) < 0)
+            return -1; /* an empty word is still a word */
+        if (c->segs.len > cap) {
+            size_t ncap = c->segs.cap;
+            size_t *p = realloc(c->seg_word, ncap * sizeof *p);
+            if (!p)
+                return -1;
+            c->seg_word = p;
+            cap = ncap;
+        }
+        for (size_t k = before; k < c->segs.len; k++)
+            c->seg_word[k] = w;
+    }
+    c->fast = 1;
+    return 0;
+}
+
+/* The words are joined with spaces into shell text, as GNU parallel does;
+ * the text can be exec'd directly when every byte outside the replacement
+ * strings is inert to the shell. */
+static int compile_joined(command *c, char **words, size_t nwords)
+{
+    for (size_t w = 0; w < nwords; w++) {
+        if (w)
+            sb_addc(&c->text, ' ');
+        sb_adds(&c->text, words[w]);
+    }
+    if (c->text.failed)
+        return -1;
+    long found = template_split(c->text.data, c->text.len, 0, &c->segs);
+    if (found < 0)
+        return -1;
+    c->has_repl = found > 0;
+    c->fast = 1;
+    for (size_t k = 0; k < c->segs.len; k++) {
+        const segment *s = &c->segs.items[k];
+        if (s->kind != SEG_TEXT)
+            continue;
+        for (size_t i = 0; i < s->len; i++) {
+            unsigned char ch = (unsigned char)c->text.data[s->off + i];
+            if (ch != ' ' && !is_inert_byte(ch))
+                c->fast = 0;
+        }
+    }
+    return 0;
+}
+
+int command_compile(command *c, char **words, size_t nwords, int quote)
+{
+    memset(c, 0, sizeof *c);
+    c->quote = quote;
+    c->empty = nwords == 0;
+    if (c->empty)
+        return 0;
+    if (sb_reserve(&c->text, 1) < 0) /* segments index into text.data */
+        return -1;
+    return quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords);
+}
+
+void command_free(command *c)
+{
+    sb_free(&c->text);
+    segment_list_free(&c->segs);
+    free(c->seg_word);
+    sb_free(&c->cache_name);
+    sb_free(&c->cache_path);
+}
+
+/* Number of values a replacement segment yields. */
+static size_t seg_nvalues(const segment *s, const job_values *v)
+{
+    return s->kind == SEG_ALL_ARGS ? v->nargs : 1;
+}
+
+/* Appends value i of a replacement segment (unquoted). */
+static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t i)
+{
+    switch (s->kind) {
+    case SEG_ALL_ARGS:
+        return path_edit_apply(out, v->args[i], strlen(v->args[i]), s->edit);
+    case SEG_ARG:
+        if (s->pos > v->nargs)
+            return 0;
+        return path_edit_apply(out, v->args[s->pos - 1], strlen(v->args[s->pos - 1]), s->edit);
+    case SEG_SEQ:
+        return sb_addf(out, "%lu", v->seq);
+    case SEG_SLOT:
+        return sb_addf(out, "%lu", v->slot);
+    case SEG_TEXT:
+        break;
+    }
+    return 0;
+}
+
+static int add_quoted_value(strbuf *out, const segment *s, const job_values *v, size_t i, strbuf *tmp)
+{
+    sb_clear(tmp);
+    if (seg_value(tmp, s, v, i) < 0)
+        return -1;
+    return shell_quote(out, tmp->data ? tmp->data : "", tmp->len);
+}
+
+int command_shell_text(const command *c, const job_values *v, strbuf *out)
+{
+    if (c->empty) {
+        for (size_t i = 0; i < v->nargs; i++) {
+            if (i)
+                sb_addc(out, ' ');
+            sb_adds(out, v->args[i]);
+        }
+        return out->failed ? -1 : 0;
+    }
+    strbuf tmp = STRBUF_INIT;
+    for (size_t k = 0; k < c->segs.len; k++) {
+        const segment *s = &c->segs.items[k];
+        if (c->quote && k > 0 && c->seg_word[k] != c->seg_word[k - 1])
+            sb_addc(out, ' ');
+        if (s->kind == SEG_TEXT) {
+            if (c->quote)
+                shell_quote(out, c->text.data + s->off, s->len);
+            else
+                sb_add(out, c->text.data + s->off, s->len);
+            continue;
+        }
+        size_t n = seg_nvalues(s, v);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                sb_addc(out, ' ');
+            if (add_quoted_value(out, s, v, i, &tmp) < 0)
+                break;
+        }
+    }
+    if (!c->has_repl)
+        for (size_t i = 0; i < v->nargs; i++) {
+            sb_addc(out, ' ');
+            shell_quote(out, v->args[i], strlen(v->args[i]));
+        }
+    int failed = tmp.failed;
+    sb_free(&tmp);
+    return out->failed || failed ? -1 : 0;
+}
+
+int find_program(const char *name, strbuf *path)
+{
+    struct stat st;
+    sb_clear(path);
+    if (!*name)
+        return -1;
+    if (strchr(name, '/')) {
+        if (stat(name, &st) == 0 && S_ISREG(st.st_mode) && access(name, X_OK) == 0)
+            return sb_adds(path, name);
+        return -1;
+    }
+    const char *p = getenv("PATH");
+    if (!p)
+        p = "/usr/local/bin:/usr/bin:/bin";
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        sb_clear(path);
+        if (len)
+            sb_add(path, p, len);
+        else
+            sb_addc(path, '.');
+        sb_addc(path, '/');
+        sb_adds(path, name);
+        if (path->failed)
+            return -1;
+        if (stat(path->data, &st) == 0 && S_ISREG(st.st_mode) && access(path->data, X_OK) == 0)
+            return 0;
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    sb_clear(path);
+    return -1;
+}
+
+/* Ends the word being built, if any. */
+static int finish_word(strvec *argv, strbuf *word, int *open)
+{
+    if (!*open)
+        return 0;
+    *open = 0;
+    int r = sv_push(argv, word->data ? word->data : "", word->len);
+    sb_clear(word);
+    return r;
+}
+
+static int terminate(strvec *argv)
+{
+    if (sv_push(argv, "", 0) < 0)
+        return -1;
+    free(argv->items[argv->len - 1]);
+    argv->items[--argv->len] = NULL;
+    return 0;
+}
+
+/* Whether the program the argv names may be exec'd instead of the shell. */
+static int argv_is_direct(command *c, const strvec *argv, strbuf *path)
+{
+    const char *name = argv->items[0];
+    if (!*name || strchr(name, '=') || is_shell_word(name))
+        return 0;
+    /* Only the builtins that agree with their programs reach here; the
+     * programs alone answer a lone --help or --version. */
+    if (argv->len == 2 && (!strcmp(argv->items[1], "--help") || !strcmp(argv->items[1], "--version")))
+        return 0;
+    if (c->cache_name.data && !strcmp(c->cache_name.data, name)) {
+        if (!c->cache_path.len)
+            return 0;
+        sb_clear(path);
+        return sb_add(path, c->cache_path.data, c->cache_path.len) < 0 ? -1 : 1;
+    }
+    sb_clear(&c->cache_name);
+    sb_clear(&c->cache_path);
+    sb_adds(&c->cache_name, name);
+    if (find_program(name, path) < 0)
+        return 0;
+    sb_add(&c->cache_path, path->data, path->len);
+    return c->cache_path.failed || c->cache_name.failed ? -1 : 1;
+}
+
+int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
+{
+    sv_clear(argv);
+    if (c->empty || !c->fast)
+        return 0;
+    strbuf word = STRBUF_INIT;
+    int open = 0, rc = 0;
+    for (size_t k = 0; k < c->segs.len && rc == 0; k++) {
+        const segment *s = &c->segs.items[k];
+        if (c->quote && k > 0 && c->seg_word[k] != c->seg_word[k - 1])
+            rc = finish_word(argv, &word, &open);
+        if (s->kind == SEG_TEXT) {
+            if (c->quote) {
+                sb_add(&word, c->text.data + s->off, s->len);
+                open = 1;
+                continue;
+            }
+            for (size_t i = 0; i < s->len && rc == 0; i++) {
+                char ch = c->text.data[s->off + i];
+                if (ch == ' ') {
+                    rc = finish_word(argv, &word, &open);
+                } else {
+                    sb_addc(&word, ch);
+                    open = 1;
+                }
+            }
+            continue;
+        }
+        /* The shell splits "x{}y" with two arguments into "xa" and "by". */
+        size_t n = seg_nvalues(s, v);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            if (i)
+                rc = finish_word(argv, &word, &open);
+            if (seg_value(&word, s, v, i) < 0)
+                rc = -1;
+            open = 1;
+        }
+    }
+    if (rc == 0)
+        rc = finish_word(argv, &word, &open);
+    if (!c->has_repl)
+        for (size_t i = 0; i < v->nargs && rc == 0; i++)
+            rc = sv_pushs(argv, v->args[i]);
+    if (word.failed)
+        rc = -1;
+    sb_free(&word);
+    if (rc < 0 || terminate(argv) < 0)
+        return -1;
+    if (argv->len == 0)
+        return 0;
+    return argv_is_direct(c, argv, path);
+}

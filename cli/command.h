@@ -1,0 +1,51 @@
+/* command.h - turning the command template and a job's arguments into
+ * what is run.
+ *
+ * Every job has a shell form: the text GNU parallel would hand to the
+ * shell, with each argument quoted so that it stays one literal word.  It
+ * is what --dry-run prints and what the job log records.  When that text
+ * needs no shell (plain words, a program found on PATH, no builtin), the
+ * job also has an argv form and is exec'd directly: same result, without
+ * the cost of starting a shell. */
+#ifndef MPROC_CLI_COMMAND_H
+#define MPROC_CLI_COMMAND_H
+
+#include "strbuf.h"
+#include "template.h"
+
+typedef struct command {
+    int empty;          /* no command words: each input is the command */
+    int quote;          /* -q: every word is literal */
+    int has_repl;       /* any replacement string: arguments are not appended */
+    int fast;           /* the template itself allows direct exec */
+    strbuf text;        /* the template text segments point into */
+    segment_list segs;
+    size_t *seg_word;   /* -q: the word each segment belongs to */
+    strbuf cache_name;  /* last program name looked up on PATH */
+    strbuf cache_path;  /* ... and where it was found ("" if nowhere) */
+} command;
+
+typedef struct job_values {
+    char **args;        /* the job's arguments */
+    size_t nargs;
+    unsigned long seq;  /* {#} */
+    unsigned long slot; /* {%} */
+} job_values;
+
+/* Compiles the command words; returns 0 or -1 (allocation). */
+int command_compile(command *c, char **words, size_t nwords, int quote);
+void command_free(command *c);
+
+/* Appends the shell form of the job to *out; returns 0 or -1. */
+int command_shell_text(const command *c, const job_values *v, strbuf *out);
+
+/* Builds the argv form into *argv (cleared first, NULL-terminated) and
+ * the program's path into *path.  Returns 1 when the job can be exec'd
+ * directly, 0 when it needs the shell, -1 on allocation failure. */
+int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path);
+
+/* Finds an executable regular file for name on PATH (name itself when it
+ * contains a slash).  Returns 0 and fills *path, or -1. */
+int find_program(const char *name, strbuf *path);
+
+#endif

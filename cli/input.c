@@ -1,0 +1,384 @@
+/* input.c - input sources, their product and linking, and -n grouping. */
+#include "input.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct colsep {
+    int use_regex;
+    regex_t re;
+    char *plain;
+    size_t plain_len;
+};
+
+typedef struct source {
+    strvec values;      /* in-memory values (unused for a streamed source) */
+    FILE *stream;       /* streamed source, or NULL */
+    int owns_stream;
+} source;
+
+typedef struct group {
+    size_t first, count;    /* sources [first, first+count) */
+    size_t rows;            /* rows held in memory (in-memory groups) */
+} group;
+
+struct input {
+    source *sources;
+    size_t nsources;
+    group *groups;
+    size_t ngroups;
+    int streamed;           /* group 0 is read lazily (one source) */
+    size_t *odometer;       /* current row of each group */
+    int started, finished;
+    size_t max_args;
+    colsep *colsep;
+    char *line;             /* getline buffer */
+    size_t line_cap;
+    strvec row0;            /* the current row of group 0 */
+};
+
+static int read_line(FILE *f, char **line, size_t *cap, size_t *len)
+{
+    errno = 0;
+    ssize_t n = getline(line, cap, f);
+    if (n < 0)
+        return errno ? -1 : 0;
+    if (n > 0 && (*line)[n - 1] == '\n')
+        n--;
+    (*line)[n] = '\0';
+    *len = (size_t)n;
+    return 1;
+}
+
+static int open_source(source *s, const source_spec *spec, strbuf *err)
+{
+    if (spec->kind == SOURCE_ARGS) {
+        for (size_t i = 0; i < spec->nargs; i++)
+            if (sv_pushs(&s->values, spec->args[i]) < 0)
+                goto oom;
+        return 0;
+    }
+    if (!spec->path || !strcmp(spec->path, "-")) {
+        s->stream = stdin;
+        return 0;
+    }
+    s->stream = fopen(spec->path, "re");
+    if (!s->stream) {
+        sb_addf(err, "cannot open input file '%s': %s", spec->path, strerror(errno));
+        return -1;
+    }
+    s->owns_stream = 1;
+    return 0;
+oom:
+    sb_adds(err, "out of memory");
+    return -1;
+}
+
+static int slurp_source(input *in, source *s, strbuf *err)
+{
+    if (!s->stream)
+        return 0;
+    size_t len;
+    int r;
+    while ((r = read_line(s->stream, &in->line, &in->line_cap, &len)) > 0)
+        if (sv_push(&s->values, in->line, len) < 0) {
+            sb_adds(err, "out of memory");
+            return -1;
+        }
+    if (r < 0) {
+        sb_addf(err, "cannot read input: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int input_open(input **out, const run_options *o, strbuf *err)
+{
+    input *in = calloc(1, sizeof *in);
+    if (!in)
+        goto oom;
+    in->max_args = o->max_args ? o->max_args : 1;
+    if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
+        goto fail;
+    size_t ns = o->nsources ? o->nsources : 1;
+    in->sources = calloc(ns, sizeof *in->sources);
+    in->groups = calloc(ns, sizeof *in->groups);
+    in->odometer = calloc(ns, sizeof *in->odometer);
+    if (!in->sources || !in->groups || !in->odometer)
+        goto oom;
+    in->nsources = ns;
+    if (o->nsources == 0) {
+        in->sources[0].stream = stdin;
+        in->groups[0].count = 1;
+        in->ngroups = 1;
+    } else {
+        for (size_t i = 0; i < o->nsources; i++) {
+            if (open_source(&in->sources[i], &o->sources[i], err) < 0)
+                goto fail;
+            if (i == 0 || !o->sources[i].linked) {
+                in->groups[in->ngroups].first = i;
+                in->groups[in->ngroups].count = 0;
+                in->ngroups++;
+            }
+            in->groups[in->ngroups - 1].count++;
+        }
+    }
+    in->streamed = in->groups[0].count == 1 && in->sources[0].stream != NULL;
+    for (size_t g = 0; g < in->ngroups; g++) {
+        group *gr = &in->groups[g];
+        if (g == 0 && in->streamed)
+            continue;
+        size_t rows = (size_t)-1;
+        for (size_t k = 0; k < gr->count; k++) {
+            source *s = &in->sources[gr->first + k];
+            if (slurp_source(in, s, err) < 0)
+                goto fail;
+            if (s->values.len < rows)
+                rows = s->values.len;
+        }
+        gr->rows = rows;
+    }
+    *out = in;
+    return 0;
+oom:
+    sb_adds(err, "out of memory");
+fail:
+    input_close(in);
+    return -1;
+}
+
+/* Appends one value, split into columns when --colsep is given. */
+static int add_value(input *in, strvec *args, const char *s, size_t n)
+{
+    if (in->colsep)
+        return colsep_split(in->colsep, s, n, args);
+    return sv_push(args, s, n);
+}
+
+/* Loads the next row of group 0 into in->row0.  Returns 1, 0 or -1. */
+static int next_row0(input *in, strbuf *err)
+{
+    sv_clear(&in->row0);
+    if (in->streamed) {
+        size_t len;
+        int r = read_line(in->sources[0].stream, &in->line, &in->line_cap, &len);
+        if (r < 0) {
+            sb_addf(err, "cannot read input: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0)
+            return 0;
+        return sv_push(&in->row0, in->line, len) < 0 ? -1 : 1;
+    }
+    group *g = &in->groups[0];
+    if (in->odometer[0] >= g->rows)
+        return 0;
+    for (size_t k = 0; k < g->count; k++)
+        if (sv_pushs(&in->row0, in->sources[g->first + k].values.items[in->odometer[0]]) < 0)
+            return -1;
+    in->odometer[0]++;
+    return 1;
+}
+
+/* Advances to the next tuple of the product.  Returns 1, 0 or -1. */
+static int next_tuple(input *in, strvec *args, strbuf *err)
+{
+    if (in->finished)
+        return 0;
+    size_t G = in->ngroups;
+    int r;
+    if (!in->started) {
+        in->started = 1;
+        for (size_t g = 1; g < G; g++)
+            if (in->groups[g].rows == 0) {
+                /* In a product an empty source stands for one empty value. */
+                in->groups[g].rows = 1;
+                for (size_t k = 0; k < in->groups[g].count; k++)
+                    if (sv_push(&in->sources[in->groups[g].first + k].values, "", 0) < 0)
+                        return -1;
+            }
+        r = next_row0(in, err);
+        if (r == 0 && G > 1) {
+            for (size_t k = 0; k < in->groups[0].count; k++)
+                if (sv_push(&in->row0, "", 0) < 0)
+                    return -1;
+            r = 1;
+        }
+    } else {
+        size_t g = G;
+        r = 1;
+        while (g > 1) {
+            g--;
+            if (++in->odometer[g] < in->groups[g].rows)
+                break;
+            in->odometer[g] = 0;
+            if (g == 1) {
+                r = next_row0(in, err);
+                break;
+            }
+        }
+        if (G == 1)
+            r = next_row0(in, err);
+    }
+    if (r <= 0) {
+        in->finished = 1;
+        return r;
+    }
+    for (size_t k = 0; k < in->row0.len; k++)
+        if (add_value(in, args, in->row0.items[k], strlen(in->row0.items[k])) < 0)
+            return -1;
+    for (size_t g = 1; g < G; g++) {
+        group *gr = &in->groups[g];
+        for (size_t k = 0; k < gr->count; k++) {
+            const char *v = in->sources[gr->first + k].values.items[in->odometer[g]];
+            if (add_value(in, args, v, strlen(v)) < 0)
+                return -1;
+        }
+    }
+    return 1;
+}
+
+int input_next(input *in, strvec *args, strbuf *err)
+{
+    sv_clear(args);
+    size_t got = 0;
+    while (got < in->max_args) {
+        int r = next_tuple(in, args, err);
+        if (r < 0) {
+            if (!err->len)
+                sb_adds(err, "out of memory");
+            return -1;
+        }
+        if (r == 0)
+            break;
+        got++;
+    }
+    return got > 0;
+}
+
+void input_close(input *in)
+{
+    if (!in)
+        return;
+    for (size_t i = 0; i < in->nsources; i++) {
+        sv_free(&in->sources[i].values);
+        if (in->sources[i].owns_stream)
+            fclose(in->sources[i].stream);
+    }
+    free(in->sources);
+    free(in->groups);
+    free(in->odometer);
+    sv_free(&in->row0);
+    free(in->line);
+    colsep_free(in->colsep);
+    free(in);
+}
+
+/* ---- column splitting ------------------------------------------------- */
+
+static int has_regex_special(const char *s)
+{
+    return strpbrk(s, ".[]()*+?{}|^$\\") != NULL;
+}
+
+int colsep_compile(colsep **out, const char *sep, strbuf *err)
+{
+    colsep *c = calloc(1, sizeof *c);
+    if (!c) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    if (!has_regex_special(sep)) {
+        c->plain = strdup(sep);
+        if (!c->plain) {
+            free(c);
+            sb_adds(err, "out of memory");
+            return -1;
+        }
+        c->plain_len = strlen(sep);
+        *out = c;
+        return 0;
+    }
+    /* Perl-style \t and \s are common in separators: translate them. */
+    strbuf pat = STRBUF_INIT;
+    for (const char *p = sep; *p; p++) {
+        if (p[0] == '\\' && p[1] == 't') { sb_addc(&pat, '\t'); p++; }
+        else if (p[0] == '\\' && p[1] == 's') { sb_adds(&pat, "[[:space:]]"); p++; }
+        else sb_addc(&pat, *p);
+    }
+    int rc = pat.failed ? REG_ESPACE : regcomp(&c->re, sb_str(&pat), REG_EXTENDED);
+    sb_free(&pat);
+    if (rc != 0) {
+        sb_addf(err, "cannot parse --colsep '%s' as a regular expression", sep);
+        free(c);
+        return -1;
+    }
+    c->use_regex = 1;
+    *out = c;
+    return 0;
+}
+
+static int push_trimmed(strvec *out, const char *s, size_t n)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t')) { s++; n--; }
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    return sv_push(out, s, n);
+}
+
+int colsep_split(const colsep *c, const char *s, size_t n, strvec *out)
+{
+    size_t first = out->len;
+    size_t pos = 0;
+    while (pos <= n) {
+        size_t mstart = n, mend = n;
+        int found = 0;
+        if (c->use_regex) {
+            regmatch_t m;
+            m.rm_so = (regoff_t)pos;
+            m.rm_eo = (regoff_t)n;
+            /* REG_STARTEND keeps the search inside [pos, n) without copying. */
+            /* An empty match separates nothing: the rest is one column. */
+            if (regexec(&c->re, s, 1, &m, REG_STARTEND | (pos > 0 ? REG_NOTBOL : 0)) == 0 &&
+                m.rm_eo > m.rm_so) {
+                mstart = (size_t)m.rm_so;
+                mend = (size_t)m.rm_eo;
+                found = 1;
+            }
+        } else {
+            for (size_t i = pos; i + c->plain_len <= n; i++)
+                if (!memcmp(s + i, c->plain, c->plain_len)) {
+                    mstart = i;
+                    mend = i + c->plain_len;
+                    found = 1;
+                    break;
+                }
+        }
+        if (!found) {
+            if (push_trimmed(out, s + pos, n - pos) < 0)
+                return -1;
+            break;
+        }
+        if (push_trimmed(out, s + pos, mstart - pos) < 0)
+            return -1;
+        pos = mend;
+    }
+    /* Empty trailing columns are dropped (but a value keeps one column). */
+    while (out->len > first + 1 && out->items[out->len - 1][0] == '\0') {
+        free(out->items[out->len - 1]);
+        out->len--;
+    }
+    return 0;
+}
+
+void colsep_free(colsep *c)
+{
+    if (!c)
+        return;
+    if (c->use_regex)
+        regfree(&c->re);
+    free(c->plain);
+    free(c);
+}

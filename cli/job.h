@@ -1,0 +1,76 @@
+/* job.h - one job: its arguments, its process and its captured output.
+ *
+ * A job runs in its own process group.  Its standard output and error go
+ * to memory files read when it ends (grouped output: no event to handle
+ * while it runs), to pipes read as data comes (--line-buffer), or straight
+ * to ours (--ungroup).  It is over when its process has been reaped and,
+ * with pipes, both are at end of file. */
+#ifndef MPROC_CLI_JOB_H
+#define MPROC_CLI_JOB_H
+
+#include <sys/types.h>
+
+#include "command.h"
+#include "spawn.h"
+#include "strbuf.h"
+
+typedef enum job_state { JOB_WAITING, JOB_RUNNING, JOB_FINISHED } job_state;
+
+typedef enum capture_mode { CAPTURE_NONE, CAPTURE_FILES, CAPTURE_PIPES } capture_mode;
+
+typedef struct job {
+    struct job *next_retry;     /* the runner's retry queue */
+    struct job *next_order;     /* -k: the jobs in input order */
+    unsigned long seq, slot;
+    strvec args;
+    strbuf cmd;                 /* shell form: job log, messages */
+    strbuf out, err;
+    size_t received;            /* bytes of standard output */
+    pid_t pid;
+    int out_fd, err_fd;         /* pipes: -1 once at end of file */
+    int out_file, err_file;     /* memory files, until collected */
+    int reaped;
+    int exitval, sig;
+    long attempts;
+    double start_real, start_mono, runtime;
+    int timed_out;              /* stopped by --timeout */
+    int discard;                /* stopped by --halt now or a signal: no output */
+    int term_step;              /* next step of the TERM-then-KILL sequence */
+    double term_next;           /* when that step is due (monotonic) */
+    job_state state;
+} job;
+
+double clock_mono(void);
+double clock_real(void);
+
+job *job_new(void);
+void job_free(job *j);
+
+/* Starts (or restarts) the job in slot: renders its command, then execs
+ * it directly when the command allows, through shell otherwise.  Returns
+ * 0, or -1 with a message in *err. */
+int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char *shell,
+              capture_mode capture, strbuf *err);
+
+/* Reads the memory files of a job that is over into out and err.
+ * Returns 0, or -1 when out of memory or unreadable (message in *err). */
+int job_collect(job *j, strbuf *err);
+
+/* Reads what is ready on the job's stdout (is_err 0) or stderr pipe;
+ * closes the pipe at end of file.  Returns 0, or -1 when out of memory
+ * (the pipe is then closed and its output lost). */
+int job_read(job *j, int is_err);
+
+/* Records a wait status. */
+void job_set_status(job *j, int status);
+
+/* The TERM-then-KILL sequence, sent to the job's process group:
+ * job_stop sends the first signal if none was sent yet; job_stop_tick
+ * sends the next one when due and returns when the one after is due
+ * (-1: the sequence is over). */
+void job_stop(job *j, double now);
+double job_stop_tick(job *j, double now);
+
+int job_is_over(const job *j);
+
+#endif

@@ -1,0 +1,102 @@
+/* main.c - the `mproc` command: `mproc run ...` and help. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "output.h"
+#include "runner.h"
+
+#ifndef MPROC_VERSION
+#define MPROC_VERSION "0.0.0"
+#endif
+
+static void usage(int fd)
+{
+    static const char text[] =
+        "usage: mproc <command> [arguments]\n"
+        "\n"
+        "commands:\n"
+        "  run     run a command over many inputs in parallel (GNU parallel compatible);\n"
+        "          see 'mproc run --help' and mproc(1)\n"
+        "\n"
+        "options:\n"
+        "  -h, --help     show this help\n"
+        "  --version      show the version\n";
+    write_all(fd, text, sizeof text - 1);
+}
+
+/* Jobs must not inherit a closed standard descriptor, and the pipes we
+ * create must not land on 0, 1 or 2. */
+static void ensure_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0) {
+            int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+            if (n >= 0 && n != fd)
+                close(n);
+        }
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    run_options o;
+    strbuf err = STRBUF_INIT;
+    if (run_options_parse(&o, argc, argv, &err) < 0) {
+        strbuf m = STRBUF_INIT;
+        sb_addf(&m, "mproc run: %s\nTry 'mproc run --help' for more information.\n", sb_str(&err));
+        write_all(2, m.data, m.len);
+        sb_free(&m);
+        sb_free(&err);
+        run_options_free(&o);
+        return RUN_EXIT_ERROR;
+    }
+    sb_free(&err);
+    if (o.show_help) {
+        run_usage(1);
+        run_options_free(&o);
+        return 0;
+    }
+    if (o.show_version) {
+        write_all(1, "mproc run " MPROC_VERSION "\n", strlen("mproc run " MPROC_VERSION "\n"));
+        run_options_free(&o);
+        return 0;
+    }
+    int signo = 0;
+    int status = run_jobs(&o, &signo);
+    run_options_free(&o);
+    if (signo) {
+        /* Tell our parent the truth: we were interrupted. */
+        signal(signo, SIG_DFL);
+        raise(signo);
+        return 128 + signo;
+    }
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    ensure_std_fds();
+    if (argc < 2) {
+        usage(2);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(1);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        write_all(1, "mproc " MPROC_VERSION "\n", strlen("mproc " MPROC_VERSION "\n"));
+        return 0;
+    }
+    if (!strcmp(argv[1], "run"))
+        return cmd_run(argc - 2, argv + 2);
+    strbuf m = STRBUF_INIT;
+    sb_addf(&m, "mproc: unknown command '%s'\n", argv[1]);
+    write_all(2, m.data, m.len);
+    sb_free(&m);
+    usage(2);
+    return 2;
+}

@@ -1,0 +1,452 @@
+/* options.c - parsing the `mproc run` command line.
+ *
+ * Layout: [options] [command words] [(:::|:::+) args... | (::::|::::+) files...]...
+ * Options end at the first word that is not an option (or after "--"); from
+ * there on every word belongs to the command until an input separator. */
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_id {
+    OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
+    OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
+    OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
+    OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+};
+
+typedef struct opt_def {
+    const char *name;   /* long name without "--" */
+    char short_name;    /* 0 if none */
+    int takes_value;
+    enum opt_id id;
+} opt_def;
+
+static const opt_def opt_table[] = {
+    {"jobs", 'j', 1, OPT_JOBS},          {"max-procs", 'P', 1, OPT_JOBS},
+    {"keep-order", 'k', 0, OPT_KEEP},    {"tag", 0, 0, OPT_TAG},
+    {"line-buffer", 0, 0, OPT_LINEBUF},  {"lb", 0, 0, OPT_LINEBUF},
+    {"ungroup", 'u', 0, OPT_UNGROUP},    {"group", 'g', 0, OPT_GROUP},
+    {"dry-run", 0, 0, OPT_DRYRUN},       {"dryrun", 0, 0, OPT_DRYRUN},
+    {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
+    {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
+    {"max-args", 'n', 1, OPT_MAXARGS},   {"colsep", 'C', 1, OPT_COLSEP},
+    {"joblog", 0, 1, OPT_JOBLOG},        {"resume", 0, 0, OPT_RESUME},
+    {"resume-failed", 0, 0, OPT_RESUME_FAILED},
+    {"retries", 0, 1, OPT_RETRIES},      {"halt", 0, 1, OPT_HALT},
+    {"halt-on-error", 0, 1, OPT_HALT},   {"timeout", 0, 1, OPT_TIMEOUT},
+    {"results", 0, 1, OPT_RESULTS},      {"res", 0, 1, OPT_RESULTS},
+    {"will-cite", 0, 0, OPT_NOOP},       {"help", 'h', 0, OPT_HELP},
+    {"version", 'V', 0, OPT_VERSION},    {"arg-file", 'a', 1, OPT_ARGFILE},
+};
+#define NOPTS (sizeof opt_table / sizeof opt_table[0])
+
+static int is_separator(const char *s)
+{
+    return !strcmp(s, ":::") || !strcmp(s, ":::+") || !strcmp(s, "::::") || !strcmp(s, "::::+");
+}
+
+/* Parses a whole decimal number (optionally fractional); rejects trailing
+ * junk, NaN and infinities. */
+static int parse_number(const char *s, size_t n, double *out)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.'))
+            return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    double v = strtod(buf, &end);
+    if (*end || errno || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_count(const char *s, long min, long *out)
+{
+    double v;
+    if (parse_number(s, strlen(s), &v) < 0 || v != floor(v) || v < (double)min || v > 1e9)
+        return -1;
+    *out = (long)v;
+    return 0;
+}
+
+int parse_jobs(const char *s, jobs_kind *kind, double *value)
+{
+    size_t n = strlen(s);
+    double v;
+    if (n == 0)
+        return -1;
+    if (s[0] == '+' || s[0] == '-') {
+        if (parse_number(s + 1, n - 1, &v) < 0 || v != floor(v) || v > 1e6)
+            return -1;
+        *kind = s[0] == '+' ? JOBS_PLUS : JOBS_MINUS;
+    } else if (s[n - 1] == '%') {
+        if (parse_number(s, n - 1, &v) < 0 || v > 1e6)
+            return -1;
+        *kind = JOBS_PERCENT;
+    } else {
+        if (parse_number(s, n, &v) < 0 || v != floor(v) || v > 1e6)
+            return -1;
+        *kind = v == 0 ? JOBS_UNLIMITED : JOBS_ABS;
+    }
+    *value = v;
+    return 0;
+}
+
+long jobs_resolve(jobs_kind kind, double value, long ncpu)
+{
+    long n;
+    switch (kind) {
+    case JOBS_ABS:       n = (long)value; break;
+    case JOBS_PLUS:      n = ncpu + (long)value; break;
+    case JOBS_MINUS:     n = ncpu - (long)value; break;
+    case JOBS_PERCENT:   n = (long)floor((double)ncpu * value / 100.0); break;
+    case JOBS_UNLIMITED: n = 0; break;
+    case JOBS_CPUS:
+    default:             n = ncpu; break;
+    }
+    if (kind != JOBS_UNLIMITED && n < 1)
+        n = 1;
+    return n;
+}
+
+int parse_halt(const char *s, halt_spec *h)
+{
+    halt_spec r = {HALT_NEVER, HALT_FAIL, 0, 0};
+    size_t n = strlen(s);
+    if (!strcmp(s, "never") || !strcmp(s, "0")) { *h = r; return 0; }
+    if (!strcmp(s, "1") || !strcmp(s, "2") || !strcmp(s, "-1") || !strcmp(s, "-2")) {
+        r.when = (s[strlen(s) - 1] == '1') ? HALT_SOON : HALT_NOW;
+        r.why = s[0] == '-' ? HALT_SUCCESS : HALT_FAIL;
+        r.value = 1;
+        *h = r;
+        return 0;
+    }
+    if (n > 1 && s[n - 1] == '%' && !strchr(s, ',')) {
+        double v;
+        if (parse_number(s, n - 1, &v) < 0 || v <= 0 || v >= 100)
+            return -1;
+        r.when = HALT_SOON;
+        r.value = v;
+        r.percent = 1;
+        *h = r;
+        return 0;
+    }
+    const char *comma = strchr(s, ',');
+    if (!comma)
+        return -1;
+    size_t wl = (size_t)(comma - s);
+    if (wl == 3 && !strncmp(s, "now", 3)) r.when = HALT_NOW;
+    else if (wl == 4 && !strncmp(s, "soon", 4)) r.when = HALT_SOON;
+    else if (wl == 5 && !strncmp(s, "never", 5)) r.when = HALT_NEVER;
+    else return -1;
+    const char *why = comma + 1;
+    const char *eq = strchr(why, '=');
+    if (!eq)
+        return -1;
+    size_t yl = (size_t)(eq - why);
+    if (yl == 4 && !strncmp(why, "fail", 4)) r.why = HALT_FAIL;
+    else if (yl == 7 && !strncmp(why, "success", 7)) r.why = HALT_SUCCESS;
+    else if (yl == 4 && !strncmp(why, "done", 4)) r.why = HALT_DONE;
+    else return -1;
+    const char *val = eq + 1;
+    size_t vl = strlen(val);
+    if (vl > 0 && val[vl - 1] == '%') {
+        r.percent = 1;
+        vl--;
+    }
+    if (parse_number(val, vl, &r.value) < 0 || r.value <= 0)
+        return -1;
+    if (r.percent && r.value > 100)
+        return -1;
+    if (!r.percent && r.value != floor(r.value))
+        return -1;
+    *h = r;
+    return 0;
+}
+
+int parse_duration(const char *s, double *seconds, int *percent)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return -1;
+    if (s[n - 1] == '%') {
+        double v;
+        if (parse_number(s, n - 1, &v) < 0 || v <= 0)
+            return -1;
+        *seconds = v;
+        *percent = 1;
+        return 0;
+    }
+    /* A sum of numbers, each with an optional unit: 90, 1.5m, 1h30m, 2d. */
+    double total = 0;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && ((s[j] >= '0' && s[j] <= '9') || s[j] == '.'))
+            j++;
+        double v;
+        if (parse_number(s + i, j - i, &v) < 0)
+            return -1;
+        double unit = 1;
+        if (j < n) {
+            switch (s[j]) {
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            case 'd': unit = 86400; break;
+            default: return -1;
+            }
+            j++;
+        }
+        total += v * unit;
+        i = j;
+    }
+    if (!(total > 0) || total > 1e9)
+        return -1;
+    *seconds = total;
+    *percent = 0;
+    return 0;
+}
+
+static int add_source(run_options *o, source_spec s, strbuf *err)
+{
+    source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
+    if (!p) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    o->sources = p;
+    o->sources[o->nsources++] = s;
+    return 0;
+}
+
+static int apply_option(run_options *o, const opt_def *d, const char *val, strbuf *err)
+{
+    switch (d->id) {
+    case OPT_JOBS:
+        if (parse_jobs(val, &o->jobs_kind, &o->jobs_value) < 0) {
+            sb_addf(err, "cannot parse the number of jobs '%s' (expected N, N%%, +N, -N or 0)", val);
+            return -1;
+        }
+        break;
+    case OPT_KEEP: o->keep_order = 1; break;
+    case OPT_TAG: o->tag = 1; break;
+    case OPT_LINEBUF: o->line_buffer = 1; break;
+    case OPT_UNGROUP: o->ungroup = 1; break;
+    case OPT_GROUP: o->ungroup = 0; o->line_buffer = 0; break;
+    case OPT_DRYRUN: o->dry_run = 1; break;
+    case OPT_QUOTE: o->quote = 1; break;
+    case OPT_BAR: o->bar = 1; break;
+    case OPT_ETA: o->eta = 1; break;
+    case OPT_PROGRESS: o->progress = 1; break;
+    case OPT_MAXARGS: {
+        long v;
+        if (parse_count(val, 1, &v) < 0) {
+            sb_addf(err, "cannot parse -n '%s' (expected a positive integer)", val);
+            return -1;
+        }
+        o->max_args = (size_t)v;
+        break;
+    }
+    case OPT_COLSEP:
+        if (!*val) {
+            sb_adds(err, "--colsep needs a non-empty separator");
+            return -1;
+        }
+        o->colsep = val;
+        break;
+    case OPT_JOBLOG:
+        if (val[0] == '+') {
+            o->joblog_append = 1;
+            val++;
+        }
+        if (!*val) {
+            sb_adds(err, "--joblog needs a file name");
+            return -1;
+        }
+        o->joblog = val;
+        break;
+    case OPT_RESUME: o->resume = 1; break;
+    case OPT_RESUME_FAILED: o->resume_failed = 1; break;
+    case OPT_RETRIES:
+        if (parse_count(val, 0, &o->retries) < 0) {
+            sb_addf(err, "cannot parse --retries '%s' (expected a non-negative integer)", val);
+            return -1;
+        }
+        break;
+    case OPT_HALT:
+        if (parse_halt(val, &o->halt) < 0) {
+            sb_addf(err, "cannot parse --halt '%s' (expected never, now|soon,fail|success|done=N or N%%)", val);
+            return -1;
+        }
+        break;
+    case OPT_TIMEOUT:
+        if (parse_duration(val, &o->timeout, &o->timeout_percent) < 0) {
+            sb_addf(err, "cannot parse --timeout '%s' (expected seconds, e.g. 10, 1.5m, or N%%)", val);
+            return -1;
+        }
+        break;
+    case OPT_RESULTS:
+        if (!*val) {
+            sb_adds(err, "--results needs a directory name");
+            return -1;
+        }
+        o->results = val;
+        break;
+    case OPT_NOOP: break;
+    case OPT_HELP: o->show_help = 1; break;
+    case OPT_VERSION: o->show_version = 1; break;
+    case OPT_ARGFILE: {
+        source_spec s = {SOURCE_FILE, NULL, 0, val, 0};
+        return add_source(o, s, err);
+    }
+    }
+    return 0;
+}
+
+static const opt_def *find_long(const char *name, size_t len)
+{
+    for (size_t k = 0; k < NOPTS; k++)
+        if (strlen(opt_table[k].name) == len && !strncmp(opt_table[k].name, name, len))
+            return &opt_table[k];
+    return NULL;
+}
+
+static const opt_def *find_short(char c)
+{
+    for (size_t k = 0; k < NOPTS; k++)
+        if (opt_table[k].short_name == c)
+            return &opt_table[k];
+    return NULL;
+}
+
+/* Parses one option word at argv[*i]; may consume the next word as its
+ * value.  Returns 0 or -1. */
+static int parse_option_word(run_options *o, int argc, char **argv, int *i, strbuf *err)
+{
+    const char *w = argv[*i];
+    if (w[1] == '-') {
+        const char *name = w + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const opt_def *d = find_long(name, len);
+        if (!d) {
+            sb_addf(err, "unknown option '--%.*s'", (int)len, name);
+            return -1;
+        }
+        const char *val = NULL;
+        if (d->takes_value) {
+            if (eq) {
+                val = eq + 1;
+            } else if (*i + 1 < argc) {
+                val = argv[++*i];
+            } else {
+                sb_addf(err, "option '--%s' needs a value", d->name);
+                return -1;
+            }
+        } else if (eq) {
+            sb_addf(err, "option '--%s' takes no value", d->name);
+            return -1;
+        }
+        return apply_option(o, d, val, err);
+    }
+    /* Bundled short options: -kq, -j4, -j 4. */
+    for (const char *c = w + 1; *c; c++) {
+        const opt_def *d = find_short(*c);
+        if (!d) {
+            sb_addf(err, "unknown option '-%c'", *c);
+            return -1;
+        }
+        if (!d->takes_value) {
+            if (apply_option(o, d, NULL, err) < 0)
+                return -1;
+            continue;
+        }
+        const char *val;
+        if (c[1]) {
+            val = c + 1;
+            if (*val == '=')
+                val++;
+        } else if (*i + 1 < argc) {
+            val = argv[++*i];
+        } else {
+            sb_addf(err, "option '-%c' needs a value", *c);
+            return -1;
+        }
+        return apply_option(o, d, val, err);
+    }
+    return 0;
+}
+
+int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
+{
+    memset(o, 0, sizeof *o);
+    o->jobs_kind = JOBS_CPUS;
+    int i = 0;
+    for (; i < argc; i++) {
+        const char *w = argv[i];
+        if (!strcmp(w, "--")) {
+            i++;
+            break;
+        }
+        if (w[0] != '-' || w[1] == '\0' || is_separator(w))
+            break;
+        if (parse_option_word(o, argc, argv, &i, err) < 0)
+            return -1;
+        if (o->show_help || o->show_version)
+            return 0;
+    }
+    o->cmd = argv + i;
+    while (i < argc && !is_separator(argv[i]))
+        i++;
+    o->ncmd = (size_t)(argv + i - o->cmd);
+    while (i < argc) {
+        const char *sep = argv[i++];
+        int linked = sep[strlen(sep) - 1] == '+';
+        int start = i;
+        while (i < argc && !is_separator(argv[i]))
+            i++;
+        if (!strncmp(sep, "::::", 4)) {
+            if (i == start) {
+                sb_addf(err, "'%s' must be followed by at least one file name", sep);
+                return -1;
+            }
+            for (int k = start; k < i; k++) {
+                source_spec s = {SOURCE_FILE, NULL, 0, argv[k], k == start ? linked : 0};
+                if (add_source(o, s, err) < 0)
+                    return -1;
+            }
+        } else {
+            source_spec s = {SOURCE_ARGS, argv + start, (size_t)(i - start), NULL, linked};
+            if (add_source(o, s, err) < 0)
+                return -1;
+        }
+    }
+    if (o->nsources > 0 && o->sources[0].linked) {
+        sb_adds(err, "the first input source cannot be linked (':::+' or '::::+' needs a source before it)");
+        return -1;
+    }
+    if (o->resume && o->resume_failed)
+        o->resume = 0;
+    if ((o->resume || o->resume_failed) && !o->joblog) {
+        sb_adds(err, "--resume and --resume-failed need --joblog");
+        return -1;
+    }
+    return 0;
+}
+
+void run_options_free(run_options *o)
+{
+    free(o->sources);
+    o->sources = NULL;
+    o->nsources = 0;
+}

@@ -1,0 +1,79 @@
+/* options.h - the options of `mproc run`, parsed without side effects.
+ *
+ * Parsing only reads argv: it opens no file and starts nothing, so a bad
+ * command line is reported before any job runs (and the parser can be
+ * fuzzed). */
+#ifndef MPROC_CLI_OPTIONS_H
+#define MPROC_CLI_OPTIONS_H
+
+#include <stddef.h>
+
+#include "strbuf.h"
+
+typedef enum source_kind {
+    SOURCE_ARGS,    /* ::: a b c */
+    SOURCE_FILE     /* :::: file  ("-" is standard input) */
+} source_kind;
+
+typedef struct source_spec {
+    source_kind kind;
+    char **args;        /* SOURCE_ARGS: points into argv */
+    size_t nargs;
+    const char *path;   /* SOURCE_FILE */
+    int linked;         /* :::+ / ::::+ : paired with the previous source */
+} source_spec;
+
+typedef enum halt_when { HALT_NEVER, HALT_SOON, HALT_NOW } halt_when;
+typedef enum halt_why { HALT_FAIL, HALT_SUCCESS, HALT_DONE } halt_why;
+
+typedef struct halt_spec {
+    halt_when when;
+    halt_why why;
+    double value;       /* a count, or a percentage when percent is set */
+    int percent;
+} halt_spec;
+
+/* How the number of job slots was asked for. */
+typedef enum jobs_kind { JOBS_CPUS, JOBS_ABS, JOBS_PLUS, JOBS_MINUS, JOBS_PERCENT, JOBS_UNLIMITED } jobs_kind;
+
+typedef struct run_options {
+    jobs_kind jobs_kind;
+    double jobs_value;
+    int keep_order;
+    int tag;
+    int line_buffer;
+    int ungroup;
+    int dry_run;
+    int quote;
+    int bar, eta, progress;
+    size_t max_args;            /* -n; 0 = one input per job */
+    const char *colsep;         /* NULL = no column splitting */
+    const char *joblog;         /* without a leading '+' */
+    int joblog_append;          /* +FILE */
+    int resume, resume_failed;
+    long retries;               /* total attempts; 0 and 1 mean one */
+    halt_spec halt;
+    double timeout;             /* seconds, or a percentage */
+    int timeout_percent;
+    const char *results;
+    char **cmd;                 /* the command words (points into argv) */
+    size_t ncmd;
+    source_spec *sources;       /* heap array, owned */
+    size_t nsources;
+    int show_help, show_version;
+} run_options;
+
+/* Parses argv[0..argc) (the words after "run").  Returns 0, or -1 with a
+ * message naming the problem in *err. */
+int run_options_parse(run_options *o, int argc, char **argv, strbuf *err);
+void run_options_free(run_options *o);
+
+/* Value parsers, exposed for testing. */
+int parse_jobs(const char *s, jobs_kind *kind, double *value);
+int parse_halt(const char *s, halt_spec *h);
+int parse_duration(const char *s, double *seconds, int *percent);
+
+/* Resolves the slot count for a machine with ncpu usable CPUs. */
+long jobs_resolve(jobs_kind kind, double value, long ncpu);
+
+#endif

@@ -1,0 +1,21 @@
+/* output.h - writing job output to our standard output and error. */
+#ifndef MPROC_CLI_OUTPUT_H
+#define MPROC_CLI_OUTPUT_H
+
+#include <stddef.h>
+
+#include "strbuf.h"
+
+/* Writes everything, retrying after EINTR; a reader that went away
+ * (EPIPE) is not an error worth stopping jobs for.  Returns 0 or -1. */
+int write_all(int fd, const void *p, size_t n);
+
+/* Writes data to fd, each line preceded by tag (NULL: no tag).  A final
+ * line without newline is tagged too. */
+int write_tagged(int fd, const char *tag, size_t taglen, const char *data, size_t n);
+
+/* --line-buffer: writes the complete lines at the front of *buf (tagged)
+ * and keeps the unfinished rest.  Returns 0 or -1. */
+int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf);
+
+#endif

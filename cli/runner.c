@@ -1,0 +1,735 @@
+/* runner.c - the event loop of `mproc run`.
+ *
+ * One thread.  SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGTSTP and SIGCONT are
+ * blocked and read from a signalfd, so a child's exit, a signal and (with
+ * --line-buffer) output pipes are all events of the same poll(): no
+ * handler runs at an awkward moment.  Time limits are poll timeouts.
+ * When a job is over (job_is_over) its output is printed whole, logged
+ * and counted; with -k, in input order. */
+#include "runner.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "input.h"
+#include "job.h"
+#include "joblog.h"
+#include "median.h"
+#include "output.h"
+#include "progress.h"
+#include "results.h"
+#include "spawn.h"
+#include "tally.h"
+
+typedef struct runner {
+    run_options *o;
+    command cmd;
+    input *in;
+    int input_done;
+    strvec *preread;            /* the whole input, when a total is needed */
+    size_t npreread, preread_pos;
+    spawner sp;
+    joblog jl;
+    seqset skip;
+    progress prog;
+    long slots;
+    job **running;              /* [slots]; NULL = free slot */
+    size_t nrunning;
+    job *retry_head, *retry_tail;
+    job *order_head, *order_tail;
+    unsigned long next_seq;
+    unsigned long total;        /* 0 unless the input was read ahead */
+    tally tally;
+    int stop_starting;
+    int signo;
+    int sigfd;
+    int error;
+    median_window runtimes;     /* successful runtimes, for --timeout N% */
+    const char *shell;
+    capture_mode capture;       /* how job output is collected */
+    strbuf scratch;
+} runner;
+
+/* A message about the run itself, on standard error. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    strbuf m = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sb_adds(&m, "mproc run: ");
+    sb_vaddf(&m, fmt, ap);
+    va_end(ap);
+    sb_addc(&m, '\n');
+    if (!m.failed)
+        write_all(2, m.data, m.len);
+    sb_free(&m);
+}
+
+static long usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+/* Each running job holds two pipe ends; keep well inside the fd limit. */
+static long slot_limit(void)
+{
+    struct rlimit rl;
+    long lim = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        lim = ((long)rl.rlim_cur - 16) / 3;
+    if (lim > 4096)
+        lim = 4096;
+    return lim < 1 ? 1 : lim;
+}
+
+static const char *pick_shell(void)
+{
+    const char *s = getenv("PARALLEL_SHELL");
+    if (s && *s == '/' && access(s, X_OK) == 0)
+        return s;
+    s = getenv("SHELL");
+    if (s && *s == '/' && access(s, X_OK) == 0)
+        return s;
+    return "/bin/sh";
+}
+
+/* ---- input ------------------------------------------------------------ */
+
+static int next_args(runner *r, strvec *args)
+{
+    if (r->preread) {
+        if (r->preread_pos >= r->npreread)
+            return 0;
+        strvec *src = &r->preread[r->preread_pos++];
+        *args = *src;
+        memset(src, 0, sizeof *src);
+        return 1;
+    }
+    strbuf err = STRBUF_INIT;
+    int got = input_next(r->in, args, &err);
+    if (got < 0) {
+        say("%s", sb_str(&err));
+        r->error = 1;
+    }
+    sb_free(&err);
+    return got;
+}
+
+/* Reads the whole input ahead: --bar, --eta and percentages need a total. */
+static int read_ahead(runner *r)
+{
+    size_t cap = 0;
+    for (;;) {
+        strvec v = STRVEC_INIT;
+        strbuf err = STRBUF_INIT;
+        int got = input_next(r->in, &v, &err);
+        if (got < 0)
+            say("%s", sb_str(&err));
+        sb_free(&err);
+        if (got <= 0) {
+            sv_free(&v);
+            if (got < 0)
+                return -1;
+            break;
+        }
+        if (r->npreread == cap) {
+            cap = cap ? cap * 2 : 64;
+            strvec *p = realloc(r->preread, cap * sizeof *p);
+            if (!p) {
+                sv_free(&v);
+                say("%s", "out of memory");
+                return -1;
+            }
+            r->preread = p;
+        }
+        r->preread[r->npreread++] = v;
+    }
+    if (!r->preread) {
+        r->preread = calloc(1, sizeof *r->preread);
+        if (!r->preread)
+            return -1;
+    }
+    r->total = r->npreread;
+    return 0;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+static void make_tag(const job *j, strbuf *tag)
+{
+    sb_clear(tag);
+    for (size_t i = 0; i < j->args.len; i++) {
+        if (i)
+            sb_addc(tag, ' ');
+        sb_adds(tag, j->args.items[i]);
+    }
+    sb_addc(tag, '\t');
+}
+
+/* Prints what a finished job left in its buffers. */
+static void emit_output(runner *r, job *j)
+{
+    if (j->discard)
+        return;
+    /* Logged as printed: with -k the log is in input order too. */
+    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
+                 sb_str(&j->cmd));
+    if (r->o->ungroup || r->o->results)
+        return;
+    const char *tag = NULL;
+    size_t taglen = 0;
+    if (r->o->tag) {
+        make_tag(j, &r->scratch);
+        tag = sb_str(&r->scratch);
+        taglen = r->scratch.len;
+    }
+    write_tagged(1, tag, taglen, j->out.data, j->out.len);
+    write_tagged(2, tag, taglen, j->err.data, j->err.len);
+}
+
+/* -k: prints and frees finished jobs from the front of the order list. */
+static void drain_order(runner *r)
+{
+    while (r->order_head && r->order_head->state == JOB_FINISHED) {
+        job *j = r->order_head;
+        r->order_head = j->next_order;
+        if (!r->order_head)
+            r->order_tail = NULL;
+        emit_output(r, j);
+        job_free(j);
+    }
+}
+
+/* ---- killing ---------------------------------------------------------- */
+
+static void stop_all(runner *r, double now)
+{
+    for (long s = 0; s < r->slots; s++) {
+        job *j = r->running[s];
+        if (j && !j->discard) {
+            j->discard = 1;
+            job_stop(j, now);
+        }
+    }
+}
+
+/* ---- starting --------------------------------------------------------- */
+
+static int start_job(runner *r, job *j, long slot)
+{
+    strbuf err = STRBUF_INIT;
+    int rc = job_start(j, (unsigned long)slot + 1, &r->cmd, &r->sp, r->shell, r->capture, &err);
+    if (rc < 0)
+        say("%s", sb_str(&err));
+    sb_free(&err);
+    if (rc < 0)
+        return -1;
+    r->running[slot] = j;
+    r->nrunning++;
+    return 0;
+}
+
+/* Takes the next job to start: a retry first, then new input.  Returns
+ * NULL when there is nothing to start now. */
+static job *next_job(runner *r)
+{
+    if (r->retry_head) {
+        job *j = r->retry_head;
+        r->retry_head = j->next_retry;
+        if (!r->retry_head)
+            r->retry_tail = NULL;
+        j->next_retry = NULL;
+        return j;
+    }
+    while (!r->input_done) {
+        job *j = job_new();
+        if (!j) {
+            say("%s", "out of memory");
+            r->error = 1;
+            r->input_done = 1;
+            return NULL;
+        }
+        int got = next_args(r, &j->args);
+        if (got <= 0) {
+            job_free(j);
+            r->input_done = 1;
+            return NULL;
+        }
+        j->seq = ++r->next_seq;
+        if (seqset_has(&r->skip, j->seq)) {
+            job_free(j);
+            continue;
+        }
+        return j;
+    }
+    return NULL;
+}
+
+static void dry_run(runner *r)
+{
+    job *j;
+    while ((j = next_job(r)) != NULL) {
+        /* {%} cycles through the slots as if the jobs had run. */
+        job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1};
+        sb_clear(&j->cmd);
+        command_shell_text(&r->cmd, &v, &j->cmd);
+        sb_addc(&j->cmd, '\n');
+        write_all(1, j->cmd.data, j->cmd.len);
+        job_free(j);
+    }
+}
+
+/* ---- finishing -------------------------------------------------------- */
+
+/* The time a job may run, or 0 for no limit. */
+static double job_time_limit(const runner *r)
+{
+    if (!r->o->timeout)
+        return 0;
+    if (!r->o->timeout_percent)
+        return r->o->timeout;
+    /* A percentage of the median needs a few samples to mean anything. */
+    if (median_count(&r->runtimes) < 3)
+        return 0;
+    return median_value(&r->runtimes) * r->o->timeout / 100.0;
+}
+
+/* The halt condition is met: stop starting jobs (and with "now" stop the
+ * running ones). */
+static void halt_run(runner *r, const job *j)
+{
+    const halt_spec *h = &r->o->halt;
+    r->stop_starting = 1;
+    const char *why = h->why == HALT_FAIL ? "failed" : h->why == HALT_SUCCESS ? "succeeded" : "finished";
+    say("halting (--halt): job %lu %s: %s", j->seq, why, sb_str(&j->cmd));
+    if (h->when == HALT_SOON && r->nrunning > 0)
+        say("starting no more jobs; waiting for %zu running", r->nrunning);
+    if (h->when == HALT_NOW)
+        stop_all(r, clock_mono());
+}
+
+static void finish_job(runner *r, long slot)
+{
+    job *j = r->running[slot];
+    r->running[slot] = NULL;
+    r->nrunning--;
+    j->runtime = clock_mono() - j->start_mono;
+    if (j->timed_out) {
+        /* As GNU parallel logs a job its timeout killed. */
+        j->exitval = -1;
+        j->sig = SIGTERM;
+    }
+    int failed = j->exitval != 0 || j->sig != 0;
+    if (failed && !j->discard && j->attempts < r->o->retries && !r->stop_starting) {
+        j->state = JOB_WAITING;
+        if (r->retry_tail)
+            r->retry_tail->next_retry = j;
+        else
+            r->retry_head = j;
+        r->retry_tail = j;
+        return;
+    }
+    j->state = JOB_FINISHED;
+    if (!j->discard) {
+        strbuf err = STRBUF_INIT;
+        if (job_collect(j, &err) < 0) {
+            say("%s", sb_str(&err));
+            r->error = 1;
+        }
+        sb_free(&err);
+        int halt = tally_add(&r->tally, j->exitval, j->sig);
+        if (!failed && r->o->timeout_percent)
+            median_add(&r->runtimes, j->runtime);
+        if (r->o->results) {
+            strbuf err = STRBUF_INIT;
+            if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
+                say("%s", sb_str(&err));
+                r->error = 1;
+            }
+            sb_free(&err);
+        }
+        if (j->timed_out)
+            say("job %lu timed out and was stopped: %s", j->seq, sb_str(&j->cmd));
+        if (halt)
+            halt_run(r, j);
+    }
+    if (r->o->keep_order) {
+        drain_order(r);
+    } else {
+        emit_output(r, j);
+        job_free(j);
+    }
+    progress_update(&r->prog, r->tally.done, r->nrunning, (unsigned long)r->slots, clock_mono());
+}
+
+/* ---- events ----------------------------------------------------------- */
+
+static void reap(runner *r)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (long s = 0; s < r->slots; s++) {
+            job *j = r->running[s];
+            if (j && j->pid == pid && !j->reaped) {
+                job_set_status(j, status);
+                break;
+            }
+        }
+    }
+}
+
+static void signal_jobs(runner *r, int sig)
+{
+    for (long s = 0; s < r->slots; s++)
+        if (r->running[s])
+            kill(-r->running[s]->pid, sig);
+}
+
+/* Ctrl-Z: the jobs have their own process groups, so the terminal's stop
+ * does not reach them; pass it on, then stop ourselves.  SIGCONT (fg,
+ * bg) resumes them through handle_signals. */
+static void suspend(runner *r)
+{
+    signal_jobs(r, SIGTSTP);
+    raise(SIGSTOP);
+}
+
+static void handle_signals(runner *r)
+{
+    struct signalfd_siginfo si[8];
+    ssize_t n;
+    int child = 0;
+    while ((n = read(r->sigfd, si, sizeof si)) > 0) {
+        for (size_t k = 0; k < (size_t)n / sizeof si[0]; k++) {
+            int sig = (int)si[k].ssi_signo;
+            if (sig == SIGCHLD) {
+                child = 1;
+            } else if (sig == SIGTSTP) {
+                suspend(r);
+            } else if (sig == SIGCONT) {
+                signal_jobs(r, SIGCONT);
+            } else if (!r->signo) {
+                r->signo = sig;
+                r->stop_starting = 1;
+                stop_all(r, clock_mono());
+            }
+        }
+    }
+    if (child)
+        reap(r);
+}
+
+static void read_pipe(runner *r, job *j, int is_err)
+{
+    if (job_read(j, is_err) < 0) {
+        say("%s", "out of memory while buffering output");
+        r->error = 1;
+        return;
+    }
+    if (r->o->line_buffer && !r->o->keep_order && !r->o->results && !j->discard) {
+        const char *tag = NULL;
+        size_t taglen = 0;
+        if (r->o->tag) {
+            make_tag(j, &r->scratch);
+            tag = sb_str(&r->scratch);
+            taglen = r->scratch.len;
+        }
+        flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
+    }
+}
+
+/* Checks time limits and TERM-then-KILL steps; returns the poll timeout
+ * in milliseconds until the next one (-1: none). */
+static int check_timers(runner *r)
+{
+    double now = clock_mono();
+    double next = -1;
+    double limit = job_time_limit(r);
+    for (long s = 0; s < r->slots; s++) {
+        job *j = r->running[s];
+        if (!j)
+            continue;
+        if (limit > 0 && !j->reaped && j->term_step == 0 && !j->discard) {
+            double deadline = j->start_mono + limit;
+            if (now >= deadline) {
+                j->timed_out = 1;
+                job_stop(j, now);
+            } else if (next < 0 || deadline < next) {
+                next = deadline;
+            }
+        }
+        double due = job_stop_tick(j, now);
+        if (due >= 0 && (next < 0 || due < next))
+            next = due;
+    }
+    if (r->prog.bar || r->prog.eta || r->prog.summary) {
+        if (next < 0 || now + 1.0 < next)
+            next = now + 1.0;
+    }
+    if (next < 0)
+        return -1;
+    double ms = (next - now) * 1000.0 + 1.0;
+    return ms < 0 ? 0 : ms > 1e6 ? 1000000 : (int)ms;
+}
+
+static int event_loop(runner *r)
+{
+    size_t cap = 1 + 2 * (size_t)r->slots;
+    struct pollfd *pfd = calloc(cap, sizeof *pfd);
+    job **pjob = calloc(cap, sizeof *pjob);
+    if (!pfd || !pjob) {
+        free(pfd);
+        free(pjob);
+        say("%s", "out of memory");
+        return -1;
+    }
+    for (;;) {
+        /* Start jobs while there are free slots. */
+        while (!r->stop_starting && r->nrunning < (size_t)r->slots) {
+            job *j = next_job(r);
+            if (!j)
+                break;
+            long slot = 0; /* the lowest free slot: {%} is stable */
+            while (r->running[slot])
+                slot++;
+            int fresh = j->attempts == 0;
+            if (start_job(r, j, slot) < 0) {
+                r->error = 1;
+                r->stop_starting = 1;
+                if (!fresh && r->o->keep_order) {
+                    j->state = JOB_FINISHED;
+                    j->discard = 1;
+                    drain_order(r);
+                } else {
+                    job_free(j);
+                }
+                break;
+            }
+            if (fresh && r->o->keep_order) {
+                if (r->order_tail)
+                    r->order_tail->next_order = j;
+                else
+                    r->order_head = j;
+                r->order_tail = j;
+            }
+        }
+        if (r->nrunning == 0 && (r->stop_starting || (r->input_done && !r->retry_head)))
+            break;
+        int timeout = check_timers(r);
+        size_t n = 0;
+        pfd[n].fd = r->sigfd;
+        pfd[n].events = POLLIN;
+        pjob[n++] = NULL;
+        for (long s = 0; s < r->slots; s++) {
+            job *j = r->running[s];
+            if (!j)
+                continue;
+            if (j->out_fd >= 0) {
+                pfd[n].fd = j->out_fd;
+                pfd[n].events = POLLIN;
+                pjob[n++] = j;
+            }
+            if (j->err_fd >= 0) {
+                pfd[n].fd = j->err_fd;
+                pfd[n].events = POLLIN;
+                pjob[n++] = j;
+            }
+        }
+        int ready = poll(pfd, n, timeout);
+        if (ready < 0 && errno != EINTR) {
+            say("poll failed: %s", strerror(errno));
+            free(pfd);
+            free(pjob);
+            return -1;
+        }
+        if (ready > 0) {
+            for (size_t k = 1; k < n; k++)
+                if (pfd[k].revents)
+                    read_pipe(r, pjob[k], pfd[k].fd == pjob[k]->err_fd);
+            if (pfd[0].revents)
+                handle_signals(r);
+        }
+        for (long s = 0; s < r->slots; s++) {
+            job *j = r->running[s];
+            if (j && job_is_over(j))
+                finish_job(r, s);
+        }
+    }
+    free(pfd);
+    free(pjob);
+    return 0;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int block_signals(runner *r, sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTSTP);
+    sigaddset(&set, SIGCONT);
+    if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+        return -1;
+    r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    return r->sigfd < 0 ? -1 : 0;
+}
+
+int run_jobs(run_options *o, int *signo)
+{
+    runner r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    r.sigfd = -1;
+    r.jl.fd = -1;
+    r.sp.devnull = -1;
+    *signo = 0;
+    int status = RUN_EXIT_ERROR;
+    strbuf err = STRBUF_INIT;
+    sigset_t oldmask;
+    int blocked = 0;
+
+    long ncpu = usable_cpus();
+    r.slots = jobs_resolve(o->jobs_kind, o->jobs_value, ncpu);
+    long limit = slot_limit();
+    if (r.slots == 0 || r.slots > limit)
+        r.slots = limit;
+    if (o->retries < 1)
+        o->retries = 1;
+    r.shell = pick_shell();
+    /* Memory files cost no event while a job runs; only --line-buffer
+     * needs to see output as it comes. */
+    if (o->ungroup)
+        r.capture = CAPTURE_NONE;
+    else if (o->line_buffer && !o->keep_order && !o->results)
+        r.capture = CAPTURE_PIPES;
+    else
+        r.capture = CAPTURE_FILES;
+
+    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote) < 0) {
+        say("%s", "out of memory");
+        goto out;
+    }
+    if ((o->resume || o->resume_failed) &&
+        joblog_read_skips(o->joblog, o->resume_failed, &r.skip, &err) < 0) {
+        say("%s", sb_str(&err));
+        goto out;
+    }
+    if (input_open(&r.in, o, &err) < 0) {
+        say("%s", sb_str(&err));
+        goto out;
+    }
+    int need_total = o->bar || o->eta || o->progress || o->halt.percent;
+    if (need_total && read_ahead(&r) < 0)
+        goto out;
+    if (o->dry_run) {
+        dry_run(&r);
+        status = r.error ? RUN_EXIT_ERROR : 0;
+        goto out;
+    }
+    if (o->joblog && joblog_open(&r.jl, o->joblog, o->joblog_append || o->resume || o->resume_failed, &err) < 0) {
+        say("%s", sb_str(&err));
+        goto out;
+    }
+    if (o->results && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
+        say("cannot create results directory '%s': %s", o->results, strerror(errno));
+        goto out;
+    }
+    r.running = calloc((size_t)r.slots, sizeof *r.running);
+    if (!r.running) {
+        say("%s", "out of memory");
+        goto out;
+    }
+    /* A reader that goes away must not kill us mid-run; the jobs get
+     * SIGPIPE as we were given it. */
+    struct sigaction ignore, old_pipe;
+    memset(&ignore, 0, sizeof ignore);
+    ignore.sa_handler = SIG_IGN;
+    sigemptyset(&ignore.sa_mask);
+    sigaction(SIGPIPE, &ignore, &old_pipe);
+    int e = spawner_init(&r.sp, old_pipe.sa_handler != SIG_IGN);
+    if (e) {
+        say("cannot prepare to start jobs: %s", strerror(e));
+        goto out;
+    }
+    if (block_signals(&r, &oldmask) < 0) {
+        say("cannot set up signal handling: %s", strerror(errno));
+        goto out;
+    }
+    blocked = 1;
+    tally_init(&r.tally, &o->halt, r.total);
+    progress_start(&r.prog, o->bar, o->eta, o->progress, r.total, clock_mono());
+    if (event_loop(&r) < 0)
+        r.error = 1;
+    /* Jobs still waiting for a retry when the run stopped get none. */
+    while (r.retry_head) {
+        job *j = r.retry_head;
+        r.retry_head = j->next_retry;
+        j->state = JOB_FINISHED;
+        j->discard = 1;
+        if (!o->keep_order)
+            job_free(j);
+    }
+    r.retry_tail = NULL;
+    drain_order(&r);
+    progress_finish(&r.prog, r.tally.done, r.nrunning, (unsigned long)r.slots, clock_mono());
+    status = r.error ? RUN_EXIT_ERROR : tally_exit_status(&r.tally);
+    *signo = r.signo;
+out:
+    while (r.retry_head) {
+        job *j = r.retry_head;
+        r.retry_head = j->next_retry;
+        if (!o->keep_order)
+            job_free(j);
+    }
+    while (r.order_head) {
+        job *j = r.order_head;
+        r.order_head = j->next_order;
+        job_free(j);
+    }
+    if (r.running) {
+        for (long s = 0; s < r.slots; s++)
+            job_free(r.running[s]);
+        free(r.running);
+    }
+    for (size_t i = 0; i < r.npreread; i++)
+        sv_free(&r.preread[i]);
+    free(r.preread);
+    input_close(r.in);
+    command_free(&r.cmd);
+    joblog_close(&r.jl);
+    seqset_free(&r.skip);
+    if (r.sp.env)
+        spawner_free(&r.sp);
+    if (r.sigfd >= 0)
+        close(r.sigfd);
+    if (blocked)
+        sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    sb_free(&r.scratch);
+    sb_free(&err);
+    return status;
+}

@@ -1,0 +1,109 @@
+/* spawn.c - posix_spawn with the job's process group, signals and fds. */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+int spawner_init(spawner *s, int reset_sigpipe)
+{
+    memset(s, 0, sizeof *s);
+    s->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (s->devnull < 0)
+        return errno;
+    int rc = posix_spawnattr_init(&s->attr);
+    if (rc)
+        return rc;
+    /* The runner only blocks signals (it reads them from a signalfd) and
+     * ignores SIGPIPE: an empty mask and, unless our own parent ignored it
+     * too, a default SIGPIPE give the job what it would have had.  Other
+     * dispositions are inherited as they came to us (nohup keeps working),
+     * and each one reset would cost the child a system call. */
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    if (reset_sigpipe)
+        sigaddset(&deflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&s->attr, &none);
+    posix_spawnattr_setsigdefault(&s->attr, &deflt);
+    posix_spawnattr_setpgroup(&s->attr, 0);
+    rc = posix_spawnattr_setflags(&s->attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                POSIX_SPAWN_SETSIGDEF);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    for (char **e = environ; e && *e; e++)
+        n++;
+    s->env = calloc(n + 3, sizeof *s->env);
+    if (!s->env)
+        return ENOMEM;
+    size_t k = 0;
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, "PARALLEL_SEQ=", 13) && strncmp(*e, "PARALLEL_JOBSLOT=", 17))
+            s->env[k++] = *e;
+    s->env_seq = k++;
+    s->env_slot = k++;
+    s->env[s->env_seq] = s->seq_var;
+    s->env[s->env_slot] = s->slot_var;
+    return 0;
+}
+
+void spawner_free(spawner *s)
+{
+    posix_spawnattr_destroy(&s->attr);
+    for (int i = 0; i < SPAWN_ACTION_CACHE; i++)
+        if (s->actions[i].ready)
+            posix_spawn_file_actions_destroy(&s->actions[i].fa);
+    if (s->devnull >= 0)
+        close(s->devnull);
+    free(s->env);
+    s->env = NULL;
+}
+
+/* The file actions for this pair of descriptors, built on first use. */
+static posix_spawn_file_actions_t *actions_for(spawner *s, int out_fd, int err_fd, int *rc)
+{
+    for (int i = 0; i < SPAWN_ACTION_CACHE; i++)
+        if (s->actions[i].ready && s->actions[i].out_fd == out_fd && s->actions[i].err_fd == err_fd)
+            return &s->actions[i].fa;
+    spawn_actions *a = &s->actions[s->next_evict];
+    s->next_evict = (s->next_evict + 1) % SPAWN_ACTION_CACHE;
+    if (a->ready)
+        posix_spawn_file_actions_destroy(&a->fa);
+    a->ready = 0;
+    *rc = posix_spawn_file_actions_init(&a->fa);
+    if (*rc)
+        return NULL;
+    /* dup2 clears close-on-exec on the copy; the originals close at exec. */
+    *rc = posix_spawn_file_actions_adddup2(&a->fa, s->devnull, 0);
+    if (!*rc && out_fd >= 0)
+        *rc = posix_spawn_file_actions_adddup2(&a->fa, out_fd, 1);
+    if (!*rc && err_fd >= 0)
+        *rc = posix_spawn_file_actions_adddup2(&a->fa, err_fd, 2);
+    if (*rc) {
+        posix_spawn_file_actions_destroy(&a->fa);
+        return NULL;
+    }
+    a->out_fd = out_fd;
+    a->err_fd = err_fd;
+    a->ready = 1;
+    return &a->fa;
+}
+
+int spawner_start(spawner *s, const char *path, char *const argv[], int out_fd, int err_fd,
+                  unsigned long seq, unsigned long slot, pid_t *pid)
+{
+    int rc = 0;
+    posix_spawn_file_actions_t *fa = actions_for(s, out_fd, err_fd, &rc);
+    if (!fa)
+        return rc;
+    snprintf(s->seq_var, sizeof s->seq_var, "PARALLEL_SEQ=%lu", seq);
+    snprintf(s->slot_var, sizeof s->slot_var, "PARALLEL_JOBSLOT=%lu", slot);
+    return posix_spawn(pid, path, fa, &s->attr, argv, s->env);
+}

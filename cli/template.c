@@ -1,0 +1,104 @@
+/* template.c - finding replacement strings in command text. */
+#include "template.h"
+
+#include <stdlib.h>
+
+/* Parses the edit suffix inside the braces: "", ".", "/", "//", "/.". */
+static int parse_edit(const char *s, size_t n, path_edit *edit)
+{
+    if (n == 0) { *edit = EDIT_NONE; return 1; }
+    if (n == 1 && s[0] == '.') { *edit = EDIT_NOEXT; return 1; }
+    if (n == 1 && s[0] == '/') { *edit = EDIT_BASENAME; return 1; }
+    if (n == 2 && s[0] == '/' && s[1] == '/') { *edit = EDIT_DIRNAME; return 1; }
+    if (n == 2 && s[0] == '/' && s[1] == '.') { *edit = EDIT_BASE_NOEXT; return 1; }
+    return 0;
+}
+
+int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
+{
+    if (n < 2 || s[0] != '{')
+        return 0;
+    size_t close = 1;
+    while (close < n && close <= 12 && s[close] != '}')
+        close++;
+    if (close >= n || s[close] != '}')
+        return 0;
+    const char *in = s + 1;
+    size_t inlen = close - 1;
+    segment r = {SEG_TEXT, EDIT_NONE, 0, 0, 0};
+    if (inlen == 1 && in[0] == '#') {
+        r.kind = SEG_SEQ;
+    } else if (inlen == 1 && in[0] == '%') {
+        r.kind = SEG_SLOT;
+    } else if (inlen > 0 && in[0] >= '1' && in[0] <= '9') {
+        size_t i = 0, pos = 0;
+        while (i < inlen && in[i] >= '0' && in[i] <= '9') {
+            pos = pos * 10 + (size_t)(in[i] - '0');
+            if (pos > TEMPLATE_MAX_POS)
+                return 0;
+            i++;
+        }
+        if (!parse_edit(in + i, inlen - i, &r.edit))
+            return 0;
+        r.kind = SEG_ARG;
+        r.pos = pos;
+    } else {
+        if (!parse_edit(in, inlen, &r.edit))
+            return 0;
+        r.kind = SEG_ALL_ARGS;
+    }
+    *seg = r;
+    *used = close + 1;
+    return 1;
+}
+
+static int push(segment_list *l, segment s)
+{
+    if (l->len == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        segment *p = realloc(l->items, cap * sizeof *p);
+        if (!p)
+            return -1;
+        l->items = p;
+        l->cap = cap;
+    }
+    l->items[l->len++] = s;
+    return 0;
+}
+
+long template_split(const char *s, size_t n, size_t base, segment_list *out)
+{
+    long found = 0;
+    size_t text_start = 0, i = 0;
+    while (i < n) {
+        segment seg;
+        size_t used;
+        if (s[i] == '{' && replacement_parse(s + i, n - i, &seg, &used)) {
+            if (i > text_start) {
+                segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, i - text_start};
+                if (push(out, t) < 0)
+                    return -1;
+            }
+            if (push(out, seg) < 0)
+                return -1;
+            found++;
+            i += used;
+            text_start = i;
+        } else {
+            i++;
+        }
+    }
+    if (n > text_start) {
+        segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, n - text_start};
+        if (push(out, t) < 0)
+            return -1;
+    }
+    return found;
+}
+
+void segment_list_free(segment_list *l)
+{
+    free(l->items);
+    l->items = NULL;
+    l->len = l->cap = 0;
+}

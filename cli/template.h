@@ -1,0 +1,51 @@
+/* template.h - replacement strings in a command template.
+ *
+ *   {}  {.}  {/}  {//}  {/.}      every argument of the job, edited
+ *   {N} {N.} {N/} {N//} {N/.}     argument N (1-based), edited
+ *   {#}                           the job's sequence number
+ *   {%}                           the job's slot number
+ *
+ * Anything else between braces is ordinary text. */
+#ifndef MPROC_CLI_TEMPLATE_H
+#define MPROC_CLI_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "quote.h"
+
+typedef enum segment_kind {
+    SEG_TEXT,       /* literal text: bytes [off, off+len) of the source */
+    SEG_ALL_ARGS,   /* {} and its edits */
+    SEG_ARG,        /* {N} and its edits */
+    SEG_SEQ,        /* {#} */
+    SEG_SLOT        /* {%} */
+} segment_kind;
+
+typedef struct segment {
+    segment_kind kind;
+    path_edit edit;
+    size_t pos;     /* SEG_ARG: 1-based argument number */
+    size_t off;     /* SEG_TEXT: offset into the parsed text */
+    size_t len;     /* SEG_TEXT: length */
+} segment;
+
+/* Largest N accepted in {N}: beyond it the braces are plain text. */
+#define TEMPLATE_MAX_POS 1000000u
+
+/* If s[0..n) starts with a replacement string, fills *seg, sets *used to
+ * its length and returns 1; otherwise returns 0. */
+int replacement_parse(const char *s, size_t n, segment *seg, size_t *used);
+
+typedef struct segment_list {
+    segment *items;
+    size_t len;
+    size_t cap;
+} segment_list;
+
+/* Splits s[0..n) into text and replacement segments (appended to *out;
+ * offsets are relative to s, plus base).  Returns the number of
+ * replacement segments found, or -1 on allocation failure. */
+long template_split(const char *s, size_t n, size_t base, segment_list *out);
+void segment_list_free(segment_list *l);
+
+#endif

@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+"""Differential tests for `mproc run`: each case runs the same arguments
+through GNU parallel (the reference) and through `mproc run`, in two fresh
+directories holding the same files, and compares standard output, standard
+error (when the case says it is deterministic), the exit status, the job
+log without its timing columns and any --results tree.
+
+A few cases have no reference behaviour to compare with (mproc's own
+checks: signals, memory, help); they state what they expect instead.
+
+usage: differential.py --mproc PATH [-k PATTERN] [-v]
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+PARALLEL = shutil.which("parallel")
+CASES = []
+# The jobs' shell, the same for both tools, so that shell messages match.
+SHELL = shutil.which("bash") or "/bin/sh"
+
+
+def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
+         results=None, timeout=60, pre=None, after=None, check=None, stdout=True):
+    """Registers one differential case.
+
+    args    the words after `parallel` / `mproc run`
+    stdin   bytes given on standard input (None: /dev/null)
+    files   {name: bytes} created in the working directory first
+    stdout  compare standard output (False for usage errors: GNU parallel
+            prints its usage there, mproc names the problem on stderr)
+    stderr  compare standard error (lines the tools write about themselves,
+            "parallel: ..." and "mproc run: ...", are never compared)
+    sort    compare output lines sorted (jobs run concurrently)
+    joblog  name of a job log to compare, without its timing columns
+    results name of a --results directory whose tree is compared
+    pre     a shell command run in the working directory first
+    after   a shell command whose output is compared after the run
+    check   an extra function(ours) -> error string or None
+    """
+    CASES.append(dict(name=name, args=args, stdin=stdin, files=files or {}, stderr=stderr,
+                      sort=sort, joblog=joblog, results=results, timeout=timeout, pre=pre, stdout=stdout,
+                      after=after, check=check))
+
+
+SELF_CHECKS = []
+
+
+def self_check(fn):
+    SELF_CHECKS.append(fn)
+    return fn
+
+
+def nothing_ran(ours):
+    """A usage error: a message naming the problem, and no job output."""
+    if ours["stdout"] or not ours["stderr"].startswith(b"mproc run: "):
+        return "expected only a message on stderr, got %r / %r" % (ours["stdout"][:200], ours["stderr"][:200])
+    return None
+
+
+# ---- inputs ---------------------------------------------------------------
+case("args", ["-k", "echo", ":::", "a", "b", "c"])
+case("product", ["-k", "echo", ":::", "a", "b", ":::", "1", "2", "3"])
+case("product-three", ["-k", "echo", "{3}{2}{1}", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y"])
+case("linked", ["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2", "3"])
+case("linked-shorter", ["-k", "echo", ":::", "a", "b", "c", ":::+", "1", "2"])
+case("linked-in-product", ["-k", "echo", ":::", "a", "b", ":::+", "1", "2", ":::", "x", "y"])
+case("argfile", ["-k", "echo", "{}", "::::", "in.txt"], files={"in.txt": b"one\ntwo\nthree\n"})
+case("argfile-linked", ["-k", "echo", "::::", "a.txt", "::::+", "b.txt"],
+     files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
+case("argfile-two-files", ["-k", "echo", "::::", "a.txt", "b.txt"],
+     files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
+case("argfile-and-args", ["-k", "echo", "::::", "a.txt", ":::", "x", "y"], files={"a.txt": b"a1\na2\n"})
+case("arg-file-option", ["-k", "-a", "a.txt", "echo"], files={"a.txt": b"a1\na2\n"})
+case("argfile-dash-stdin", ["-k", "echo", "::::", "-"], stdin=b"s1\ns2\n")
+case("stdin", ["-k", "echo", "line:"], stdin=b"x\ny\nz\n")
+case("stdin-empty-lines", ["-k", "echo", "[{}]"], stdin=b"a\n\nb\n\n")
+case("stdin-no-final-newline", ["-k", "echo", "[{}]"], stdin=b"a\nb")
+case("stdin-carriage-return", ["-k", "echo", "[{}]"], stdin=b"a\r\nb\n")
+case("stdin-empty", ["echo", "never"], stdin=b"")
+case("args-empty", ["echo", "never", ":::"])
+case("argfile-empty", ["-k", "echo", "::::", "empty.txt"], files={"empty.txt": b""})
+case("empty-source-first-in-product", ["-k", "echo", "[{1}]", "[{2}]", "::::", "empty.txt", ":::", "a", "b"],
+     files={"empty.txt": b""})
+case("empty-source-last-in-product", ["-k", "echo", "[{1}]", "[{2}]", ":::", "a", "b", "::::", "empty.txt"],
+     files={"empty.txt": b""})
+case("colsep", ["-k", "--colsep", ",", "echo", "[{2}]", "[{1}]", "[{3}]"], stdin=b"a,b,c\nd,e\n")
+case("colsep-append", ["-k", "--colsep", ",", "echo"], stdin=b"a,b,c\nd,e\n")
+case("colsep-regex", ["-k", "--colsep", " +", "echo", "{2}-{1}"], stdin=b"a   b\nc d\n")
+case("colsep-trim", ["-k", "-C", ",", "echo", "[{1}]", "[{2}]"], stdin=b" a , b \n")
+case("colsep-tab", ["-k", "--colsep", "\t", "echo", "{2}", "{1}"], stdin=b"a\tb\nc\td\n")
+case("colsep-args", ["-k", "--colsep", ":", "echo", "{2}", "{1}", ":::", "a:b", "c:d"])
+case("max-args-append", ["-k", "-n", "2", "echo", ":::", "a", "b", "c", "d", "e"])
+case("max-args-positional", ["-k", "-n2", "echo", "[{1}]", "[{2}]", "[{}]", ":::", "a", "b", "c"])
+case("max-args-long", ["-k", "--max-args=3", "echo", "{#}", "{}", ":::"] + [str(i) for i in range(10)])
+
+# ---- replacement strings --------------------------------------------------
+PATHS = ["a", "dir.x/file", "dir/f.tar.gz", "/abs/x.y", ".hidden", "a/", "", "/x", "a//b",
+         "a/b/", "/", "x/.y", "a.b.c", "dir/.hidden", ".", "..", "./x", "a.", "/.x", "a.b/c.d/"]
+case("path-edits", ["-k", "echo", "[{}]", "[{.}]", "[{/}]", "[{//}]", "[{/.}]", ":::"] + PATHS)
+case("positional", ["-k", "echo", "{2}", "{1}", ":::", "a", "b", ":::", "1", "2"])
+case("positional-edits", ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "d/a.x", ":::", "e/f/b.y"])
+case("positional-beyond", ["-k", "echo", "[{3}]", "[{1}]", ":::", "a", ":::", "b"])
+case("sequence", ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"])
+case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
+case("slot-two-jobs", ["-j2", "-k", "sleep {}; echo {%}", ":::", "0.4", "0.1", "0.5"])
+case("inside-word", ["-k", "echo", "pre{}post", "x{.}y", ":::", "a b.c", "d"])
+case("all-args-inside-word", ["-k", "echo", "x{}y", ":::", "a", ":::", "b"])
+case("inside-shell-quotes", ["-k", "echo \"{}\"", ":::", "a b", "c"])
+case("no-replacement-appends", ["-k", "echo", "first", ":::", "a b", "c"])
+case("unknown-braces-literal", ["-k", "echo", "{foo}", "{", "}", "{1x}", "{}", ":::", "x"])
+case("empty-command", ["-k", ":::", "echo a", "echo b; echo c"])
+case("empty-command-stdin", ["-k"], stdin=b"echo one\necho two | tr o 0\n")
+case("empty-command-product", ["-k", ":::", "echo", "printf %s-", ":::", "a", "b"])
+case("empty-value", ["-k", "echo", "[{}]", "[{.}]", ":::", "", "x"])
+
+# ---- safety: inputs stay literal ------------------------------------------
+NASTY = ["a b", "it's", 'say "hi"', "$(echo pwned)", "`echo pwned`", "a;echo pwned", "a|cat",
+         "a&&echo pwned", "> out", "*", "?", "~", "#comment", "$HOME", "a\\b", "-n", "--help",
+         "tab\there", "é ü", "{}", "'", "''", "\"", "!x", "a=b"]
+case("nasty-values-fast", ["-k", "echo", "[{}]", ":::"] + NASTY)
+case("nasty-values-appended", ["-k", "echo", ":::"] + NASTY)
+case("nasty-values-shell", ["-k", "echo [{}] | cat", ":::"] + NASTY)
+case("nasty-values-printf", ["-k", "printf", "%s|\\n", ":::"] + NASTY)
+case("nasty-file-names", ["-k", "cat"],
+     files={"a b.txt": b"spaces\n", "it's.txt": b"quote\n", "$(x).txt": b"dollar\n",
+            "a;b.txt": b"semicolon\n", "*.txt": b"star\n"},
+     stdin=b"a b.txt\nit's.txt\n$(x).txt\na;b.txt\n*.txt\n")
+case("nasty-dry-run", ["-k", "--dry-run", "echo", "{}", ":::"] + NASTY)
+case("nasty-joblog", ["-k", "--joblog", "log", "echo", ":::"] + NASTY, joblog="log")
+case("quote-option", ["-k", "-q", "echo", "a  b;c", "$HOME", "{}", ":::", "x y"])
+case("quote-option-dry-run", ["-k", "-q", "--dry-run", "echo", "a b", "{}", ":::", "it's"])
+case("shell-syntax-command", ["-k", "echo {} | tr a-z A-Z; echo done >&2", ":::", "abc", "def"])
+case("shell-variable", ["-k", "echo", "$PARALLEL_SEQ", "{}", ":::", "a", "b"])
+case("shell-builtin", ["-k", "cd", "/", "&&", "pwd", ":::", "x"])
+case("command-not-found", ["-k", "no-such-command-xyz", ":::", "a"])
+case("exec-fallback-script", ["-k", "./script.sh", ":::", "a"], pre="printf 'echo script \"$@\"\\n' > script.sh; chmod +x script.sh")
+case("jobs-get-default-sigpipe", ["-k", "yes {} | head -n 2", ":::", "a"])
+case("echo-help-value", ["-k", "echo", ":::", "--help", "--version"])
+case("leading-dash-values", ["-k", "echo", "{}", ":::", "-n", "-e", "-E"])
+
+# ---- jobs -----------------------------------------------------------------
+case("jobs-2", ["-j2", "echo", ":::", "1", "2", "3", "4", "5"], sort=True)
+case("jobs-0", ["-j0", "echo", ":::", "1", "2", "3", "4", "5"], sort=True)
+case("jobs-percent", ["-j", "50%", "echo", ":::", "1", "2", "3"], sort=True)
+case("jobs-plus", ["-j", "+1", "echo", ":::", "1", "2", "3"], sort=True)
+case("jobs-minus", ["-j", "-1", "echo", ":::", "1", "2", "3"], sort=True)
+case("jobs-long-option", ["--jobs=3", "-k", "echo", ":::", "1", "2", "3"])
+case("jobs-1-order", ["-j1", "sleep {}; echo {}", ":::", "0.2", "0.1", "0"])
+
+# ---- output ---------------------------------------------------------------
+case("grouped", ["-j3", "for i in 1 2 3; do echo {}$i; echo err{}$i >&2; sleep 0.1; done", ":::", "a", "b", "c"],
+     sort=True, check=lambda ours: grouped_check(ours))
+case("grouped-stdout-then-stderr", ["-k", "echo out{}; echo err{} >&2; echo out2{}", ":::", "1", "2"])
+case("keep-order", ["-j3", "-k", "sleep {}; echo {}", ":::", "0.3", "0.1", "0.2", "0"])
+case("line-buffer", ["-j2", "--line-buffer", "echo {}; sleep 0.1; echo {}-end", ":::", "a", "b"], sort=True)
+case("line-buffer-keep-order", ["-j2", "-k", "--lb", "echo {}; sleep 0.{}; echo {}-end", ":::", "3", "1"])
+case("ungroup", ["-j1", "-u", "printf", "%s", ":::", "a", "b", "c"])
+case("tag", ["-k", "--tag", "echo {}; echo err{} >&2", ":::", "a", "b c"])
+case("tag-product", ["-k", "--tag", "echo", ":::", "a", ":::", "1", "2"])
+case("tag-no-final-newline", ["-k", "--tag", "printf", "x\\ny", ":::", "a"])
+case("reopened-dev-stdout", ["-k", "echo aaaa; echo b > /dev/stdout; echo c", ":::", "1"])
+case("background-child-output", ["-k", "(sleep 0.3; echo late) & echo early", ":::", "1"])
+case("no-final-newline", ["-k", "printf", "%s", ":::", "a", "b"])
+case("large-output", ["-k", "seq", ":::", "100000", "3"])
+case("results", ["-k", "--results", "res", "echo {}; echo e{} >&2", ":::", "a", "b/c", "d e", ":::", "1", "2"],
+     results="res")
+case("results-colsep", ["--colsep", ",", "--results", "res", "echo"], stdin=b"a,b\nc,d/e\n", results="res")
+case("results-backslash", ["--results", "res", "echo", ":::", "a\\b"], results="res")
+
+# ---- control --------------------------------------------------------------
+case("joblog", ["-k", "--joblog", "log", "echo {}; exit {}", ":::", "0", "1", "2", "a b"], joblog="log")
+case("joblog-append", ["-k", "--joblog", "+log", "echo", ":::", "a", "b"], joblog="log",
+     files={"log": b"Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+                   b"7\t:\t1.000\t     0.001\t0\t2\t0\t0\techo x\n"})
+case("resume", ["-k", "--resume", "--joblog", "log", "echo {}; exit {}", ":::", "0", "1", "0", "0", "1"],
+     joblog="log", pre="parallel --will-cite -k --joblog log 'echo {}; exit {}' ::: 0 1 0 >/dev/null")
+case("resume-failed", ["-k", "--resume-failed", "--joblog", "log", "echo {}; exit {}", ":::", "0", "1", "0", "0", "1", "0"],
+     joblog="log", pre="parallel --will-cite -k --joblog log 'echo {}; exit {}' ::: 0 1 0 0 1 >/dev/null")
+case("resume-missing-log", ["-k", "--resume", "--joblog", "log", "echo", ":::", "a"], joblog="log")
+case("retries", ["-k", "--joblog", "log", "--retries", "3", "echo x >> cnt; echo try{}; exit 1", ":::", "a"],
+     joblog="log", after="wc -l < cnt")
+case("retries-success-second", ["-k", "--retries", "3", "echo x >> c{}; test $(wc -l < c{}) -ge 2 && echo ok{}", ":::", "a", "b"],
+     after="cat ca cb | wc -l")
+case("halt-now-fail", ["-j1", "-k", "--halt", "now,fail=1", "echo {}; exit {}", ":::", "0", "5", "0"], stderr=False)
+case("halt-soon-fail", ["-j1", "-k", "--halt", "soon,fail=1", "echo {}; exit {}", ":::", "0", "4", "0"], stderr=False)
+case("halt-now-fail-2", ["-j1", "-k", "--halt", "now,fail=2", "echo {}; exit {}", ":::", "0", "5", "0", "3", "0"], stderr=False)
+case("halt-now-success", ["-j1", "-k", "--halt", "now,success=1", "echo {}; exit {}", ":::", "3", "0", "0"], stderr=False)
+case("halt-soon-success-2", ["-j1", "-k", "--halt", "soon,success=2", "echo {}; exit {}", ":::", "1", "0", "2", "0", "0"], stderr=False)
+case("halt-done", ["-j1", "-k", "--halt", "now,done=3", "echo {}; exit {}", ":::", "1", "0", "2", "0", "0"], stderr=False)
+case("halt-legacy-2", ["-j1", "-k", "--halt", "2", "echo {}; exit {}", ":::", "0", "0", "1", "2", "0"], stderr=False)
+case("halt-percent", ["-j1", "-k", "--halt", "now,fail=20%", "echo {}; exit {}", ":::", "0", "0", "1", "2", "0", "0", "0", "0", "0"],
+     stderr=False)
+case("halt-now-kills-running", ["-j2", "--halt", "now,fail=1", "sleep {}; exit 3", ":::", "0.2", "5"], stderr=False, timeout=20)
+case("halt-timeout", ["--timeout", "0.3", "--halt", "now,fail=1", "sleep", ":::", "3"], stderr=False)
+case("halt-signal", ["--halt", "now,fail=1", "kill -9 $$", ":::", "3"], stderr=False)
+case("timeout", ["-k", "--joblog", "log", "--timeout", "0.5", "sleep {}; echo {}", ":::", "0.1", "3", "0.2"],
+     stderr=False, joblog="log")
+case("timeout-term-ignored", ["-k", "--timeout", "0.3", "trap '' TERM; sleep 3; echo {}", ":::", "a"], stderr=False)
+case("timeout-percent", ["-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "0.1", "0.1", "0.1", "0.1", "2", "0.1"],
+     stderr=False)
+case("dry-run", ["-k", "--dry-run", "echo", "{}", "{#}", ":::", "a b", "c"])
+case("dry-run-slots", ["-j1", "--dry-run", "echo", "{%}", ":::", "a", "b", "c"])
+case("bar", ["-k", "--bar", "echo", ":::", "a", "b"], stderr=False)
+case("eta", ["-k", "--eta", "echo", ":::", "a", "b"], stderr=False)
+case("progress", ["-k", "--progress", "echo", ":::", "a", "b"], stderr=False)
+case("option-aliases", ["-P", "2", "--group", "--keep-order", "--max-args", "1", "echo", ":::", "a", "b", "c"])
+case("bundled-short-options", ["-kj1", "-n1", "echo", ":::", "a", "b"])
+case("halt-on-error-alias", ["--halt-on-error", "1", "-j1", "-k", "exit {}", ":::", "0", "2", "0"], stderr=False)
+case("results-alias", ["-k", "--res", "out", "echo", ":::", "a", "b"], results="out")
+case("tag-colsep", ["-k", "--tag", "--colsep", ",", "echo", "{2}"], stdin=b"a,b\nc,d\n")
+case("keep-order-joblog-failures", ["-j3", "-k", "--joblog", "log", "sleep 0.{}; exit {}", ":::", "3", "1", "2", "0"],
+     joblog="log")
+case("will-cite", ["--will-cite", "-k", "echo", ":::", "a"])
+
+# ---- exit status ----------------------------------------------------------
+case("exit-count", ["exit {}", ":::", "0", "3", "0", "1"])
+case("exit-over-100", ["-j2", "false", ":::"] + [str(i) for i in range(105)])
+case("exit-exactly-100", ["-j2", "false", ":::"] + [str(i) for i in range(100)])
+case("exit-signal", ["--joblog", "log", "kill -9 $$", ":::", "1"], joblog="log", stderr=False)
+
+# ---- bad input ------------------------------------------------------------
+case("bad-option", ["--bogus", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("bad-short-option", ["-Z", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("bad-halt", ["--halt", "bad", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("bad-jobs", ["-j", "x", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("bad-argfile", ["echo", "::::", "/nonexistent/file"], stderr=False, stdout=False, check=nothing_ran)
+case("bad-joblog-resume", ["--resume", "--joblog", "badlog", "echo", ":::", "a"], stderr=False,
+     files={"badlog": b"Seq\tHost\nnot a log line\n"})
+
+# ---- long inputs ----------------------------------------------------------
+case("many-args", ["-j2", "-k", "echo", ":::"] + [str(i) for i in range(1500)])
+case("many-stdin-lines", ["-j2", "-k", "echo"], stdin="".join("%d\n" % i for i in range(2000)).encode())
+case("long-argument", ["-k", "echo", ":::", "x" * 60000])
+case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
+case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
+case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
+
+
+def grouped_check(ours):
+    """Each job's lines must be contiguous in standard output."""
+    lines = ours["stdout"].decode().splitlines()
+    seen, last = set(), None
+    for line in lines:
+        job = line[0]
+        if job != last:
+            if job in seen:
+                return "output of job %s is split: %r" % (job, lines)
+            seen.add(job)
+            last = job
+    return None
+
+
+# ---- running --------------------------------------------------------------
+def own_line(line):
+    return line.startswith(b"parallel: ") or line.startswith(b"mproc run: ") or \
+        line.startswith(b"mproc: ")
+
+
+def tree(path):
+    out = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        rel = os.path.relpath(root, path)
+        for f in sorted(files):
+            with open(os.path.join(root, f), "rb") as fh:
+                out.append((os.path.join(rel, f), fh.read()))
+        if not files and not dirs:
+            out.append((rel + "/", b""))
+    return out
+
+
+def joblog_rows(path):
+    if not os.path.exists(path):
+        return None
+    rows = []
+    with open(path, "rb") as f:
+        for line in f.read().split(b"\n"):
+            cols = line.split(b"\t", 8)
+            if len(cols) == 9:
+                del cols[2:4]     # Starttime, JobRuntime
+            rows.append(cols)
+    return rows
+
+
+def run_one(c, argv, workdir, env):
+    os.makedirs(workdir)
+    for name, data in c["files"].items():
+        with open(os.path.join(workdir, name), "wb") as f:
+            f.write(data)
+    if c["pre"]:
+        subprocess.run(c["pre"], shell=True, cwd=workdir, env=env)
+    t0 = time.monotonic()
+    p = subprocess.run(argv, cwd=workdir, env=env, capture_output=True, timeout=c["timeout"],
+                       input=c["stdin"] if c["stdin"] is not None else None,
+                       stdin=None if c["stdin"] is not None else subprocess.DEVNULL)
+    res = dict(stdout=p.stdout, stderr=p.stderr, rc=p.returncode, secs=time.monotonic() - t0)
+    if c["joblog"]:
+        res["joblog"] = joblog_rows(os.path.join(workdir, c["joblog"]))
+    if c["results"]:
+        res["results"] = tree(os.path.join(workdir, c["results"]))
+    if c["after"]:
+        res["after"] = subprocess.run(c["after"], shell=True, cwd=workdir, env=env,
+                                      capture_output=True).stdout
+    return res
+
+
+def normalise(c, res):
+    out = dict(res)
+    out.pop("secs")
+    if c["sort"]:
+        out["stdout"] = sorted(res["stdout"].splitlines())
+    err = [l for l in res["stderr"].splitlines() if not own_line(l)]
+    out["stderr"] = sorted(err) if c["sort"] else err
+    if not c["stderr"]:
+        out.pop("stderr")
+    if not c["stdout"]:
+        out.pop("stdout")
+    return out
+
+
+def show(v, limit=1500):
+    s = repr(v)
+    return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
+
+
+def run_case(c, mproc, base, env):
+    ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
+    ours = run_one(c, [mproc, "run"] + c["args"], os.path.join(base, "ours"), env)
+    c["secs"] = (ref["secs"], ours["secs"])
+    a, b = normalise(c, ref), normalise(c, ours)
+    problems = []
+    for key in a:
+        if a[key] != b.get(key):
+            problems.append("%s differs:\n  parallel: %s\n  mproc:    %s" % (key, show(a[key]), show(b.get(key))))
+    if c["check"]:
+        msg = c["check"](ours)
+        if msg:
+            problems.append(msg)
+    return problems
+
+
+# ---- mproc's own checks (no reference to compare with) ---------------------
+@self_check
+def help_texts(mproc, base, env):
+    for argv in ([mproc, "--help"], [mproc, "run", "--help"]):
+        p = subprocess.run(argv, capture_output=True, env=env)
+        if p.returncode != 0 or b"usage: mproc" not in p.stdout:
+            return "%s: rc=%d out=%r" % (argv, p.returncode, p.stdout[:200])
+    p = subprocess.run([mproc, "frobnicate"], capture_output=True, env=env)
+    if p.returncode == 0 or b"unknown command" not in p.stderr:
+        return "unknown subcommand accepted"
+    return None
+
+
+@self_check
+def newline_in_value_is_one_argument(mproc, base, env):
+    # GNU parallel splits a ::: value at newlines; mproc keeps every value
+    # one literal argument, as its documentation promises.
+    p = subprocess.run([mproc, "run", "printf", "[%s]", ":::", "a\nb"], capture_output=True, env=env)
+    if p.stdout != b"[a\nb]" or p.returncode != 0:
+        return "got %r rc=%d" % (p.stdout, p.returncode)
+    p = subprocess.run([mproc, "run", "printf '[%s]' {}", ":::", "a\nb;echo x"], capture_output=True, env=env)
+    if p.stdout != b"[a\nb;echo x]":
+        return "shell path: got %r" % p.stdout
+    return None
+
+
+@self_check
+def bad_input_starts_nothing(mproc, base, env):
+    os.makedirs(base)
+    marker = os.path.join(base, "ran")
+    for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "0"],
+                  ["--unknown"], ["--retries", "x"]):
+        argv = [mproc, "run"] + extra + ["touch", marker, ":::", "a"]
+        p = subprocess.run(argv, capture_output=True, env=env)
+        if p.returncode != 255 or os.path.exists(marker) or not p.stderr.startswith(b"mproc run: "):
+            return "%s: rc=%d stderr=%r" % (extra, p.returncode, p.stderr)
+    return None
+
+
+def processes_with(marker):
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if marker.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def interrupt_case(mproc, base, env, sig, ignore_term):
+    os.makedirs(base, exist_ok=True)
+    marker = "mproc-test-sleep-%d-%d" % (os.getpid(), sig)
+    body = "trap '' TERM; " if ignore_term else ""
+    # exec -a gives the sleeping processes a name we can look for.
+    cmd = body + "bash -c 'exec -a %s sleep 60' & bash -c 'exec -a %s sleep 60'; wait" % (marker, marker)
+    p = subprocess.Popen([mproc, "run", "-j2", cmd, ":::", "1", "2", "3"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while len(processes_with(marker)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if len(processes_with(marker)) < 4:
+        p.kill()
+        p.communicate()
+        return "jobs did not start"
+    t0 = time.monotonic()
+    p.send_signal(sig)
+    try:
+        p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not stop after the signal"
+    took = time.monotonic() - t0
+    time.sleep(0.1)
+    left = processes_with(marker)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        return "processes left behind: %s" % left
+    if p.returncode != -sig:
+        return "exit status %d, expected death by signal %d" % (p.returncode, sig)
+    if took > 3:
+        return "took %.1fs to stop" % took
+    return None
+
+
+@self_check
+def sigint_stops_everything(mproc, base, env):
+    return interrupt_case(mproc, base, env, signal.SIGINT, False)
+
+
+@self_check
+def sigterm_stops_term_ignoring_jobs(mproc, base, env):
+    return interrupt_case(mproc, base, env, signal.SIGTERM, True)
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+@self_check
+def ctrl_z_stops_and_continues_jobs(mproc, base, env):
+    marker = "mproc-test-tstp-%d" % os.getpid()
+    cmd = "bash -c 'exec -a %s sleep 1'; echo done" % marker
+    p = subprocess.Popen([mproc, "run", cmd, ":::", "x"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    while not processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    jobs = processes_with(marker)
+    if not jobs:
+        p.kill()
+        p.communicate()
+        return "job did not start"
+    p.send_signal(signal.SIGTSTP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (proc_state(p.pid) != "T" or proc_state(jobs[0]) != "T"):
+        time.sleep(0.02)
+    states = (proc_state(p.pid), proc_state(jobs[0]))
+    time.sleep(1.2)   # longer than the job: it must not finish while stopped
+    still = proc_state(jobs[0])
+    p.send_signal(signal.SIGCONT)
+    out, _ = p.communicate(timeout=10)
+    if states != ("T", "T"):
+        return "after SIGTSTP: mproc %s, job %s (expected both stopped)" % states
+    if still != "T":
+        return "the job ran on while stopped: %s" % still
+    if p.returncode != 0 or out != b"done x\n":
+        return "after SIGCONT: rc=%d out=%r" % (p.returncode, out)
+    return None
+
+
+@self_check
+def ignored_signals_are_inherited(mproc, base, env):
+    # nohup: a job must keep SIGHUP ignored; SIGPIPE is back to default.
+    def ignore_hup():
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    p = subprocess.run([mproc, "run", "grep", "SigIgn", "/proc/self/status", ":::", "/dev/null"],
+                       capture_output=True, env=env, preexec_fn=ignore_hup)
+    m = re.search(rb"SigIgn:\s*([0-9a-f]+)", p.stdout)
+    if not m:
+        return "no SigIgn line: %r" % p.stdout
+    mask = int(m.group(1), 16)
+    if not mask & (1 << (signal.SIGHUP - 1)):
+        return "SIGHUP not ignored in the job (mask %x)" % mask
+    if mask & (1 << (signal.SIGPIPE - 1)):
+        return "SIGPIPE ignored in the job (mask %x)" % mask
+    return None
+
+
+def child_maxrss_kib(argv, stdin_bytes, env):
+    """Peak RSS of one child, measured with a fresh python as its parent."""
+    code = ("import resource,subprocess,sys\n"
+            "subprocess.run(sys.argv[1:], stdin=sys.stdin, stdout=subprocess.DEVNULL)\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n")
+    p = subprocess.run([sys.executable, "-c", code] + argv, input=stdin_bytes, capture_output=True, env=env)
+    return int(p.stdout.strip())
+
+
+@self_check
+def input_is_streamed(mproc, base, env):
+    small = "".join("%d\n" % i for i in range(1000)).encode()
+    large = "".join("%d\n" % i for i in range(300000)).encode()
+    argv = [mproc, "run", "--dry-run", "echo", "{}"]
+    # AddressSanitizer's quarantine keeps freed memory on purpose.
+    env = dict(env)
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=0"
+    a = child_maxrss_kib(argv, small, env)
+    b = child_maxrss_kib(argv, large, env)
+    # 300k lines held in memory would be well over 8 MiB.
+    if b - a > 4096:
+        return "peak RSS grew from %d KiB to %d KiB with 300x more input" % (a, b)
+    return None
+
+
+@self_check
+def direct_exec_without_shell(mproc, base, env):
+    # A shell marks the commands it runs with the variable "_"; a plain
+    # command must be exec'd directly, so it must not see one.
+    env = dict(env)
+    env.pop("_", None)
+    p = subprocess.run([mproc, "run", "printenv", "{}", ":::", "_"], capture_output=True, env=env)
+    if p.returncode != 1 or p.stdout:
+        return "plain command went through a shell: rc=%d %r" % (p.returncode, p.stdout)
+    p = subprocess.run([mproc, "run", "printenv {} | cat", ":::", "_"], capture_output=True, env=env)
+    if p.returncode != 0 or not p.stdout:
+        return "shell command did not go through a shell: rc=%d %r" % (p.returncode, p.stdout)
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mproc", required=True)
+    ap.add_argument("-k", dest="pattern", default=None)
+    ap.add_argument("-v", action="store_true")
+    opts = ap.parse_args()
+    if not PARALLEL:
+        print("GNU parallel is not installed (scripts/deps.sh test installs it)")
+        return 1
+    mproc = os.path.abspath(opts.mproc)
+    env = dict(os.environ)
+    env["PARALLEL_SHELL"] = SHELL
+    env["SHELL"] = SHELL
+    env["LC_ALL"] = "C.UTF-8"
+    env.pop("PARALLEL", None)
+    home = tempfile.mkdtemp(prefix="mproc-cli-test-")
+    # GNU parallel keeps state under $HOME/.parallel; give it a private one.
+    env["HOME"] = home
+    os.makedirs(os.path.join(home, ".parallel"))
+    open(os.path.join(home, ".parallel", "will-cite"), "w").close()
+    failures, count = [], 0
+    try:
+        for i, c in enumerate(CASES):
+            if opts.pattern and opts.pattern not in c["name"]:
+                continue
+            count += 1
+            base = os.path.join(home, "case%03d" % i)
+            try:
+                problems = run_case(c, mproc, base, env)
+            except subprocess.TimeoutExpired as e:
+                problems = ["timed out: %s" % e]
+            status = "ok" if not problems else "FAIL"
+            if opts.v or problems:
+                secs = c.get("secs", (0, 0))
+                print("%-4s %-36s parallel %5.2fs  mproc %5.2fs" % (status, c["name"], secs[0], secs[1]))
+            for p in problems:
+                print("     " + p.replace("\n", "\n     "))
+            if problems:
+                failures.append(c["name"])
+        for fn in SELF_CHECKS:
+            if opts.pattern and opts.pattern not in fn.__name__:
+                continue
+            count += 1
+            msg = fn(mproc, os.path.join(home, "self-" + fn.__name__), env)
+            if opts.v or msg:
+                print("%-4s %s" % ("ok" if not msg else "FAIL", fn.__name__))
+            if msg:
+                print("     " + msg)
+                failures.append(fn.__name__)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    ndiff = sum(1 for c in CASES if not opts.pattern or opts.pattern in c["name"])
+    print("%d of %d checks passed (%d differential cases against GNU parallel)" %
+          (count - len(failures), count, ndiff))
+    if failures:
+        print("failed: " + " ".join(failures))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

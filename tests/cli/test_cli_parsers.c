@@ -1,0 +1,348 @@
+/* test_cli_parsers.c - unit tests for the pure parts of `mproc run`:
+ * quoting, path edits, replacement strings, option values, command
+ * rendering, column splitting and the exit status.  The expected values
+ * are what GNU parallel does with the same input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "command.h"
+#include "input.h"
+#include "median.h"
+#include "options.h"
+#include "quote.h"
+#include "tally.h"
+#include "template.h"
+
+static void check_quote(const char *in, const char *want)
+{
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(shell_quote(&b, in, strlen(in)), 0);
+    assert_string_equal(sb_str(&b), want);
+    sb_free(&b);
+}
+
+static void test_shell_quote(void **state)
+{
+    (void)state;
+    check_quote("abc-_+./9", "abc-_+./9");
+    check_quote("", "''");
+    check_quote("a b", "'a b'");
+    check_quote("c'd", "'c'\"'\"'d'");
+    check_quote("'", "\"'\"");
+    check_quote("''", "\"'\"''\"'\"");
+    check_quote("a'", "'a'\"'\"");
+    check_quote("$(x)", "'$(x)'");
+    check_quote("a,b", "'a,b'");
+    check_quote("\xc3\xa9", "'\xc3\xa9'");
+}
+
+static void check_edits(const char *in, const char *noext, const char *base, const char *dir,
+                        const char *base_noext)
+{
+    const char *want[] = {in, noext, base, dir, base_noext};
+    for (int e = EDIT_NONE; e <= EDIT_BASE_NOEXT; e++) {
+        strbuf b = STRBUF_INIT;
+        assert_int_equal(path_edit_apply(&b, in, strlen(in), (path_edit)e), 0);
+        assert_string_equal(sb_str(&b), want[e]);
+        sb_free(&b);
+    }
+}
+
+static void test_path_edits(void **state)
+{
+    (void)state;
+    check_edits("a", "a", "a", ".", "a");
+    check_edits("dir.x/file", "dir.x/file", "file", "dir.x", "file");
+    check_edits("dir/f.tar.gz", "dir/f.tar", "f.tar.gz", "dir", "f.tar");
+    check_edits("/abs/x.y", "/abs/x", "x.y", "/abs", "x");
+    check_edits(".hidden", "", ".hidden", ".", "");
+    check_edits("a/", "a/", "", ".", "");
+    check_edits("", "", "", ".", "");
+    check_edits("/x", "/x", "x", "/", "x");
+    check_edits("a//b", "a//b", "b", "a", "b");
+    check_edits("a/b/", "a/b/", "", "a", "");
+    check_edits("/", "/", "", "/", "");
+    check_edits("//x", "//x", "x", "/", "x");
+    check_edits("..", ".", "..", ".", ".");
+    check_edits("a.b/c.d/", "a.b/c.d/", "", "a.b", "");
+}
+
+static void test_replacement_strings(void **state)
+{
+    (void)state;
+    struct { const char *s; int ok; segment_kind kind; path_edit edit; size_t pos; size_t used; } cases[] = {
+        {"{}", 1, SEG_ALL_ARGS, EDIT_NONE, 0, 2},
+        {"{.}x", 1, SEG_ALL_ARGS, EDIT_NOEXT, 0, 3},
+        {"{/}", 1, SEG_ALL_ARGS, EDIT_BASENAME, 0, 3},
+        {"{//}", 1, SEG_ALL_ARGS, EDIT_DIRNAME, 0, 4},
+        {"{/.}", 1, SEG_ALL_ARGS, EDIT_BASE_NOEXT, 0, 4},
+        {"{#}", 1, SEG_SEQ, EDIT_NONE, 0, 3},
+        {"{%}", 1, SEG_SLOT, EDIT_NONE, 0, 3},
+        {"{3}", 1, SEG_ARG, EDIT_NONE, 3, 3},
+        {"{12/.}", 1, SEG_ARG, EDIT_BASE_NOEXT, 12, 6},
+        {"{2//}", 1, SEG_ARG, EDIT_DIRNAME, 2, 5},
+        {"{0}", 0, 0, 0, 0, 0},
+        {"{1x}", 0, 0, 0, 0, 0},
+        {"{foo}", 0, 0, 0, 0, 0},
+        {"{", 0, 0, 0, 0, 0},
+        {"{99999999999}", 0, 0, 0, 0, 0},
+        {"{..}", 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        segment seg;
+        size_t used = 0;
+        int ok = replacement_parse(cases[i].s, strlen(cases[i].s), &seg, &used);
+        assert_int_equal(ok, cases[i].ok);
+        if (!ok)
+            continue;
+        assert_int_equal(seg.kind, cases[i].kind);
+        assert_int_equal(seg.edit, cases[i].edit);
+        assert_int_equal(seg.pos, cases[i].pos);
+        assert_int_equal(used, cases[i].used);
+    }
+    segment_list l = {0, 0, 0};
+    assert_int_equal(template_split("a{}b{{1}}", 9, 0, &l), 2);
+    assert_int_equal(l.len, 5); /* a, {}, b{, {1}, } */
+    segment_list_free(&l);
+}
+
+static void test_option_values(void **state)
+{
+    (void)state;
+    jobs_kind k;
+    double v;
+    assert_int_equal(parse_jobs("4", &k, &v), 0);
+    assert_int_equal(jobs_resolve(k, v, 8), 4);
+    assert_int_equal(parse_jobs("50%", &k, &v), 0);
+    assert_int_equal(jobs_resolve(k, v, 8), 4);
+    assert_int_equal(parse_jobs("+2", &k, &v), 0);
+    assert_int_equal(jobs_resolve(k, v, 8), 10);
+    assert_int_equal(parse_jobs("-20", &k, &v), 0);
+    assert_int_equal(jobs_resolve(k, v, 8), 1);
+    assert_int_equal(parse_jobs("0", &k, &v), 0);
+    assert_int_equal(k, JOBS_UNLIMITED);
+    const char *bad_jobs[] = {"", "x", "1.5", "+", "%", "-", "4x", "1e3", "nan"};
+    for (size_t i = 0; i < sizeof bad_jobs / sizeof bad_jobs[0]; i++)
+        assert_int_equal(parse_jobs(bad_jobs[i], &k, &v), -1);
+
+    halt_spec h;
+    assert_int_equal(parse_halt("now,fail=1", &h), 0);
+    assert_true(h.when == HALT_NOW && h.why == HALT_FAIL && h.value == 1 && !h.percent);
+    assert_int_equal(parse_halt("soon,success=30%", &h), 0);
+    assert_true(h.when == HALT_SOON && h.why == HALT_SUCCESS && h.value == 30 && h.percent);
+    assert_int_equal(parse_halt("2", &h), 0);
+    assert_true(h.when == HALT_NOW && h.why == HALT_FAIL && h.value == 1);
+    assert_int_equal(parse_halt("-1", &h), 0);
+    assert_true(h.when == HALT_SOON && h.why == HALT_SUCCESS);
+    assert_int_equal(parse_halt("10%", &h), 0);
+    assert_true(h.when == HALT_SOON && h.percent && h.value == 10);
+    const char *bad_halt[] = {"", "bad", "now", "now,", "now,fail", "now,fail=", "now,fail=x",
+                              "later,fail=1", "now,oops=1", "now,fail=1.5", "now,fail=101%", "3"};
+    for (size_t i = 0; i < sizeof bad_halt / sizeof bad_halt[0]; i++)
+        assert_int_equal(parse_halt(bad_halt[i], &h), -1);
+
+    double secs;
+    int pct;
+    assert_int_equal(parse_duration("90", &secs, &pct), 0);
+    assert_true(secs == 90 && !pct);
+    assert_int_equal(parse_duration("1h30m", &secs, &pct), 0);
+    assert_true(secs == 5400);
+    assert_int_equal(parse_duration("1.5m", &secs, &pct), 0);
+    assert_true(secs == 90);
+    assert_int_equal(parse_duration("200%", &secs, &pct), 0);
+    assert_true(secs == 200 && pct);
+    const char *bad_dur[] = {"", "-3", "0", "1x", "m", "%"};
+    for (size_t i = 0; i < sizeof bad_dur / sizeof bad_dur[0]; i++)
+        assert_int_equal(parse_duration(bad_dur[i], &secs, &pct), -1);
+}
+
+static void test_command_line(void **state)
+{
+    (void)state;
+    char *argv[] = {"-kj2", "--tag", "--joblog=+log", "echo", "{}", "-k", ":::", "a", "b", ":::+",
+                    "1", "2", "::::", "f1", "f2", NULL};
+    run_options o;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(run_options_parse(&o, 15, argv, &err), 0);
+    assert_true(o.keep_order && o.tag && o.joblog_append);
+    assert_string_equal(o.joblog, "log");
+    assert_int_equal(o.jobs_kind, JOBS_ABS);
+    assert_int_equal(o.ncmd, 3); /* echo {} -k: options end at the command */
+    assert_int_equal(o.nsources, 4);
+    assert_true(o.sources[1].linked && !o.sources[2].linked && !o.sources[3].linked);
+    assert_string_equal(o.sources[3].path, "f2");
+    run_options_free(&o);
+
+    char *bad1[] = {"--nope", NULL};
+    assert_int_equal(run_options_parse(&o, 1, bad1, &err), -1);
+    assert_non_null(strstr(sb_str(&err), "--nope"));
+    run_options_free(&o);
+    sb_clear(&err);
+    char *bad2[] = {"echo", ":::+", "a", NULL};
+    assert_int_equal(run_options_parse(&o, 3, bad2, &err), -1);
+    run_options_free(&o);
+    sb_clear(&err);
+    char *bad3[] = {"-j", NULL};
+    assert_int_equal(run_options_parse(&o, 1, bad3, &err), -1);
+    run_options_free(&o);
+    sb_free(&err);
+}
+
+static void render(char **words, size_t n, int quote, char **args, size_t nargs, const char *want_shell,
+                   int want_direct, const char *want_argv)
+{
+    command c;
+    assert_int_equal(command_compile(&c, words, n, quote), 0);
+    job_values v = {args, nargs, 1, 1};
+    strbuf shell = STRBUF_INIT, path = STRBUF_INIT, joined = STRBUF_INIT;
+    strvec argv = STRVEC_INIT;
+    assert_int_equal(command_shell_text(&c, &v, &shell), 0);
+    assert_string_equal(sb_str(&shell), want_shell);
+    assert_int_equal(command_argv(&c, &v, &argv, &path), want_direct);
+    if (want_direct) {
+        for (size_t i = 0; i < argv.len; i++)
+            sb_addf(&joined, "%s[%s]", i ? " " : "", argv.items[i]);
+        assert_string_equal(sb_str(&joined), want_argv);
+        assert_null(argv.items[argv.len]);
+    }
+    sb_free(&shell);
+    sb_free(&path);
+    sb_free(&joined);
+    sv_free(&argv);
+    command_free(&c);
+}
+
+static void test_command_rendering(void **state)
+{
+    (void)state;
+    char *ab[] = {"a b", "c'd"};
+    char *echo_all[] = {"echo", "{}"};
+    render(echo_all, 2, 0, ab, 2, "echo 'a b' 'c'\"'\"'d'", 1, "[echo] [a b] [c'd]");
+    char *echo_word[] = {"echo", "x{}y"};
+    render(echo_word, 2, 0, ab, 2, "echo x'a b' 'c'\"'\"'d'y", 1, "[echo] [xa b] [c'dy]");
+    char *echo_only[] = {"echo", "-n"};
+    render(echo_only, 2, 0, ab, 1, "echo -n 'a b'", 1, "[echo] [-n] [a b]");
+    char *piped[] = {"echo {} | cat"};
+    render(piped, 1, 0, ab, 1, "echo 'a b' | cat", 0, NULL);
+    char *builtin[] = {"cd", "{}"};
+    render(builtin, 2, 0, ab, 1, "cd 'a b'", 0, NULL);
+    char *quoted[] = {"echo", "a;b", "{2}"};
+    render(quoted, 3, 1, ab, 2, "echo 'a;b' 'c'\"'\"'d'", 1, "[echo] [a;b] [c'd]");
+    char *none[] = {NULL};
+    char *cmds[] = {"echo hi;", "echo x"};
+    render(none, 0, 0, cmds, 2, "echo hi; echo x", 0, NULL);
+    char *help[] = {"--help"};
+    render(echo_all, 2, 0, help, 1, "echo --help", 0, NULL);
+}
+
+static void check_split(const char *sep, const char *in, size_t want_n, const char *const *want)
+{
+    colsep *c;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(colsep_compile(&c, sep, &err), 0);
+    strvec out = STRVEC_INIT;
+    assert_int_equal(colsep_split(c, in, strlen(in), &out), 0);
+    assert_int_equal(out.len, want_n);
+    for (size_t i = 0; i < want_n; i++)
+        assert_string_equal(out.items[i], want[i]);
+    sv_free(&out);
+    colsep_free(c);
+    sb_free(&err);
+}
+
+static void test_columns(void **state)
+{
+    (void)state;
+    const char *w1[] = {"a", "b", "c"};
+    check_split(",", "a,b,c", 3, w1);
+    const char *w2[] = {"a", "b"};
+    check_split(",", " a , b ,,", 2, w2);
+    check_split(" +", "a   b", 2, w2);
+    check_split("\\t", "a\tb", 2, w2);
+    const char *w3[] = {""};
+    check_split(",", "", 1, w3);
+    const char *w4[] = {"", "x"};
+    check_split(",", ",x", 2, w4);
+}
+
+static void test_exit_status(void **state)
+{
+    (void)state;
+    halt_spec never = {HALT_NEVER, HALT_FAIL, 0, 0};
+    tally t;
+    tally_init(&t, &never, 0);
+    assert_int_equal(tally_exit_status(&t), 0);
+    for (int i = 0; i < 100; i++)
+        tally_add(&t, 1, 0);
+    assert_int_equal(tally_exit_status(&t), 100);
+    tally_add(&t, 0, 9);
+    assert_int_equal(tally_exit_status(&t), 101);
+
+    halt_spec fail1 = {HALT_NOW, HALT_FAIL, 1, 0};
+    tally_init(&t, &fail1, 0);
+    assert_int_equal(tally_add(&t, 0, 0), 0);
+    assert_int_equal(tally_add(&t, 5, 0), 1);
+    assert_int_equal(tally_exit_status(&t), 5);
+    tally_init(&t, &fail1, 0);
+    assert_int_equal(tally_add(&t, -1, 15), 1); /* timed out */
+    assert_int_equal(tally_exit_status(&t), 255);
+
+    halt_spec success = {HALT_SOON, HALT_SUCCESS, 2, 0};
+    tally_init(&t, &success, 0);
+    tally_add(&t, 3, 0);
+    assert_int_equal(tally_add(&t, 0, 0), 0);
+    assert_int_equal(tally_add(&t, 0, 0), 1);
+    assert_int_equal(tally_exit_status(&t), 0);
+
+    halt_spec pct = {HALT_NOW, HALT_FAIL, 20, 1};
+    tally_init(&t, &pct, 9);
+    tally_add(&t, 0, 0);
+    assert_int_equal(tally_add(&t, 1, 0), 0);
+    assert_int_equal(tally_add(&t, 2, 0), 1); /* 2 of 9 >= 20% */
+    assert_int_equal(tally_exit_status(&t), 23);
+}
+
+static void test_median_window(void **state)
+{
+    (void)state;
+    static median_window m;
+    median_init(&m);
+    assert_true(median_value(&m) == 0);
+    median_add(&m, 3);
+    median_add(&m, 1);
+    median_add(&m, 2);
+    assert_int_equal(median_count(&m), 3);
+    assert_true(median_value(&m) == 2);
+    /* Fill the window with 100s: the early samples drop out. */
+    for (int i = 0; i < MEDIAN_WINDOW; i++)
+        median_add(&m, 100);
+    assert_int_equal(median_count(&m), MEDIAN_WINDOW);
+    assert_true(median_value(&m) == 100);
+    for (int i = 0; i < MEDIAN_WINDOW / 2 + 1; i++)
+        median_add(&m, 5);
+    assert_true(median_value(&m) == 5); /* 513 fives, 511 hundreds */
+    for (int i = 0; i < MEDIAN_WINDOW; i++)
+        median_add(&m, (double)(i % 7));
+    assert_true(median_value(&m) == 3);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shell_quote),
+        cmocka_unit_test(test_path_edits),
+        cmocka_unit_test(test_replacement_strings),
+        cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_command_line),
+        cmocka_unit_test(test_command_rendering),
+        cmocka_unit_test(test_columns),
+        cmocka_unit_test(test_exit_status),
+        cmocka_unit_test(test_median_window),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
