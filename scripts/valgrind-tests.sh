@@ -2,19 +2,22 @@
 # Runs the cmocka test programs of a build directory under valgrind memcheck:
 # no invalid access, no use of uninitialised memory, no leaks.
 #   scripts/valgrind-tests.sh BUILD_DIR
-# Tests labelled nosan or novalgrind are skipped (scripts and tests whose
-# timing cannot survive valgrind's 20-50x slowdown).  Forked children (pool
+# Only the compiled test programs of the build run (scripts such as the
+# GNU-parallel differential suite are not C code of ours); tests labelled
+# nosan or novalgrind are skipped.  Forked children (pool
 # workers) are not leak-checked: they end with _exit() holding copies of the
 # parent's heap by design.  valgrind handles the 32 GiB arena reservation
 # badly, so the arena is made smaller for this run.
 set -euo pipefail
 build=${1:-build}
 tests=$(cd "$build" && ctest --show-only=json-v1 | python3 -c '
-import json, sys
+import json, os, sys
+build = os.getcwd()
 for t in json.load(sys.stdin)["tests"]:
     labels = next((p["value"] for p in t.get("properties", []) if p["name"] == "LABELS"), [])
-    if not {"nosan", "novalgrind"} & set(labels):
-        print(t["command"][0])
+    program = t["command"][0]
+    if program.startswith(build + "/") and not {"nosan", "novalgrind"} & set(labels):
+        print(program)
 ')
 export MPROC_SHM_SIZE=512M
 failed=0 ran=0
