@@ -16,6 +16,7 @@
 #define MPROC_POOL_H
 
 #include "internal.h"
+#include "supervise.h"
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -81,6 +82,11 @@ typedef struct mp__job {
      * and the job never finished). */
     void *owned[MP_MAX_ARGS + 2];
     int nowned;
+    /* Supervision (see supervise.h).  Atomic: the supervisor thread reads
+     * them while the caller and workers run. */
+    _Atomic int64_t timeout_ns;          /* per-task limit, 0: none */
+    _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
+    uint32_t cancel_seen;                /* caller side: pool cancel count at acquire */
 } mp__job;
 
 /* What a task function sees of itself (mp_task_* accessors, task.c). */
@@ -90,6 +96,10 @@ struct mp_task {
     int worker;
     bool has_message;
     char message[MP_MESSAGE_MAX];
+    /* Supervision: the running task's deadline (mp__now seconds, 0: none)
+     * and the tasks this worker has run (maxtasksperchild). */
+    double deadline;
+    uint64_t tasks_run;
 };
 
 /* The control block every worker and the owning process share.  For the
@@ -102,6 +112,15 @@ typedef struct mp__shared {
     bool futex_shared;
     int workers;
     mp__job jobs[MP__JOB_SLOTS];
+    /* Supervision (see supervise.h): one record per worker, and what every
+     * worker must know about the pool's limits. */
+    struct mp__wslot *wslots;
+    bool supervised;                     /* process workers: claims must be recoverable */
+    uint64_t maxtasks;                   /* maxtasksperchild, 0: none */
+    _Atomic uint32_t ready;              /* workers that finished their initializer */
+    _Atomic uint32_t init_claimed;       /* 1: a failing worker is writing init_msg */
+    _Atomic int32_t init_code;           /* first initializer failure, 0: none */
+    char init_msg[MP_MESSAGE_MAX];       /* written by the worker that set init_code */
 } mp__shared;
 
 typedef struct mp__backend_ops {
@@ -133,6 +152,14 @@ struct mp_pool {
 
     pid_t owner_pid;
     void *backend_data;              /* owned by the backend */
+    /* Supervision options and state (supervise.h). */
+    int (*initializer)(const void *context);
+    void *init_ctx;                  /* private copy, freed with the pool */
+    size_t init_ctx_size;
+    int retries;
+    int64_t task_timeout_ns;         /* pool default, 0: none */
+    _Atomic uint32_t cancels;        /* bumped by mp_pool_cancel */
+    _Atomic bool timeouts_used;      /* some call asked for a task timeout */
 };
 
 extern const mp__backend_ops mp__thread_backend;
@@ -154,6 +181,22 @@ void mp__shutdown_workers(mp__shared *sh);
  * stop at their next claim (terminate). */
 void mp__cancel_all_jobs(mp__shared *sh);
 void mp__futex_wake_job(mp_pool *pool, mp__job *job);
+
+/* Supervision hooks in sched.c, used by the supervisor (supervise.c). */
+/* Records a failure of task `index` (message copied) and counts it. */
+void mp__job_record_failure(mp__job *job, size_t index, int code, const char *message);
+/* Adds n finished tasks to job->done; completes the job if that was the last. */
+void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n);
+/* Cancels a job of the caller: no task not yet started will run. */
+void mp__job_cancel(mp_pool *pool, mp__job *job);
+
+/* initializer.c: a worker runs the pool's initializer (0, or its code after
+ * recording the message in the control block); the opener waits for every
+ * worker's, or for `failed` (may be NULL) to report an error. */
+int mp__worker_init(mp_pool *pool, int worker);
+int mp__workers_wait_ready(mp_pool *pool, int (*failed)(mp_pool *pool));
+/* Wakes every caller sleeping on one of the pool's jobs (they re-check). */
+void mp__wake_all_callers(mp_pool *pool);
 
 /* pool.c */
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...) MP_PRINTF(3, 4);

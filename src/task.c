@@ -38,3 +38,12 @@ int mp_task_fail(mp_task *task, int code, const char *fmt, ...)
     }
     return code;
 }
+
+int mp_task_cancelled(const mp_task *task)
+{
+    if (!task || !task->job)
+        return 0;
+    if (atomic_load_explicit(&task->job->cancelled, memory_order_relaxed))
+        return 1;
+    return task->deadline > 0 && mp__now() > task->deadline;
+}
