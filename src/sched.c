@@ -245,7 +245,9 @@ static void run_range(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws
             return;
         }
         run_task(sh, job, task, ws, i);
-        if (MP__UNLIKELY(sh->maxtasks != 0) && ++task->tasks_run >= sh->maxtasks && sh->supervised)
+        if (MP__UNLIKELY(task->tasks_run++ == 0))
+            atomic_store_explicit(&ws->status, MP__WS_WORKED, memory_order_relaxed);
+        if (MP__UNLIKELY(sh->maxtasks != 0) && task->tasks_run >= sh->maxtasks && sh->supervised)
             retire(ws);
     }
 }

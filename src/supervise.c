@@ -40,6 +40,7 @@
 #define DEADLINE_TICK 0.005     /* how often deadlines are checked, when any is set */
 #define SETTLE_TICK 0.001       /* how often an uncertain death is re-examined */
 #define MAX_EARLY_DEATHS 5      /* replacements dying before ready, in a row */
+#define MAX_BARREN_DEATHS 100   /* workers dying before finishing a task, in a row */
 
 enum { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL };
 enum { UNSURE_NONE, UNSURE_CLAIM, UNSURE_FLUSH };
@@ -74,6 +75,7 @@ typedef struct supervisor {
     int alive;
     int nunsure;
     int early_deaths;
+    int barren_deaths;          /* workers in a row that died before finishing a task */
     retry_rec *retry;
     size_t nretry, capretry;
     bool fs_gone;
@@ -285,8 +287,16 @@ static void handle_death(supervisor *s, int id, pid_t pid, int status)
         set_broken(s, "pool is broken: replacement workers keep dying before they start (the last one, %s, %s)", buf, why);
         return;
     }
-    if (life == MP__WS_READY || life == MP__WS_RETIRING)
+    if (life != MP__WS_STARTING)
         s->early_deaths = 0;
+    /* Every task kills its worker: stop rather than fork once per task. */
+    if (life == MP__WS_READY && !kill_reason && ++s->barren_deaths > MAX_BARREN_DEATHS) {
+        snprintf(buf, sizeof buf, "%d", MAX_BARREN_DEATHS + 1);
+        set_broken(s, "pool is broken: %s workers in a row died before finishing a task (the last one %s)", buf, why);
+        return;
+    }
+    if (life == MP__WS_WORKED || life == MP__WS_RETIRING)
+        s->barren_deaths = 0;
 
     uint64_t acct = atomic_load(&ws->acct);
     unsigned state = MP__WS_STATE(acct);

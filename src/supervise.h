@@ -48,7 +48,8 @@ enum {
     MP__WS_STARTING = 0,
     MP__WS_READY = 1,        /* initializer done, running the worker loop */
     MP__WS_INIT_FAILED = 2,  /* its initializer failed (sh->init_code says how) */
-    MP__WS_RETIRING = 3      /* reached maxtasksperchild and exits on purpose */
+    MP__WS_RETIRING = 3,     /* reached maxtasksperchild and exits on purpose */
+    MP__WS_WORKED = 4        /* has finished at least one task */
 };
 
 typedef struct mp__wslot {
