@@ -7,9 +7,11 @@
  * release.  The fork server is a frozen copy of the program at open time
  * with one thread; forking it is always safe.
  *
- * Workers are the fork server's children: it learns of their deaths (one
- * pidfd per worker, in its poll set), reaps them and reports each death
- * with its wait status to the supervisor.  It also sends signals on the
+ * Workers are the fork server's children: it learns of their deaths
+ * (SIGCHLD, read from a signalfd -- the fork server is a process of our
+ * own, so taking its SIGCHLD disturbs no one; pidfds would do too, but
+ * valgrind does not know them), reaps them and reports each death with its
+ * wait status to the supervisor.  It also sends signals on the
  * supervisor's behalf: only the process that reaps a pid may signal it
  * without risking a reused pid.
  *
@@ -28,20 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct child {
     pid_t pid;     /* 0: none */
-    int pidfd;
 } child;
-
-static int pidfd_open_(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
 
 static void send_msg(int fd, int type, int worker, pid_t pid, int arg)
 {
@@ -50,15 +46,23 @@ static void send_msg(int fd, int type, int worker, pid_t pid, int arg)
         ;
 }
 
-static void reap(int fd, child *c, int worker)
+/* Reaps every child that has ended (all of them, blocking, when `all`) and
+ * reports each death. */
+static void reap(int fd, child *kids, int n, bool all)
 {
-    int status = 0;
-    while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    close(c->pidfd);
-    send_msg(fd, MP__FS_DIED, worker, c->pid, status);
-    c->pid = 0;
-    c->pidfd = -1;
+    for (;;) {
+        int status = 0;
+        pid_t pid = waitpid(-1, &status, all ? 0 : WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            return;
+        for (int i = 0; i < n; i++)
+            if (kids[i].pid == pid) {
+                send_msg(fd, MP__FS_DIED, i, pid, status);
+                kids[i].pid = 0;
+            }
+    }
 }
 
 static _Noreturn void quit(int fd, child *kids, int n)
@@ -66,39 +70,31 @@ static _Noreturn void quit(int fd, child *kids, int n)
     for (int i = 0; i < n; i++)
         if (kids[i].pid)
             kill(kids[i].pid, SIGKILL);
-    for (int i = 0; i < n; i++)
-        if (kids[i].pid)
-            reap(fd, &kids[i], i);
+    reap(fd, kids, n, true);
     _exit(0);
 }
 
-static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, child *kids, int n, int id)
+static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int sigfd, child *kids, int id)
 {
     pid_t me = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         close(fd);
-        for (int i = 0; i < n; i++)
-            if (kids[i].pid)
-                close(kids[i].pidfd);
+        close(sigfd);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
             _exit(1);        /* the fork server died before we got here */
         worker_fn(pool, id);
         _exit(0);
     }
-    int pidfd = pid > 0 ? pidfd_open_(pid) : -1;
-    if (pid < 0 || pidfd < 0) {
-        int err = errno;
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        send_msg(fd, MP__FS_FAILED, id, 0, err);
+    if (pid < 0) {
+        send_msg(fd, MP__FS_FAILED, id, 0, errno);
         return;
     }
     kids[id].pid = pid;
-    kids[id].pidfd = pidfd;
     send_msg(fd, MP__FS_SPAWNED, id, pid, 0);
 }
 
@@ -109,35 +105,32 @@ static _Noreturn void serve(mp_pool *pool, void (*worker_fn)(mp_pool *, int), in
         _exit(1);
     /* Workers inherit this: a sane signal state whatever the program set.
      * SIGINT is the program's to handle (see mp_pool_open). */
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGINT, SIG_IGN);
     signal(SIGPIPE, SIG_IGN);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_SETMASK, &chld, NULL);
+    int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
     int n = pool->workers;
     child *kids = calloc((size_t)n, sizeof *kids);
-    struct pollfd *pfd = calloc((size_t)n + 1, sizeof *pfd);
-    int *who = calloc((size_t)n + 1, sizeof *who);
-    if (!kids || !pfd || !who)
+    if (!kids || sigfd < 0)
         _exit(1);
     for (;;) {
-        int np = 0;
-        pfd[np++] = (struct pollfd){ .fd = fd, .events = POLLIN };
-        for (int i = 0; i < n; i++)
-            if (kids[i].pid) {
-                who[np] = i;
-                pfd[np++] = (struct pollfd){ .fd = kids[i].pidfd, .events = POLLIN };
-            }
-        if (poll(pfd, (nfds_t)np, -1) < 0) {
+        struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
+        if (poll(pfd, 2, -1) < 0) {
             if (errno == EINTR)
                 continue;
             quit(fd, kids, n);
         }
-        for (int k = 1; k < np; k++)
-            if (pfd[k].revents)
-                reap(fd, &kids[who[k]], who[k]);
+        if (pfd[1].revents) {
+            struct signalfd_siginfo si[8];
+            while (read(sigfd, si, sizeof si) > 0)
+                ;
+            reap(fd, kids, n, false);
+        }
         if (pfd[0].revents) {
             mp__fs_msg m;
             ssize_t got = recv(fd, &m, sizeof m, 0);
@@ -146,7 +139,7 @@ static _Noreturn void serve(mp_pool *pool, void (*worker_fn)(mp_pool *, int), in
             if (got != (ssize_t)sizeof m || m.type == MP__FS_QUIT)
                 quit(fd, kids, n);       /* told to, or the supervisor is gone */
             if (m.type == MP__FS_SPAWN && m.worker >= 0 && m.worker < n && !kids[m.worker].pid)
-                spawn(pool, worker_fn, fd, kids, n, m.worker);
+                spawn(pool, worker_fn, fd, sigfd, kids, m.worker);
             else if (m.type == MP__FS_KILL && m.worker >= 0 && m.worker < n && kids[m.worker].pid == m.pid)
                 kill(m.pid, m.arg);
         }

@@ -1,7 +1,11 @@
-/* labels: fault;pool */
+/* labels: fault;pool;novalgrind */
 /* test_fault.c - the fault suite: workers that die, hang or fail to start,
  * cancellation, signals, and a parent that is killed.  Every test runs
  * under a watchdog (alarm) that fails it instead of letting it hang.
+ *
+ * Not run under valgrind: its limits are in milliseconds (SIGINT handled
+ * within 200 ms, timeouts of 0.2 s) and valgrind slows every process 20 to
+ * 50 times; test_fault_leaks.c is the part valgrind checks.
  *
  * The test process makes itself a child subreaper, so that processes
  * orphaned by a test (a killed program's fork server and workers) are
@@ -176,9 +180,20 @@ static void *kill_one_soon(void *arg)
 #define KILL_MAP_TASKS 1000000
 #endif
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 static void random_kills(int retries, int rounds)
 {
-    enum { N = KILL_MAP_TASKS, W = 2 };
+    /* valgrind runs every process 20 to 50 times slower. */
+    const long N = RUNNING_ON_VALGRIND ? KILL_MAP_TASKS / 100 : KILL_MAP_TASKS;
+    enum { W = 2 };
     long *in, *out;
     assert_int_equal(mp_shm_alloc(N * sizeof *in, (void **)&in), 0);
     assert_int_equal(mp_shm_alloc(N * sizeof *out, (void **)&out), 0);
