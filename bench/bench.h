@@ -44,6 +44,9 @@ double bench_peak_rss_mib(void);      /* this process's peak RSS so far */
  * parallel, xargs). */
 double bench_time_command(const char *cmd);
 int bench_have_command(const char *name);
+/* Runs bench/anchors.py NAME N with python3 and returns the number it
+ * prints (tasks/s), or 0 when python3 is missing or the anchor failed. */
+double bench_python_anchor(const char *name, long n);
 
 #define BENCH_REGISTER(name, fn)                                   \
     __attribute__((constructor)) static void bench_reg_##fn(void) { \

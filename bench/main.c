@@ -55,6 +55,29 @@ double bench_time_command(const char *cmd)
     return t;
 }
 
+double bench_python_anchor(const char *name, long n)
+{
+#ifdef MPROC_BENCH_DIR
+    if (!bench_have_command("python3"))
+        return 0;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 '%s/anchors.py' %s %ld 2>/dev/null", MPROC_BENCH_DIR, name, n);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    double v = 0;
+    if (fscanf(p, "%lf", &v) != 1)
+        v = 0;
+    pclose(p);
+    return v;
+#else
+    (void)name;
+    (void)n;
+    return 0;
+#endif
+}
+
 static void json_string(const char *key, const char *s)
 {
     printf(",\"%s\":", key);

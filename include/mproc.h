@@ -137,6 +137,8 @@ MP_API int mp_shm_contains(const void *ptr, size_t size);
 
 typedef struct mp_pool mp_pool;
 typedef struct mp_task mp_task;
+typedef struct mp_bytes mp_bytes;     /* a variable-size result, below */
+typedef struct mp_async mp_async;     /* an async call's handle, below */
 
 typedef enum mp_backend {
     MP_BACKEND_DEFAULT = 0,   /* MPROC_BACKEND if set, else threads */
@@ -209,9 +211,11 @@ MP_API int mp_pool_close(mp_pool *pool);
  * the pool.  NULL is ignored. */
 MP_API int mp_pool_terminate(mp_pool *pool);
 
-/* Cancels every call in progress on the pool: each returns MP_ECANCELED
- * promptly, its tasks not yet started are never started, and the pool stays
- * usable for later calls.  Tasks already running are stopped on process
+/* Cancels every synchronous call (mp_map, mp_starmap, mp_apply) in
+ * progress on the pool: each returns MP_ECANCELED promptly, its tasks not
+ * yet started are never started, and the pool stays usable for later calls.
+ * (Async results, futures and imap iterators have their own ways to stop:
+ * mp_future_cancel, mp_pool_shutdown, mp_imap_free.)  Tasks already running are stopped on process
  * pools (their worker is killed and replaced, as after a timeout); on
  * thread pools they run to their end -- mp_task_cancelled() tells them to
  * hurry -- and the call returns when they have.  Calls begun after this
@@ -281,6 +285,13 @@ typedef struct mp_call {
     const void *context;            /* blob every task can read */
     size_t context_size;            /* bytes; 0 if context is NULL */
     mp_failures *failures;          /* OUT, optional: every failed task */
+    /* OUT, optional: `count` elements, each task's variable-size result
+     * (see mp_task_write); the caller owns each data. */
+    mp_bytes *results;
+    /* Async calls only (mp_*_async); MP_EINVAL elsewhere.  See below. */
+    void (*callback)(mp_async *result, void *arg);
+    void (*error_callback)(mp_async *result, void *arg);
+    void *callback_arg;
     /* Seconds each task may run: 0 (default) takes the pool's
      * task_timeout; MP_FOREVER means no limit for this call. */
     double timeout;
@@ -340,6 +351,209 @@ MP_API int mp_starmap(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t
  * call->failures and mp_last_error(). */
 MP_API int mp_apply(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call);
+
+/* ======================================================================
+ * Variable-size results
+ *
+ * A task may produce output of any size by appending to its result buffer
+ * with mp_task_write / mp_task_printf.  The buffer lives in the shared arena,
+ * so it crosses from a process worker to the caller without another copy;
+ * the caller receives it as an mp_bytes and OWNS it: release data with
+ * mp_bytes_free.  Collected for a map call when mp_call.results is set, for
+ * a future by mp_future_bytes, for imap by mp_imap_next's `bytes`.
+ * ====================================================================== */
+
+struct mp_bytes {
+    void *data;     /* NULL when the task wrote nothing */
+    size_t size;
+};
+
+/* Appends `size` bytes to this task's result.  Returns 0, MP_ENOMEM (arena
+ * full; the result so far is kept), or MP_EINVAL (task or data NULL with
+ * size > 0, or the call collects no variable-size results).  A failed
+ * task's result is discarded. */
+MP_API int mp_task_write(mp_task *task, const void *data, size_t size);
+/* Appends formatted text (without the terminating NUL). */
+MP_API int mp_task_printf(mp_task *task, const char *fmt, ...) MP_PRINTF(2, 3);
+/* Releases a result's data (and resets it to empty).  NULL is ignored. */
+MP_API void mp_bytes_free(mp_bytes *bytes);
+
+/* ======================================================================
+ * Async results: mp_map_async, mp_starmap_async, mp_apply_async
+ *
+ * The call returns at once with a handle; tasks write into `out` as they
+ * finish, so `out` (and mp_call.results) must stay valid until the handle
+ * is ready.  Options, inputs and context are copied at submission, so the
+ * caller may reuse them at once -- except inputs in mp_shm memory, which
+ * are used in place and must not change until the handle is ready.
+ *
+ * Callbacks (mp_call.callback / error_callback) run on a thread the pool
+ * owns -- never in a worker, never in a thread of yours -- once, after the
+ * results are in place: `callback` when every task succeeded, else
+ * `error_callback`.  A callback must not call mp_async_free on its own
+ * handle, nor close the pool.
+ * ====================================================================== */
+
+typedef void (*mp_async_callback)(mp_async *result, void *arg);
+
+/* As mp_map / mp_starmap / mp_apply, but returns at once with *result.
+ * Errors as those calls for bad arguments (nothing started); the task
+ * failures are reported by mp_async_get.  At most 64 calls per pool run at
+ * once; a further call waits for a slot (a bounded window, not an error). */
+MP_API int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                        void *out, size_t out_size, const mp_call *call, mp_async **result);
+MP_API int mp_starmap_async(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
+                            void *out, size_t out_size, const mp_call *call, mp_async **result);
+MP_API int mp_apply_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
+                          void *out, size_t out_size, const mp_call *call, mp_async **result);
+
+/* Waits until the call has finished (all results in place, callbacks run).
+ * Returns 0 when ready, MP_ETIMEDOUT, or MP_EINVAL (NULL, bad timeout). */
+MP_API int mp_async_wait(mp_async *result, double timeout);
+/* 1 if finished, else 0 (0 for NULL). */
+MP_API int mp_async_ready(mp_async *result);
+/* 1 if finished and every task succeeded, 0 if finished with failures,
+ * MP_EAGAIN if not finished yet, MP_EINVAL for NULL. */
+MP_API int mp_async_successful(mp_async *result);
+/* Waits (up to timeout) and hands over the outcome: 0, or MP_ETASK with
+ * every failure in *failures (optional; caller frees with
+ * mp_failures_free), or the call's error (MP_EBROKEN, MP_ECLOSED).
+ * MP_ETIMEDOUT leaves everything as it was.  A second get after a
+ * successful one is MP_EINVAL ("already taken"). */
+MP_API int mp_async_get(mp_async *result, double timeout, mp_failures *failures);
+/* Releases the handle.  If the call is still running, its unstarted tasks
+ * are cancelled and running ones finish first (they write into `out`).
+ * NULL is ignored.  Thread-safe with respect to the pool. */
+MP_API void mp_async_free(mp_async *result);
+
+/* ======================================================================
+ * Futures (concurrent.futures)
+ *
+ * mp_submit runs one call fn(in) and returns a future.  The result (out_size
+ * fixed bytes, plus optional variable-size bytes) is kept in the future
+ * until taken.  Futures are reference-counted: the caller's reference is
+ * released with mp_future_free, in any order relative to the pool (a pool
+ * closed first leaves the future usable: done, or cancelled).  Done
+ * callbacks run on a thread the pool owns; a callback added to a finished
+ * future runs at once in the calling thread (as Python does).
+ * ====================================================================== */
+
+typedef struct mp_future mp_future;
+typedef void (*mp_future_callback)(mp_future *future, void *arg);
+
+/* Submits fn(in).  `in` (in_size bytes, may be NULL with 0) is copied;
+ * out_size is the size of the task's fixed output (0: none).
+ * call may be NULL; its context is copied; chunksize, failures, results and
+ * callbacks in it are ignored.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED
+ * (pool shut down), MP_EBROKEN. */
+MP_API int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
+                     const mp_call *call, mp_future **future);
+
+/* Waits up to timeout for the future to finish; 0, MP_ETIMEDOUT, MP_EINVAL. */
+MP_API int mp_future_wait(mp_future *future, double timeout);
+/* Waits and copies the fixed-size result into out (out_size must equal the
+ * submitted size; out may be NULL when it is 0).  Returns 0; MP_ETASK if the
+ * task failed (message in mp_last_error, details via mp_future_failure);
+ * MP_ECANCELED; MP_ETIMEDOUT; MP_EINVAL.  May be called repeatedly. */
+MP_API int mp_future_result(mp_future *future, double timeout, void *out, size_t out_size);
+/* Waits and hands over the variable-size result (mp_task_write): the
+ * caller owns bytes->data afterwards.  A second call is MP_EINVAL
+ * ("already taken").  Errors otherwise as mp_future_result. */
+MP_API int mp_future_bytes(mp_future *future, double timeout, mp_bytes *bytes);
+/* The failure of a finished, failed future, or NULL (success, not finished,
+ * cancelled, NULL).  Valid until mp_future_free. */
+MP_API const mp_failure *mp_future_failure(mp_future *future);
+/* Cancels a future that has not started: returns 1 if cancelled (its
+ * callbacks run), 0 if it is running or done.  MP_EINVAL for NULL. */
+MP_API int mp_future_cancel(mp_future *future);
+MP_API int mp_future_cancelled(mp_future *future);  /* 1/0 */
+MP_API int mp_future_running(mp_future *future);    /* 1 while a worker runs it */
+MP_API int mp_future_done(mp_future *future);       /* 1 if finished or cancelled */
+/* Adds a callback run once when the future finishes (or at once, in this
+ * thread, if it already has).  Errors: MP_EINVAL (NULL), MP_ENOMEM. */
+MP_API int mp_future_add_done_callback(mp_future *future, mp_future_callback cb, void *arg);
+/* Releases the caller's reference.  A pending future is cancelled first;
+ * a running one finishes and is then discarded.  NULL is ignored. */
+MP_API void mp_future_free(mp_future *future);
+
+typedef enum mp_wait_mode {
+    MP_FIRST_COMPLETED = 1,   /* any future finished or cancelled */
+    MP_FIRST_EXCEPTION = 2,   /* any future failed, or all finished */
+    MP_ALL_COMPLETED = 3      /* every future finished or cancelled */
+} mp_wait_mode;
+
+/* Waits until `mode` holds for the n futures (from one pool).  Returns 0
+ * when it holds, MP_ETIMEDOUT when the timeout expired first; *ndone
+ * (optional) is the number finished either way.  MP_EINVAL for n == 0,
+ * NULL entries, futures of different pools, an unknown mode or a bad
+ * timeout. */
+MP_API int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mode, size_t *ndone);
+
+/* Yields futures as they finish (Python's as_completed).  The iterator
+ * keeps its own references; free it with mp_as_completed_free. */
+typedef struct mp_as_completed mp_as_completed;
+MP_API int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_completed **it);
+/* Next finished future in *future (borrowed from the caller's set): 0,
+ * MP_ETIMEDOUT (the timeout covers this call), MP_EEOF when all were
+ * yielded. */
+MP_API int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future);
+MP_API void mp_as_completed_free(mp_as_completed *it);
+
+/* Python's Executor.shutdown: the pool takes no more submissions or calls
+ * (MP_ECLOSED); with cancel_futures, futures not yet started are cancelled;
+ * with wait, returns when everything submitted has finished.  The pool is
+ * still to be released with mp_pool_close.  Idempotent. */
+MP_API int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures);
+
+/* ======================================================================
+ * imap and imap_unordered
+ *
+ * An iterator over results, in input order (MP_IMAP_ORDERED) or in order of
+ * completion (MP_IMAP_UNORDERED).  Inputs come from an array or from a
+ * generator called on demand; only a window of inputs is ever in flight
+ * (mp_imap_options.window, default 4 x workers x chunksize, at least 64),
+ * so an endless input runs in constant memory.  The generator and the
+ * iterator run in the thread that calls mp_imap_next.
+ * ====================================================================== */
+
+typedef struct mp_imap mp_imap;
+
+/* Produces the next input into `in` (in_size bytes).  Returns 1 when it
+ * produced one, 0 at the end of the input, or a negative code to fail the
+ * iteration (mp_imap_next then returns it). */
+typedef int (*mp_generator_fn)(void *state, void *in);
+
+typedef enum mp_imap_order { MP_IMAP_ORDERED = 0, MP_IMAP_UNORDERED = 1 } mp_imap_order;
+
+typedef struct mp_imap_options {
+    mp_imap_order order;
+    size_t chunksize;           /* tasks per claim; 0 means 1 */
+    size_t window;              /* inputs in flight; 0: the default */
+    const void *context;        /* as mp_call.context */
+    size_t context_size;
+    int collect_bytes;          /* 1: tasks may mp_task_write */
+} mp_imap_options;
+
+/* Opens an iterator over fn applied to `count` elements of `in`, or, when
+ * `generator` is not NULL, to what the generator produces (in is then
+ * unused; count is ignored).  opts may be NULL.  in_size may be 0 (tasks get
+ * NULL), out_size may be 0.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED. */
+MP_API int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                        mp_generator_fn generator, void *generator_state, size_t out_size,
+                        const mp_imap_options *opts, mp_imap **it);
+
+/* Takes the next result: copies the task's output into out (out_size
+ * bytes as opened; out may be NULL when 0), its input position into *index
+ * (optional), and its variable-size result into *bytes (optional; caller
+ * owns it).  Returns 0; MP_ETASK if this task failed (mp_last_error names
+ * it; iteration goes on); MP_EEOF after the last result; MP_ETIMEDOUT;
+ * a generator's negative code; MP_EINVAL. */
+MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes *bytes);
+/* Releases the iterator at any point: inputs not yet started are dropped,
+ * running tasks finish first.  NULL is ignored.  Closing or terminating
+ * the pool stops open iterators the same way; they must still be freed,
+ * and mp_imap_next on them returns MP_ECLOSED. */
+MP_API void mp_imap_free(mp_imap *it);
 
 /* @@IPC@@ */
 

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <sched.h>
 #include <time.h>
 
 double mp__now(void)
@@ -18,4 +19,12 @@ int mp__check_timeout(const char *who, double timeout)
     if (timeout < 0 && timeout != MP_FOREVER)
         return mp__error(MP_EINVAL, "%s: timeout %g is negative (use MP_FOREVER to wait without limit)", who, timeout);
     return 0;
+}
+
+void mp__spin_step(unsigned step)
+{
+    if (step % 16 == 0)
+        sched_yield();
+    else
+        mp__cpu_relax();
 }

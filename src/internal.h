@@ -42,4 +42,10 @@ static inline void mp__cpu_relax(void)
 #endif
 }
 
+/* One step of a spin-wait.  Every 16th step yields the core: with more
+ * spinning threads than cores (a caller, an idle worker, a busy worker on
+ * two cores), pure spinning can keep the very thread we wait for off the
+ * CPU for a whole time slice. */
+void mp__spin_step(unsigned step);
+
 #endif

@@ -5,7 +5,7 @@
  * scheduler, and its results and failures handed back.  Nothing here knows
  * whether workers are threads or processes beyond ops->shares_caller_memory.
  */
-#include "pool.h"
+#include "async.h"
 #include "shm.h"
 
 #include <errno.h>
@@ -173,6 +173,8 @@ int mp_pool_close(mp_pool *pool)
 {
     if (!pool)
         return 0;
+    mp__handles_close(pool, false);
+    mp__imaps_close(pool);
     drain_callers(pool, false);
     mp__shutdown_workers(pool->sh);
     pool->ops->stop(pool, false);
@@ -193,6 +195,8 @@ int mp_pool_terminate(mp_pool *pool)
     atomic_store(&pool->terminating, true);
     if (!pool->ops->shares_caller_memory)
         pool->ops->stop(pool, true);     /* processes die now */
+    mp__handles_close(pool, true);
+    mp__imaps_close(pool);
     drain_callers(pool, true);
     mp__shutdown_workers(pool->sh);
     if (pool->ops->shares_caller_memory)
@@ -300,33 +304,66 @@ static size_t collect_failures(const char *who, mp__job *job, size_t count, mp_f
 /* ---- staging ----------------------------------------------------------------
  * Process workers see the caller's memory only as it was at fork time, so
  * inputs and the context blob are copied into the shared arena and results
- * come back through it -- unless they already live there. */
+ * come back through it -- unless they already live there.  Small blocks
+ * (a future's argument, an apply's result) go in the job slot itself. */
 
-static int stage_in(mp_pool *pool, mp__job *job, const void *src, size_t bytes, const void **out)
+typedef struct stager {
+    mp_pool *pool;
+    mp__job *job;
+    bool inline_in_used, inline_out_used;
+    bool copy_inputs;        /* async forms: the caller may reuse its input at once */
+} stager;
+
+static bool visible(const stager *st, const void *p, size_t bytes)
+{
+    return !p || !bytes || st->pool->ops->shares_caller_memory || mp_shm_contains(p, bytes);
+}
+
+static bool input_usable_in_place(const stager *st, const void *p, size_t bytes)
+{
+    if (st->copy_inputs)
+        return !p || !bytes || mp_shm_contains(p, bytes);
+    return visible(st, p, bytes);
+}
+
+static int stage_block(stager *st, size_t bytes, bool zero, void **out)
+{
+    int r = mp__shm_alloc(bytes, zero, out);
+    if (r == 0)
+        st->job->owned[st->job->nowned++] = *out;
+    return r;
+}
+
+static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
 {
     *out = src;
-    if (!src || !bytes || pool->ops->shares_caller_memory || mp_shm_contains(src, bytes))
+    if (input_usable_in_place(st, src, bytes))
         return 0;
     void *copy;
-    int r = mp__shm_alloc(bytes, false, &copy);
-    if (r)
-        return r;
+    if (bytes <= sizeof st->job->inline_in && !st->inline_in_used) {
+        copy = st->job->inline_in;
+        st->inline_in_used = true;
+    } else {
+        int r = stage_block(st, bytes, false, &copy);
+        if (r)
+            return r;
+    }
     memcpy(copy, src, bytes);
-    job->owned[job->nowned++] = copy;
     *out = copy;
     return 0;
 }
 
-static int stage_out(mp_pool *pool, mp__job *job, void *dst, size_t bytes, void **out)
+static int stage_out(stager *st, void *dst, size_t bytes, void **out)
 {
     *out = dst;
-    if (!dst || !bytes || pool->ops->shares_caller_memory || mp_shm_contains(dst, bytes))
+    if (visible(st, dst, bytes))
         return 0;
-    int r = mp__shm_alloc(bytes, false, out);
-    if (r)
-        return r;
-    job->owned[job->nowned++] = *out;
-    return 0;
+    if (bytes <= sizeof st->job->inline_out && !st->inline_out_used) {
+        *out = st->job->inline_out;
+        st->inline_out_used = true;
+        return 0;
+    }
+    return stage_block(st, bytes, false, out);
 }
 
 /* Copies results back from the staging area, skipping failed tasks so that
@@ -346,59 +383,65 @@ static void copy_results(char *dst, const char *src, size_t count, size_t size, 
     }
 }
 
-/* ---- the map family -------------------------------------------------------------- */
+/* ---- one call: prepare, (wait), finish ------------------------------------- */
 
-typedef struct call_shape {
-    const char *who;
-    int kind;
-    void (*fn)(void);
-    size_t count;
-    size_t nargs;
-    const mp_array *args;
-    void *out;
-    size_t out_size;
-} call_shape;
-
-static int run_call(mp_pool *pool, const call_shape *c, const mp_call *call)
+int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
+                     mp__job **out)
 {
     static const mp_call defaults;
     if (!call)
         call = &defaults;
     if (call->context_size && !call->context)
         return mp__error(MP_EINVAL, "%s: context is NULL but context_size is %zu", c->who, call->context_size);
+    if (!owner && (call->callback || call->error_callback))
+        return mp__error(MP_EINVAL, "%s: callbacks are for the async forms (mp_map_async, ...)", c->who);
     if (call->timeout != MP_FOREVER && (isnan(call->timeout) || call->timeout < 0 || call->timeout > 1e9))
         return mp__error(MP_EINVAL, "%s: timeout %g is not a number of seconds from 0 (the pool's) to 1e9, or MP_FOREVER",
                          c->who, call->timeout);
     int64_t timeout_ns = call->timeout > 0 ? (int64_t)(call->timeout * 1e9)
                        : call->timeout == MP_FOREVER ? 0 : pool->task_timeout_ns;
-    if (call->failures) {
-        call->failures->count = 0;
-        call->failures->items = NULL;
-    }
 
     mp__job *job;
     int r = mp__job_acquire(pool, &job);
     if (r)
         return r;
+    stager st = { pool, job, false, false, owner != NULL };
     job->kind = c->kind;
     job->fn = c->fn;
     job->nargs = c->nargs;
     job->out_size = c->out_size;
     job->ctx_size = call->context_size;
+    job->ring = 0;
+    job->varout = NULL;
+    job->owner = owner;
+    if (owner)
+        mp__handle_attach(owner, job);
     for (size_t k = 0; k < c->nargs && !r; k++) {
         const void *in;
         job->in_size[k] = c->args[k].size;
-        r = stage_in(pool, job, c->args[k].base, c->args[k].count * c->args[k].size, &in);
+        r = stage_in(&st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
         job->in[k] = in;
     }
     void *out_stage = NULL;
     if (!r)
-        r = stage_in(pool, job, call->context, call->context_size, &job->ctx);
+        r = stage_in(&st, call->context, call->context_size, &job->ctx);
     if (!r)
-        r = stage_out(pool, job, c->out, c->count * c->out_size, &out_stage);
+        r = stage_out(&st, c->out, c->count * c->out_size, &out_stage);
+    if (!r && c->results && c->count) {
+        /* Each task's result pointer lands here; thread workers can use the
+         * caller's array directly. */
+        if (pool->ops->shares_caller_memory) {
+            memset(c->results, 0, c->count * sizeof *c->results);
+            job->varout = c->results;
+        } else {
+            void *v;
+            r = stage_block(&st, c->count * sizeof(mp_bytes), true, &v);
+            job->varout = v;
+        }
+    }
     if (r) {
         atomic_store(&job->state, MP__JOB_DONE);   /* never published */
-        mp__job_release(pool, job);
+        mp__job_release(pool, job, false);
         return r;
     }
     job->out = out_stage;
@@ -414,20 +457,40 @@ static int run_call(mp_pool *pool, const call_shape *c, const mp_call *call)
     atomic_store(&job->timeout_ns, timeout_ns);
     if (timeout_ns && !atomic_exchange(&pool->timeouts_used, true) && pool->backend == MP_BACKEND_PROCESS)
         mp__supervisor_kick(pool);   /* start watching deadlines */
-
     mp__job_publish(pool, job);
-    r = mp__job_wait(pool, job);
-    if (r == 0) {
-        mp_failures local = {0};
-        mp_failures *failed = call->failures ? call->failures : (out_stage != c->out ? &local : NULL);
-        size_t nfailed = collect_failures(c->who, job, c->count, failed);
-        if (out_stage != c->out)
-            copy_results(c->out, out_stage, c->count, c->out_size, failed);
-        mp_failures_free(&local);
-        if (nfailed)
-            r = MP_ETASK;
+    *out = job;
+    return 0;
+}
+
+int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
+{
+    (void)pool;
+    mp_failures local = {0};
+    bool staged_out = job->out != c->out;
+    mp_failures *failed = failures ? failures : staged_out ? &local : NULL;
+    size_t nfailed = collect_failures(c->who, job, c->count, failed);
+    if (staged_out && c->count && c->out_size)
+        copy_results(c->out, job->out, c->count, c->out_size, failed);
+    if (c->results && job->varout && job->varout != c->results)
+        memcpy(c->results, job->varout, c->count * sizeof *c->results);
+    mp_failures_free(&local);
+    return nfailed ? MP_ETASK : 0;
+}
+
+static int run_call(mp_pool *pool, const mp__shape *c, const mp_call *call)
+{
+    if (call && call->failures) {
+        call->failures->count = 0;
+        call->failures->items = NULL;
     }
-    mp__job_release(pool, job);
+    mp__job *job;
+    int r = mp__call_prepare(pool, c, call, NULL, &job);
+    if (r)
+        return r;
+    r = mp__job_wait(pool, job);
+    if (r == 0)
+        r = mp__call_finish(pool, job, c, call ? call->failures : NULL);
+    mp__job_release(pool, job, false);
     return r;
 }
 
@@ -458,58 +521,80 @@ static int check_count(const char *who, size_t count, size_t in_size, size_t out
     return 0;
 }
 
+/* The three shapes of call.  Each validates its arguments (nothing is
+ * started on error) and describes the call; `arg` is storage for the single
+ * input array of map and apply. */
+int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                  void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
+{
+    int r;
+    if ((r = check_pool_fn(who, pool, (const void *)fn)) || (r = check_out(who, out, out_size)) ||
+        (r = check_count(who, count, in_size, out_size)))
+        return r;
+    if (in && !in_size)
+        return mp__error(MP_EINVAL, "%s: in_size is 0 but in is not NULL", who);
+    if (!in && in_size)
+        return mp__error(MP_EINVAL, "%s: in is NULL but in_size is %zu", who, in_size);
+    *arg = (mp_array){ in, count, in_size };
+    *c = (mp__shape){ who, MP__KIND_MAP, (void (*)(void))fn, count, 1, arg, out, out_size,
+                      call ? call->results : NULL };
+    return 0;
+}
+
+int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
+                      void *out, size_t out_size, const mp_call *call, mp__shape *c)
+{
+    int r;
+    if ((r = check_pool_fn(who, pool, (const void *)fn)) || (r = check_out(who, out, out_size)))
+        return r;
+    if (!args)
+        return mp__error(MP_EINVAL, "%s: args is NULL", who);
+    if (nargs < 1 || nargs > MP_MAX_ARGS)
+        return mp__error(MP_EINVAL, "%s: nargs is %zu (expected 1 to %d)", who, nargs, MP_MAX_ARGS);
+    size_t count = args[0].count;
+    for (size_t k = 0; k < nargs; k++) {
+        if (!args[k].base && args[k].count)
+            return mp__error(MP_EINVAL, "%s: args[%zu].base is NULL", who, k);
+        if (!args[k].size)
+            return mp__error(MP_EINVAL, "%s: args[%zu].size is 0", who, k);
+        if (args[k].count != count)
+            return mp__error(MP_EINVAL, "%s: args[%zu] has %zu elements but args[0] has %zu", who, k, args[k].count, count);
+        if ((r = check_count(who, count, args[k].size, out_size)))
+            return r;
+    }
+    *c = (mp__shape){ who, MP__KIND_STAR, (void (*)(void))fn, count, nargs, args, out, out_size,
+                      call ? call->results : NULL };
+    return 0;
+}
+
+int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
+                    void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
+{
+    return mp__shape_map(who, pool, fn, in, 1, in_size, out, out_size, call, arg, c);
+}
+
 int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
            void *out, size_t out_size, const mp_call *call)
 {
-    int r;
-    if ((r = check_pool_fn("mp_map", pool, (const void *)fn)) || (r = check_out("mp_map", out, out_size)) ||
-        (r = check_count("mp_map", count, in_size, out_size)))
-        return r;
-    if (in && !in_size)
-        return mp__error(MP_EINVAL, "mp_map: in_size is 0 but in is not NULL");
-    if (!in && in_size)
-        return mp__error(MP_EINVAL, "mp_map: in is NULL but in_size is %zu", in_size);
-    mp_array arg = { in, count, in_size };
-    call_shape c = { "mp_map", MP__KIND_MAP, (void (*)(void))fn, count, 1, &arg, out, out_size };
-    return run_call(pool, &c, call);
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_map("mp_map", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
+    return r ? r : run_call(pool, &c, call);
 }
 
 int mp_starmap(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                void *out, size_t out_size, const mp_call *call)
 {
-    int r;
-    if ((r = check_pool_fn("mp_starmap", pool, (const void *)fn)) || (r = check_out("mp_starmap", out, out_size)))
-        return r;
-    if (!args)
-        return mp__error(MP_EINVAL, "mp_starmap: args is NULL");
-    if (nargs < 1 || nargs > MP_MAX_ARGS)
-        return mp__error(MP_EINVAL, "mp_starmap: nargs is %zu (expected 1 to %d)", nargs, MP_MAX_ARGS);
-    size_t count = args[0].count;
-    for (size_t k = 0; k < nargs; k++) {
-        if (!args[k].base && args[k].count)
-            return mp__error(MP_EINVAL, "mp_starmap: args[%zu].base is NULL", k);
-        if (!args[k].size)
-            return mp__error(MP_EINVAL, "mp_starmap: args[%zu].size is 0", k);
-        if (args[k].count != count)
-            return mp__error(MP_EINVAL, "mp_starmap: args[%zu] has %zu elements but args[0] has %zu", k, args[k].count, count);
-        if ((r = check_count("mp_starmap", count, args[k].size, out_size)))
-            return r;
-    }
-    call_shape c = { "mp_starmap", MP__KIND_STAR, (void (*)(void))fn, count, nargs, args, out, out_size };
-    return run_call(pool, &c, call);
+    mp__shape c;
+    int r = mp__shape_starmap("mp_starmap", pool, fn, args, nargs, out, out_size, call, &c);
+    return r ? r : run_call(pool, &c, call);
 }
 
 int mp_apply(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
              void *out, size_t out_size, const mp_call *call)
 {
-    int r;
-    if ((r = check_pool_fn("mp_apply", pool, (const void *)fn)) || (r = check_out("mp_apply", out, out_size)))
-        return r;
-    if (in && !in_size)
-        return mp__error(MP_EINVAL, "mp_apply: in_size is 0 but in is not NULL");
-    if (!in && in_size)
-        return mp__error(MP_EINVAL, "mp_apply: in is NULL but in_size is %zu", in_size);
-    mp_array arg = { in, 1, in_size };
-    call_shape c = { "mp_apply", MP__KIND_MAP, (void (*)(void))fn, 1, 1, &arg, out, out_size };
-    return run_call(pool, &c, call);
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_apply("mp_apply", pool, fn, in, in_size, out, out_size, call, &arg, &c);
+    return r ? r : run_call(pool, &c, call);
 }

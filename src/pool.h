@@ -30,6 +30,7 @@
 #define MP__GEN_MASK 0xffffu
 #define MP__MAX_COUNT (UINT64_C(1) << 40)   /* tasks per call */
 #define MP__MAX_CHUNK (UINT64_C(1) << 32)
+#define MP__CHUNK_STREAM (UINT64_C(1) << 63)   /* or-ed into chunksize: a stream job */
 #define MP__MAX_WORKERS 4096
 
 /* job->state, the word a waiting caller sleeps on. */
@@ -77,16 +78,36 @@ typedef struct mp__job {
     size_t ctx_size;
     _Atomic(mp__failure_rec *) failures;
     _Atomic uint64_t nfailed;
-    /* Caller side only: arena blocks staged for this job, freed when the
-     * slot is released (or when the pool is destroyed, if a worker died
-     * and the job never finished). */
-    void *owned[MP_MAX_ARGS + 2];
+    mp_bytes *varout;                    /* per task (per ring slot): mp_task_write results */
+
+    /* Streams (imap): `count` grows as the caller feeds inputs; task i uses
+     * ring slot i % ring of the inputs, outputs and varout.  Workers report
+     * each finished task: slot_done[i % ring] = i + 1, its index in the
+     * `completed` ring (completion order), and a bump of `progress`. */
+    size_t ring;                         /* 0: not a stream */
+    _Atomic uint64_t *slot_done;
+    _Atomic uint64_t *completed;
+    mp__failure_rec *slot_fail;          /* a stream's failures, per ring slot */
+    _Atomic uint64_t completed_tail MP__ALIGNED;
+    _Atomic uint32_t progress MP__ALIGNED; /* futex word for the consumer */
+    _Atomic uint32_t progress_waiters;
+
+    /* Small inputs and outputs (futures, apply) live here: no allocation. */
+    char inline_in[128] MP__ALIGNED;
+    char inline_out[128];
+
+    /* Caller side only ------------------------------------------------- */
+    /* Arena blocks staged for this job, freed when the slot is released
+     * (or when the pool is destroyed, if a worker died and the job never
+     * finished). */
+    void *owned[MP_MAX_ARGS + 4];
     int nowned;
     /* Supervision (see supervise.h).  Atomic: the supervisor thread reads
      * them while the caller and workers run. */
     _Atomic int64_t timeout_ns;          /* per-task limit, 0: none */
     _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
     uint32_t cancel_seen;                /* caller side: pool cancel count at acquire */
+    struct mp__handle *owner;            /* async result or future; NULL: sync/imap */
 } mp__job;
 
 /* What a task function sees of itself (mp_task_* accessors, task.c). */
@@ -100,6 +121,8 @@ struct mp_task {
      * and the tasks this worker has run (maxtasksperchild). */
     double deadline;
     uint64_t tasks_run;
+    mp_bytes var;                        /* mp_task_write's buffer (arena) */
+    size_t var_cap;
 };
 
 /* The control block every worker and the owning process share.  For the
@@ -107,8 +130,14 @@ struct mp_task {
 typedef struct mp__shared {
     _Atomic uint32_t work_seq MP__ALIGNED; /* bumped on publish; idle workers sleep on it */
     _Atomic uint32_t sleepers;
+    _Atomic uint32_t spinners;             /* idle workers spinning now */
+    uint32_t max_spinners;                 /* at most this many spin */
     _Atomic uint32_t shutdown;
     _Atomic uint64_t active MP__ALIGNED;   /* bit i: jobs[i] is published */
+    /* Bumped whenever a job finishes; callers waiting on several jobs
+     * (futures, async results) sleep on it. */
+    _Atomic uint32_t completions MP__ALIGNED;
+    _Atomic uint32_t completion_waiters;
     bool futex_shared;
     int workers;
     mp__job jobs[MP__JOB_SLOTS];
@@ -160,6 +189,13 @@ struct mp_pool {
     int64_t task_timeout_ns;         /* pool default, 0: none */
     _Atomic uint32_t cancels;        /* bumped by mp_pool_cancel */
     _Atomic bool timeouts_used;      /* some call asked for a task timeout */
+
+    /* async results and futures (async.c), under `lock` */
+    struct mp__handle *handles;      /* every live handle */
+    struct mp__handle *cb_queue;     /* finished handles whose callbacks are due */
+    pthread_t cb_thread;
+    bool cb_started, cb_stop;
+    struct mp_imap *iterators;       /* open imap iterators (imap.c) */
 };
 
 extern const mp__backend_ops mp__thread_backend;
@@ -172,15 +208,28 @@ void mp__worker_main(mp__shared *sh, int worker);
 /* Takes a free slot (waits while all are busy); the caller fills it. */
 int mp__job_acquire(mp_pool *pool, mp__job **out);
 void mp__job_publish(mp_pool *pool, mp__job *job);
+/* Publishes a stream job with no input yet; mp__job_fed adds input. */
+void mp__job_publish_stream(mp_pool *pool, mp__job *job);
 /* Waits for the job to finish; returns 0, MP_ECLOSED or a backend error. */
 int mp__job_wait(mp_pool *pool, mp__job *job);
-void mp__job_release(mp_pool *pool, mp__job *job);
+/* Frees the slot (if the job finished) and ends the caller's turn.
+ * `locked`: the caller holds pool->lock. */
+void mp__job_release(mp_pool *pool, mp__job *job, bool locked);
+/* Takes back every unclaimed task and counts it as done, so the job
+ * finishes once its running tasks do.  Returns how many were taken. */
+size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job);
+/* A stream job got more input (count raised): wake idle workers. */
+void mp__job_fed(mp_pool *pool, mp__job *job, size_t count);
 void mp__job_free_staged(mp__job *job);
 void mp__shutdown_workers(mp__shared *sh);
 /* Marks every unclaimed task of every published job as taken, so workers
  * stop at their next claim (terminate). */
 void mp__cancel_all_jobs(mp__shared *sh);
 void mp__futex_wake_job(mp_pool *pool, mp__job *job);
+/* Bumps sh->completions and wakes whoever sleeps on it. */
+void mp__notify_completion(mp__shared *sh);
+/* Sleeps on sh->completions (drops and retakes pool->lock). */
+void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout);
 
 /* Supervision hooks in sched.c, used by the supervisor (supervise.c). */
 /* Records a failure of task `index` (message copied) and counts it. */
@@ -189,6 +238,8 @@ void mp__job_record_failure(mp__job *job, size_t index, int code, const char *me
 void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n);
 /* Cancels a job of the caller: no task not yet started will run. */
 void mp__job_cancel(mp_pool *pool, mp__job *job);
+/* Tells a stream's consumer that tasks [begin, end) finished. */
+void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end);
 
 /* initializer.c: a worker runs the pool's initializer (0, or its code after
  * recording the message in the control block); the opener waits for every
@@ -199,6 +250,42 @@ int mp__workers_wait_ready(mp_pool *pool, int (*failed)(mp_pool *pool));
 void mp__wake_all_callers(mp_pool *pool);
 
 /* pool.c */
+/* imap.c: close and terminate stop every open iterator; they stay valid
+ * to free, and their next() returns MP_ECLOSED. */
+void mp__imaps_close(mp_pool *pool);
+
+/* async.c: moves every finished async result and future out of its job
+ * slot (pool->lock held).  Returns how many it harvested. */
+int mp__harvest_all_locked(mp_pool *pool);
+
+/* pool.c: one call of the map family, described once, run by any form. */
+typedef struct mp__shape {
+    const char *who;            /* "mp_map", ... for messages */
+    int kind;
+    void (*fn)(void);
+    size_t count;
+    size_t nargs;
+    const mp_array *args;       /* valid until mp__call_prepare returns */
+    void *out;
+    size_t out_size;
+    mp_bytes *results;          /* caller's array for variable-size results */
+} mp__shape;
+
+struct mp__handle;
+int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                  void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
+int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
+                      void *out, size_t out_size, const mp_call *call, mp__shape *c);
+int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
+                    void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
+/* Takes a job slot, stages the data and publishes the job.  On error
+ * nothing is left behind. */
+int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
+                     mp__job **job);
+/* After the job is DONE: failures into *failures (optional) and the
+ * last-error message, results copied back.  0 or MP_ETASK.  The slot is
+ * still held: the caller releases it. */
+int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures);
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...) MP_PRINTF(3, 4);
 
 #endif

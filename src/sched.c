@@ -35,6 +35,8 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     mp__shared *sh = mem;
     sh->futex_shared = futex_shared;
     sh->workers = workers;
+    int cpus = mp_cpu_count();
+    sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
     if ((r = mp__shm_alloc((size_t)workers * sizeof(mp__wslot), true, &mem)) != 0) {
         mp_shm_free(sh);
         return r;
@@ -66,17 +68,24 @@ void mp__shared_destroy(mp__shared *sh)
 
 void mp__job_record_failure(mp__job *job, size_t index, int code, const char *message)
 {
-    void *mem;
+    mp__failure_rec *f;
     atomic_fetch_add(&job->nfailed, 1);
-    if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
-        return;   /* counted, but no room for the details */
-    mp__failure_rec *f = mem;
+    if (job->ring) {
+        f = &job->slot_fail[index % job->ring];   /* read by the consumer with the result */
+    } else {
+        void *mem;
+        if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
+            return;   /* counted, but no room for the details */
+        f = mem;
+    }
     f->index = index;
     f->code = code;
     if (message)
         snprintf(f->message, sizeof f->message, "%s", message);
     else
         snprintf(f->message, sizeof f->message, "task %zu failed with code %d", index, code);
+    if (job->ring)
+        return;
     mp__failure_rec *head = atomic_load(&job->failures);
     do
         f->next = head;
@@ -102,9 +111,24 @@ static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_n
     return MP_ETIMEDOUT;
 }
 
+/* Hands the task's variable-size result to the job, or discards it. */
+static void settle_bytes(mp__job *job, mp_task *task, size_t slot, int rc)
+{
+    if (rc == 0 && task->var.data) {
+        job->varout[slot] = task->var;
+    } else {
+        mp_shm_free(task->var.data);
+        if (job->varout)
+            job->varout[slot] = (mp_bytes){ NULL, 0 };
+    }
+    task->var = (mp_bytes){ NULL, 0 };
+    task->var_cap = 0;
+}
+
 static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t i)
 {
     int rc;
+    size_t slot = job->ring ? i % job->ring : i;
     task->index = i;
     task->has_message = false;
     int64_t limit = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
@@ -119,21 +143,38 @@ static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wsl
     }
     /* The deadline is visible before the task is marked running. */
     atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
-    char *out = job->out ? job->out + i * job->out_size : NULL;
+    char *out = job->out ? job->out + slot * job->out_size : NULL;
     if (job->kind == MP__KIND_MAP) {
-        const void *in = job->in[0] ? job->in[0] + i * job->in_size[0] : NULL;
+        const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
         rc = ((mp_map_fn)job->fn)(task, in, out);
     } else {
         const void *args[MP_MAX_ARGS];
         for (size_t k = 0; k < job->nargs; k++)
-            args[k] = job->in[k] + i * job->in_size[k];
+            args[k] = job->in[k] + slot * job->in_size[k];
         rc = ((mp_star_fn)job->fn)(task, args, out);
     }
     if (MP__UNLIKELY(limit > 0) && mp__now() > task->deadline)
         rc = timed_out(sh, task, limit, started);
     if (MP__UNLIKELY(rc != 0))
         record_failure(job, task, rc);
+    if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
+        settle_bytes(job, task, slot, rc);
     atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+}
+
+/* A stream's consumer learns of each finished task (see pool.h). */
+void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
+{
+    for (size_t i = begin; i < end; i++) {
+        atomic_store_explicit(&job->slot_done[i % job->ring], i + 1, memory_order_release);
+        if (job->completed) {
+            uint64_t at = atomic_fetch_add(&job->completed_tail, 1);
+            atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
+        }
+    }
+    atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
+    if (atomic_load(&job->progress_waiters))
+        mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
 
 static void complete(mp__shared *sh, mp__job *job)
@@ -141,6 +182,7 @@ static void complete(mp__shared *sh, mp__job *job)
     uint32_t old = atomic_exchange(&job->state, MP__JOB_DONE);
     if (old & MP__JOB_WAITER)
         mp__futex_wake(&job->state, INT_MAX, sh->futex_shared);
+    mp__notify_completion(sh);
 }
 
 static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
@@ -167,11 +209,28 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
  * job's other fields afresh for every task, never from a cached copy.) */
 static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin, size_t *end)
 {
-    size_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+    /* Acquire: a stream's count publishes the inputs fed before it. */
+    size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
     uint64_t old = atomic_load(&job->claim);
     if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || (old & MP__CLAIM_MASK) >= count)
         return false;
+    if (chunk & MP__CHUNK_STREAM) {
+        /* A stream's count grows: never claim past what has been fed. */
+        chunk &= ~MP__CHUNK_STREAM;
+        for (;;) {
+            size_t b = old & MP__CLAIM_MASK;
+            if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
+                return false;
+            size_t n = chunk < count - b ? chunk : count - b;
+            if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+                *begin = b;
+                *end = b + n;
+                return true;
+            }
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
+        }
+    }
     if (chunk) {
         old = atomic_fetch_add(&job->claim, chunk);
         /* Re-read the shape: if the slot was refilled since we looked (even
@@ -202,11 +261,14 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
 /* The claim of a supervised (process) pool: always a compare-and-swap, and
  * the range is written to the worker's slot before it, so that a worker
  * that dies right after winning leaves a record of what it took (see
- * supervise.h).  Never claims past the end. */
+ * supervise.h).  Never claims past the end (nor past what a stream was
+ * fed). */
 static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, size_t *begin, size_t *end)
 {
-    size_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+    size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
+    bool stream = chunk & MP__CHUNK_STREAM;
+    chunk &= ~MP__CHUNK_STREAM;
     uint64_t old = atomic_load(&job->claim);
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
@@ -222,6 +284,8 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
             *end = b + n;
             return true;
         }
+        if (stream)
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
     }
 }
 
@@ -277,6 +341,15 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
         }
         have = false;
         run_range(sh, job, task, ws, begin, end);
+        if (job->ring) {
+            /* A stream counts finished tasks in `progress` instead.  The
+             * slot says FLUSHING while they are reported: the supervisor
+             * finds out which were from slot_done. */
+            mp__ws_set(ws, 0, MP__WS_FLUSHING);
+            mp__report_stream(sh, job, begin, end);
+            mp__ws_set(ws, 0, MP__WS_CLAIMING);
+            continue;
+        }
         pending += end - begin;
         if (pending >= job->flush_every) {
             mp__ws_set(ws, pending, MP__WS_FLUSHING);
@@ -310,6 +383,22 @@ static mp__job *find_job(mp__shared *sh)
     return best;
 }
 
+/* True if a published job other than `mine`, or `mine` beyond its next
+ * task, has tasks nobody claimed. */
+static bool other_work_pending(mp__shared *sh, mp__job *mine)
+{
+    uint64_t mask = atomic_load(&sh->active);
+    while (mask) {
+        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
+        mask &= mask - 1;
+        uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
+        uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        if (next + (job == mine) < count)
+            return true;
+    }
+    return false;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
@@ -326,29 +415,43 @@ void mp__worker_main(mp__shared *sh, int worker)
             return;
         mp__job *job = find_job(sh);
         if (job) {
+            /* Publishing a one-task job wakes nobody when a worker spins;
+             * if more work waits than this worker takes, pass the wake on. */
+            if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
+                mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
             run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             continue;
         }
         /* Idle: spin a little (a new job is picked up in well under a
-         * microsecond), then sleep until the next publish. */
-        double deadline = 0;
-        for (unsigned spin = 1;; spin++) {
-            if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
-                break;
-            mp__cpu_relax();
-            if (spin % SPIN_CHECK_EVERY == 0) {
-                double now = mp__now();
-                if (!deadline)
-                    deadline = now + SPIN_SECONDS;
-                else if (now > deadline) {
-                    atomic_fetch_add(&sh->sleepers, 1);
-                    if (!atomic_load(&sh->shutdown))
-                        mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
-                    atomic_fetch_sub(&sh->sleepers, 1);
-                    break;
+         * microsecond), then sleep until the next publish.  Only a few
+         * workers spin at once: more spinners than spare cores would take
+         * the CPU from the threads doing the work. */
+        if (atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners) {
+            bool woke = false;
+            double deadline = 0;
+            for (unsigned spin = 1; !woke; spin++) {
+                if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
+                    woke = true;
+                else
+                    mp__spin_step(spin);
+                if (spin % SPIN_CHECK_EVERY == 0) {
+                    double now = mp__now();
+                    if (!deadline)
+                        deadline = now + SPIN_SECONDS;
+                    else if (now > deadline)
+                        break;
                 }
             }
+            atomic_fetch_sub(&sh->spinners, 1);
+            if (woke)
+                continue;
+        } else {
+            atomic_fetch_sub(&sh->spinners, 1);
         }
+        atomic_fetch_add(&sh->sleepers, 1);
+        if (!atomic_load(&sh->shutdown))
+            mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
+        atomic_fetch_sub(&sh->sleepers, 1);
     }
 }
 
@@ -361,14 +464,33 @@ void mp__shutdown_workers(mp__shared *sh)
 
 /* ---- caller side ----------------------------------------------------------- */
 
+/* Sleeps until some job finishes or a slot is released (or `timeout`).
+ * Called with pool->lock held; returns with it held. */
+void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
+{
+    mp__shared *sh = pool->sh;
+    atomic_fetch_add(&sh->completion_waiters, 1);
+    pthread_mutex_unlock(&pool->lock);
+    mp__futex_wait(&sh->completions, seen, sh->futex_shared, timeout);
+    pthread_mutex_lock(&pool->lock);
+    atomic_fetch_sub(&sh->completion_waiters, 1);
+}
+
+void mp__notify_completion(mp__shared *sh)
+{
+    atomic_fetch_add(&sh->completions, 1);
+    if (atomic_load(&sh->completion_waiters))
+        mp__futex_wake(&sh->completions, INT_MAX, sh->futex_shared);
+}
+
 int mp__job_acquire(mp_pool *pool, mp__job **out)
 {
     mp__shared *sh = pool->sh;
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        if (pool->closing || pool->terminating) {
+        if (pool->closing || atomic_load(&pool->terminating)) {
             pthread_mutex_unlock(&pool->lock);
-            return mp__error(MP_ECLOSED, "pool is closing");
+            return mp__error(MP_ECLOSED, "pool is closed or shutting down");
         }
         if (pool->broken) {
             int code = pool->broken;
@@ -389,7 +511,11 @@ int mp__job_acquire(mp_pool *pool, mp__job **out)
                 return 0;
             }
         }
-        pthread_cond_wait(&pool->changed, &pool->lock);
+        /* Every slot is busy.  Finished async results and futures hold
+         * slots until harvested: harvest them, else wait for a finish. */
+        uint32_t seen = atomic_load(&sh->completions);
+        if (mp__harvest_all_locked(pool) == 0)
+            mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
 }
 
@@ -408,8 +534,23 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
     atomic_fetch_add(&sh->work_seq, 1);
-    if (atomic_load(&sh->sleepers))
-        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    /* A spinning worker picks up a single task by itself; anything larger
+     * wants every worker. */
+    uint32_t sleeping = atomic_load(&sh->sleepers);
+    if (sleeping && (atomic_load(&job->count) > 1 || atomic_load(&sh->spinners) == 0))
+        mp__futex_wake(&sh->work_seq, atomic_load(&job->count) > 1 ? INT_MAX : 1, sh->futex_shared);
+}
+
+void mp__job_publish_stream(mp_pool *pool, mp__job *job)
+{
+    mp__shared *sh = pool->sh;
+    job->gen = (job->gen + 1) & MP__GEN_MASK;
+    atomic_store(&job->failures, NULL);
+    atomic_store(&job->nfailed, 0);
+    atomic_store(&job->done, 0);
+    atomic_store(&job->count, 0);
+    atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
+    atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
 /* What a finished job's caller is told: 0, or MP_ECANCELED if the call was
@@ -448,15 +589,9 @@ void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
 void mp__job_cancel(mp_pool *pool, mp__job *job)
 {
     atomic_store(&job->cancelled, 1);
-    /* Take every unclaimed task and count it as finished; tasks already
-     * claimed are skipped by their workers, who count them the same way. */
-    uint64_t count = atomic_load(&job->count);
-    uint64_t old = atomic_load(&job->claim);
-    while ((old & MP__CLAIM_MASK) < count &&
-           !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
-        ;
-    if ((old & MP__CLAIM_MASK) < count)
-        mp__job_credit(pool->sh, job, count - (old & MP__CLAIM_MASK));
+    /* Every unclaimed task is counted as finished; tasks already claimed
+     * are skipped by their workers, who count them the same way. */
+    mp__job_cancel_unclaimed(pool->sh, job);
     if (pool->backend == MP_BACKEND_PROCESS)
         mp__supervisor_kick(pool);   /* stop the tasks that are running */
 }
@@ -466,7 +601,7 @@ int mp__job_wait(mp_pool *pool, mp__job *job)
     mp__shared *sh = pool->sh;
     double start = mp__now();
     for (unsigned spin = 1; atomic_load(&job->state) != MP__JOB_DONE; spin++) {
-        mp__cpu_relax();
+        mp__spin_step(spin);
         if (spin % SPIN_CHECK_EVERY == 0 && mp__now() - start > SPIN_SECONDS)
             break;
     }
@@ -504,7 +639,7 @@ void mp__job_free_staged(mp__job *job)
     job->nowned = 0;
 }
 
-void mp__job_release(mp_pool *pool, mp__job *job)
+void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
 {
     mp__shared *sh = pool->sh;
     bool done = atomic_load(&job->state) == MP__JOB_DONE;
@@ -512,18 +647,48 @@ void mp__job_release(mp_pool *pool, mp__job *job)
      * stage nothing), so the staged blocks can go. */
     if (done || atomic_load(&pool->terminating))
         mp__job_free_staged(job);
-    pthread_mutex_lock(&pool->lock);
+    if (!locked)
+        pthread_mutex_lock(&pool->lock);
     if (done) {
         atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
+        job->owner = NULL;
         atomic_store(&job->state, MP__JOB_FREE);
     }
     /* A job that never finished (a worker died) keeps its slot: workers
      * may still be writing into it.  The pool is broken anyway. */
     pool->callers--;
     pthread_cond_broadcast(&pool->changed);
-    pthread_mutex_unlock(&pool->lock);
+    if (!locked)
+        pthread_mutex_unlock(&pool->lock);
+    mp__notify_completion(sh);
 }
 
+size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
+{
+    uint64_t count = atomic_load(&job->count);
+    uint64_t old = atomic_load(&job->claim);
+    while ((old & MP__CLAIM_MASK) < count &&
+           !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
+        ;
+    size_t taken = (old & MP__CLAIM_MASK) < count ? count - (old & MP__CLAIM_MASK) : 0;
+    if (taken && job->ring) {
+        atomic_fetch_add(&job->progress, (uint32_t)taken);
+    } else if (taken) {
+        uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
+        if (d == count)
+            complete(sh, job);
+    }
+    return taken;
+}
+
+void mp__job_fed(mp_pool *pool, mp__job *job, size_t count)
+{
+    mp__shared *sh = pool->sh;
+    atomic_store(&job->count, count);
+    atomic_fetch_add(&sh->work_seq, 1);
+    if (atomic_load(&sh->sleepers))
+        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+}
 void mp__futex_wake_job(mp_pool *pool, mp__job *job)
 {
     mp__futex_wake(&job->state, INT_MAX, pool->sh->futex_shared);
@@ -536,10 +701,7 @@ void mp__cancel_all_jobs(mp__shared *sh)
         mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
         mask &= mask - 1;
         atomic_store(&job->cancelled, 1);
-        uint64_t count = atomic_load(&job->count);
-        uint64_t old = atomic_load(&job->claim);
-        while ((old & MP__CLAIM_MASK) < count &&
-               !atomic_compare_exchange_weak(&job->claim, &old, (old & ~MP__CLAIM_MASK) | count))
-            ;
+        if (!job->ring)
+            mp__job_cancel_unclaimed(sh, job);
     }
 }

@@ -133,6 +133,10 @@ static mp__job *live_job(mp__shared *sh, uint32_t index, uint32_t gen)
     if (index >= MP__JOB_SLOTS)
         return NULL;
     mp__job *job = &sh->jobs[index];
+    /* Acquire the publishing caller's writes of the job's plain fields (ring,
+     * slot_done...): its publish is a read-modify-write of `active`. */
+    if (!(atomic_load(&sh->active) >> index & 1))
+        return NULL;
     if ((uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT) != gen)
         return NULL;
     if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_ACTIVE)
@@ -171,6 +175,20 @@ static int attempts(supervisor *s, uint32_t job, uint32_t gen, uint64_t index, b
 }
 
 /* ---- workers: spawn, hand over, settle ------------------------------------- */
+
+/* Counts tasks [begin, end) as finished, the way the job counts: a stream
+ * reports each one to its consumer (those not reported yet), other jobs
+ * add to done. */
+static void account(mp__shared *sh, mp__job *job, uint64_t begin, uint64_t end)
+{
+    if (!job->ring) {
+        mp__job_credit(sh, job, end - begin);
+        return;
+    }
+    for (uint64_t i = begin; i < end; i++)
+        if (atomic_load(&job->slot_done[i % job->ring]) < i + 1)
+            mp__report_stream(sh, job, i, i + 1);
+}
 
 static void reset_slot(mp__wslot *ws)
 {
@@ -211,20 +229,20 @@ static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job
     uint64_t pos = atomic_load(&ws->pos), begin = atomic_load(&ws->begin), end = atomic_load(&ws->end);
     bool running = pos & 1;
     uint64_t i = running ? (pos - 1) / 2 : pos / 2;
-    uint64_t credit = unflushed + (i - begin), next = i;
+    uint64_t next = i;
     bool cancelled = atomic_load(&job->cancelled);
 
     if (running) {
         char why[64], msg[MP_MESSAGE_MAX];
         if (cancelled) {
-            credit++, next++;     /* a cancelled call reports nothing more */
+            next++;               /* a cancelled call reports nothing more */
         } else if (sw->kill_reason && sw->kill_pos != pos) {
             /* We signalled it for another task, which it finished first:
              * this one is innocent and simply runs again. */
         } else if (sw->kill_reason == KILL_TIMEOUT) {
             snprintf(msg, sizeof msg, "task %llu timed out after %g s on worker %d", (unsigned long long)i, sw->timeout, (int)pid);
             mp__job_record_failure(job, i, MP_ETIMEDOUT, msg);
-            credit++, next++;
+            next++;
         } else {
             int tried = attempts(s, jix, gen, i, false);
             if (tried < s->pool->retries) {
@@ -235,18 +253,21 @@ static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job
                 if (tried && n > 0 && (size_t)n < sizeof msg)
                     snprintf(msg + n, sizeof msg - (size_t)n, " (run %d times)", tried + 1);
                 mp__job_record_failure(job, i, MP_EWORKER, msg);
-                credit++, next++;
+                next++;
             }
         }
     }
-    if (cancelled) {
-        credit += end - next;   /* skipped, as a live worker would */
-        next = end;
-    }
+    uint64_t upto = next;
+    if (cancelled)
+        upto = next = end;      /* skipped, as a live worker would */
     reset_slot(ws);
     if (next < end)
         hand_over(ws, jix, gen, next, end);
-    mp__job_credit(sh, job, credit);
+    /* Finished, failed or skipped: [begin, upto), except a task retried. */
+    if (!job->ring)
+        mp__job_credit(sh, job, unflushed + (upto - begin));
+    else
+        account(sh, job, begin, upto);
 }
 
 static void handle_death(supervisor *s, int id, pid_t pid, int status)
@@ -313,9 +334,17 @@ static void handle_death(supervisor *s, int id, pid_t pid, int status)
         spawn(s, id);
         return;
     }
+    if (state == MP__WS_FLUSHING && job->ring) {
+        /* A stream's reports say themselves which were made. */
+        account(sh, job, atomic_load(&ws->begin), atomic_load(&ws->end));
+        reset_slot(ws);
+        spawn(s, id);
+        return;
+    }
     /* CLAIMING or FLUSHING: what it finished before is certain... */
     if (state == MP__WS_CLAIMING) {
-        mp__job_credit(sh, job, unflushed);
+        if (unflushed)
+            mp__job_credit(sh, job, unflushed);
         uint64_t begin = atomic_load(&ws->begin), end = atomic_load(&ws->end);
         uint64_t at = atomic_load(&job->claim) & MP__CLAIM_MASK;
         if (at <= begin || begin >= end) {
@@ -367,7 +396,18 @@ static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
             return;
         uint64_t count = atomic_load(&job->count), at = c1 & MP__CLAIM_MASK;
         missing = (at < count ? at : count) - done;
-        for (int mask = 0; mask < (1 << n) && pick < 0; mask++) {
+        if (job->ring) {
+            /* A stream: task `begin` was run by someone (reported) unless
+             * the dead worker's claim took it. */
+            pick = 0;
+            for (int k = 0; k < n; k++) {
+                uint64_t b = s->w[ids[k]].begin;
+                if (atomic_load(&job->slot_done[b % job->ring]) < b + 1)
+                    pick |= 1 << k;
+            }
+            missing = 0;
+        }
+        for (int mask = 0; mask < (1 << n) && pick < 0 && !job->ring; mask++) {
             uint64_t sum = 0;
             for (int k = 0; k < n; k++)
                 if (mask >> k & 1)
@@ -395,7 +435,7 @@ static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
         s->nunsure--;
         spawn(s, ids[k]);
     }
-    if (job)
+    if (job && !job->ring)
         mp__job_credit(sh, job, 0);   /* a flush that happened may have been the last */
 }
 

@@ -1,7 +1,10 @@
 /* task.c - what a running task can ask about itself. */
 #include "pool.h"
+#include "shm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 const void *mp_task_context(const mp_task *task)
 {
@@ -37,6 +40,80 @@ int mp_task_fail(mp_task *task, int code, const char *fmt, ...)
         task->has_message = true;
     }
     return code;
+}
+
+/* Grows the task's result buffer to hold `need` bytes.  Arena memory, so a
+ * process worker's result reaches the caller without another copy. */
+static int reserve(mp_task *task, size_t need)
+{
+    if (need <= task->var_cap)
+        return 0;
+    size_t cap = task->var_cap ? task->var_cap : 64;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    void *bigger;
+    int r = mp__shm_alloc(cap, false, &bigger);
+    if (r)
+        return r;
+    if (task->var.size)
+        memcpy(bigger, task->var.data, task->var.size);
+    mp_shm_free(task->var.data);
+    task->var.data = bigger;
+    task->var_cap = cap;
+    return 0;
+}
+
+int mp_task_write(mp_task *task, const void *data, size_t size)
+{
+    if (!task)
+        return mp__error(MP_EINVAL, "mp_task_write: task is NULL");
+    if (!data && size)
+        return mp__error(MP_EINVAL, "mp_task_write: data is NULL");
+    if (!task->job->varout)
+        return mp__error(MP_EINVAL, "mp_task_write: this call collects no variable-size results "
+                                    "(set mp_call.results, use mp_future_bytes, or imap's collect_bytes)");
+    if (size > SIZE_MAX - task->var.size)
+        return mp__error(MP_ENOMEM, "mp_task_write: result too large");
+    int r = reserve(task, task->var.size + size);
+    if (r)
+        return r;
+    if (size)
+        memcpy((char *)task->var.data + task->var.size, data, size);
+    task->var.size += size;
+    return 0;
+}
+
+int mp_task_printf(mp_task *task, const char *fmt, ...)
+{
+    if (!task || !fmt)
+        return mp__error(MP_EINVAL, "mp_task_printf: %s is NULL", task ? "fmt" : "task");
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return mp__error(MP_EINVAL, "mp_task_printf: bad format");
+    if ((size_t)n < sizeof small)
+        return mp_task_write(task, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return mp__error(MP_ENOMEM, "mp_task_printf: out of memory");
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int r = mp_task_write(task, big, (size_t)n);
+    free(big);
+    return r;
+}
+
+void mp_bytes_free(mp_bytes *bytes)
+{
+    if (!bytes)
+        return;
+    mp_shm_free(bytes->data);
+    bytes->data = NULL;
+    bytes->size = 0;
 }
 
 int mp_task_cancelled(const mp_task *task)

@@ -356,6 +356,66 @@ static void test_retries(void **state)
     alarm(0);
 }
 
+/* Streams (imap) and async calls recover the same way. */
+static int die_at_7_imap(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    if (mp_task_index(task) == 7)
+        raise(SIGKILL);
+    *(size_t *)out = mp_task_index(task) + 1;
+    return 0;
+}
+
+static void test_death_in_imap_and_async(void **state)
+{
+    (void)state;
+    watchdog(30);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
+    const mp_imap_order orders[] = { MP_IMAP_ORDERED, MP_IMAP_UNORDERED };
+    for (int o = 0; o < 2; o++) {
+        for (size_t chunk = 1; chunk <= 4; chunk += 3) {
+            enum { N = 300 };
+            mp_imap *it;
+            mp_imap_options opts = { .order = orders[o], .chunksize = chunk };
+            assert_int_equal(mp_imap_open(pool, die_at_7_imap, NULL, N, 0, NULL, NULL, sizeof(size_t), &opts, &it), 0);
+            bool seen[N] = { false };
+            int failed = 0, r;
+            size_t v, idx;
+            while ((r = mp_imap_next(it, 10, &v, &idx, NULL)) != MP_EEOF) {
+                assert_true(r == 0 || r == MP_ETASK);
+                assert_true(idx < N && !seen[idx]);
+                seen[idx] = true;
+                if (r == MP_ETASK) {
+                    assert_int_equal(idx, 7);
+                    if (!strstr(mp_last_error(), "killed by SIGKILL while running task 7"))
+                        fail_msg("imap message: %s", mp_last_error());
+                    failed++;
+                } else {
+                    assert_int_equal(v, idx + 1);
+                }
+            }
+            mp_imap_free(it);
+            assert_int_equal(failed, 1);
+            for (size_t i = 0; i < N; i++)
+                assert_true(seen[i]);
+        }
+    }
+    mp_async *res;
+    size_t out[50];
+    assert_int_equal(mp_map_async(pool, die_at_7_imap, NULL, 50, 0, out, sizeof *out, NULL, &res), 0);
+    mp_failures failed = { 0 };
+    assert_int_equal(mp_async_get(res, 10, &failed), MP_ETASK);
+    assert_int_equal(failed.count, 1);
+    assert_int_equal(failed.items[0].code, MP_EWORKER);
+    for (size_t i = 0; i < 50; i++)
+        if (i != 7)
+            assert_int_equal(out[i], i + 1);
+    mp_failures_free(&failed);
+    mp_async_free(res);
+    assert_int_equal(mp_pool_close(pool), 0);
+    alarm(0);
+}
+
 /* ---- timeouts ------------------------------------------------------------------ */
 
 static int hang_at_5(mp_task *task, const void *in, void *out)
@@ -802,6 +862,7 @@ int main(void)
         cmocka_unit_test(test_bad_supervision_options),
         cmocka_unit_test(test_each_death_is_named),
         cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_death_in_imap_and_async),
         cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_initializer),
         cmocka_unit_test(test_maxtasksperchild),

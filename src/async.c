@@ -1,0 +1,854 @@
+/* async.c - async results (mp_map_async & co.) and futures (mp_submit).
+ *
+ * Both are a handle attached to a job slot while the call runs.  When the
+ * job is DONE, whoever gets there first -- a thread waiting on the handle,
+ * a caller that needs a free slot, mp_wait, or the pool's callback thread
+ * -- "harvests" it under the pool lock: results and failures move into the
+ * handle, the slot is freed, and the handle is finished.  Callbacks are
+ * never run by the harvester (which may be a user's thread): they are queued
+ * for the pool's callback thread, started on first need.
+ *
+ * The fast path of a future round trip touches no lock twice and makes no
+ * system call: the waiter spins on the job's state word, then harvests.
+ *
+ * Lifetime: a handle has a reference for the user and one while attached to
+ * a job or queued for callbacks; it is freed when the last goes.  Closing a
+ * pool finishes (or cancels) and detaches every handle, which then needs no
+ * pool: handles may be released before or after the pool.
+ */
+#include "async.h"
+#include "futex.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void unlink_locked(mp_pool *pool, mp__handle *h)
+{
+    for (mp__handle **p = &pool->handles; *p; p = &(*p)->all_next)
+        if (*p == h) {
+            *p = h->all_next;
+            return;
+        }
+}
+
+/* Drops a reference; the last one frees the handle.  pool->lock held (if
+ * the handle still has a pool). */
+static void unref_locked(mp__handle *h)
+{
+    if (atomic_fetch_sub(&h->refs, 1) != 1)
+        return;
+    if (h->pool)
+        unlink_locked(h->pool, h);
+    mp_failures_free(&h->failures);
+    mp_bytes_free(&h->bytes);
+    mp_bytes_free(&h->bytes_slot);
+    for (mp__callback *cb = h->callbacks, *next; cb; cb = next) {
+        next = cb->next;
+        free(cb);
+    }
+    free(h->fixed_out);
+    free(h);
+}
+
+static void unref(mp__handle *h)
+{
+    mp_pool *pool = h->pool;
+    if (pool)
+        pthread_mutex_lock(&pool->lock);
+    unref_locked(h);
+    if (pool)
+        pthread_mutex_unlock(&pool->lock);
+}
+
+static mp__handle *handle_new(mp_pool *pool, int kind)
+{
+    mp__handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->kind = kind;
+    h->pool = pool;
+    atomic_init(&h->refs, 2);      /* the user's, and the job's */
+    atomic_init(&h->status, MP__H_PENDING);
+    return h;
+}
+
+void mp__handle_attach(mp__handle *h, mp__job *job)
+{
+    h->job = job;
+}
+
+/* ---- the callback thread ------------------------------------------------- */
+
+static void run_callbacks(mp__handle *h)
+{
+    for (mp__callback *cb = h->callbacks; cb; cb = cb->next) {
+        if (h->kind == MP__H_FUTURE)
+            cb->fn.future((mp_future *)h, cb->arg);
+        else if (h->code == 0 ? cb->on_success : !cb->on_success)
+            cb->fn.async((mp_async *)h, cb->arg);
+    }
+}
+
+static void *callback_thread(void *arg)
+{
+    mp_pool *pool = arg;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        uint32_t seen = atomic_load(&pool->sh->completions);
+        mp__harvest_all_locked(pool);
+        mp__handle *h = pool->cb_queue;
+        if (h) {
+            pool->cb_queue = h->cb_next;
+            pthread_mutex_unlock(&pool->lock);
+            run_callbacks(h);
+            pthread_mutex_lock(&pool->lock);
+            h->callbacks_done = true;
+            pthread_cond_broadcast(&pool->changed);
+            mp__notify_completion(pool->sh);
+            unref_locked(h);
+            continue;
+        }
+        if (pool->cb_stop)
+            break;
+        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return NULL;
+}
+
+static int ensure_callback_thread_locked(mp_pool *pool)
+{
+    if (pool->cb_started)
+        return 0;
+    int r = pthread_create(&pool->cb_thread, NULL, callback_thread, pool);
+    if (r)
+        return mp__error(-r, "cannot start the pool's callback thread");
+    pool->cb_started = true;
+    return 0;
+}
+
+void mp__callbacks_stop(mp_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool started = pool->cb_started;
+    pool->cb_stop = true;
+    pthread_mutex_unlock(&pool->lock);
+    if (started) {
+        mp__notify_completion(pool->sh);
+        pthread_join(pool->cb_thread, NULL);
+    }
+}
+
+/* ---- harvesting -------------------------------------------------------- */
+
+/* Finishes a handle whose job is DONE (or was never run).  pool->lock held. */
+static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
+{
+    mp__handle *h = job->owner;
+    int code = forced_code;
+    if (!code) {
+        mp_failures *want = h->kind == MP__H_FUTURE || h->want_failures ? &h->failures : NULL;
+        code = mp__call_finish(pool, job, &h->shape, want);
+        if (h->kind == MP__H_FUTURE) {
+            h->bytes = h->bytes_slot;
+            h->bytes_slot = (mp_bytes){ NULL, 0 };
+        }
+    }
+    if (code)
+        snprintf(h->message, sizeof h->message, "%s", mp_last_error());
+    h->code = code;
+    h->job = NULL;
+    mp__job_release(pool, job, true);
+    atomic_store(&h->status, code == MP_ECANCELED ? MP__H_CANCELLED : MP__H_DONE);
+    if (h->callbacks) {
+        h->cb_next = NULL;
+        mp__handle **tail = &pool->cb_queue;
+        while (*tail)
+            tail = &(*tail)->cb_next;
+        *tail = h;                 /* the job's reference moves to the queue */
+        ensure_callback_thread_locked(pool);
+    } else {
+        h->callbacks_done = true;
+        unref_locked(h);           /* the job's reference */
+    }
+    pthread_cond_broadcast(&pool->changed);
+}
+
+int mp__harvest_all_locked(mp_pool *pool)
+{
+    int n = 0;
+    uint64_t mask = atomic_load(&pool->sh->active);
+    while (mask) {
+        mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
+        mask &= mask - 1;
+        if (job->owner && atomic_load(&job->state) == MP__JOB_DONE) {
+            harvest_locked(pool, job, 0);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* Asks the backend whether a worker died.  pool->lock held; the backend
+ * takes it itself, so it is dropped around the call. */
+static int check_unlocked(mp_pool *pool)
+{
+    pthread_mutex_unlock(&pool->lock);
+    int r = pool->ops->check(pool);
+    pthread_mutex_lock(&pool->lock);
+    return r;
+}
+
+/* A handle is "finished" for waiters once harvested and its callbacks ran
+ * (a stronger promise than Python's, whose waiters may return while
+ * callbacks still run).  Code running on the callback thread -- a callback
+ * asking for a result -- only needs the harvest: waiting for the callbacks
+ * there would wait for itself. */
+static bool finished(const mp__handle *h)
+{
+    if (atomic_load(&h->status) == MP__H_PENDING)
+        return false;
+    if (h->callbacks_done)
+        return true;
+    const mp_pool *pool = h->pool;
+    return pool && pool->cb_started && pthread_equal(pthread_self(), pool->cb_thread);
+}
+
+/* Waits until h is finished.  0 or MP_ETIMEDOUT. */
+static int handle_wait(mp__handle *h, double timeout)
+{
+    mp_pool *pool = h->pool;
+    if (!pool)
+        return 0;                  /* detached: finished long ago */
+    double deadline = timeout < 0 ? -1 : mp__now() + timeout;
+    pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        uint32_t seen = atomic_load(&pool->sh->completions);
+        if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
+            harvest_locked(pool, h->job, 0);
+        if (finished(h))
+            break;
+        double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
+        if (left <= 0) {
+            pthread_mutex_unlock(&pool->lock);
+            return mp__error(MP_ETIMEDOUT, "timed out waiting for the result");
+        }
+        /* Fast path: spin a little on the job's own state word. */
+        mp__job *job = h->job;
+        if (job) {
+            pthread_mutex_unlock(&pool->lock);
+            double stop = mp__now() + 50e-6;
+            for (unsigned i = 1; atomic_load(&job->state) != MP__JOB_DONE; i++) {
+                mp__spin_step(i);
+                if (i % 64 == 0 && mp__now() > stop)
+                    break;
+            }
+            pthread_mutex_lock(&pool->lock);
+            if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
+                continue;
+        }
+        if (check_unlocked(pool) != 0 && h->job) {
+            harvest_locked(pool, h->job, pool->broken);
+            continue;
+        }
+        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return 0;
+}
+
+/* Cancels a handle's unstarted tasks.  pool->lock held.  For a future
+ * (one task) this succeeds only if no worker claimed it yet. */
+static bool cancel_locked(mp_pool *pool, mp__handle *h)
+{
+    mp__job *job = h->job;
+    if (!job)
+        return false;
+    if (h->kind == MP__H_FUTURE) {
+        uint64_t c = atomic_load(&job->claim);
+        if ((c & MP__CLAIM_MASK) != 0 ||
+            !atomic_compare_exchange_strong(&job->claim, &c, c + 1))
+            return false;          /* a worker has it: running or done */
+        atomic_store(&job->state, MP__JOB_DONE);
+        harvest_locked(pool, job, MP_ECANCELED);
+        return true;
+    }
+    return mp__job_cancel_unclaimed(pool->sh, job) > 0;
+}
+
+/* Finishes or cancels every handle and detaches it: used by close and
+ * shutdown.  pool->lock held. */
+static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
+{
+    for (;;) {
+        uint32_t seen = atomic_load(&pool->sh->completions);
+        mp__harvest_all_locked(pool);
+        bool pending = false;
+        uint64_t mask = atomic_load(&pool->sh->active);
+        while (mask) {
+            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
+            mask &= mask - 1;
+            if (!job->owner)
+                continue;
+            if (cancel_pending && job->owner->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
+                continue;
+            pending = true;
+        }
+        if (!pending || !wait)
+            return;
+        if (check_unlocked(pool) != 0) {
+            mask = atomic_load(&pool->sh->active);
+            while (mask) {
+                mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
+                mask &= mask - 1;
+                if (job->owner)
+                    harvest_locked(pool, job, pool->broken);
+            }
+            return;
+        }
+        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+    }
+}
+
+int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
+{
+    if (!pool)
+        return mp__error(MP_EINVAL, "mp_pool_shutdown: pool is NULL");
+    pthread_mutex_lock(&pool->lock);
+    pool->closing = true;
+    settle_all_locked(pool, cancel_futures != 0, wait != 0);
+    /* Let the callback thread finish what it has queued. */
+    while (wait && pool->cb_queue)
+        pthread_cond_wait(&pool->changed, &pool->lock);
+    pthread_mutex_unlock(&pool->lock);
+    return 0;
+}
+
+void mp__handles_close(mp_pool *pool, bool terminate)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->closing = true;
+    if (terminate) {
+        /* Workers are gone or finishing: what has not finished now ends as
+         * closed; a thread pool's running tasks complete first. */
+        uint64_t mask = atomic_load(&pool->sh->active);
+        while (mask) {
+            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
+            mask &= mask - 1;
+            if (!job->owner)
+                continue;
+            if (pool->ops->shares_caller_memory) {
+                mp__job_cancel_unclaimed(pool->sh, job);
+            } else {
+                mp__error(MP_ECLOSED, "pool was terminated before the call finished");
+                atomic_store(&job->state, MP__JOB_DONE);
+                harvest_locked(pool, job, MP_ECLOSED);
+            }
+        }
+    }
+    settle_all_locked(pool, false, true);
+    pthread_mutex_unlock(&pool->lock);
+    mp__callbacks_stop(pool);
+    /* Detach: from here on, handles need no pool. */
+    pthread_mutex_lock(&pool->lock);
+    for (mp__handle *h = pool->handles; h; h = h->all_next)
+        h->pool = NULL;
+    pool->handles = NULL;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* ---- submission ---------------------------------------------------------- */
+
+static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
+{
+    pthread_mutex_lock(&pool->lock);
+    h->all_next = pool->handles;
+    pool->handles = h;
+    pthread_mutex_unlock(&pool->lock);
+    /* The job is attached to h before it is published (mp__handle_attach),
+     * so a harvester can never see the job finished before h knows it. */
+    mp__job *job;
+    int r = mp__call_prepare(pool, &h->shape, call, h, &job);
+    if (r) {
+        pthread_mutex_lock(&pool->lock);
+        unlink_locked(pool, h);
+        pthread_mutex_unlock(&pool->lock);
+        h->job = NULL;
+    }
+    return r;
+}
+
+static int add_async_callbacks(mp__handle *h, const mp_call *call)
+{
+    for (int ok = 1; ok >= 0; ok--) {
+        mp_async_callback fn = ok ? call->callback : call->error_callback;
+        if (!fn)
+            continue;
+        mp__callback *cb = calloc(1, sizeof *cb);
+        if (!cb)
+            return mp__error(MP_ENOMEM, "out of memory");
+        cb->fn.async = fn;
+        cb->arg = call->callback_arg;
+        cb->on_success = ok;
+        cb->next = h->callbacks;
+        h->callbacks = cb;
+    }
+    return 0;
+}
+
+static int start_async(mp_pool *pool, const mp__shape *c, const mp_call *call, mp_async **result)
+{
+    if (!result)
+        return mp__error(MP_EINVAL, "%s: result is NULL", c->who);
+    mp__handle *h = handle_new(pool, MP__H_ASYNC);
+    if (!h)
+        return mp__error(MP_ENOMEM, "%s: out of memory", c->who);
+    h->shape = *c;                 /* args: read only while submitting */
+    h->want_failures = true;
+    int r = call ? add_async_callbacks(h, call) : 0;
+    if (!r)
+        r = submit(pool, h, call);
+    h->shape.args = NULL;
+    if (r) {
+        h->pool = NULL;
+        atomic_store(&h->refs, 1);
+        unref_locked(h);
+        return r;
+    }
+    *result = (mp_async *)h;
+    return 0;
+}
+
+int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                 void *out, size_t out_size, const mp_call *call, mp_async **result)
+{
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_map("mp_map_async", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
+    return r ? r : start_async(pool, &c, call, result);
+}
+
+int mp_starmap_async(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
+                     void *out, size_t out_size, const mp_call *call, mp_async **result)
+{
+    mp__shape c;
+    int r = mp__shape_starmap("mp_starmap_async", pool, fn, args, nargs, out, out_size, call, &c);
+    return r ? r : start_async(pool, &c, call, result);
+}
+
+int mp_apply_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
+                   void *out, size_t out_size, const mp_call *call, mp_async **result)
+{
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_apply("mp_apply_async", pool, fn, in, in_size, out, out_size, call, &arg, &c);
+    return r ? r : start_async(pool, &c, call, result);
+}
+
+/* ---- async results ----------------------------------------------------------- */
+
+static int check_timeout(const char *who, const void *h, double timeout)
+{
+    if (!h)
+        return mp__error(MP_EINVAL, "%s: handle is NULL", who);
+    return mp__check_timeout(who, timeout);
+}
+
+int mp_async_wait(mp_async *result, double timeout)
+{
+    int r = check_timeout("mp_async_wait", result, timeout);
+    return r ? r : handle_wait((mp__handle *)result, timeout);
+}
+
+/* Ready: the results are in place (callbacks may still be running; a
+ * callback asking about its own handle sees it ready). */
+int mp_async_ready(mp_async *result)
+{
+    if (!result)
+        return 0;
+    mp__handle *h = (mp__handle *)result;
+    if (h->pool && atomic_load(&h->status) == MP__H_PENDING) {
+        pthread_mutex_lock(&h->pool->lock);
+        if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
+            harvest_locked(h->pool, h->job, 0);
+        pthread_mutex_unlock(&h->pool->lock);
+    }
+    return atomic_load(&h->status) != MP__H_PENDING;
+}
+
+int mp_async_successful(mp_async *result)
+{
+    if (!result)
+        return mp__error(MP_EINVAL, "mp_async_successful: handle is NULL");
+    if (!mp_async_ready(result))
+        return mp__error(MP_EAGAIN, "mp_async_successful: the call has not finished");
+    return ((mp__handle *)result)->code == 0;
+}
+
+int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
+{
+    int r = check_timeout("mp_async_get", result, timeout);
+    if (r)
+        return r;
+    mp__handle *h = (mp__handle *)result;
+    if ((r = handle_wait(h, timeout)))
+        return r;
+    if (h->taken)
+        return mp__error(MP_EINVAL, "mp_async_get: the results were already taken");
+    h->taken = true;
+    if (failures) {
+        *failures = h->failures;
+        h->failures = (mp_failures){ 0, NULL };
+    }
+    if (h->code)
+        return mp__error(h->code, "%s", h->message);
+    return 0;
+}
+
+static void release_user_ref(mp__handle *h)
+{
+    mp_pool *pool = h->pool;
+    if (pool) {
+        pthread_mutex_lock(&pool->lock);
+        if (h->job) {
+            cancel_locked(pool, h);   /* a pending future, an async's unstarted tasks */
+            if (h->kind == MP__H_ASYNC && h->job) {
+                /* Running tasks still write into the caller's `out`: the
+                 * handle cannot go before they finish. */
+                pthread_mutex_unlock(&pool->lock);
+                handle_wait(h, MP_FOREVER);
+                pthread_mutex_lock(&pool->lock);
+            }
+        }
+        /* A running future finishes on its own; its job holds a reference. */
+        unref_locked(h);
+        pthread_mutex_unlock(&pool->lock);
+        return;
+    }
+    unref_locked(h);
+}
+
+void mp_async_free(mp_async *result)
+{
+    if (result)
+        release_user_ref((mp__handle *)result);
+}
+
+/* ---- futures ---------------------------------------------------------------- */
+
+int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
+              const mp_call *call, mp_future **future)
+{
+    if (!future)
+        return mp__error(MP_EINVAL, "mp_submit: future is NULL");
+    mp__handle *h = handle_new(pool, MP__H_FUTURE);
+    if (!h)
+        return mp__error(MP_ENOMEM, "mp_submit: out of memory");
+    if (out_size && !(h->fixed_out = malloc(out_size))) {
+        free(h);
+        return mp__error(MP_ENOMEM, "mp_submit: out of memory");
+    }
+    mp_array arg;
+    int r = mp__shape_apply("mp_submit", pool, fn, in, in_size, h->fixed_out, out_size, NULL, &arg, &h->shape);
+    /* Futures always collect variable-size output: mp_future_bytes. */
+    h->shape.results = &h->bytes_slot;
+    mp_call plain = { 0 };
+    if (call) {
+        plain.context = call->context;
+        plain.context_size = call->context_size;
+    }
+    if (!r)
+        r = submit(pool, h, &plain);
+    if (r) {
+        h->pool = NULL;
+        atomic_store(&h->refs, 1);
+        unref_locked(h);
+        return r;
+    }
+    *future = (mp_future *)h;
+    return 0;
+}
+
+int mp_future_wait(mp_future *future, double timeout)
+{
+    int r = check_timeout("mp_future_wait", future, timeout);
+    return r ? r : handle_wait((mp__handle *)future, timeout);
+}
+
+static int outcome(mp__handle *h)
+{
+    if (atomic_load(&h->status) == MP__H_CANCELLED)
+        return mp__error(MP_ECANCELED, "the future was cancelled");
+    if (h->code)
+        return mp__error(h->code, "%s", h->message);
+    return 0;
+}
+
+int mp_future_result(mp_future *future, double timeout, void *out, size_t out_size)
+{
+    int r = check_timeout("mp_future_result", future, timeout);
+    if (r)
+        return r;
+    mp__handle *h = (mp__handle *)future;
+    if (out_size != h->shape.out_size || (!out && out_size))
+        return mp__error(MP_EINVAL, "mp_future_result: out_size is %zu but the future's result has %zu bytes",
+                         out_size, h->shape.out_size);
+    if ((r = handle_wait(h, timeout)) || (r = outcome(h)))
+        return r;
+    if (out_size)
+        memcpy(out, h->fixed_out, out_size);
+    return 0;
+}
+
+int mp_future_bytes(mp_future *future, double timeout, mp_bytes *bytes)
+{
+    int r = check_timeout("mp_future_bytes", future, timeout);
+    if (r)
+        return r;
+    if (!bytes)
+        return mp__error(MP_EINVAL, "mp_future_bytes: bytes is NULL");
+    mp__handle *h = (mp__handle *)future;
+    if ((r = handle_wait(h, timeout)) || (r = outcome(h)))
+        return r;
+    if (h->taken)
+        return mp__error(MP_EINVAL, "mp_future_bytes: the result was already taken");
+    h->taken = true;
+    *bytes = h->bytes;
+    h->bytes = (mp_bytes){ NULL, 0 };
+    return 0;
+}
+
+const mp_failure *mp_future_failure(mp_future *future)
+{
+    mp__handle *h = (mp__handle *)future;
+    if (!h || !mp_future_done(future) || atomic_load(&h->status) == MP__H_CANCELLED || !h->failures.count)
+        return NULL;
+    return &h->failures.items[0];
+}
+
+int mp_future_cancel(mp_future *future)
+{
+    if (!future)
+        return mp__error(MP_EINVAL, "mp_future_cancel: future is NULL");
+    mp__handle *h = (mp__handle *)future;
+    if (!h->pool)
+        return 0;
+    pthread_mutex_lock(&h->pool->lock);
+    bool ok = cancel_locked(h->pool, h);
+    pthread_mutex_unlock(&h->pool->lock);
+    return ok;
+}
+
+int mp_future_cancelled(mp_future *future)
+{
+    return future && atomic_load(&((mp__handle *)future)->status) == MP__H_CANCELLED;
+}
+
+int mp_future_running(mp_future *future)
+{
+    mp__handle *h = (mp__handle *)future;
+    if (!h || !h->pool)
+        return 0;
+    pthread_mutex_lock(&h->pool->lock);
+    bool running = h->job && (atomic_load(&h->job->claim) & MP__CLAIM_MASK) != 0 &&
+                   atomic_load(&h->job->state) != MP__JOB_DONE;
+    pthread_mutex_unlock(&h->pool->lock);
+    return running;
+}
+
+int mp_future_done(mp_future *future)
+{
+    return mp_async_ready((mp_async *)future);
+}
+
+int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *arg)
+{
+    if (!future || !fn)
+        return mp__error(MP_EINVAL, "mp_future_add_done_callback: %s is NULL", future ? "callback" : "future");
+    mp__handle *h = (mp__handle *)future;
+    mp__callback *cb = calloc(1, sizeof *cb);
+    if (!cb)
+        return mp__error(MP_ENOMEM, "mp_future_add_done_callback: out of memory");
+    cb->fn.future = fn;
+    cb->arg = arg;
+    mp_pool *pool = h->pool;
+    if (pool) {
+        pthread_mutex_lock(&pool->lock);
+        if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
+            harvest_locked(pool, h->job, 0);
+        if (atomic_load(&h->status) == MP__H_PENDING) {
+            int r = ensure_callback_thread_locked(pool);
+            if (!r) {
+                cb->next = h->callbacks;
+                h->callbacks = cb;
+                h->callbacks_done = false;
+            }
+            pthread_mutex_unlock(&pool->lock);
+            if (r)
+                free(cb);
+            return r;
+        }
+        /* Finished: wait for callbacks already queued, then run ours here. */
+        while (!h->callbacks_done)
+            pthread_cond_wait(&pool->changed, &pool->lock);
+        pthread_mutex_unlock(&pool->lock);
+    }
+    cb->next = h->callbacks;
+    h->callbacks = cb;
+    fn(future, arg);
+    return 0;
+}
+
+void mp_future_free(mp_future *future)
+{
+    if (future)
+        release_user_ref((mp__handle *)future);
+}
+
+/* ---- waiting on several futures -------------------------------------------------------- */
+
+static int check_set(const char *who, mp_future *const *futures, size_t n, mp_pool **pool)
+{
+    if (!futures)
+        return mp__error(MP_EINVAL, "%s: futures is NULL", who);
+    if (n == 0)
+        return mp__error(MP_EINVAL, "%s: the set of futures is empty", who);
+    *pool = NULL;
+    for (size_t i = 0; i < n; i++) {
+        mp__handle *h = (mp__handle *)futures[i];
+        if (!h)
+            return mp__error(MP_EINVAL, "%s: futures[%zu] is NULL", who, i);
+        if (h->kind != MP__H_FUTURE)
+            return mp__error(MP_EINVAL, "%s: futures[%zu] is not a future", who, i);
+        if (h->pool && *pool && h->pool != *pool)
+            return mp__error(MP_EINVAL, "%s: futures[%zu] belongs to another pool", who, i);
+        if (h->pool)
+            *pool = h->pool;
+    }
+    return 0;
+}
+
+static bool failed(const mp__handle *h)
+{
+    return atomic_load(&h->status) == MP__H_DONE && h->code != 0;
+}
+
+int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mode, size_t *ndone)
+{
+    mp_pool *pool;
+    int r = check_set("mp_wait", futures, n, &pool);
+    if (r || (r = mp__check_timeout("mp_wait", timeout)))
+        return r;
+    if (mode != MP_FIRST_COMPLETED && mode != MP_FIRST_EXCEPTION && mode != MP_ALL_COMPLETED)
+        return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
+    double deadline = timeout < 0 ? -1 : mp__now() + timeout;
+    if (pool)
+        pthread_mutex_lock(&pool->lock);
+    for (;;) {
+        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+        if (pool)
+            mp__harvest_all_locked(pool);
+        size_t done = 0, bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            const mp__handle *h = (const mp__handle *)futures[i];
+            done += finished(h);
+            bad += finished(h) && failed(h);
+        }
+        bool ok = mode == MP_ALL_COMPLETED ? done == n
+                : mode == MP_FIRST_COMPLETED ? done > 0
+                : bad > 0 || done == n;
+        double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
+        if (ok || left <= 0 || !pool) {
+            if (pool)
+                pthread_mutex_unlock(&pool->lock);
+            if (ndone)
+                *ndone = done;
+            return ok ? 0 : mp__error(MP_ETIMEDOUT, "mp_wait: timed out with %zu of %zu futures done", done, n);
+        }
+        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+    }
+}
+
+struct mp_as_completed {
+    mp_pool *pool;
+    size_t n, yielded;
+    mp__handle **items;      /* not yet yielded first; each holds a reference */
+};
+
+int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_completed **out)
+{
+    mp_pool *pool;
+    int r = check_set("mp_as_completed_open", futures, n, &pool);
+    if (r)
+        return r;
+    if (!out)
+        return mp__error(MP_EINVAL, "mp_as_completed_open: it is NULL");
+    mp_as_completed *it = calloc(1, sizeof *it);
+    if (!it || !(it->items = malloc(n * sizeof *it->items))) {
+        free(it);
+        return mp__error(MP_ENOMEM, "mp_as_completed_open: out of memory");
+    }
+    it->pool = pool;
+    it->n = n;
+    for (size_t i = 0; i < n; i++) {
+        it->items[i] = (mp__handle *)futures[i];
+        atomic_fetch_add(&it->items[i]->refs, 1);
+    }
+    *out = it;
+    return 0;
+}
+
+int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future)
+{
+    if (!it || !future)
+        return mp__error(MP_EINVAL, "mp_as_completed_next: %s is NULL", it ? "future" : "it");
+    int r = mp__check_timeout("mp_as_completed_next", timeout);
+    if (r)
+        return r;
+    if (it->yielded == it->n)
+        return MP_EEOF;
+    mp_pool *pool = it->pool;
+    double deadline = timeout < 0 ? -1 : mp__now() + timeout;
+    for (;;) {
+        if (pool && !it->items[0]->pool)
+            pool = NULL;           /* the pool closed: every future is finished */
+        if (pool)
+            pthread_mutex_lock(&pool->lock);
+        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+        if (pool)
+            mp__harvest_all_locked(pool);
+        for (size_t i = it->yielded; i < it->n; i++) {
+            if (finished(it->items[i])) {
+                mp__handle *h = it->items[i];
+                it->items[i] = it->items[it->yielded];
+                it->items[it->yielded++] = h;
+                if (pool)
+                    pthread_mutex_unlock(&pool->lock);
+                *future = (mp_future *)h;
+                return 0;
+            }
+        }
+        double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
+        if (left <= 0 || !pool) {
+            if (pool)
+                pthread_mutex_unlock(&pool->lock);
+            return mp__error(MP_ETIMEDOUT, "mp_as_completed_next: timed out");
+        }
+        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        pthread_mutex_unlock(&pool->lock);
+    }
+}
+
+void mp_as_completed_free(mp_as_completed *it)
+{
+    if (!it)
+        return;
+    for (size_t i = 0; i < it->n; i++)
+        unref(it->items[i]);
+    free(it->items);
+    free(it);
+}

@@ -1,0 +1,379 @@
+/* imap.c - mp_imap: results as an iterator, over inputs fed on demand.
+ *
+ * An iterator owns one "stream" job whose count grows.  Inputs, outputs,
+ * failures and variable-size results live in rings of `window` slots in the
+ * shared arena; task i uses slot i % window.  The iterator feeds inputs only
+ * into slots whose previous task has been consumed, so at most `window`
+ * inputs exist at any time: memory stays constant however long the input.
+ *
+ * Workers tell the consumer about each finished task through the job:
+ * slot_done[slot] = i + 1 (for the ordered iterator), the task's index in the
+ * `completed` ring (completion order, for the unordered one), and a bump of
+ * the `progress` futex word the consumer sleeps on.  Feeding, waiting and the
+ * generator all run in the thread that calls mp_imap_next.
+ */
+#include "pool.h"
+#include "futex.h"
+#include "shm.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MIN_WINDOW 256
+#define SPIN_SECONDS 50e-6
+
+struct mp_imap {
+    mp_pool *pool;
+    mp__job *job;
+    mp_imap_order order;
+    size_t ring, in_size, out_size;
+    size_t batch;                   /* free slots that make feeding worth it */
+
+    const char *array;              /* array source, or NULL */
+    mp_generator_fn generator;
+    void *generator_state;
+    int generator_error;
+
+    size_t total;                   /* inputs in all; SIZE_MAX until known */
+    size_t fed;                     /* inputs handed to the job */
+    size_t yielded;                 /* results handed to the caller */
+    size_t next_index;              /* ordered: the next task to yield */
+    uint64_t completed_head;        /* unordered: next completion to read */
+    unsigned char *busy;            /* slot holds a task not yet consumed */
+    char *in_ring, *out_ring;
+    mp_imap *next;                  /* in pool->iterators */
+};
+
+/* ---- feeding ------------------------------------------------------------- */
+
+/* Feeds inputs into free slots.  Unless `eager`, waits until a batch of
+ * slots is free: each feed wakes the workers' shared counters, so one feed
+ * per batch instead of per input keeps the cache lines quiet. */
+static void feed(mp_imap *it, bool eager)
+{
+    if (!eager && it->ring - (it->fed - it->yielded) < it->batch)
+        return;
+    size_t before = it->fed;
+    while (it->fed < it->total) {
+        size_t slot = it->fed % it->ring;
+        if (it->busy[slot])
+            break;                   /* its task has not been consumed yet */
+        char *in = it->in_size ? it->in_ring + slot * it->in_size : NULL;
+        if (it->generator) {
+            int r = it->generator(it->generator_state, in);
+            if (r <= 0) {
+                it->total = it->fed;
+                if (r < 0)
+                    it->generator_error = r;
+                break;
+            }
+        } else if (in) {
+            memcpy(in, it->array + it->fed * it->in_size, it->in_size);
+        }
+        it->busy[slot] = 1;
+        it->fed++;
+    }
+    if (it->fed != before)
+        mp__job_fed(it->pool, it->job, it->fed);
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static int alloc_ring(mp__job *job, size_t bytes, void **out)
+{
+    if (!bytes) {
+        *out = NULL;
+        return 0;
+    }
+    int r = mp__shm_alloc(bytes, true, out);
+    if (r == 0)
+        job->owned[job->nowned++] = *out;
+    return r;
+}
+
+static int check_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                      mp_generator_fn generator, const mp_imap_options *o, mp_imap **out)
+{
+    if (!pool || !fn || !out)
+        return mp__error(MP_EINVAL, "mp_imap_open: %s is NULL", !pool ? "pool" : !fn ? "task function" : "it");
+    if (!generator && count && in_size && !in)
+        return mp__error(MP_EINVAL, "mp_imap_open: in is NULL but count is %zu", count);
+    if (!generator && in && !in_size)
+        return mp__error(MP_EINVAL, "mp_imap_open: in_size is 0 but in is not NULL");
+    if (o->order != MP_IMAP_ORDERED && o->order != MP_IMAP_UNORDERED)
+        return mp__error(MP_EINVAL, "mp_imap_open: unknown order %d", (int)o->order);
+    if (o->context_size && !o->context)
+        return mp__error(MP_EINVAL, "mp_imap_open: context is NULL but context_size is %zu", o->context_size);
+    if (o->chunksize > MP__MAX_CHUNK || o->window > (SIZE_MAX >> 8))
+        return mp__error(MP_EINVAL, "mp_imap_open: chunksize or window too large");
+    if (o->window && o->window < (o->chunksize ? o->chunksize : 1))
+        return mp__error(MP_EINVAL, "mp_imap_open: window %zu is smaller than chunksize %zu", o->window, o->chunksize);
+    return 0;
+}
+
+int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
+                 mp_generator_fn generator, void *generator_state, size_t out_size,
+                 const mp_imap_options *opts, mp_imap **out)
+{
+    static const mp_imap_options defaults;
+    const mp_imap_options *o = opts ? opts : &defaults;
+    int r = check_open(pool, fn, in, count, in_size, generator, o, out);
+    if (r)
+        return r;
+    size_t chunk = o->chunksize ? o->chunksize : 1;
+    size_t ring = o->window;
+    if (!ring) {
+        ring = 4 * (size_t)pool->workers * chunk;
+        if (ring < DEFAULT_MIN_WINDOW) ring = DEFAULT_MIN_WINDOW;
+    }
+
+    mp_imap *it = calloc(1, sizeof *it);
+    unsigned char *busy = calloc(ring, 1);
+    if (!it || !busy) {
+        free(it);
+        free(busy);
+        return mp__error(MP_ENOMEM, "mp_imap_open: out of memory");
+    }
+    it->busy = busy;
+    it->pool = pool;
+    it->order = o->order;
+    it->ring = ring;
+    it->batch = ring / 4 > chunk ? ring / 4 : chunk;
+    it->in_size = in_size;
+    it->out_size = out_size;
+    it->array = in;
+    it->generator = generator;
+    it->generator_state = generator_state;
+    it->total = generator ? SIZE_MAX : count;
+
+    mp__job *job;
+    if ((r = mp__job_acquire(pool, &job))) {
+        free(busy);
+        free(it);
+        return r;
+    }
+    it->job = job;
+    job->kind = MP__KIND_MAP;
+    job->fn = (void (*)(void))fn;
+    job->nargs = 1;
+    job->in_size[0] = in_size;
+    job->out_size = out_size;
+    job->ring = ring;
+    job->owner = NULL;
+    job->flush_every = 1;
+    job->ctx = NULL;
+    job->ctx_size = o->context_size;
+    atomic_store(&job->completed_tail, 0);
+    atomic_store(&job->progress, 0);
+    atomic_store(&job->progress_waiters, 0);
+    void *p;
+    if (!(r = alloc_ring(job, ring * in_size, &p))) {
+        it->in_ring = p;
+        job->in[0] = p;
+    }
+    if (!r && !(r = alloc_ring(job, ring * out_size, &p))) {
+        it->out_ring = p;
+        job->out = p;
+    }
+    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_done, &p)))
+        job->slot_done = p;
+    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_fail, &p)))
+        job->slot_fail = p;
+    job->completed = NULL;
+    if (!r && o->order == MP_IMAP_UNORDERED && !(r = alloc_ring(job, ring * sizeof *job->completed, &p)))
+        job->completed = p;
+    job->varout = NULL;
+    if (!r && o->collect_bytes && !(r = alloc_ring(job, ring * sizeof *job->varout, &p)))
+        job->varout = p;
+    if (!r && o->context_size && !(r = alloc_ring(job, o->context_size, &p))) {
+        memcpy(p, o->context, o->context_size);
+        job->ctx = p;
+    }
+    if (r) {
+        atomic_store(&job->state, MP__JOB_DONE);
+        mp__job_release(pool, job, false);
+        free(busy);
+        free(it);
+        return r;
+    }
+    atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
+    mp__job_publish_stream(pool, job);
+    pthread_mutex_lock(&pool->lock);
+    it->next = pool->iterators;
+    pool->iterators = it;
+    pthread_mutex_unlock(&pool->lock);
+    feed(it, true);
+    *out = it;
+    return 0;
+}
+
+/* ---- taking results ---------------------------------------------------- */
+
+/* Index of a finished task not yet consumed, or SIZE_MAX if none yet. */
+static size_t ready_task(mp_imap *it)
+{
+    mp__job *job = it->job;
+    if (it->order == MP_IMAP_ORDERED) {
+        size_t slot = it->next_index % it->ring;
+        if (atomic_load_explicit(&job->slot_done[slot], memory_order_acquire) == it->next_index + 1)
+            return it->next_index;
+        return SIZE_MAX;
+    }
+    _Atomic uint64_t *cell = &job->completed[it->completed_head % it->ring];
+    uint64_t v = atomic_load_explicit(cell, memory_order_acquire);
+    if (!v)
+        return SIZE_MAX;
+    atomic_store_explicit(cell, 0, memory_order_relaxed);
+    it->completed_head++;
+    return (size_t)(v - 1);
+}
+
+static int wait_ready(mp_imap *it, double timeout, size_t *index)
+{
+    mp__job *job = it->job;
+    mp__shared *sh = it->pool->sh;
+    double start = mp__now(), next_check = start + MP__WATCH_INTERVAL;
+    /* Nothing ready yet.  If the workers are about to run dry, feed them
+     * what we can now rather than a batch later. */
+    size_t claimed = (size_t)(atomic_load(&job->claim) & MP__CLAIM_MASK);
+    if (claimed + it->batch / 2 >= it->fed)
+        feed(it, true);
+    for (unsigned spin = 1;; spin++) {
+        if ((*index = ready_task(it)) != SIZE_MAX)
+            return 0;
+        mp__spin_step(spin);
+        if (spin % 64 == 0 && mp__now() - start > SPIN_SECONDS)
+            break;
+    }
+    for (;;) {
+        uint32_t seen = atomic_load(&job->progress);
+        if ((*index = ready_task(it)) != SIZE_MAX)
+            return 0;
+        double now = mp__now();
+        if (timeout >= 0 && now - start >= timeout)
+            return mp__error(MP_ETIMEDOUT, "mp_imap_next: timed out");
+        if (now >= next_check) {
+            next_check = now + MP__WATCH_INTERVAL;
+            int r = it->pool->ops->check(it->pool);
+            if (r)
+                return r;
+        }
+        double slice = MP__WATCH_INTERVAL;
+        if (timeout >= 0 && timeout - (now - start) < slice)
+            slice = timeout - (now - start);
+        /* A bump of `progress` after `seen` was read makes this return at
+         * once, so no finished task is slept through. */
+        atomic_fetch_add(&job->progress_waiters, 1);
+        mp__futex_wait(&job->progress, seen, sh->futex_shared, slice);
+        atomic_fetch_sub(&job->progress_waiters, 1);
+    }
+}
+
+int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes *bytes)
+{
+    if (!it)
+        return mp__error(MP_EINVAL, "mp_imap_next: it is NULL");
+    int r = mp__check_timeout("mp_imap_next", timeout);
+    if (r)
+        return r;
+    if (!it->pool)
+        return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
+    if (it->out_size && !out)
+        return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
+    if (it->yielded == it->fed && it->fed == it->total) {
+        if (it->generator_error) {
+            r = it->generator_error;
+            it->generator_error = 0;
+            return mp__error(r, "mp_imap_next: the generator failed with code %d", r);
+        }
+        return MP_EEOF;
+    }
+    size_t i;
+    if ((r = wait_ready(it, timeout, &i)))
+        return r;
+    mp__job *job = it->job;
+    size_t slot = i % it->ring;
+    if (it->out_size)
+        memcpy(out, it->out_ring + slot * it->out_size, it->out_size);
+    if (job->varout) {
+        if (bytes)
+            *bytes = job->varout[slot];
+        else
+            mp_shm_free(job->varout[slot].data);
+        job->varout[slot] = (mp_bytes){ NULL, 0 };
+    } else if (bytes) {
+        *bytes = (mp_bytes){ NULL, 0 };
+    }
+    if (index)
+        *index = i;
+    mp__failure_rec *f = &job->slot_fail[slot];
+    r = 0;
+    if (f->code && f->index == i) {
+        r = mp__error(MP_ETASK, "mp_imap_next: task %zu failed (code %d): %s", i, f->code, f->message);
+        f->code = 0;
+    }
+    it->busy[slot] = 0;
+    it->yielded++;
+    it->next_index++;
+    feed(it, false);
+    return r;
+}
+
+/* Stops the iterator's job: nothing more is fed, what no worker started is
+ * taken back, and running tasks (which write into the rings) are waited
+ * for.  Afterwards the iterator holds nothing of the pool. */
+static void detach(mp_imap *it)
+{
+    mp_pool *pool = it->pool;
+    mp__job *job = it->job;
+    mp__shared *sh = pool->sh;
+    it->total = it->fed;
+    mp__job_cancel_unclaimed(sh, job);
+    for (;;) {
+        /* progress counts finished (and cancelled) tasks, modulo 2^32. */
+        uint32_t seen = atomic_load(&job->progress);
+        if (seen == (uint32_t)it->fed || pool->ops->check(pool))
+            break;
+        atomic_fetch_add(&job->progress_waiters, 1);
+        mp__futex_wait(&job->progress, seen, sh->futex_shared, MP__WATCH_INTERVAL);
+        atomic_fetch_sub(&job->progress_waiters, 1);
+    }
+    if (job->varout)
+        for (size_t s = 0; s < it->ring; s++)
+            mp_shm_free(job->varout[s].data);
+    if (atomic_load(&job->progress) == (uint32_t)it->fed)
+        atomic_store(&job->state, MP__JOB_DONE);
+    pthread_mutex_lock(&pool->lock);
+    for (mp_imap **p = &pool->iterators; *p; p = &(*p)->next)
+        if (*p == it) {
+            *p = it->next;
+            break;
+        }
+    pthread_mutex_unlock(&pool->lock);
+    mp__job_release(pool, job, false);
+    it->pool = NULL;
+    it->job = NULL;
+}
+
+void mp__imaps_close(mp_pool *pool)
+{
+    for (;;) {
+        pthread_mutex_lock(&pool->lock);
+        mp_imap *it = pool->iterators;
+        pthread_mutex_unlock(&pool->lock);
+        if (!it)
+            return;
+        detach(it);
+    }
+}
+
+void mp_imap_free(mp_imap *it)
+{
+    if (!it)
+        return;
+    if (it->pool)
+        detach(it);
+    free(it->busy);
+    free(it);
+}
