@@ -25,6 +25,7 @@
 #include "futex.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -121,10 +122,19 @@ static void describe_status(char *buf, size_t len, int status)
         snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 }
 
-static void set_broken(supervisor *s, const char *fmt, const char *a, const char *b)
+/* Marks the pool broken (the first reason stays) and wakes every caller.
+ * Called with pool->lock held. */
+static MP_PRINTF(2, 3) void set_broken(supervisor *s, const char *fmt, ...)
 {
-    mp__pool_mark_broken(s->pool, MP_EBROKEN, fmt, a, b);
-    mp__wake_all_callers(s->pool);
+    mp_pool *pool = s->pool;
+    if (!pool->broken) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(pool->broken_msg, sizeof pool->broken_msg, fmt, ap);
+        va_end(ap);
+        pool->broken = MP_EBROKEN;
+    }
+    mp__wake_all_callers(pool);
 }
 
 /* The job a slot names, if it is still that generation and running. */
@@ -284,12 +294,11 @@ static void handle_death(supervisor *s, int id, pid_t pid, int status)
     if (atomic_load(&s->stop))
         return;
     uint32_t life = atomic_load(&ws->status);
-    char why[64], buf[128];
+    char why[64];
     describe_status(why, sizeof why, status);
     if (life == MP__WS_INIT_FAILED || (WIFEXITED(status) && WEXITSTATUS(status) == MP__EXIT_INIT_FAILED)) {
         if (!s->starting) {
-            snprintf(buf, sizeof buf, "%d", (int)pid);
-            set_broken(s, "pool is broken: the worker initializer failed in replacement worker %s: %s", buf,
+            set_broken(s, "pool is broken: the worker initializer failed in replacement worker %d: %s", (int)pid,
                        atomic_load(&sh->init_code) ? sh->init_msg : "(no message)");
         }
         return;                  /* never respawned: no loop of failing workers */
@@ -304,16 +313,15 @@ static void handle_death(supervisor *s, int id, pid_t pid, int status)
         return;
     }
     if (life == MP__WS_STARTING && !kill_reason && ++s->early_deaths > MAX_EARLY_DEATHS) {
-        snprintf(buf, sizeof buf, "%d", (int)pid);
-        set_broken(s, "pool is broken: replacement workers keep dying before they start (the last one, %s, %s)", buf, why);
+        set_broken(s, "pool is broken: replacement workers keep dying before they start (the last one, %d, %s)", (int)pid, why);
         return;
     }
     if (life != MP__WS_STARTING)
         s->early_deaths = 0;
     /* Every task kills its worker: stop rather than fork once per task. */
     if (life == MP__WS_READY && !kill_reason && ++s->barren_deaths > MAX_BARREN_DEATHS) {
-        snprintf(buf, sizeof buf, "%d", MAX_BARREN_DEATHS + 1);
-        set_broken(s, "pool is broken: %s workers in a row died before finishing a task (the last one %s)", buf, why);
+        set_broken(s, "pool is broken: %d workers in a row died before finishing a task (the last one %s)",
+                   MAX_BARREN_DEATHS + 1, why);
         return;
     }
     if (life == MP__WS_WORKED || life == MP__WS_RETIRING)
@@ -416,9 +424,7 @@ static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
                 pick = mask;
         }
         if (pick < 0) {
-            char a[32];
-            snprintf(a, sizeof a, "%llu", (unsigned long long)missing);
-            set_broken(s, "pool is broken: %s tasks were lost with a dead worker%s", a, "");
+            set_broken(s, "pool is broken: %llu tasks were lost with a dead worker", (unsigned long long)missing);
         }
     }
     for (int k = 0; k < n; k++) {
@@ -502,7 +508,12 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
         s->alive++;
         break;
     case MP__FS_DIED:
+        /* Under the pool lock: a caller takes it before it reuses a job
+         * slot, so what we read of the job happens before that.  (The real
+         * order goes through the workers, which no race detector sees.) */
+        pthread_mutex_lock(&s->pool->lock);
         handle_death(s, m->worker, m->pid, m->arg);
+        pthread_mutex_unlock(&s->pool->lock);
         break;
     case MP__FS_FAILED:
         sw->spawning = false;
@@ -514,7 +525,9 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
             }
             pthread_mutex_unlock(&s->lock);
         } else if (!atomic_load(&s->stop)) {
-            set_broken(s, "pool is broken: cannot fork a replacement worker: %s%s", strerror(m->arg), "");
+            pthread_mutex_lock(&s->pool->lock);
+            set_broken(s, "pool is broken: cannot fork a replacement worker: %s", strerror(m->arg));
+            pthread_mutex_unlock(&s->pool->lock);
         }
         break;
     }
@@ -536,9 +549,9 @@ static void read_messages(supervisor *s)
         while (waitpid(s->fs_pid, NULL, 0) < 0 && errno == EINTR)
             ;
         if (!atomic_load(&s->stop)) {
-            char pid[32];
-            snprintf(pid, sizeof pid, "%d", (int)s->fs_pid);
-            set_broken(s, "pool is broken: its fork server (pid %s) died%s", pid, "");
+            pthread_mutex_lock(&s->pool->lock);
+            set_broken(s, "pool is broken: its fork server (pid %d) died", (int)s->fs_pid);
+            pthread_mutex_unlock(&s->pool->lock);
             pthread_mutex_lock(&s->lock);
             if (!s->start_error) {
                 s->start_error = MP_EBROKEN;
@@ -574,7 +587,11 @@ static void *supervisor_main(void *arg)
         double now = mp__now(), tick = -1;
         if (!stop) {
             watch(s, now);
-            settle_unsure(s);
+            if (s->nunsure) {
+                pthread_mutex_lock(&pool->lock);
+                settle_unsure(s);
+                pthread_mutex_unlock(&pool->lock);
+            }
             if (atomic_load(&pool->timeouts_used))
                 tick = DEADLINE_TICK;
             for (int i = 0; i < pool->workers; i++)
