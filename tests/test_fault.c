@@ -802,6 +802,37 @@ static void test_killed_parent_leaves_no_worker(void **state)
     alarm(0);
 }
 
+/* The fork server killed from outside: every worker dies with it, and the
+ * pool says so instead of hanging. */
+static int parent_pid(mp_task *task, const void *in, void *out)
+{
+    (void)task;
+    (void)in;
+    *(int *)out = getppid();
+    return 0;
+}
+
+static void test_fork_server_killed(void **state)
+{
+    (void)state;
+    watchdog(30);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
+    int server;
+    assert_int_equal(mp_apply(pool, parent_pid, NULL, 0, &server, sizeof server, NULL), 0);
+    assert_true(server > 0 && server != getpid());
+    assert_int_equal(kill(server, SIGKILL), 0);
+    double t0 = now();
+    int r;
+    while ((r = mp_map(pool, sleepy, NULL, 4, 0, NULL, 0, NULL)) == 0 && now() - t0 < 5)
+        sleep_s(0.01);
+    assert_int_equal(r, MP_EBROKEN);
+    if (!strstr(mp_last_error(), "fork server"))
+        fail_msg("message: %s", mp_last_error());
+    assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
+    assert_true(wait_no_children(1) >= 0);
+    alarm(0);
+}
+
 /* ---- replacements are safe while the parent's threads allocate ---------------------- */
 
 static _Atomic bool stop_busy;
@@ -870,6 +901,7 @@ int main(void)
         cmocka_unit_test(test_terminate_during_map),
         cmocka_unit_test(test_sigint_stops_everything),
         cmocka_unit_test(test_killed_parent_leaves_no_worker),
+        cmocka_unit_test(test_fork_server_killed),
         cmocka_unit_test(test_respawn_with_busy_threads),
         cmocka_unit_test(test_random_kills_during_large_maps),
     };
