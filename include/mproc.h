@@ -167,7 +167,8 @@ typedef struct mp_pool_options {
      * this many tasks (0: never).  Thread workers ignore it. */
     long maxtasksperchild;
     /* Seconds a task may run (0: no limit).  Each call may override it
-     * (mp_call.timeout).  See "Failures" below for what happens. */
+     * (mp_call.timeout); imap iterators use it as it is.  See "Failures"
+     * below for what happens to a task that runs longer. */
     double task_timeout;
     /* Process workers: how many times a task whose worker died while
      * running it is run again, on another worker, before it is reported

@@ -356,6 +356,8 @@ static void test_retries(void **state)
     alarm(0);
 }
 
+static int hang_at_5(mp_task *task, const void *in, void *out);
+
 /* Streams (imap) and async calls recover the same way. */
 static int die_at_7_imap(mp_task *task, const void *in, void *out)
 {
@@ -400,6 +402,28 @@ static void test_death_in_imap_and_async(void **state)
                 assert_true(seen[i]);
         }
     }
+    /* The pool's task_timeout holds for imap too. */
+    mp_pool *timed = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .task_timeout = 0.2 });
+    mp_imap *it;
+    assert_int_equal(mp_imap_open(timed, hang_at_5, NULL, 20, 0, NULL, NULL, sizeof(size_t), NULL, &it), 0);
+    size_t v, idx;
+    int r, timeouts = 0, results = 0;
+    while ((r = mp_imap_next(it, 10, &v, &idx, NULL)) != MP_EEOF) {
+        results++;
+        if (r == MP_ETASK) {
+            assert_int_equal(idx, 5);
+            assert_non_null(strstr(mp_last_error(), "task 5 timed out after 0.2 s on worker"));
+            timeouts++;
+        } else {
+            assert_int_equal(r, 0);
+            assert_int_equal(v, idx + 1);
+        }
+    }
+    assert_int_equal(results, 20);
+    assert_int_equal(timeouts, 1);
+    mp_imap_free(it);
+    assert_int_equal(mp_pool_close(timed), 0);
+
     mp_async *res;
     size_t out[50];
     assert_int_equal(mp_map_async(pool, die_at_7_imap, NULL, 50, 0, out, sizeof *out, NULL, &res), 0);
