@@ -440,6 +440,30 @@ static void test_death_in_imap_and_async(void **state)
     alarm(0);
 }
 
+/* A task that kills every worker that runs it, in every task: the pool
+ * stops forking after 101 such workers instead of once per task. */
+static int always_die(mp_task *task, const void *in, void *out)
+{
+    (void)task;
+    (void)in;
+    (void)out;
+    raise(SIGKILL);
+    return 0;
+}
+
+static void test_every_task_kills_its_worker(void **state)
+{
+    (void)state;
+    watchdog(60);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
+    assert_int_equal(mp_map(pool, always_die, NULL, 100000, 0, NULL, 0, &(mp_call){ .chunksize = 1 }), MP_EBROKEN);
+    if (!strstr(mp_last_error(), "101 workers in a row died before finishing a task (the last one killed by SIGKILL)"))
+        fail_msg("message: %s", mp_last_error());
+    assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
+    assert_true(wait_no_children(1) >= 0);
+    alarm(0);
+}
+
 /* ---- timeouts ------------------------------------------------------------------ */
 
 static int hang_at_5(mp_task *task, const void *in, void *out)
@@ -918,6 +942,7 @@ int main(void)
         cmocka_unit_test(test_each_death_is_named),
         cmocka_unit_test(test_retries),
         cmocka_unit_test(test_death_in_imap_and_async),
+        cmocka_unit_test(test_every_task_kills_its_worker),
         cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_initializer),
         cmocka_unit_test(test_maxtasksperchild),
