@@ -209,7 +209,7 @@ static void random_kills(int retries, int rounds)
         /* Tasks note their worker's pid; the killer picks one of those (a
          * kill that lands after the map ended hits an idle worker, which is
          * replaced without affecting any task). */
-        killer k = { .workers = W, .delay = (rand() % 1000) * (KILL_MAP_TASKS / 1e5) * 1e-6 };
+        killer k = { .workers = W, .delay = (rand() % 1000) * 50e-6 };   /* 0 to 50 ms */
         pthread_t t;
         pthread_create(&t, NULL, kill_one_soon, &k);
         mp_failures failed = { 0 };
