@@ -216,11 +216,11 @@ MP_API int mp_pool_terminate(mp_pool *pool);
  * progress on the pool: each returns MP_ECANCELED promptly, its tasks not
  * yet started are never started, and the pool stays usable for later calls.
  * (Async results, futures and imap iterators have their own ways to stop:
- * mp_future_cancel, mp_pool_shutdown, mp_imap_free.)  Tasks already running are stopped on process
- * pools (their worker is killed and replaced, as after a timeout); on
- * thread pools they run to their end -- mp_task_cancelled() tells them to
- * hurry -- and the call returns when they have.  Calls begun after this
- * one returns are not affected.
+ * mp_future_cancel, mp_pool_shutdown, mp_imap_free.)  Tasks already
+ * running are stopped on process pools (their worker is killed and
+ * replaced, as after a timeout); on thread pools they run to their end --
+ * mp_task_cancelled() tells them to hurry -- and the call returns when they
+ * have.  Calls begun after this one returns are not affected.
  * Async-signal-safe (atomic stores and futex wake-ups only): a SIGINT
  * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL if pool is
  * NULL. */
@@ -312,9 +312,12 @@ typedef struct mp_call {
  *    100 ms later, and are replaced.  Thread workers cannot be stopped: the
  *    task runs on (it may poll mp_task_cancelled) and is reported timed
  *    out when it returns.  Timed-out tasks are not retried.
- * A pool whose replacement worker cannot start (its initializer failed, or
- * the fork failed) is broken: calls in progress and later ones return
- * MP_EBROKEN with the reason. */
+ * A pool that cannot go on is broken: calls in progress and later ones
+ * return MP_EBROKEN with the reason.  That happens when a replacement
+ * worker cannot start (its initializer failed, the fork failed, or several
+ * in a row died before they were ready), when 101 workers in a row died
+ * before finishing a task (a task that kills every worker: rather than fork
+ * once per task), or when the fork server was killed. */
 
 /* Applies fn to each of `count` input elements of `in_size` bytes and
  * stores each result, in input order, in `out` (elements of `out_size`
