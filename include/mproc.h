@@ -79,6 +79,12 @@ MP_API const char *mp_strerror(int code);
  * thread's next failing mproc call.  Never NULL ("" before any failure). */
 MP_API const char *mp_last_error(void);
 
+/* Records a message as the calling thread's last error and returns `code`,
+ * as the library does for its own failures.  A worker initializer reports
+ * why it failed this way:  return mp_set_error(MP_ENOENT, "no %s", path);
+ * The message is truncated to 511 bytes.  Thread-safe. */
+MP_API int mp_set_error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
+
 /* Timeouts are in seconds, as doubles.  MP_FOREVER waits without limit; 0
  * polls.  A NaN or any other negative value is MP_EINVAL. */
 #define MP_FOREVER (-1.0)
@@ -147,6 +153,27 @@ typedef struct mp_pool_options {
                             MPROC_BACKEND ("thread" or "process"), else
                             threads */
     int workers;         /* 0: MPROC_WORKERS if set, else mp_cpu_count() */
+
+    /* Runs once in every worker as it starts, before it takes any task
+     * (and in every replacement worker).  It returns 0, or an error code --
+     * with a message set by mp_set_error.  If it fails while the pool
+     * opens, mp_pool_open fails with its code and message; if it fails in a
+     * replacement worker, the pool is broken (MP_EBROKEN, the message
+     * quoting the initializer's); a failing initializer is never retried. */
+    int (*initializer)(const void *context);
+    const void *initializer_context;   /* copied at open; NULL if none */
+    size_t initializer_context_size;   /* bytes; 0 if the context is NULL */
+    /* Process workers: a worker is replaced by a fresh one after running
+     * this many tasks (0: never).  Thread workers ignore it. */
+    long maxtasksperchild;
+    /* Seconds a task may run (0: no limit).  Each call may override it
+     * (mp_call.timeout); imap iterators use it as it is.  See "Failures"
+     * below for what happens to a task that runs longer. */
+    double task_timeout;
+    /* Process workers: how many times a task whose worker died while
+     * running it is run again, on another worker, before it is reported
+     * failed (0 to 100; 0: report at once). */
+    int retries;
 } mp_pool_options;
 
 /* Number of CPUs this process may use: its affinity mask, capped by a
@@ -158,17 +185,25 @@ MP_API const char *mp_backend_name(mp_backend backend);
 
 /* Opens a pool and starts its workers.  opts may be NULL (defaults).
  * Process workers are forked here: they see globals as they are now (the
- * memory rule at the top of this file).  stdout and stderr are flushed
- * before forking so buffered output is not written twice.
+ * memory rule at the top of this file), and so do the workers that later
+ * replace dead ones: they are forked by a small single-threaded fork server
+ * made now, never from the running program.  stdout and stderr are flushed
+ * before forking so buffered output is not written twice.  Process workers
+ * ignore SIGINT (a terminal's Ctrl-C is for the program: it may cancel the
+ * pool or exit) and die with the program, even when it is killed.
  * Errors: MP_EINVAL (out NULL; workers < 0 or > 4096; unknown backend in
  * opts; MPROC_BACKEND not "thread"/"process"; MPROC_WORKERS not a number
- * from 1 to 4096), MP_ENOMEM, or a system error (-errno) when a worker
- * cannot be started.  On error nothing is left running. */
+ * from 1 to 4096; initializer_context_size without a context; a negative
+ * maxtasksperchild; task_timeout NaN or negative; retries outside 0..100),
+ * MP_ENOMEM, the initializer's code and message if it failed in a worker,
+ * or a system error (-errno) when a worker cannot be started.  On error
+ * nothing is left running. */
 MP_API int mp_pool_open(mp_pool **out, const mp_pool_options *opts);
 
 /* Waits for the work already submitted to finish, stops the workers, reaps
- * every one of them and frees the pool.  NULL is ignored.  Returns 0, or
- * MP_EBROKEN if a worker had died (the pool is freed all the same). */
+ * every one of them (and the fork server) and frees the pool.  NULL is
+ * ignored.  Returns 0, or MP_EBROKEN if the pool was broken (it is freed
+ * all the same).  A worker that died and was replaced does not count. */
 MP_API int mp_pool_close(mp_pool *pool);
 
 /* Stops at once: process workers are killed (SIGKILL) and reaped; thread
@@ -176,6 +211,20 @@ MP_API int mp_pool_close(mp_pool *pool);
  * take no more.  Calls still waiting on the pool return MP_ECLOSED.  Frees
  * the pool.  NULL is ignored. */
 MP_API int mp_pool_terminate(mp_pool *pool);
+
+/* Cancels every synchronous call (mp_map, mp_starmap, mp_apply) in
+ * progress on the pool: each returns MP_ECANCELED promptly, its tasks not
+ * yet started are never started, and the pool stays usable for later calls.
+ * (Async results, futures and imap iterators have their own ways to stop:
+ * mp_future_cancel, mp_pool_shutdown, mp_imap_free.)  Tasks already
+ * running are stopped on process pools (their worker is killed and
+ * replaced, as after a timeout); on thread pools they run to their end --
+ * mp_task_cancelled() tells them to hurry -- and the call returns when they
+ * have.  Calls begun after this one returns are not affected.
+ * Async-signal-safe (atomic stores and futex wake-ups only): a SIGINT
+ * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL if pool is
+ * NULL. */
+MP_API int mp_pool_cancel(mp_pool *pool);
 
 MP_API int mp_pool_workers(const mp_pool *pool);          /* -1 if NULL */
 MP_API mp_backend mp_pool_backend(const mp_pool *pool);   /* DEFAULT if NULL */
@@ -196,6 +245,12 @@ MP_API size_t mp_task_context_size(const mp_task *task);
 MP_API size_t mp_task_index(const mp_task *task);
 /* Which worker runs it, 0 .. workers-1. */
 MP_API int mp_task_worker(const mp_task *task);
+/* 1 if the task should stop early: its call was cancelled, the pool is
+ * being terminated, or the task is past its timeout.  Cheap (a clock read
+ * and two loads): long tasks may ask it often.  On a process pool a task
+ * past its timeout is killed anyway; on a thread pool nothing can stop a
+ * running task, so a long task that wants its timeout honoured asks this. */
+MP_API int mp_task_cancelled(const mp_task *task);
 /* Records a message for this task's failure and returns `code`, so a task
  * ends with:  return mp_task_fail(task, 2, "bad record %zu", i);
  * The message is truncated to MP_MESSAGE_MAX-1 bytes.  code 0 is turned
@@ -238,7 +293,31 @@ typedef struct mp_call {
     void (*callback)(mp_async *result, void *arg);
     void (*error_callback)(mp_async *result, void *arg);
     void *callback_arg;
+    /* Seconds each task may run: 0 (default) takes the pool's
+     * task_timeout; MP_FOREVER means no limit for this call. */
+    double timeout;
 } mp_call;
+
+/* Failures, and what a call reports for them (all appear in
+ * mp_call.failures and, for the first one, in mp_last_error()):
+ *  - A task returns non-zero: that code, with mp_task_fail's message.
+ *  - A process worker dies while running a task (a crash, abort(), _exit,
+ *    a kill, the OOM killer): MP_EWORKER, "worker 4711 killed by SIGSEGV
+ *    while running task 17" or "worker 4711 exited with status 3 while
+ *    running task 17" -- after `retries` more attempts, if allowed.  The
+ *    worker is replaced and every other task runs normally; the tasks the
+ *    dead worker had claimed but not started are run by its replacement.
+ *  - A task runs past its timeout: MP_ETIMEDOUT, "task 5 timed out after
+ *    0.2 s on worker 4711".  Process workers get SIGTERM, then SIGKILL
+ *    100 ms later, and are replaced.  Thread workers cannot be stopped: the
+ *    task runs on (it may poll mp_task_cancelled) and is reported timed
+ *    out when it returns.  Timed-out tasks are not retried.
+ * A pool that cannot go on is broken: calls in progress and later ones
+ * return MP_EBROKEN with the reason.  That happens when a replacement
+ * worker cannot start (its initializer failed, the fork failed, or several
+ * in a row died before they were ready), when 101 workers in a row died
+ * before finishing a task (a task that kills every worker: rather than fork
+ * once per task), or when the fork server was killed. */
 
 /* Applies fn to each of `count` input elements of `in_size` bytes and
  * stores each result, in input order, in `out` (elements of `out_size`
@@ -251,7 +330,8 @@ typedef struct mp_call {
  * Returns 0; MP_ETASK if any task failed (all other results are delivered,
  * mp_last_error() names the first failure, call->failures lists all);
  * MP_EINVAL for bad arguments (nothing runs); MP_ENOMEM; MP_ECLOSED if the
- * pool is being closed; MP_EBROKEN if a worker process died. */
+ * pool is being closed or terminated; MP_ECANCELED after mp_pool_cancel;
+ * MP_EBROKEN if the pool cannot replace a dead worker. */
 MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                   void *out, size_t out_size, const mp_call *call);
 

@@ -9,14 +9,15 @@
 
 typedef struct thread_worker {
     pthread_t thread;
-    mp__shared *sh;
+    mp_pool *pool;
     int id;
 } thread_worker;
 
 static void *thread_main(void *arg)
 {
     thread_worker *w = arg;
-    mp__worker_main(w->sh, w->id);
+    if (mp__worker_init(w->pool, w->id) == 0)
+        mp__worker_main(w->pool->sh, w->id);
     return NULL;
 }
 
@@ -32,7 +33,7 @@ static int thread_start(mp_pool *pool)
     if (!w)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     for (int i = 0; i < pool->workers; i++) {
-        w[i].sh = pool->sh;
+        w[i].pool = pool;
         w[i].id = i;
         int r = pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
         if (r) {
@@ -41,6 +42,13 @@ static int thread_start(mp_pool *pool)
             free(w);
             return mp__error(-r, "mp_pool_open: cannot start worker thread %d of %d", i + 1, pool->workers);
         }
+    }
+    int r = mp__workers_wait_ready(pool, NULL);
+    if (r) {
+        mp__shutdown_workers(pool->sh);
+        join_all(w, pool->workers);
+        free(w);
+        return r;
     }
     pool->backend_data = w;
     return 0;

@@ -68,3 +68,12 @@ int mp__syserror(const char *fmt, ...)
     snprintf(last_error + len, sizeof last_error - len, ": %s", strerror(saved));
     return -saved;
 }
+
+int mp_set_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mp__verror(code, fmt ? fmt : "", ap);
+    va_end(ap);
+    return code;
+}

@@ -198,6 +198,9 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
         return r;
     }
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
+    atomic_store(&job->timeout_ns, pool->task_timeout_ns);   /* the pool's task_timeout */
+    if (pool->task_timeout_ns && pool->backend == MP_BACKEND_PROCESS)
+        mp__supervisor_kick(pool);
     mp__job_publish_stream(pool, job);
     pthread_mutex_lock(&pool->lock);
     it->next = pool->iterators;

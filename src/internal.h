@@ -15,6 +15,7 @@
 #define MP__UNUSED(x) ((void)(x))
 #define MP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define MP__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MP__NOINLINE __attribute__((noinline, cold))
 
 /* --- errors (error.c) ---------------------------------------------------
  * Records a formatted message as the calling thread's last error and

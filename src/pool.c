@@ -9,6 +9,7 @@
 #include "shm.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,37 @@ static int resolve_workers(const mp_pool_options *opts, int *out)
     return 0;
 }
 
+/* Checks the supervision options (initializer, maxtasksperchild,
+ * task_timeout, retries) and copies them into the pool. */
+static int resolve_supervision(const mp_pool_options *opts, mp_pool *pool)
+{
+    if (!opts)
+        return 0;
+    if (opts->initializer_context_size && !opts->initializer_context)
+        return mp__error(MP_EINVAL, "mp_pool_open: initializer_context is NULL but initializer_context_size is %zu",
+                         opts->initializer_context_size);
+    if (opts->maxtasksperchild < 0)
+        return mp__error(MP_EINVAL, "mp_pool_open: maxtasksperchild is %ld (expected 0 for no limit, or more)", opts->maxtasksperchild);
+    if (opts->retries < 0 || opts->retries > 100)
+        return mp__error(MP_EINVAL, "mp_pool_open: retries is %d (expected 0 to 100)", opts->retries);
+    double t = opts->task_timeout;
+    if (t != MP_FOREVER && (isnan(t) || t < 0 || t > 1e9))
+        return mp__error(MP_EINVAL, "mp_pool_open: task_timeout %g is not a number of seconds from 0 (no limit) to 1e9", t);
+    pool->initializer = opts->initializer;
+    pool->retries = opts->retries;
+    pool->task_timeout_ns = t > 0 ? (int64_t)(t * 1e9) : 0;
+    if (pool->task_timeout_ns)
+        atomic_store(&pool->timeouts_used, true);
+    if (opts->initializer_context_size) {
+        pool->init_ctx = malloc(opts->initializer_context_size);
+        if (!pool->init_ctx)
+            return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
+        memcpy(pool->init_ctx, opts->initializer_context, opts->initializer_context_size);
+        pool->init_ctx_size = opts->initializer_context_size;
+    }
+    return 0;
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
@@ -92,12 +124,19 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
 
-    r = mp__shared_create(workers, !pool->ops->shares_caller_memory, &pool->sh);
-    if (r == 0 && (r = pool->ops->start(pool)) != 0)
-        mp__shared_destroy(pool->sh);
+    r = resolve_supervision(opts, pool);
+    if (r == 0)
+        r = mp__shared_create(workers, !pool->ops->shares_caller_memory, &pool->sh);
+    if (r == 0) {
+        pool->sh->supervised = !pool->ops->shares_caller_memory;
+        pool->sh->maxtasks = opts && opts->maxtasksperchild > 0 ? (uint64_t)opts->maxtasksperchild : 0;
+        if ((r = pool->ops->start(pool)) != 0)
+            mp__shared_destroy(pool->sh);
+    }
     if (r) {
         pthread_cond_destroy(&pool->changed);
         pthread_mutex_destroy(&pool->lock);
+        free(pool->init_ctx);
         free(pool);
         return r;
     }
@@ -110,6 +149,7 @@ static void pool_free(mp_pool *pool)
     mp__shared_destroy(pool->sh);
     pthread_cond_destroy(&pool->changed);
     pthread_mutex_destroy(&pool->lock);
+    free(pool->init_ctx);
     free(pool);
 }
 
@@ -173,6 +213,18 @@ int mp_pool_workers(const mp_pool *pool)
 mp_backend mp_pool_backend(const mp_pool *pool)
 {
     return pool ? pool->backend : MP_BACKEND_DEFAULT;
+}
+
+/* Async-signal-safe: an atomic add and futex wake-ups.  Each waiting caller
+ * wakes, sees the count changed since its call began, and cancels its own
+ * job (sched.c). */
+int mp_pool_cancel(mp_pool *pool)
+{
+    if (!pool)
+        return MP_EINVAL;   /* no message: mp__error is not async-signal-safe */
+    atomic_fetch_add(&pool->cancels, 1);
+    mp__wake_all_callers(pool);
+    return 0;
 }
 
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...)
@@ -343,6 +395,11 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
         return mp__error(MP_EINVAL, "%s: context is NULL but context_size is %zu", c->who, call->context_size);
     if (!owner && (call->callback || call->error_callback))
         return mp__error(MP_EINVAL, "%s: callbacks are for the async forms (mp_map_async, ...)", c->who);
+    if (call->timeout != MP_FOREVER && (isnan(call->timeout) || call->timeout < 0 || call->timeout > 1e9))
+        return mp__error(MP_EINVAL, "%s: timeout %g is not a number of seconds from 0 (the pool's) to 1e9, or MP_FOREVER",
+                         c->who, call->timeout);
+    int64_t timeout_ns = call->timeout > 0 ? (int64_t)(call->timeout * 1e9)
+                       : call->timeout == MP_FOREVER ? 0 : pool->task_timeout_ns;
 
     mp__job *job;
     int r = mp__job_acquire(pool, &job);
@@ -397,6 +454,9 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     /* Workers report finished tasks in batches: fewer atomic operations on
      * the shared counter, at the price of a coarser `done` while running. */
     job->flush_every = 64;
+    atomic_store(&job->timeout_ns, timeout_ns);
+    if (timeout_ns && !atomic_exchange(&pool->timeouts_used, true) && pool->backend == MP_BACKEND_PROCESS)
+        mp__supervisor_kick(pool);   /* start watching deadlines */
     mp__job_publish(pool, job);
     *out = job;
     return 0;

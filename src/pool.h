@@ -16,6 +16,7 @@
 #define MPROC_POOL_H
 
 #include "internal.h"
+#include "supervise.h"
 
 #include <pthread.h>
 #include <sys/types.h>
@@ -102,6 +103,11 @@ typedef struct mp__job {
      * finished). */
     void *owned[MP_MAX_ARGS + 4];
     int nowned;
+    /* Supervision (see supervise.h).  Atomic: the supervisor thread reads
+     * them while the caller and workers run. */
+    _Atomic int64_t timeout_ns;          /* per-task limit, 0: none */
+    _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
+    uint32_t cancel_seen;                /* caller side: pool cancel count at acquire */
     struct mp__handle *owner;            /* async result or future; NULL: sync/imap */
 } mp__job;
 
@@ -112,6 +118,10 @@ struct mp_task {
     int worker;
     bool has_message;
     char message[MP_MESSAGE_MAX];
+    /* Supervision: the running task's deadline (mp__now seconds, 0: none)
+     * and the tasks this worker has run (maxtasksperchild). */
+    double deadline;
+    uint64_t tasks_run;
     mp_bytes var;                        /* mp_task_write's buffer (arena) */
     size_t var_cap;
 };
@@ -132,6 +142,15 @@ typedef struct mp__shared {
     bool futex_shared;
     int workers;
     mp__job jobs[MP__JOB_SLOTS];
+    /* Supervision (see supervise.h): one record per worker, and what every
+     * worker must know about the pool's limits. */
+    struct mp__wslot *wslots;
+    bool supervised;                     /* process workers: claims must be recoverable */
+    uint64_t maxtasks;                   /* maxtasksperchild, 0: none */
+    _Atomic uint32_t ready;              /* workers that finished their initializer */
+    _Atomic uint32_t init_claimed;       /* 1: a failing worker is writing init_msg */
+    _Atomic int32_t init_code;           /* first initializer failure, 0: none */
+    char init_msg[MP_MESSAGE_MAX];       /* written by the worker that set init_code */
 } mp__shared;
 
 typedef struct mp__backend_ops {
@@ -163,6 +182,14 @@ struct mp_pool {
 
     pid_t owner_pid;
     void *backend_data;              /* owned by the backend */
+    /* Supervision options and state (supervise.h). */
+    int (*initializer)(const void *context);
+    void *init_ctx;                  /* private copy, freed with the pool */
+    size_t init_ctx_size;
+    int retries;
+    int64_t task_timeout_ns;         /* pool default, 0: none */
+    _Atomic uint32_t cancels;        /* bumped by mp_pool_cancel */
+    _Atomic bool timeouts_used;      /* some call asked for a task timeout */
 
     /* async results and futures (async.c), under `lock` */
     struct mp__handle *handles;      /* every live handle */
@@ -205,6 +232,25 @@ void mp__notify_completion(mp__shared *sh);
 /* Sleeps on sh->completions (drops and retakes pool->lock). */
 void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout);
 
+/* Supervision hooks in sched.c, used by the supervisor (supervise.c). */
+/* Records a failure of task `index` (message copied) and counts it. */
+void mp__job_record_failure(mp__job *job, size_t index, int code, const char *message);
+/* Adds n finished tasks to job->done; completes the job if that was the last. */
+void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n);
+/* Cancels a job of the caller: no task not yet started will run. */
+void mp__job_cancel(mp_pool *pool, mp__job *job);
+/* Tells a stream's consumer that tasks [begin, end) finished. */
+void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end);
+
+/* initializer.c: a worker runs the pool's initializer (0, or its code after
+ * recording the message in the control block); the opener waits for every
+ * worker's, or for `failed` (may be NULL) to report an error. */
+int mp__worker_init(mp_pool *pool, int worker);
+int mp__workers_wait_ready(mp_pool *pool, int (*failed)(mp_pool *pool));
+/* Wakes every caller sleeping on one of the pool's jobs (they re-check). */
+void mp__wake_all_callers(mp_pool *pool);
+
+/* pool.c */
 /* imap.c: close and terminate stop every open iterator; they stay valid
  * to free, and their next() returns MP_ECLOSED. */
 void mp__imaps_close(mp_pool *pool);

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SPIN_SECONDS 100e-6      /* how long an idle side spins before sleeping */
 #define SPIN_CHECK_EVERY 64      /* spin iterations between clock reads */
@@ -36,6 +37,11 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     sh->workers = workers;
     int cpus = mp_cpu_count();
     sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
+    if ((r = mp__shm_alloc((size_t)workers * sizeof(mp__wslot), true, &mem)) != 0) {
+        mp_shm_free(sh);
+        return r;
+    }
+    sh->wslots = mem;
     *out = sh;
     return 0;
 }
@@ -54,35 +60,55 @@ void mp__shared_destroy(mp__shared *sh)
             f = next;
         }
     }
+    mp_shm_free(sh->wslots);
     mp_shm_free(sh);
 }
 
 /* ---- worker side --------------------------------------------------------- */
 
-static void record_failure(mp__job *job, mp_task *task, size_t slot, int code)
+void mp__job_record_failure(mp__job *job, size_t index, int code, const char *message)
 {
     mp__failure_rec *f;
     atomic_fetch_add(&job->nfailed, 1);
     if (job->ring) {
-        f = &job->slot_fail[slot];   /* read by the consumer with the result */
+        f = &job->slot_fail[index % job->ring];   /* read by the consumer with the result */
     } else {
         void *mem;
         if (mp__shm_alloc(sizeof(mp__failure_rec), false, &mem) != 0)
             return;   /* counted, but no room for the details */
         f = mem;
     }
-    f->index = task->index;
+    f->index = index;
     f->code = code;
-    if (task->has_message)
-        memcpy(f->message, task->message, sizeof f->message);
+    if (message)
+        snprintf(f->message, sizeof f->message, "%s", message);
     else
-        snprintf(f->message, sizeof f->message, "task %zu failed with code %d", task->index, code);
+        snprintf(f->message, sizeof f->message, "task %zu failed with code %d", index, code);
     if (job->ring)
         return;
     mp__failure_rec *head = atomic_load(&job->failures);
     do
         f->next = head;
     while (!atomic_compare_exchange_weak(&job->failures, &head, f));
+}
+
+static void record_failure(mp__job *job, mp_task *task, int code)
+{
+    mp__job_record_failure(job, task->index, code, task->has_message ? task->message : NULL);
+}
+
+/* A task that returned after its deadline.  Process workers past their
+ * deadline are killed by the supervisor; one that finished just before the
+ * kill lands here too, so both backends report the same way. */
+static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_ns, double started)
+{
+    double limit = (double)limit_ns * 1e-9, ran = mp__now() - started;
+    if (sh->supervised)
+        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker %d", task->index, limit, (int)getpid());
+    else
+        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker thread %d (it ran %.3g s: a thread cannot be stopped)",
+                     task->index, limit, task->worker, ran);
+    return MP_ETIMEDOUT;
 }
 
 /* Hands the task's variable-size result to the job, or discards it. */
@@ -99,12 +125,24 @@ static void settle_bytes(mp__job *job, mp_task *task, size_t slot, int rc)
     task->var_cap = 0;
 }
 
-static inline void run_task(mp__job *job, mp_task *task, size_t i)
+static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t i)
 {
     int rc;
     size_t slot = job->ring ? i % job->ring : i;
     task->index = i;
     task->has_message = false;
+    int64_t limit = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
+    double started = 0;
+    task->deadline = 0;
+    if (MP__UNLIKELY(limit > 0)) {
+        started = mp__now();
+        task->deadline = started + (double)limit * 1e-9;
+        atomic_store_explicit(&ws->deadline_ns, (uint64_t)(started * 1e9) + (uint64_t)limit, memory_order_relaxed);
+    } else {
+        atomic_store_explicit(&ws->deadline_ns, 0, memory_order_relaxed);
+    }
+    /* The deadline is visible before the task is marked running. */
+    atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
     char *out = job->out ? job->out + slot * job->out_size : NULL;
     if (job->kind == MP__KIND_MAP) {
         const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
@@ -115,14 +153,17 @@ static inline void run_task(mp__job *job, mp_task *task, size_t i)
             args[k] = job->in[k] + slot * job->in_size[k];
         rc = ((mp_star_fn)job->fn)(task, args, out);
     }
+    if (MP__UNLIKELY(limit > 0) && mp__now() > task->deadline)
+        rc = timed_out(sh, task, limit, started);
     if (MP__UNLIKELY(rc != 0))
-        record_failure(job, task, slot, rc);
+        record_failure(job, task, rc);
     if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
         settle_bytes(job, task, slot, rc);
+    atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
 }
 
 /* A stream's consumer learns of each finished task (see pool.h). */
-static void report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
+void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
 {
     for (size_t i = begin; i < end; i++) {
         atomic_store_explicit(&job->slot_done[i % job->ring], i + 1, memory_order_release);
@@ -217,24 +258,110 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
     }
 }
 
-static void run_job(mp__shared *sh, mp__job *job, int worker)
+/* The claim of a supervised (process) pool: always a compare-and-swap, and
+ * the range is written to the worker's slot before it, so that a worker
+ * that dies right after winning leaves a record of what it took (see
+ * supervise.h).  Never claims past the end (nor past what a stream was
+ * fed). */
+static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, size_t *begin, size_t *end)
 {
-    mp_task task = { .job = job, .worker = worker };
-    uint32_t gen = (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT);
-    size_t pending = 0, begin, end;
-    while (claim(job, sh->workers, &gen, &begin, &end)) {
-        for (size_t i = begin; i < end; i++)
-            run_task(job, &task, i);
+    size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
+    size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
+    bool stream = chunk & MP__CHUNK_STREAM;
+    chunk &= ~MP__CHUNK_STREAM;
+    uint64_t old = atomic_load(&job->claim);
+    for (;;) {
+        size_t b = old & MP__CLAIM_MASK;
+        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != gen || b >= count)
+            return false;
+        size_t n = chunk ? chunk : (count - b) / (2 * (size_t)workers);
+        if (n < 1) n = 1;
+        if (n > count - b) n = count - b;
+        atomic_store_explicit(&ws->begin, b, memory_order_relaxed);
+        atomic_store_explicit(&ws->end, b + n, memory_order_relaxed);
+        if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            *begin = b;
+            *end = b + n;
+            return true;
+        }
+        if (stream)
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
+    }
+}
+
+/* A worker that reached maxtasksperchild leaves between two tasks, its slot
+ * saying what it finished and what it still held; the supervisor credits
+ * the one and hands the other to its replacement. */
+static MP__NOINLINE void retire(mp__wslot *ws)
+{
+    atomic_store(&ws->status, MP__WS_RETIRING);
+    fflush(NULL);
+    _exit(0);
+}
+
+static void run_range(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t begin, size_t end)
+{
+    for (size_t i = begin; i < end; i++) {
+        if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
+            /* Skipped tasks count as finished: the caller waits only for
+             * the ones already running. */
+            atomic_store_explicit(&ws->pos, 2 * (uint64_t)end, memory_order_release);
+            return;
+        }
+        run_task(sh, job, task, ws, i);
+        if (MP__UNLIKELY(task->tasks_run++ == 0))
+            atomic_store_explicit(&ws->status, MP__WS_WORKED, memory_order_relaxed);
+        if (MP__UNLIKELY(sh->maxtasks != 0) && task->tasks_run >= sh->maxtasks && sh->supervised)
+            retire(ws);
+    }
+}
+
+/* Runs a job's tasks until none is left to claim: first [begin, end) if a
+ * dead predecessor left it to this worker, then chunk after chunk. */
+static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, size_t begin, size_t end)
+{
+    mp__wslot *ws = &sh->wslots[task->worker];
+    size_t pending = 0;
+    bool have = begin < end;
+    task->job = job;
+    atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
+    atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
+    if (!have)
+        mp__ws_set(ws, 0, MP__WS_CLAIMING);
+    for (;;) {
+        if (!have) {
+            if (sh->supervised) {
+                if (!claim_recoverable(job, ws, sh->workers, gen, &begin, &end))
+                    break;
+                atomic_store_explicit(&ws->pos, 2 * (uint64_t)begin, memory_order_relaxed);
+                mp__ws_set(ws, pending, MP__WS_HOLDING);
+            } else if (!claim(job, sh->workers, &gen, &begin, &end)) {
+                break;
+            }
+        }
+        have = false;
+        run_range(sh, job, task, ws, begin, end);
         if (job->ring) {
-            /* A stream counts finished tasks in `progress` instead. */
-            report_stream(sh, job, begin, end);
+            /* A stream counts finished tasks in `progress` instead.  The
+             * slot says FLUSHING while they are reported: the supervisor
+             * finds out which were from slot_done. */
+            mp__ws_set(ws, 0, MP__WS_FLUSHING);
+            mp__report_stream(sh, job, begin, end);
+            mp__ws_set(ws, 0, MP__WS_CLAIMING);
             continue;
         }
         pending += end - begin;
-        if (pending >= job->flush_every)
+        if (pending >= job->flush_every) {
+            mp__ws_set(ws, pending, MP__WS_FLUSHING);
             flush_done(sh, job, &pending);
+        }
+        mp__ws_set(ws, pending, MP__WS_CLAIMING);
     }
-    flush_done(sh, job, &pending);
+    if (pending) {
+        mp__ws_set(ws, pending, MP__WS_FLUSHING);
+        flush_done(sh, job, &pending);
+    }
+    mp__ws_set(ws, 0, MP__WS_IDLE);
 }
 
 /* The oldest published job that still has unclaimed tasks, or NULL. */
@@ -274,6 +401,14 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
 
 void mp__worker_main(mp__shared *sh, int worker)
 {
+    mp_task task = { .worker = worker };
+    mp__wslot *ws = &sh->wslots[worker];
+    if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {
+        /* A replacement: run what the worker before it left unfinished. */
+        mp__job *job = &sh->jobs[atomic_load(&ws->job)];
+        run_job(sh, job, &task, atomic_load(&ws->gen), (size_t)(atomic_load(&ws->pos) / 2),
+                (size_t)atomic_load(&ws->end));
+    }
     for (;;) {
         uint32_t seen = atomic_load(&sh->work_seq);
         if (atomic_load(&sh->shutdown))
@@ -284,7 +419,7 @@ void mp__worker_main(mp__shared *sh, int worker)
              * if more work waits than this worker takes, pass the wake on. */
             if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
                 mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
-            run_job(sh, job, worker);
+            run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             continue;
         }
         /* Idle: spin a little (a new job is picked up in well under a
@@ -366,6 +501,9 @@ int mp__job_acquire(mp_pool *pool, mp__job **out)
             mp__job *job = &sh->jobs[i];
             if (atomic_load(&job->state) == MP__JOB_FREE) {
                 atomic_store(&job->state, MP__JOB_ACTIVE);  /* reserved */
+                atomic_store(&job->cancelled, 0);
+                atomic_store(&job->timeout_ns, 0);
+                job->cancel_seen = atomic_load(&pool->cancels);
                 atomic_store_explicit(&job->seq, pool->next_seq++, memory_order_relaxed);
                 pool->callers++;
                 pthread_mutex_unlock(&pool->lock);
@@ -417,6 +555,49 @@ void mp__job_publish_stream(mp_pool *pool, mp__job *job)
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
+/* What a finished job's caller is told: 0, or MP_ECANCELED if the call was
+ * cancelled (its failure records are dropped: nothing is reported from a
+ * cancelled call but the cancellation). */
+static int finished(mp_pool *pool, mp__job *job)
+{
+    if (!atomic_load(&job->cancelled))
+        return 0;
+    if (atomic_load(&pool->terminating))
+        return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
+    mp__failure_rec *f = atomic_exchange(&job->failures, NULL);
+    while (f) {
+        mp__failure_rec *next = f->next;
+        mp_shm_free(f);
+        f = next;
+    }
+    return mp__error(MP_ECANCELED, "the call was cancelled (mp_pool_cancel)");
+}
+
+void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
+{
+    uint64_t count = atomic_load(&job->count);
+    if (n) {
+        if (atomic_fetch_add(&job->done, n) + n == count)
+            complete(sh, job);
+        return;
+    }
+    /* n == 0: complete a job whose last flush happened but whose worker
+     * died before marking it done (only the supervisor asks this, when no
+     * live worker is in the job, so no one else can complete it now). */
+    if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_DONE && atomic_load(&job->done) == count)
+        complete(sh, job);
+}
+
+void mp__job_cancel(mp_pool *pool, mp__job *job)
+{
+    atomic_store(&job->cancelled, 1);
+    /* Every unclaimed task is counted as finished; tasks already claimed
+     * are skipped by their workers, who count them the same way. */
+    mp__job_cancel_unclaimed(pool->sh, job);
+    if (pool->backend == MP_BACKEND_PROCESS)
+        mp__supervisor_kick(pool);   /* stop the tasks that are running */
+}
+
 int mp__job_wait(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
@@ -430,13 +611,17 @@ int mp__job_wait(mp_pool *pool, mp__job *job)
     for (;;) {
         uint32_t st = atomic_load(&job->state);
         if (st == MP__JOB_DONE)
-            return 0;
+            return finished(pool, job);
         if (!(st & MP__JOB_WAITER) &&
             !atomic_compare_exchange_strong(&job->state, &st, st | MP__JOB_WAITER))
             continue;
         mp__futex_wait(&job->state, st | MP__JOB_WAITER, sh->futex_shared, MP__WATCH_INTERVAL);
         if (atomic_load(&job->state) == MP__JOB_DONE)
-            return 0;
+            return finished(pool, job);
+        if (atomic_load(&pool->cancels) != job->cancel_seen && !atomic_load(&job->cancelled)) {
+            mp__job_cancel(pool, job);
+            continue;
+        }
         if (atomic_load(&pool->terminating))
             return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
         double now = mp__now();
@@ -519,6 +704,7 @@ void mp__cancel_all_jobs(mp__shared *sh)
     while (mask) {
         mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
         mask &= mask - 1;
+        atomic_store(&job->cancelled, 1);
         if (!job->ring)
             mp__job_cancel_unclaimed(sh, job);
     }

@@ -115,3 +115,12 @@ void mp_bytes_free(mp_bytes *bytes)
     bytes->data = NULL;
     bytes->size = 0;
 }
+
+int mp_task_cancelled(const mp_task *task)
+{
+    if (!task || !task->job)
+        return 0;
+    if (atomic_load_explicit(&task->job->cancelled, memory_order_relaxed))
+        return 1;
+    return task->deadline > 0 && mp__now() > task->deadline;
+}

@@ -472,14 +472,21 @@ static int die(mp_task *task, const void *in, void *out)
     return 0;
 }
 
-static void test_dead_worker_breaks_pool_without_hanging(void **state)
+/* A worker that dies is accounted for and replaced: the task it was running
+ * fails with the cause, every other task completes, the pool stays usable. */
+static void test_dead_worker_fails_its_task_and_is_replaced(void **state)
 {
     (void)state;
     mp_pool *pool = open_pool(MP_BACKEND_PROCESS, 2);
-    assert_int_equal(mp_map(pool, die, NULL, 100, 0, NULL, 0, NULL), MP_EBROKEN);
-    assert_non_null(strstr(mp_last_error(), "killed by KILL"));
-    assert_int_equal(mp_map(pool, die, NULL, 1, 0, NULL, 0, NULL), MP_EBROKEN);
-    assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
+    mp_failures failed = { 0 };
+    assert_int_equal(mp_map(pool, die, NULL, 100, 0, NULL, 0, &(mp_call){ .failures = &failed }), MP_ETASK);
+    assert_non_null(strstr(mp_last_error(), "killed by SIGKILL while running task 7"));
+    assert_int_equal(failed.count, 1);
+    assert_int_equal(failed.items[0].index, 7);
+    assert_int_equal(failed.items[0].code, MP_EWORKER);
+    mp_failures_free(&failed);
+    check_squares(pool, 1000, 1);
+    assert_int_equal(mp_pool_close(pool), 0);
 }
 
 static int count_fds(void)
@@ -526,7 +533,7 @@ int main(void)
         cmocka_unit_test(test_cpu_count),
         cmocka_unit_test(test_close_waits_for_running_map),
         cmocka_unit_test(test_terminate_stops_running_map),
-        cmocka_unit_test(test_dead_worker_breaks_pool_without_hanging),
+        cmocka_unit_test(test_dead_worker_fails_its_task_and_is_replaced),
         cmocka_unit_test(test_open_close_cycles_leak_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
