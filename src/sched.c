@@ -212,27 +212,15 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
     /* Acquire: a stream's count publishes the inputs fed before it. */
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
-    uint64_t old = atomic_load(&job->claim);
-    if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || (old & MP__CLAIM_MASK) >= count)
-        return false;
-    if (chunk & MP__CHUNK_STREAM) {
-        /* A stream's count grows: never claim past what has been fed. */
-        chunk &= ~MP__CHUNK_STREAM;
-        for (;;) {
-            size_t b = old & MP__CLAIM_MASK;
-            if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
-                return false;
-            size_t n = chunk < count - b ? chunk : count - b;
-            if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
-                *begin = b;
-                *end = b + n;
-                return true;
-            }
-            count = atomic_load_explicit(&job->count, memory_order_acquire);
-        }
-    }
-    if (chunk) {
-        old = atomic_fetch_add(&job->claim, chunk);
+    bool stream = chunk & MP__CHUNK_STREAM;
+    chunk &= ~MP__CHUNK_STREAM;
+
+    if (chunk && !stream) {
+        /* Fixed chunks: a fetch-add with no load before it, so the
+         * contended line moves once per claim.  A worker leaves a job at
+         * its first failed claim, so claims past the end overshoot by at
+         * most one chunk per worker. */
+        uint64_t old = atomic_fetch_add(&job->claim, chunk);
         /* Re-read the shape: if the slot was refilled since we looked (even
          * back to the same generation), these tasks belong to the new job. */
         *gen = (uint32_t)(old >> MP__CLAIM_SHIFT);
@@ -244,17 +232,24 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
         *end = chunk < count - b ? b + chunk : count;   /* we advanced it by chunk */
         return true;
     }
+
+    /* Guided chunks, and streams (whose count grows: never claim past what
+     * has been fed), by compare-and-swap. */
+    uint64_t old = atomic_load(&job->claim);
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
         if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
             return false;
-        size_t n = (count - b) / (2 * (size_t)workers);
+        size_t n = stream ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
+        if (n > count - b) n = count - b;
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
             *begin = b;
             *end = b + n;
             return true;
         }
+        if (stream)
+            count = atomic_load_explicit(&job->count, memory_order_acquire);
     }
 }
 
@@ -263,13 +258,19 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
  * that dies right after winning leaves a record of what it took (see
  * supervise.h).  Never claims past the end (nor past what a stream was
  * fed). */
-static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, size_t *begin, size_t *end)
+static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, uint64_t *hint,
+                                     size_t *begin, size_t *end)
 {
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
     bool stream = chunk & MP__CHUNK_STREAM;
     chunk &= ~MP__CHUNK_STREAM;
-    uint64_t old = atomic_load(&job->claim);
+    /* Start from where our last claim left the word instead of loading it:
+     * a load then a compare-and-swap costs two trips of the contended cache
+     * line; a (possibly failing) compare-and-swap costs one and returns the
+     * current value.  The word only grows, so a stale hint never makes us
+     * give up early. */
+    uint64_t old = *hint;
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
         if ((uint32_t)(old >> MP__CLAIM_SHIFT) != gen || b >= count)
@@ -280,6 +281,7 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
         atomic_store_explicit(&ws->begin, b, memory_order_relaxed);
         atomic_store_explicit(&ws->end, b + n, memory_order_relaxed);
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            *hint = old + n;
             *begin = b;
             *end = b + n;
             return true;
@@ -323,6 +325,7 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
     mp__wslot *ws = &sh->wslots[task->worker];
     size_t pending = 0;
     bool have = begin < end;
+    uint64_t hint = atomic_load(&job->claim);
     task->job = job;
     atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
     atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
@@ -331,7 +334,7 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
     for (;;) {
         if (!have) {
             if (sh->supervised) {
-                if (!claim_recoverable(job, ws, sh->workers, gen, &begin, &end))
+                if (!claim_recoverable(job, ws, sh->workers, gen, &hint, &begin, &end))
                     break;
                 atomic_store_explicit(&ws->pos, 2 * (uint64_t)begin, memory_order_relaxed);
                 mp__ws_set(ws, pending, MP__WS_HOLDING);
