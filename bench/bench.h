@@ -38,7 +38,10 @@ void bench_register(const char *name, bench_fn fn);
  * better: value/anchor_value, or anchor_value/value when lower_is_better. */
 void bench_report(const bench_ctx *ctx, const bench_row *row);
 double bench_now(void);               /* monotonic seconds */
-double bench_peak_rss_mib(void);      /* this process's peak RSS so far */
+double bench_peak_rss_mib(void);      /* this process's peak RSS (VmHWM) */
+/* Resets the peak to the current RSS, so a benchmark measures its own peak
+ * rather than the largest one before it.  0, or -1 if the kernel refuses. */
+int bench_reset_peak_rss(void);
 /* Runs `sh -c cmd` and returns its wall time in seconds, or -1 if it could
  * not run or exited non-zero.  Used for external anchors (python3, GNU
  * parallel, xargs). */

@@ -32,9 +32,30 @@ double bench_now(void)
 
 double bench_peak_rss_mib(void)
 {
+    /* VmHWM can be reset (bench_reset_peak_rss); getrusage's cannot. */
+    FILE *f = fopen("/proc/self/status", "re");
+    if (f) {
+        char line[256];
+        double kib = -1;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "VmHWM: %lf kB", &kib) == 1)
+                break;
+        fclose(f);
+        if (kib >= 0)
+            return kib / 1024.0;
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
+}
+
+int bench_reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "we");
+    if (!f)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
 }
 
 int bench_have_command(const char *name)

@@ -29,6 +29,7 @@ struct mp_imap {
     mp_imap_order order;
     size_t ring, in_size, out_size;
     size_t batch;                   /* free slots that make feeding worth it */
+    size_t chunk;
 
     const char *array;              /* array source, or NULL */
     mp_generator_fn generator;
@@ -47,12 +48,12 @@ struct mp_imap {
 
 /* ---- feeding ------------------------------------------------------------- */
 
-/* Feeds inputs into free slots.  Unless `eager`, waits until a batch of
- * slots is free: each feed wakes the workers' shared counters, so one feed
- * per batch instead of per input keeps the cache lines quiet. */
-static void feed(mp_imap *it, bool eager)
+/* Feeds inputs into free slots, but only once at least `min_free` slots
+ * are free: each feed touches the counters every worker reads (and may
+ * wake one), so feeding a batch at a time keeps those cache lines quiet. */
+static void feed(mp_imap *it, size_t min_free)
 {
-    if (!eager && it->ring - (it->fed - it->yielded) < it->batch)
+    if (it->ring - (it->fed - it->yielded) < min_free)
         return;
     size_t before = it->fed;
     while (it->fed < it->total) {
@@ -140,6 +141,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     it->order = o->order;
     it->ring = ring;
     it->batch = ring / 4 > chunk ? ring / 4 : chunk;
+    it->chunk = chunk;
     it->in_size = in_size;
     it->out_size = out_size;
     it->array = in;
@@ -206,7 +208,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     it->next = pool->iterators;
     pool->iterators = it;
     pthread_mutex_unlock(&pool->lock);
-    feed(it, true);
+    feed(it, 1);
     *out = it;
     return 0;
 }
@@ -241,7 +243,7 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
      * what we can now rather than a batch later. */
     size_t claimed = (size_t)(atomic_load(&job->claim) & MP__CLAIM_MASK);
     if (claimed + it->batch / 2 >= it->fed)
-        feed(it, true);
+        feed(it, it->chunk);
     for (unsigned spin = 1;; spin++) {
         if ((*index = ready_task(it)) != SIZE_MAX)
             return 0;
@@ -319,7 +321,7 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     it->busy[slot] = 0;
     it->yielded++;
     it->next_index++;
-    feed(it, false);
+    feed(it, it->batch);
     return r;
 }
 
