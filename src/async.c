@@ -382,6 +382,15 @@ static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
     return r;
 }
 
+/* Frees a handle whose submission failed (no job, no list) and returns r. */
+static int discard_unsubmitted(mp__handle *h, int r)
+{
+    h->pool = NULL;
+    atomic_store(&h->refs, 1);
+    unref_locked(h);
+    return r;
+}
+
 static int add_async_callbacks(mp__handle *h, const mp_call *call)
 {
     for (int ok = 1; ok >= 0; ok--) {
@@ -413,12 +422,8 @@ static int start_async(mp_pool *pool, const mp__shape *c, const mp_call *call, m
     if (!r)
         r = submit(pool, h, call);
     h->shape.args = NULL;
-    if (r) {
-        h->pool = NULL;
-        atomic_store(&h->refs, 1);
-        unref_locked(h);
-        return r;
-    }
+    if (r)
+        return discard_unsubmitted(h, r);
     *result = (mp_async *)h;
     return 0;
 }
@@ -563,12 +568,8 @@ int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_
     }
     if (!r)
         r = submit(pool, h, &plain);
-    if (r) {
-        h->pool = NULL;
-        atomic_store(&h->refs, 1);
-        unref_locked(h);
-        return r;
-    }
+    if (r)
+        return discard_unsubmitted(h, r);
     *future = (mp_future *)h;
     return 0;
 }

@@ -522,14 +522,20 @@ int mp__job_acquire(mp_pool *pool, mp__job **out)
     }
 }
 
-void mp__job_publish(mp_pool *pool, mp__job *job)
+/* A slot starts a new job: a new generation and cleared counters. */
+static void new_generation(mp__job *job)
 {
-    mp__shared *sh = pool->sh;
     job->gen = (job->gen + 1) & MP__GEN_MASK;
     atomic_store(&job->failures, NULL);
     atomic_store(&job->nfailed, 0);
     atomic_store(&job->ncancelled, 0);
     atomic_store(&job->done, 0);
+}
+
+void mp__job_publish(mp_pool *pool, mp__job *job)
+{
+    mp__shared *sh = pool->sh;
+    new_generation(job);
     if (atomic_load(&job->count) == 0) {
         atomic_store(&job->state, MP__JOB_DONE);
         return;
@@ -548,11 +554,7 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
 void mp__job_publish_stream(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
-    job->gen = (job->gen + 1) & MP__GEN_MASK;
-    atomic_store(&job->failures, NULL);
-    atomic_store(&job->nfailed, 0);
-    atomic_store(&job->ncancelled, 0);
-    atomic_store(&job->done, 0);
+    new_generation(job);
     atomic_store(&job->count, 0);
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
