@@ -137,12 +137,14 @@ static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wsl
     if (MP__UNLIKELY(limit > 0)) {
         started = mp__now();
         task->deadline = started + (double)limit * 1e-9;
-        atomic_store_explicit(&ws->deadline_ns, (uint64_t)(started * 1e9) + (uint64_t)limit, memory_order_relaxed);
-    } else {
-        atomic_store_explicit(&ws->deadline_ns, 0, memory_order_relaxed);
     }
-    /* The deadline is visible before the task is marked running. */
-    atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+    /* Only a supervisor reads the slot: thread pools skip the stores. */
+    if (sh->supervised) {
+        atomic_store_explicit(&ws->deadline_ns, limit > 0 ? (uint64_t)(started * 1e9) + (uint64_t)limit : 0,
+                              memory_order_relaxed);
+        /* The deadline is visible before the task is marked running. */
+        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+    }
     char *out = job->out ? job->out + slot * job->out_size : NULL;
     if (job->kind == MP__KIND_MAP) {
         const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
@@ -159,7 +161,8 @@ static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wsl
         record_failure(job, task, rc);
     if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
         settle_bytes(job, task, slot, rc);
-    atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+    if (sh->supervised)
+        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
 }
 
 /* A stream's consumer learns of each finished task (see pool.h). */
