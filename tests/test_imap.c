@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <mproc.h>
+#include "support.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -15,16 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const mp_backend backends[] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
-#define FOR_EACH_BACKEND(b) for (size_t b##_i = 0, b; b##_i < 2 && ((b = backends[b##_i]), 1); b##_i++)
-
-static mp_pool *open_pool(mp_backend backend, int workers)
-{
-    mp_pool *pool = NULL;
-    if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backend, .workers = workers }))
-        fail_msg("mp_pool_open: %s", mp_last_error());
-    return pool;
-}
 
 static int square(mp_task *task, const void *in, void *out)
 {

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <mproc.h>
+#include "support.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -18,18 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const mp_backend backends[] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
-#define FOR_EACH_BACKEND(b) for (size_t b##_i = 0, b; b##_i < 2 && ((b = backends[b##_i]), 1); b##_i++)
-
-static mp_pool *open_pool(mp_backend backend, int workers)
-{
-    mp_pool_options opts = { .backend = backend, .workers = workers };
-    mp_pool *pool = NULL;
-    int r = mp_pool_open(&pool, &opts);
-    if (r)
-        fail_msg("mp_pool_open(%s): %s", mp_backend_name(backend), mp_last_error());
-    return pool;
-}
 
 /* ---- task functions ---------------------------------------------------- */
 
