@@ -63,6 +63,34 @@ static int pipe_echo(void *arg, size_t size)
     return 0;
 }
 
+/* Runs `warm` untimed round trips, then n timed ones in BATCHES batches;
+ * returns the fastest batch's time per round trip in microseconds. */
+static double fastest_batch_us(int n, int warm, int (*round_trip)(void *), void *state)
+{
+    double best = 1e9, t0 = 0;
+    for (int i = 0; i < n + warm; i++) {
+        if (i >= warm && (i - warm) % (n / BATCHES) == 0) {
+            double t = bench_now();
+            if (i > warm && t - t0 < best)
+                best = t - t0;
+            t0 = t;
+        }
+        if (round_trip(state) != 0)
+            break;
+    }
+    if (bench_now() - t0 < best)
+        best = bench_now() - t0;
+    return best / (n / BATCHES) * 1e6;
+}
+
+static int pipe_round_trip(void *state)
+{
+    pipe_job *j = state;
+    char msg[8] = "pingpong", buf[8];
+    size_t got;
+    return mp_pipe_send(j->a, msg, sizeof msg, 60) || mp_pipe_recv(j->a, buf, sizeof buf, &got, 60);
+}
+
 static void bench_pipe_rtt(const bench_ctx *ctx)
 {
     int n = ctx->quick ? 20000 : 200000, warm = 1000;
@@ -72,22 +100,7 @@ static void bench_pipe_rtt(const bench_ctx *ctx)
     mp_process *p;
     if (mp_process_start(&p, "echo", pipe_echo, &j, sizeof j, 0) != 0)
         return;
-    char msg[8] = "pingpong", buf[8];
-    size_t got;
-    double best = 1e9, t0 = 0;
-    for (int i = 0; i < n + warm; i++) {
-        if (i >= warm && (i - warm) % (n / BATCHES) == 0) {
-            double t = bench_now();
-            if (i > warm && t - t0 < best)
-                best = t - t0;
-            t0 = t;
-        }
-        if (mp_pipe_send(j.a, msg, sizeof msg, 60) != 0 || mp_pipe_recv(j.a, buf, sizeof buf, &got, 60) != 0)
-            break;
-    }
-    if (bench_now() - t0 < best)
-        best = bench_now() - t0;
-    double us = best / (n / BATCHES) * 1e6;
+    double us = fastest_batch_us(n, warm, pipe_round_trip, &j);
     finish(p);
     mp_pipe_close(j.a);
     mp_pipe_close(j.b);
@@ -158,6 +171,14 @@ static int queue_echo(void *arg, size_t size)
     return 0;
 }
 
+static int queue_round_trip(void *state)
+{
+    queue_job *j = state;
+    char msg[8] = "pingpong", buf[8];
+    size_t got;
+    return mp_queue_put(j->there, msg, sizeof msg, 60) || mp_queue_get(j->back, buf, sizeof buf, &got, 60);
+}
+
 static void bench_queue_rtt(const bench_ctx *ctx)
 {
     int n = ctx->quick ? 20000 : 200000, warm = 1000;
@@ -167,22 +188,7 @@ static void bench_queue_rtt(const bench_ctx *ctx)
     mp_process *p;
     if (mp_process_start(&p, "echo", queue_echo, &j, sizeof j, 0) != 0)
         return;
-    char msg[8] = "pingpong", buf[8];
-    size_t got;
-    double best = 1e9, t0 = 0;
-    for (int i = 0; i < n + warm; i++) {
-        if (i >= warm && (i - warm) % (n / BATCHES) == 0) {
-            double t = bench_now();
-            if (i > warm && t - t0 < best)
-                best = t - t0;
-            t0 = t;
-        }
-        if (mp_queue_put(j.there, msg, sizeof msg, 60) != 0 || mp_queue_get(j.back, buf, sizeof buf, &got, 60) != 0)
-            break;
-    }
-    if (bench_now() - t0 < best)
-        best = bench_now() - t0;
-    double us = best / (n / BATCHES) * 1e6;
+    double us = fastest_batch_us(n, warm, queue_round_trip, &j);
     finish(p);
     mp_queue_destroy(j.there);
     mp_queue_destroy(j.back);

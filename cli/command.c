@@ -40,17 +40,8 @@ static int is_shell_word(const char *s)
 
 static int seg_push_empty(segment_list *l, size_t off)
 {
-    if (l->len == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        segment *p = realloc(l->items, cap * sizeof *p);
-        if (!p)
-            return -1;
-        l->items = p;
-        l->cap = cap;
-    }
     segment t = {SEG_TEXT, EDIT_NONE, 0, off, 0};
-    l->items[l->len++] = t;
-    return 0;
+    return segment_list_push(l, t);
 }
 
 /* -q: every word is one argument; its text is literal, only replacement

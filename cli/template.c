@@ -52,7 +52,7 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
     return 1;
 }
 
-static int push(segment_list *l, segment s)
+int segment_list_push(segment_list *l, segment s)
 {
     if (l->len == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -76,10 +76,10 @@ long template_split(const char *s, size_t n, size_t base, segment_list *out)
         if (s[i] == '{' && replacement_parse(s + i, n - i, &seg, &used)) {
             if (i > text_start) {
                 segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, i - text_start};
-                if (push(out, t) < 0)
+                if (segment_list_push(out, t) < 0)
                     return -1;
             }
-            if (push(out, seg) < 0)
+            if (segment_list_push(out, seg) < 0)
                 return -1;
             found++;
             i += used;
@@ -90,7 +90,7 @@ long template_split(const char *s, size_t n, size_t base, segment_list *out)
     }
     if (n > text_start) {
         segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, n - text_start};
-        if (push(out, t) < 0)
+        if (segment_list_push(out, t) < 0)
             return -1;
     }
     return found;

@@ -46,6 +46,8 @@ typedef struct segment_list {
  * offsets are relative to s, plus base).  Returns the number of
  * replacement segments found, or -1 on allocation failure. */
 long template_split(const char *s, size_t n, size_t base, segment_list *out);
+/* Appends s, growing the list.  0, or -1 when out of memory. */
+int segment_list_push(segment_list *l, segment s);
 void segment_list_free(segment_list *l);
 
 #endif
