@@ -1,19 +1,22 @@
 # mproc front door.  `make demo` and `make test` do all set-up themselves.
 #
-#   make demo      build and run examples/pi.c (serial, threads, processes)
-#   make test      plain build + ctest, then the same suite under
-#                  ASan+UBSan (clang) and under ThreadSanitizer (clang)
+#   make demo      build and run examples/pi.c (serial, threads, processes);
+#                  needs only the build packages (no test package)
+#   make test      the demo without any test package, plain build + ctest,
+#                  valgrind, the same suite under ASan+UBSan (clang) and
+#                  under ThreadSanitizer (clang), a short fuzz run
 #   make bench     run every benchmark against its anchor (BENCH_ARGS=--json)
 #   make install   PREFIX=/usr/local (default)
 #   make clean
 
 PREFIX   ?= /usr/local
+BUILD    ?= build
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_Q  := -Wno-dev --log-level=WARNING
 MAKEFLAGS += --no-print-directory
 CTEST    := ctest --output-on-failure --timeout 600 -j $(JOBS)
 
-.PHONY: all build demo test test-plain test-asan test-tsan test-valgrind test-fuzz bench install clean deps-build deps-test deps-bench
+.PHONY: all build demo test test-demo test-plain test-asan test-tsan test-valgrind test-fuzz bench install clean deps-build deps-test deps-bench
 
 all: build
 
@@ -21,18 +24,33 @@ deps-build: ; @bash scripts/deps.sh build
 deps-test:  ; @bash scripts/deps.sh test
 deps-bench: ; @bash scripts/deps.sh bench
 
+# The library, the examples, the benchmarks and the mproc command.  Tests
+# are configured only where asked for (-DMPROC_TESTS=ON, the test targets).
 build: deps-build
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
-	@cmake --build build -j $(JOBS)
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@./build/examples/pi
+	@./$(BUILD)/examples/pi
 
-test: deps-test test-plain test-valgrind test-asan test-tsan test-fuzz
-	@echo "make test: all suites passed (plain, valgrind, asan+ubsan, tsan, fuzz)"
+test: deps-test test-demo test-plain test-valgrind test-asan test-tsan test-fuzz
+	@echo "make test: all suites passed (demo, plain, valgrind, asan+ubsan, tsan, fuzz)"
+
+# `make demo` as a machine without the test packages runs it: in its own
+# build directory, configured afresh, with a pkg-config that finds nothing
+# (so not cmocka), the demo builds and runs and the mproc command works.
+NO_PKG_CONFIG := $(CURDIR)/build-demo/no-pkg-config
+test-demo: deps-build
+	@mkdir -p $(NO_PKG_CONFIG) && rm -f build-demo/CMakeCache.txt
+	@! PKG_CONFIG_LIBDIR=$(NO_PKG_CONFIG) PKG_CONFIG_PATH= pkg-config --exists cmocka || \
+	  { echo "test-demo: pkg-config still finds cmocka"; exit 1; }
+	@PKG_CONFIG_LIBDIR=$(NO_PKG_CONFIG) PKG_CONFIG_PATH= $(MAKE) demo BUILD=build-demo
+	@[ "$$(./build-demo/cli/mproc run -k echo ::: a b c | tr '\n' ' ')" = "a b c " ] || \
+	  { echo "test-demo: mproc run did not print a b c"; exit 1; }
+	@echo "test-demo: the demo and mproc build and run without cmocka"
 
 test-plain: deps-test
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMPROC_TESTS=ON $(CMAKE_Q)
 	@cmake --build build -j $(JOBS)
 	@cd build && $(CTEST)
 
@@ -40,12 +58,12 @@ test-valgrind: test-plain
 	@bash scripts/valgrind-tests.sh build
 
 test-asan: deps-test
-	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined -DMPROC_BENCH=OFF $(CMAKE_Q)
+	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined -DMPROC_TESTS=ON -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST) -LE nosan
 
 test-tsan: deps-test
-	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread -DMPROC_BENCH=OFF $(CMAKE_Q)
+	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread -DMPROC_TESTS=ON -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
 
@@ -58,10 +76,10 @@ test-fuzz: deps-test
 	@echo "test-fuzz: mproc run parsers fuzzed for 25 s, no crash"
 
 bench: deps-bench build
-	@./build/bench/mproc-bench $(BENCH_ARGS)
+	@./$(BUILD)/bench/mproc-bench $(BENCH_ARGS)
 
 install: build
-	@cmake --install build --prefix $(PREFIX)
+	@cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
-	@rm -rf build build-asan build-tsan build-fuzz
+	@rm -rf build build-demo build-asan build-tsan build-fuzz
