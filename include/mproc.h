@@ -588,7 +588,7 @@ MP_API void mp_imap_free(mp_imap *it);
  * MP_EOWNERDEAD: it holds the lock and must decide whether the data the
  * lock protects is consistent.  A dead owner is noticed within about 0.1 s
  * by the threads waiting for the lock (they check the owner's thread id in
- * /proc as they wait).  Semaphores, events and barriers have no owner:
+ * /proc as they wait), and at once by a caller that only tries (timeout 0).  Semaphores, events and barriers have no owner:
  * permits held by a process that dies are not returned.
  * ====================================================================== */
 
@@ -827,8 +827,19 @@ MP_API int mp_pipe_wait(mp_pipe *const *ends, size_t n, double timeout, int *rea
  * MP_ECLOSED at once and gets return what is left, then MP_ECLOSED (waiting
  * getters wake up).  Every queue is joinable: each put counts an unfinished
  * task, mp_queue_task_done finishes one, mp_queue_join waits for none to be
- * left.  A process killed inside a put or get loses at most that message;
- * the queue stays usable.  Thread-safe and process-safe throughout.
+ * left.  A process killed at any point of a put or get leaves the queue
+ * exact: its message went in (or out) entirely or not at all, a message it
+ * did not take out stays first in line, and the counts behind
+ * mp_queue_size, the bound and mp_queue_join stay right.  A killed producer
+ * loses only its own unpublished message; a killed consumer only the
+ * message it had taken.  Thread-safe and process-safe throughout.
+ *
+ * The queue belongs to the process that created it: only there do
+ * mp_queue_close and mp_queue_destroy act.  In any other process (a child
+ * forked after the queue was made, which closes its copy on exit, or a
+ * pool worker) they release only that process's view, which holds nothing:
+ * they return 0 and the queue is unchanged.  If the creator has died, the
+ * first process to close or destroy the queue acts in its place.
  * ====================================================================== */
 
 typedef struct mp_queue mp_queue;
@@ -837,8 +848,10 @@ typedef struct mp_queue mp_queue;
  * bytes.  max_bytes: buffer size, rounded up to a power of two; 0 picks
  * 1 MiB.  Errors: MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_queue_create(mp_queue **out, size_t max_items, size_t max_bytes);
-/* Frees the queue; nobody may use it any more (later use: MP_EINVAL while
- * the memory is not reused).  Messages still inside are dropped. */
+/* In the creating process: frees the queue; nobody may use it any more
+ * (later use: MP_EINVAL while the memory is not reused).  Messages still
+ * inside are dropped.  Elsewhere: releases only the caller's view (see
+ * above). */
 MP_API int mp_queue_destroy(mp_queue *q);
 /* Appends a copy of msg.  MP_EMSGSIZE if it can never fit the buffer,
  * MP_ECLOSED, the expiry code when full for the whole timeout. */
@@ -849,7 +862,8 @@ MP_API int mp_queue_put(mp_queue *q, const void *msg, size_t size, double timeou
 MP_API int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *size, double timeout);
 /* Same, into memory allocated with malloc (caller frees *msg). */
 MP_API int mp_queue_get_alloc(mp_queue *q, void **msg, size_t *size, double timeout);
-/* Closes the queue for every process (see above).  Idempotent. */
+/* In the creating process: closes the queue for every process (see
+ * above).  Idempotent.  Elsewhere: releases only the caller's view. */
 MP_API int mp_queue_close(mp_queue *q);
 /* Snapshots: number of messages; 1 if empty; 1 if no further message (of
  * any size) could be put now. */
@@ -859,7 +873,9 @@ MP_API int mp_queue_full(mp_queue *q);
 /* Marks one message taken from the queue as processed.  MP_EINVAL when
  * called more times than messages were put. */
 MP_API int mp_queue_task_done(mp_queue *q);
-/* Waits until every message put has been marked done. */
+/* Waits until every message put has been marked done.  A message whose
+ * consumer was killed before marking it done keeps join waiting (as in
+ * Python); mark it done on the dead consumer's behalf. */
 MP_API int mp_queue_join(mp_queue *q, double timeout);
 
 /* ======================================================================

@@ -68,6 +68,14 @@ int mp__task_dead(uint32_t id)
     return state == 'Z' || state == 'X' || state == 'x';
 }
 
+int mp__owns(uint32_t *owner)
+{
+    uint32_t me = mp__pid(), was = MP__LOAD(owner);
+    if (was == me)
+        return 1;
+    return mp__task_dead(was) && MP__CAS(owner, &was, me);
+}
+
 int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice)
 {
     double left = slice;

@@ -21,6 +21,15 @@ static int try_take(uint32_t *word, uint32_t me)
     return MP__CAS(word, &expected, me);
 }
 
+int mp__lock_word_reclaim(uint32_t *word)
+{
+    uint32_t v = MP__LOAD_RELAXED(word);
+    if (v == 0 || !mp__task_dead(v & MP__LOCK_TID))
+        return 0;
+    /* Keep the waiters bit: our release must wake whoever sleeps on it. */
+    return MP__CAS(word, &v, mp__tid() | (v & MP__LOCK_WAITERS));
+}
+
 int mp__lock_word(uint32_t *word, double timeout, const char *who)
 {
     uint32_t me = mp__tid();
@@ -28,8 +37,10 @@ int mp__lock_word(uint32_t *word, double timeout, const char *who)
         return 0;
     if ((MP__LOAD_RELAXED(word) & MP__LOCK_TID) == me)
         return mp__error(MP_EINVAL, "%s: the calling thread already holds this lock", who);
+    /* Only trying: a lock whose holder has died is free for the taking,
+     * else a non-blocking caller would be refused forever. */
     if (timeout == 0)
-        return mp__expired(who, timeout);
+        return mp__lock_word_reclaim(word) ? MP_EOWNERDEAD : mp__expired(who, timeout);
     for (int i = 0; i < MP__SPIN_LIMIT; i++) {
         mp__cpu_relax();
         if (MP__LOAD_RELAXED(word) == 0 && try_take(word, me)) {
