@@ -762,13 +762,17 @@ MP_API int mp_process_current_pid(void);
  * process-pool workers whenever the pipe was made.  Typical use: make the
  * pipe, start a child that uses `b`, keep using `a` in the parent.
  *
- * Each end belongs to the process that last used it.  When the peer end is
- * closed, or the process that last used it dies, the other side first
- * receives what is still in transit, then gets MP_EEOF -- never a hang (a
- * death is noticed within about 0.1 s).  Sending to a closed or dead peer is
- * MP_EEOF too.  Several threads or processes may send (or receive) on one
- * end: messages never interleave; but end-of-file on death assumes one
- * process per end.
+ * Each end belongs to the process that last used it, except that an end
+ * its creator has not used yet passes to the mp_process children the
+ * creator starts afterwards: they may take it up, and the creator lets go.
+ * When the peer end is closed, or every process it belongs to has died,
+ * the other side first receives what is still in transit, then gets
+ * MP_EEOF -- never a hang (a death is noticed within about 0.1 s), even when
+ * the child died before it ever touched its end.  Sending to a closed or
+ * dead peer is MP_EEOF too.  Several threads or processes may send (or
+ * receive) on one end: messages never interleave; but end-of-file on death
+ * assumes one process per end.  A child made with plain fork() receives no
+ * end: it takes one over by using it.
  *
  * Performance: a message up to the capacity is one copy in and one copy
  * out, with no system call while both sides are running; larger messages
@@ -784,10 +788,15 @@ typedef struct mp_pipe mp_pipe;
  * buffered per direction, rounded up to a power of two of at least 4 KiB;
  * 0 picks 256 KiB.  Errors: MP_EINVAL, MP_ENOMEM (arena). */
 MP_API int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity);
-/* Closes one end for every process: the peer gets MP_EEOF once it has
- * drained what was sent.  The pipe's memory is released when both ends are
- * closed; any process may close an end, including one whose process died.
- * Using a closed end is MP_ECLOSED while the other end is open, MP_EINVAL
+/* In the process the end belongs to (see above): closes it for every
+ * process, and the peer gets MP_EEOF once it has drained what was sent.
+ * In any other process -- the creator closing the end it passed to a child,
+ * a child closing the end it does not use, a forked child closing what it
+ * inherited -- it releases only the caller's view: it returns 0 and
+ * changes nothing shared.  An end whose processes have all died is closed
+ * by whoever closes it next.  The pipe's memory is released when both ends
+ * are closed; neither end may be used or closed after that.  Using an end
+ * its own process closed is MP_ECLOSED while the other end is open, MP_EINVAL
  * afterwards (while the memory is not reused). */
 MP_API int mp_pipe_close(mp_pipe *p);
 /* Sends `size` bytes of `msg` (NULL allowed when size is 0).  Waits for

@@ -111,6 +111,19 @@ int mp__task_dead(uint32_t id);
  * else 0. */
 int mp__owns(uint32_t *owner);
 
+/* --- the mp_process children of this process (ipc.c) -------------------
+ * process.c reports each child it starts and reaps; a pipe end its creator
+ * never used passes to the children started after the pipe was made, and
+ * the creator asks whether they have all ended.  A forked child starts with
+ * an empty list. */
+void mp__child_started(uint32_t pid);
+void mp__child_ended(uint32_t pid);
+/* Children started so far by this process (a sequence number). */
+uint64_t mp__children_started(void);
+/* 1 when at least one child was started after sequence number `seq` and
+ * every such child has ended (reaped, or a zombie); else 0. */
+int mp__children_gone_since(uint64_t seq);
+
 /* Timeouts longer than this (about 30 years) are taken as "forever", so
  * that no time computation ever overflows a time_t or an int. */
 #define MP__TIMEOUT_HUGE 1e9
