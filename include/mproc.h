@@ -107,9 +107,12 @@ MP_API int mp_set_error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
  * reservation is set by MPROC_SHM_SIZE, in bytes with an optional K/M/G). */
 MP_API int mp_shm_alloc(size_t size, void **out);
 
-/* Releases memory from mp_shm_alloc.  NULL is ignored.  Passing a pointer
+/* Releases memory from mp_shm_alloc.  NULL is ignored.  Any process of the
+ * tree may free a block (results made by workers are freed by the caller),
+ * exactly once: unlike the objects built on it, a block has no owner, so a
+ * forked child must not free blocks it only inherited.  Passing a pointer
  * that mp_shm_alloc did not return is an error (MP_EINVAL), detected for
- * pointers outside the arena. */
+ * pointers outside the arena and for blocks already free. */
 MP_API int mp_shm_free(void *ptr);
 
 /* 1 if [ptr, ptr+size) lies inside the shared arena (so process workers can
@@ -576,6 +579,21 @@ MP_API void mp_imap_free(mp_imap *it);
  * private.  Destroy an object only when nobody uses it any more; using one
  * after destroy is MP_EINVAL while its memory has not been reused.
  *
+ * Who destroys an object.  Every object whose state lives in shared memory
+ * -- locks, semaphores, events, conditions, barriers, queues, dictionaries,
+ * shared values and arrays -- belongs to the process that made it
+ * (mp_X_create or mp_X_init), and only that process's mp_X_destroy (and
+ * mp_queue_close) acts on it.  In any other process, such as a child forked
+ * after the object was made, which inherited copies of the pointers and
+ * may destroy them on its way out, or a pool worker, the call releases only
+ * that process's view, which holds nothing: it returns 0 and the object
+ * goes on unharmed for everyone else.  If the creator has died, the first
+ * process to destroy the object takes it over, so nothing leaks with a dead
+ * creator.  Pipe ends belong to the process that uses them (see Pipes);
+ * named segments are unlinked only by their creator (see there).  Plain
+ * mp_shm_alloc memory is the exception: it is raw memory, and any process
+ * of the tree may mp_shm_free a block, once.
+ *
  * Waiting spins briefly (a hand-off between two running processes then
  * costs well under a microsecond) and then sleeps on a futex.  Every wait
  * takes a timeout in seconds: MP_FOREVER waits without limit; 0 only tries.
@@ -596,14 +614,15 @@ MP_API void mp_imap_free(mp_imap *it);
  * is MP_EINVAL; so is acquiring it again in the thread that holds it (that
  * would deadlock). */
 typedef struct mp_lock {
-    uint32_t word, magic, flags, reserved;
+    uint32_t word, magic, flags, owner;
 } mp_lock;
 
 /* Prepares `l` (unlocked).  Not to be called on a lock in use. */
 MP_API int mp_lock_init(mp_lock *l);
 /* Allocates and prepares a lock in the shared arena.  MP_ENOMEM. */
 MP_API int mp_lock_create(mp_lock **out);
-/* Marks the lock dead; frees it if mp_lock_create made it. */
+/* Marks the lock dead; frees it if mp_lock_create made it.  Only in the
+ * process that made it; elsewhere 0, and nothing changes (see above). */
 MP_API int mp_lock_destroy(mp_lock *l);
 /* 0, MP_EOWNERDEAD (acquired from a dead owner), MP_EAGAIN/MP_ETIMEDOUT. */
 MP_API int mp_lock_acquire(mp_lock *l, double timeout);
@@ -612,11 +631,12 @@ MP_API int mp_lock_release(mp_lock *l);
 /* A recursive robust lock: the owning thread may acquire it again and must
  * release it as many times. */
 typedef struct mp_rlock {
-    uint32_t word, count, magic, flags;
+    uint32_t word, count, magic, flags, owner;
 } mp_rlock;
 
 MP_API int mp_rlock_init(mp_rlock *l);
 MP_API int mp_rlock_create(mp_rlock **out);
+/* As mp_lock_destroy: acts only in the process that made the lock. */
 MP_API int mp_rlock_destroy(mp_rlock *l);
 MP_API int mp_rlock_acquire(mp_rlock *l, double timeout);
 MP_API int mp_rlock_release(mp_rlock *l);
@@ -626,11 +646,12 @@ MP_API int mp_rlock_release(mp_rlock *l);
  * the count above `max` is MP_EINVAL and changes nothing.  value and max are
  * at most INT32_MAX. */
 typedef struct mp_sem {
-    uint32_t value, waiters, max, magic, flags, reserved;
+    uint32_t value, waiters, max, magic, flags, owner;
 } mp_sem;
 
 MP_API int mp_sem_init(mp_sem *s, unsigned value, unsigned max);
 MP_API int mp_sem_create(mp_sem **out, unsigned value, unsigned max);
+/* As mp_lock_destroy: acts only in the process that made the semaphore. */
 MP_API int mp_sem_destroy(mp_sem *s);
 MP_API int mp_sem_acquire(mp_sem *s, double timeout);
 MP_API int mp_sem_release(mp_sem *s);
@@ -639,11 +660,12 @@ MP_API int mp_sem_value(const mp_sem *s, unsigned *out);
 
 /* An event: a flag that mp_event_wait waits for. */
 typedef struct mp_event {
-    uint32_t flag, waiters, magic, flags;
+    uint32_t flag, waiters, magic, flags, owner;
 } mp_event;
 
 MP_API int mp_event_init(mp_event *e);
 MP_API int mp_event_create(mp_event **out);
+/* As mp_lock_destroy: acts only in the process that made the event. */
 MP_API int mp_event_destroy(mp_event *e);
 /* Sets the flag and wakes every waiter. */
 MP_API int mp_event_set(mp_event *e);
@@ -661,11 +683,12 @@ MP_API int mp_event_wait(mp_event *e, double timeout);
  * be spurious: test the predicate in a loop, or use mp_cond_wait_for. */
 typedef struct mp_cond {
     mp_rlock lock;
-    uint32_t seq, waiters, magic, flags;
+    uint32_t seq, waiters, magic, flags, owner;
 } mp_cond;
 
 MP_API int mp_cond_init(mp_cond *c);
 MP_API int mp_cond_create(mp_cond **out);
+/* As mp_lock_destroy: acts only in the process that made the condition. */
 MP_API int mp_cond_destroy(mp_cond *c);
 MP_API int mp_cond_acquire(mp_cond *c, double timeout);
 MP_API int mp_cond_release(mp_cond *c);
@@ -686,11 +709,12 @@ MP_API int mp_cond_notify_all(mp_cond *c);
  * and every later wait get MP_EBROKEN until mp_barrier_reset.  The barrier
  * is reusable: generation after generation. */
 typedef struct mp_barrier {
-    uint32_t lock, gen, arrived, parties, broken, broken_gen, magic, flags;
+    uint32_t lock, gen, arrived, parties, broken, broken_gen, magic, flags, owner;
 } mp_barrier;
 
 MP_API int mp_barrier_init(mp_barrier *b, unsigned parties);
 MP_API int mp_barrier_create(mp_barrier **out, unsigned parties);
+/* As mp_lock_destroy: acts only in the process that made the barrier. */
 MP_API int mp_barrier_destroy(mp_barrier *b);
 MP_API int mp_barrier_wait(mp_barrier *b, double timeout, unsigned *index);
 /* Breaks the barrier: current and later waits get MP_EBROKEN. */
@@ -908,6 +932,8 @@ typedef struct mp_shared_array mp_shared_array;
 /* Allocates `size` bytes, copied from `init` (NULL: zeros), 64-byte
  * aligned.  flags: 0 or MP_SHARED_NOLOCK.  Errors: MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_value_create(mp_value **out, size_t size, const void *init, int flags);
+/* Frees the value, in the process that made it; elsewhere 0, and nothing
+ * changes (see "Who destroys an object" above). */
 MP_API int mp_value_destroy(mp_value *v);
 /* The value's bytes (NULL if v is not a live value). */
 MP_API void *mp_value_ptr(mp_value *v);
@@ -927,6 +953,7 @@ MP_API int mp_value_set_f64(mp_value *v, double x);
 /* `count` elements of `elem_size` bytes, from `init` (NULL: zeros). */
 MP_API int mp_shared_array_create(mp_shared_array **out, size_t count, size_t elem_size, const void *init,
                                  int flags);
+/* As mp_value_destroy: acts only in the process that made the array. */
 MP_API int mp_shared_array_destroy(mp_shared_array *a);
 MP_API void *mp_shared_array_data(mp_shared_array *a);
 MP_API size_t mp_shared_array_length(const mp_shared_array *a);
@@ -958,7 +985,9 @@ MP_API void *mp_segment_ptr(const mp_segment *s);
 MP_API size_t mp_segment_size(const mp_segment *s);
 /* The name as used by the system ("/name"). */
 MP_API const char *mp_segment_name(const mp_segment *s);
-/* Unmaps and frees the handle; unlinks the name (see above). */
+/* Unmaps and frees the calling process's handle: a forked child closing
+ * the handle it inherited unmaps only its own mapping.  Unlinks the name
+ * only in the creating process (see above). */
 MP_API int mp_segment_close(mp_segment *s);
 /* Removes a name (a kept segment, or one left by a crash).  MP_ENOENT. */
 MP_API int mp_segment_unlink(const char *name);
@@ -982,7 +1011,9 @@ typedef struct mp_dict mp_dict;
 /* key_max / value_max 0 pick 64 / 256 bytes.  Memory used: about
  * 2 * capacity * (key_max + value_max + 16) bytes.  MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_max);
-/* Frees the table; nobody may use it any more. */
+/* Frees the table; nobody may use it any more.  Acts only in the process
+ * that made it; elsewhere 0, and nothing changes (see "Who destroys an
+ * object" above). */
 MP_API int mp_dict_destroy(mp_dict *d);
 /* Inserts or replaces.  MP_EFULL, MP_EMSGSIZE, MP_EINVAL. */
 MP_API int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *value, size_t vlen);

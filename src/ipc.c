@@ -143,6 +143,12 @@ int mp__owns(uint32_t *owner)
     return mp__task_dead(was) && MP__CAS(owner, &was, me);
 }
 
+int mp__retire(void *obj, uint32_t *magic, uint32_t flags)
+{
+    MP__STORE(magic, 0);
+    return flags & MP__FLAG_ALLOCATED ? mp_shm_free(obj) : 0;
+}
+
 int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice)
 {
     double left = slice;

@@ -111,6 +111,11 @@ int mp__task_dead(uint32_t id);
  * else 0. */
 int mp__owns(uint32_t *owner);
 
+/* The end of an owner's mp_X_destroy: marks the object dead and gives its
+ * memory back if mp_X_create allocated it (`flags` has MP__FLAG_ALLOCATED).
+ * 0, or mp_shm_free's error. */
+int mp__retire(void *obj, uint32_t *magic, uint32_t flags);
+
 /* --- the mp_process children of this process (ipc.c) -------------------
  * process.c reports each child it starts and reaps; a pipe end its creator
  * never used passes to the children started after the pipe was made, and

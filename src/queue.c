@@ -106,8 +106,7 @@ int mp_queue_destroy(mp_queue *q)
     int r = queue_check(q, "mp_queue_destroy");
     if (r < 0 || !mp__owns(&q->owner))
         return r;
-    MP__STORE(&q->magic, 0);
-    return mp_shm_free(q);
+    return mp__retire(q, &q->magic, MP__FLAG_ALLOCATED);
 }
 
 int mp_queue_close(mp_queue *q)

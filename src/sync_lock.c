@@ -109,6 +109,7 @@ int mp_lock_init(mp_lock *l)
     if (!l)
         return mp__error(MP_EINVAL, "mp_lock_init: lock is NULL");
     *l = (mp_lock){0};
+    l->owner = mp__pid();
     MP__STORE(&l->magic, MP__MAGIC_LOCK);
     return 0;
 }
@@ -131,12 +132,9 @@ int mp_lock_create(mp_lock **out)
 int mp_lock_destroy(mp_lock *l)
 {
     int r = lock_check(l, "mp_lock_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&l->owner))
         return r;
-    MP__STORE(&l->magic, 0);
-    if (l->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(l);
-    return 0;
+    return mp__retire(l, &l->magic, l->flags);
 }
 
 int mp_lock_acquire(mp_lock *l, double timeout)
@@ -177,6 +175,7 @@ int mp_rlock_init(mp_rlock *l)
     if (!l)
         return mp__error(MP_EINVAL, "mp_rlock_init: lock is NULL");
     *l = (mp_rlock){0};
+    l->owner = mp__pid();
     MP__STORE(&l->magic, MP__MAGIC_RLOCK);
     return 0;
 }
@@ -199,12 +198,9 @@ int mp_rlock_create(mp_rlock **out)
 int mp_rlock_destroy(mp_rlock *l)
 {
     int r = rlock_check(l, "mp_rlock_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&l->owner))
         return r;
-    MP__STORE(&l->magic, 0);
-    if (l->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(l);
-    return 0;
+    return mp__retire(l, &l->magic, l->flags);
 }
 
 int mp__rlock_acquire(mp_rlock *l, double timeout, const char *who)
