@@ -107,9 +107,12 @@ MP_API int mp_set_error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
  * reservation is set by MPROC_SHM_SIZE, in bytes with an optional K/M/G). */
 MP_API int mp_shm_alloc(size_t size, void **out);
 
-/* Releases memory from mp_shm_alloc.  NULL is ignored.  Passing a pointer
+/* Releases memory from mp_shm_alloc.  NULL is ignored.  Any process of the
+ * tree may free a block (results made by workers are freed by the caller),
+ * exactly once: unlike the objects built on it, a block has no owner, so a
+ * forked child must not free blocks it only inherited.  Passing a pointer
  * that mp_shm_alloc did not return is an error (MP_EINVAL), detected for
- * pointers outside the arena. */
+ * pointers outside the arena and for blocks already free. */
 MP_API int mp_shm_free(void *ptr);
 
 /* 1 if [ptr, ptr+size) lies inside the shared arena (so process workers can
@@ -576,6 +579,21 @@ MP_API void mp_imap_free(mp_imap *it);
  * private.  Destroy an object only when nobody uses it any more; using one
  * after destroy is MP_EINVAL while its memory has not been reused.
  *
+ * Who destroys an object.  Every object whose state lives in shared memory
+ * -- locks, semaphores, events, conditions, barriers, queues, dictionaries,
+ * shared values and arrays -- belongs to the process that made it
+ * (mp_X_create or mp_X_init), and only that process's mp_X_destroy (and
+ * mp_queue_close) acts on it.  In any other process, such as a child forked
+ * after the object was made, which inherited copies of the pointers and
+ * may destroy them on its way out, or a pool worker, the call releases only
+ * that process's view, which holds nothing: it returns 0 and the object
+ * goes on unharmed for everyone else.  If the creator has died, the first
+ * process to destroy the object takes it over, so nothing leaks with a dead
+ * creator.  Pipe ends belong to the process that uses them (see Pipes);
+ * named segments are unlinked only by their creator (see there).  Plain
+ * mp_shm_alloc memory is the exception: it is raw memory, and any process
+ * of the tree may mp_shm_free a block, once.
+ *
  * Waiting spins briefly (a hand-off between two running processes then
  * costs well under a microsecond) and then sleeps on a futex.  Every wait
  * takes a timeout in seconds: MP_FOREVER waits without limit; 0 only tries.
@@ -588,7 +606,7 @@ MP_API void mp_imap_free(mp_imap *it);
  * MP_EOWNERDEAD: it holds the lock and must decide whether the data the
  * lock protects is consistent.  A dead owner is noticed within about 0.1 s
  * by the threads waiting for the lock (they check the owner's thread id in
- * /proc as they wait).  Semaphores, events and barriers have no owner:
+ * /proc as they wait), and at once by a caller that only tries (timeout 0).  Semaphores, events and barriers have no owner:
  * permits held by a process that dies are not returned.
  * ====================================================================== */
 
@@ -596,14 +614,15 @@ MP_API void mp_imap_free(mp_imap *it);
  * is MP_EINVAL; so is acquiring it again in the thread that holds it (that
  * would deadlock). */
 typedef struct mp_lock {
-    uint32_t word, magic, flags, reserved;
+    uint32_t word, magic, flags, owner;
 } mp_lock;
 
 /* Prepares `l` (unlocked).  Not to be called on a lock in use. */
 MP_API int mp_lock_init(mp_lock *l);
 /* Allocates and prepares a lock in the shared arena.  MP_ENOMEM. */
 MP_API int mp_lock_create(mp_lock **out);
-/* Marks the lock dead; frees it if mp_lock_create made it. */
+/* Marks the lock dead; frees it if mp_lock_create made it.  Only in the
+ * process that made it; elsewhere 0, and nothing changes (see above). */
 MP_API int mp_lock_destroy(mp_lock *l);
 /* 0, MP_EOWNERDEAD (acquired from a dead owner), MP_EAGAIN/MP_ETIMEDOUT. */
 MP_API int mp_lock_acquire(mp_lock *l, double timeout);
@@ -612,11 +631,12 @@ MP_API int mp_lock_release(mp_lock *l);
 /* A recursive robust lock: the owning thread may acquire it again and must
  * release it as many times. */
 typedef struct mp_rlock {
-    uint32_t word, count, magic, flags;
+    uint32_t word, count, magic, flags, owner;
 } mp_rlock;
 
 MP_API int mp_rlock_init(mp_rlock *l);
 MP_API int mp_rlock_create(mp_rlock **out);
+/* As mp_lock_destroy: acts only in the process that made the lock. */
 MP_API int mp_rlock_destroy(mp_rlock *l);
 MP_API int mp_rlock_acquire(mp_rlock *l, double timeout);
 MP_API int mp_rlock_release(mp_rlock *l);
@@ -626,11 +646,12 @@ MP_API int mp_rlock_release(mp_rlock *l);
  * the count above `max` is MP_EINVAL and changes nothing.  value and max are
  * at most INT32_MAX. */
 typedef struct mp_sem {
-    uint32_t value, waiters, max, magic, flags, reserved;
+    uint32_t value, waiters, max, magic, flags, owner;
 } mp_sem;
 
 MP_API int mp_sem_init(mp_sem *s, unsigned value, unsigned max);
 MP_API int mp_sem_create(mp_sem **out, unsigned value, unsigned max);
+/* As mp_lock_destroy: acts only in the process that made the semaphore. */
 MP_API int mp_sem_destroy(mp_sem *s);
 MP_API int mp_sem_acquire(mp_sem *s, double timeout);
 MP_API int mp_sem_release(mp_sem *s);
@@ -639,11 +660,12 @@ MP_API int mp_sem_value(const mp_sem *s, unsigned *out);
 
 /* An event: a flag that mp_event_wait waits for. */
 typedef struct mp_event {
-    uint32_t flag, waiters, magic, flags;
+    uint32_t flag, waiters, magic, flags, owner;
 } mp_event;
 
 MP_API int mp_event_init(mp_event *e);
 MP_API int mp_event_create(mp_event **out);
+/* As mp_lock_destroy: acts only in the process that made the event. */
 MP_API int mp_event_destroy(mp_event *e);
 /* Sets the flag and wakes every waiter. */
 MP_API int mp_event_set(mp_event *e);
@@ -661,11 +683,12 @@ MP_API int mp_event_wait(mp_event *e, double timeout);
  * be spurious: test the predicate in a loop, or use mp_cond_wait_for. */
 typedef struct mp_cond {
     mp_rlock lock;
-    uint32_t seq, waiters, magic, flags;
+    uint32_t seq, waiters, magic, flags, owner;
 } mp_cond;
 
 MP_API int mp_cond_init(mp_cond *c);
 MP_API int mp_cond_create(mp_cond **out);
+/* As mp_lock_destroy: acts only in the process that made the condition. */
 MP_API int mp_cond_destroy(mp_cond *c);
 MP_API int mp_cond_acquire(mp_cond *c, double timeout);
 MP_API int mp_cond_release(mp_cond *c);
@@ -686,11 +709,12 @@ MP_API int mp_cond_notify_all(mp_cond *c);
  * and every later wait get MP_EBROKEN until mp_barrier_reset.  The barrier
  * is reusable: generation after generation. */
 typedef struct mp_barrier {
-    uint32_t lock, gen, arrived, parties, broken, broken_gen, magic, flags;
+    uint32_t lock, gen, arrived, parties, broken, broken_gen, magic, flags, owner;
 } mp_barrier;
 
 MP_API int mp_barrier_init(mp_barrier *b, unsigned parties);
 MP_API int mp_barrier_create(mp_barrier **out, unsigned parties);
+/* As mp_lock_destroy: acts only in the process that made the barrier. */
 MP_API int mp_barrier_destroy(mp_barrier *b);
 MP_API int mp_barrier_wait(mp_barrier *b, double timeout, unsigned *index);
 /* Breaks the barrier: current and later waits get MP_EBROKEN. */
@@ -762,13 +786,17 @@ MP_API int mp_process_current_pid(void);
  * process-pool workers whenever the pipe was made.  Typical use: make the
  * pipe, start a child that uses `b`, keep using `a` in the parent.
  *
- * Each end belongs to the process that last used it.  When the peer end is
- * closed, or the process that last used it dies, the other side first
- * receives what is still in transit, then gets MP_EEOF -- never a hang (a
- * death is noticed within about 0.1 s).  Sending to a closed or dead peer is
- * MP_EEOF too.  Several threads or processes may send (or receive) on one
- * end: messages never interleave; but end-of-file on death assumes one
- * process per end.
+ * Each end belongs to the process that last used it, except that an end
+ * its creator has not used yet passes to the mp_process children the
+ * creator starts afterwards: they may take it up, and the creator lets go.
+ * When the peer end is closed, or every process it belongs to has died,
+ * the other side first receives what is still in transit, then gets
+ * MP_EEOF -- never a hang (a death is noticed within about 0.1 s), even when
+ * the child died before it ever touched its end.  Sending to a closed or
+ * dead peer is MP_EEOF too.  Several threads or processes may send (or
+ * receive) on one end: messages never interleave; but end-of-file on death
+ * assumes one process per end.  A child made with plain fork() receives no
+ * end: it takes one over by using it.
  *
  * Performance: a message up to the capacity is one copy in and one copy
  * out, with no system call while both sides are running; larger messages
@@ -784,10 +812,15 @@ typedef struct mp_pipe mp_pipe;
  * buffered per direction, rounded up to a power of two of at least 4 KiB;
  * 0 picks 256 KiB.  Errors: MP_EINVAL, MP_ENOMEM (arena). */
 MP_API int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity);
-/* Closes one end for every process: the peer gets MP_EEOF once it has
- * drained what was sent.  The pipe's memory is released when both ends are
- * closed; any process may close an end, including one whose process died.
- * Using a closed end is MP_ECLOSED while the other end is open, MP_EINVAL
+/* In the process the end belongs to (see above): closes it for every
+ * process, and the peer gets MP_EEOF once it has drained what was sent.
+ * In any other process -- the creator closing the end it passed to a child,
+ * a child closing the end it does not use, a forked child closing what it
+ * inherited -- it releases only the caller's view: it returns 0 and
+ * changes nothing shared.  An end whose processes have all died is closed
+ * by whoever closes it next.  The pipe's memory is released when both ends
+ * are closed; neither end may be used or closed after that.  Using an end
+ * its own process closed is MP_ECLOSED while the other end is open, MP_EINVAL
  * afterwards (while the memory is not reused). */
 MP_API int mp_pipe_close(mp_pipe *p);
 /* Sends `size` bytes of `msg` (NULL allowed when size is 0).  Waits for
@@ -827,8 +860,19 @@ MP_API int mp_pipe_wait(mp_pipe *const *ends, size_t n, double timeout, int *rea
  * MP_ECLOSED at once and gets return what is left, then MP_ECLOSED (waiting
  * getters wake up).  Every queue is joinable: each put counts an unfinished
  * task, mp_queue_task_done finishes one, mp_queue_join waits for none to be
- * left.  A process killed inside a put or get loses at most that message;
- * the queue stays usable.  Thread-safe and process-safe throughout.
+ * left.  A process killed at any point of a put or get leaves the queue
+ * exact: its message went in (or out) entirely or not at all, a message it
+ * did not take out stays first in line, and the counts behind
+ * mp_queue_size, the bound and mp_queue_join stay right.  A killed producer
+ * loses only its own unpublished message; a killed consumer only the
+ * message it had taken.  Thread-safe and process-safe throughout.
+ *
+ * The queue belongs to the process that created it: only there do
+ * mp_queue_close and mp_queue_destroy act.  In any other process (a child
+ * forked after the queue was made, which closes its copy on exit, or a
+ * pool worker) they release only that process's view, which holds nothing:
+ * they return 0 and the queue is unchanged.  If the creator has died, the
+ * first process to close or destroy the queue acts in its place.
  * ====================================================================== */
 
 typedef struct mp_queue mp_queue;
@@ -837,8 +881,10 @@ typedef struct mp_queue mp_queue;
  * bytes.  max_bytes: buffer size, rounded up to a power of two; 0 picks
  * 1 MiB.  Errors: MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_queue_create(mp_queue **out, size_t max_items, size_t max_bytes);
-/* Frees the queue; nobody may use it any more (later use: MP_EINVAL while
- * the memory is not reused).  Messages still inside are dropped. */
+/* In the creating process: frees the queue; nobody may use it any more
+ * (later use: MP_EINVAL while the memory is not reused).  Messages still
+ * inside are dropped.  Elsewhere: releases only the caller's view (see
+ * above). */
 MP_API int mp_queue_destroy(mp_queue *q);
 /* Appends a copy of msg.  MP_EMSGSIZE if it can never fit the buffer,
  * MP_ECLOSED, the expiry code when full for the whole timeout. */
@@ -849,7 +895,8 @@ MP_API int mp_queue_put(mp_queue *q, const void *msg, size_t size, double timeou
 MP_API int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *size, double timeout);
 /* Same, into memory allocated with malloc (caller frees *msg). */
 MP_API int mp_queue_get_alloc(mp_queue *q, void **msg, size_t *size, double timeout);
-/* Closes the queue for every process (see above).  Idempotent. */
+/* In the creating process: closes the queue for every process (see
+ * above).  Idempotent.  Elsewhere: releases only the caller's view. */
 MP_API int mp_queue_close(mp_queue *q);
 /* Snapshots: number of messages; 1 if empty; 1 if no further message (of
  * any size) could be put now. */
@@ -859,7 +906,9 @@ MP_API int mp_queue_full(mp_queue *q);
 /* Marks one message taken from the queue as processed.  MP_EINVAL when
  * called more times than messages were put. */
 MP_API int mp_queue_task_done(mp_queue *q);
-/* Waits until every message put has been marked done. */
+/* Waits until every message put has been marked done.  A message whose
+ * consumer was killed before marking it done keeps join waiting (as in
+ * Python); mark it done on the dead consumer's behalf. */
 MP_API int mp_queue_join(mp_queue *q, double timeout);
 
 /* ======================================================================
@@ -883,6 +932,8 @@ typedef struct mp_shared_array mp_shared_array;
 /* Allocates `size` bytes, copied from `init` (NULL: zeros), 64-byte
  * aligned.  flags: 0 or MP_SHARED_NOLOCK.  Errors: MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_value_create(mp_value **out, size_t size, const void *init, int flags);
+/* Frees the value, in the process that made it; elsewhere 0, and nothing
+ * changes (see "Who destroys an object" above). */
 MP_API int mp_value_destroy(mp_value *v);
 /* The value's bytes (NULL if v is not a live value). */
 MP_API void *mp_value_ptr(mp_value *v);
@@ -902,6 +953,7 @@ MP_API int mp_value_set_f64(mp_value *v, double x);
 /* `count` elements of `elem_size` bytes, from `init` (NULL: zeros). */
 MP_API int mp_shared_array_create(mp_shared_array **out, size_t count, size_t elem_size, const void *init,
                                  int flags);
+/* As mp_value_destroy: acts only in the process that made the array. */
 MP_API int mp_shared_array_destroy(mp_shared_array *a);
 MP_API void *mp_shared_array_data(mp_shared_array *a);
 MP_API size_t mp_shared_array_length(const mp_shared_array *a);
@@ -933,7 +985,9 @@ MP_API void *mp_segment_ptr(const mp_segment *s);
 MP_API size_t mp_segment_size(const mp_segment *s);
 /* The name as used by the system ("/name"). */
 MP_API const char *mp_segment_name(const mp_segment *s);
-/* Unmaps and frees the handle; unlinks the name (see above). */
+/* Unmaps and frees the calling process's handle: a forked child closing
+ * the handle it inherited unmaps only its own mapping.  Unlinks the name
+ * only in the creating process (see above). */
 MP_API int mp_segment_close(mp_segment *s);
 /* Removes a name (a kept segment, or one left by a crash).  MP_ENOENT. */
 MP_API int mp_segment_unlink(const char *name);
@@ -957,7 +1011,9 @@ typedef struct mp_dict mp_dict;
 /* key_max / value_max 0 pick 64 / 256 bytes.  Memory used: about
  * 2 * capacity * (key_max + value_max + 16) bytes.  MP_EINVAL, MP_ENOMEM. */
 MP_API int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_max);
-/* Frees the table; nobody may use it any more. */
+/* Frees the table; nobody may use it any more.  Acts only in the process
+ * that made it; elsewhere 0, and nothing changes (see "Who destroys an
+ * object" above). */
 MP_API int mp_dict_destroy(mp_dict *d);
 /* Inserts or replaces.  MP_EFULL, MP_EMSGSIZE, MP_EINVAL. */
 MP_API int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *value, size_t vlen);

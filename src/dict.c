@@ -32,6 +32,7 @@ typedef struct slot {
 struct mp_dict {
     uint32_t magic;
     uint32_t lock;
+    uint32_t owner;             /* pid of the process that may destroy it */
     size_t capacity, nslots, key_max, value_max, slot_size;
     size_t count;
     unsigned char slots[] MP__ALIGNED;
@@ -114,6 +115,7 @@ int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_
     d->key_max = key_max;
     d->value_max = value_max;
     d->slot_size = slot_size;
+    d->owner = mp__pid();
     MP__STORE(&d->magic, MP__MAGIC_DICT);
     *out = d;
     return 0;
@@ -122,10 +124,9 @@ int mp_dict_create(mp_dict **out, size_t capacity, size_t key_max, size_t value_
 int mp_dict_destroy(mp_dict *d)
 {
     int r = dict_check(d, "mp_dict_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&d->owner))
         return r;
-    MP__STORE(&d->magic, 0);
-    return mp_shm_free(d);
+    return mp__retire(d, &d->magic, MP__FLAG_ALLOCATED);
 }
 
 /* Under the lock: the slot holding `key`, or NULL.  *free_slot (if not

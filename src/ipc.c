@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,17 +14,83 @@ _Thread_local uint32_t mp__spin_budget = MP__SPIN_START;
 static _Thread_local uint32_t cached_tid;
 static _Atomic uint32_t cached_pid;
 
-/* fork() gives the child new ids, but copies the parent's caches: forget
- * them there. */
-static void forget_tid(void)
+/* The live mp_process children of this process, with the sequence number
+ * of their start.  Few and short-lived, so a small array searched in full
+ * is enough. */
+typedef struct child_record {
+    uint32_t pid;
+    uint64_t seq;
+} child_record;
+
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static child_record *children;
+static size_t children_len, children_cap;
+static uint64_t children_seq;
+
+/* fork() gives the child new ids, but copies the parent's caches and its
+ * list of children (perhaps with the list's lock held by another thread):
+ * forget them there. */
+static void forget_parent_state(void)
 {
     cached_tid = 0;
     atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+    pthread_mutex_init(&children_lock, NULL);
+    children_len = 0;
 }
 
 __attribute__((constructor)) static void ipc_register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, forget_tid);
+    pthread_atfork(NULL, NULL, forget_parent_state);
+}
+
+void mp__child_started(uint32_t pid)
+{
+    pthread_mutex_lock(&children_lock);
+    uint64_t seq = ++children_seq;
+    if (children_len == children_cap) {
+        size_t cap = children_cap ? 2 * children_cap : 16;
+        child_record *grown = realloc(children, cap * sizeof *grown);
+        if (grown) {
+            children = grown;
+            children_cap = cap;
+        }
+    }
+    /* Out of memory: the child goes unrecorded, as if it had ended at once,
+     * which can only turn a wait on it into an early end-of-file. */
+    if (children_len < children_cap)
+        children[children_len++] = (child_record){pid, seq};
+    pthread_mutex_unlock(&children_lock);
+}
+
+void mp__child_ended(uint32_t pid)
+{
+    pthread_mutex_lock(&children_lock);
+    for (size_t i = 0; i < children_len; i++) {
+        if (children[i].pid == pid) {
+            children[i] = children[--children_len];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&children_lock);
+}
+
+uint64_t mp__children_started(void)
+{
+    pthread_mutex_lock(&children_lock);
+    uint64_t seq = children_seq;
+    pthread_mutex_unlock(&children_lock);
+    return seq;
+}
+
+int mp__children_gone_since(uint64_t seq)
+{
+    pthread_mutex_lock(&children_lock);
+    int gone = children_seq > seq;
+    for (size_t i = 0; i < children_len && gone; i++)
+        if (children[i].seq > seq && !mp__task_dead(children[i].pid))
+            gone = 0;
+    pthread_mutex_unlock(&children_lock);
+    return gone;
 }
 
 uint32_t mp__tid(void)
@@ -66,6 +133,20 @@ int mp__task_dead(uint32_t id)
         return 0;
     char state = paren[2];
     return state == 'Z' || state == 'X' || state == 'x';
+}
+
+int mp__owns(uint32_t *owner)
+{
+    uint32_t me = mp__pid(), was = MP__LOAD(owner);
+    if (was == me)
+        return 1;
+    return mp__task_dead(was) && MP__CAS(owner, &was, me);
+}
+
+int mp__retire(void *obj, uint32_t *magic, uint32_t flags)
+{
+    MP__STORE(magic, 0);
+    return flags & MP__FLAG_ALLOCATED ? mp_shm_free(obj) : 0;
 }
 
 int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice)

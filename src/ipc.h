@@ -92,6 +92,43 @@ uint32_t mp__pid(void);
  * cannot be told (no /proc): a lock is then never taken from a live owner. */
 int mp__task_dead(uint32_t id);
 
+/* --- who may destroy an object ----------------------------------------
+ * Every object in shared memory records the pid of the process that made
+ * it (mp_X_create or mp_X_init), and only that process destroys it: a
+ * process forked after the object was made holds a copy of the pointer,
+ * not a share of the object, so its destroy releases only its own view,
+ * which holds nothing -- the object is untouched.  Why an owner's pid and
+ * not a reference count: a plain fork() copies every pointer without the
+ * library seeing it, and a killed process never gives a reference back, so
+ * a count would free too early or never.  The pid costs nothing on any
+ * fast path.  If the owner has died, the first process to destroy the
+ * object takes it over, so nothing is leaked with its creator.  (A pid is
+ * not reused while its process runs; one reused after the owner's death
+ * only makes a leaked object freeable by the newcomer.)
+ *
+ * 1 if the calling process owns the object whose owner's pid is *owner --
+ * it made it, or the maker has died and this caller won the take-over --
+ * else 0. */
+int mp__owns(uint32_t *owner);
+
+/* The end of an owner's mp_X_destroy: marks the object dead and gives its
+ * memory back if mp_X_create allocated it (`flags` has MP__FLAG_ALLOCATED).
+ * 0, or mp_shm_free's error. */
+int mp__retire(void *obj, uint32_t *magic, uint32_t flags);
+
+/* --- the mp_process children of this process (ipc.c) -------------------
+ * process.c reports each child it starts and reaps; a pipe end its creator
+ * never used passes to the children started after the pipe was made, and
+ * the creator asks whether they have all ended.  A forked child starts with
+ * an empty list. */
+void mp__child_started(uint32_t pid);
+void mp__child_ended(uint32_t pid);
+/* Children started so far by this process (a sequence number). */
+uint64_t mp__children_started(void);
+/* 1 when at least one child was started after sequence number `seq` and
+ * every such child has ended (reaped, or a zombie); else 0. */
+int mp__children_gone_since(uint64_t seq);
+
 /* Timeouts longer than this (about 30 years) are taken as "forever", so
  * that no time computation ever overflows a time_t or an int. */
 #define MP__TIMEOUT_HUGE 1e9
@@ -170,6 +207,10 @@ static inline void mp__evc_notify(mp__evc *e, int n)
  * MP_EOWNERDEAD; the caller decides what it means for its structure. */
 int mp__lock_word(uint32_t *word, double timeout, const char *who);
 void mp__unlock_word(uint32_t *word);
+/* Takes `word` over, without waiting, if the thread holding it has died:
+ * 1 when the caller now holds it (as after MP_EOWNERDEAD), else 0.  For
+ * repairs that must not wait for the lock's next regular user. */
+int mp__lock_word_reclaim(uint32_t *word);
 
 /* The recursive lock's acquire and release without argument checks, for
  * mp_cond (which embeds one).  `who` names the public caller in messages. */
@@ -200,5 +241,24 @@ static inline void mp__ring_get(const unsigned char *ring, size_t mask, uint64_t
         memcpy((unsigned char *)dst + first, ring, n - first);
     }
 }
+
+/* --- test hooks -----------------------------------------------------------
+ * mp__queue_crash_step names a step of mp_queue_put / mp_queue_get at which
+ * the calling process kills itself with SIGKILL, so that tests can check
+ * that a queue survives a death at every step.  0, the default, never
+ * crashes; each step costs one load of a process-local variable. */
+enum mp__queue_step {
+    MP__QSTEP_NONE,
+    /* put: lock held; frame written past `tail`; commit record written;
+     * `nput` stored; `tail` stored (published); record cleared */
+    MP__QSTEP_PUT_LOCKED, MP__QSTEP_PUT_COPIED, MP__QSTEP_PUT_RECORDED,
+    MP__QSTEP_PUT_COUNTED, MP__QSTEP_PUT_MOVED, MP__QSTEP_PUT_CLEARED,
+    /* get: the same steps for `nget` and `head` (COPIED: the frame is in
+     * the caller's buffer) */
+    MP__QSTEP_GET_LOCKED, MP__QSTEP_GET_COPIED, MP__QSTEP_GET_RECORDED,
+    MP__QSTEP_GET_COUNTED, MP__QSTEP_GET_MOVED, MP__QSTEP_GET_CLEARED,
+    MP__QSTEP_END
+};
+extern int mp__queue_crash_step;
 
 #endif

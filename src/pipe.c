@@ -12,7 +12,18 @@
  *
  * Several threads or processes may share one end: a small robust lock per
  * end and direction keeps their messages whole.  Peer-death detection,
- * though, assumes one process per end (the last one to use it). */
+ * though, assumes one process per end (the last one to use it).
+ *
+ * Who holds an end.  An end belongs to the process that last used it, with
+ * one exception that makes the usual pattern work without the peer having
+ * to act: an end its creator never used is taken to have passed to the
+ * mp_process children the creator started after making the pipe (the list
+ * of children is in ipc.c).  So a child that dies before it touches its end
+ * is end-of-file for the parent at once, and the parent's close of the
+ * child's end releases only the parent's view.  An end is closed for every
+ * process only by the process it belongs to (or in place of one that died);
+ * a close from anywhere else -- a forked child closing the ends it
+ * inherited -- changes nothing shared. */
 #include "ipc.h"
 
 #include <errno.h>
@@ -43,10 +54,14 @@ typedef struct chan {
 } chan;
 
 /* One cache line per end: the two sides never write the same line. */
+/* `owner` holds a pid, with USED set once that process has used the end.
+ * Only the creator ever owns an end unused. */
+#define USED 0x80000000u
+
 struct mp_pipe {
     uint32_t magic MP__ALIGNED;
     uint32_t closed;
-    uint32_t owner;             /* pid of the process that last used this end */
+    uint32_t owner;             /* pid of the process that last used this end, | USED */
     uint32_t send_lock, recv_lock;
     chan *in, *out;             /* NULL for the missing direction of a simplex pipe */
     mp_pipe *peer;
@@ -56,6 +71,7 @@ struct mp_pipe {
 typedef struct block {
     mp_pipe end[2];
     uint32_t open_ends;
+    uint64_t children_before;   /* the creator's mp__children_started() at creation */
     chan ch[2] MP__ALIGNED;
 } block;
 
@@ -69,22 +85,43 @@ static int end_check(mp_pipe *p, const char *who)
         return mp__error(MP_EINVAL, "%s: not a pipe end (or its memory was released)", who);
     if (MP__LOAD_RELAXED(&p->closed))
         return mp__error(MP_ECLOSED, "%s: this end is closed", who);
-    uint32_t me = mp__pid();
+    uint32_t me = mp__pid() | USED;
     if (MP__LOAD_RELAXED(&p->owner) != me)
         MP__STORE_RELAXED(&p->owner, me);
     return 0;
 }
 
-/* The peer has closed its end, or (when `check_death`) the process that
- * last used it has died. */
+/* Every process the end `e` may belong to has ended: the one that last
+ * used it, or, for an end its creator (the caller) never used, the
+ * children the caller started after making the pipe -- 0 if it started
+ * none, since the end is then simply the caller's own. */
+static int end_abandoned(const mp_pipe *e)
+{
+    uint32_t owner = MP__LOAD_RELAXED(&e->owner), pid = owner & ~USED;
+    if (pid != mp__pid())
+        return mp__task_dead(pid);
+    return !(owner & USED) && mp__children_gone_since(e->block->children_before);
+}
+
+/* The calling process may close `e` for every process: the end is its
+ * own, or it belonged to processes that have all ended. */
+static int may_close(const mp_pipe *e)
+{
+    uint32_t owner = MP__LOAD_RELAXED(&e->owner);
+    if (owner == (mp__pid() | USED))
+        return 1;
+    if ((owner & ~USED) == mp__pid() && mp__children_started() == e->block->children_before)
+        return 1;
+    return end_abandoned(e);
+}
+
+/* The peer has closed its end, or (when `check_death`) every process it
+ * may belong to has ended. */
 static int peer_gone(const mp_pipe *p, int check_death)
 {
     if (MP__LOAD(&p->peer->closed))
         return 1;
-    if (!check_death)
-        return 0;
-    uint32_t owner = MP__LOAD_RELAXED(&p->peer->owner);
-    return owner != mp__pid() && mp__task_dead(owner);
+    return check_death && end_abandoned(p->peer);
 }
 
 static int eof(const char *who, const mp_pipe *p)
@@ -202,6 +239,7 @@ int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity)
         chan_init(&k->ch[i], rings + i * cap, cap);
     mp_pipe *ea = &k->end[0], *eb = &k->end[1];
     uint32_t me = mp__pid();
+    k->children_before = mp__children_started();
     for (int i = 0; i < 2; i++) {
         k->end[i].owner = me;
         k->end[i].block = k;
@@ -228,6 +266,8 @@ int mp_pipe_close(mp_pipe *p)
         return mp__error(MP_EINVAL, "mp_pipe_close: pipe end is NULL");
     if (MP__LOAD_RELAXED(&p->magic) != MP__MAGIC_PIPE)
         return mp__error(MP_EINVAL, "mp_pipe_close: not a pipe end (or its memory was released)");
+    if (!may_close(p))
+        return 0; /* another process's end: the caller only lets go of its view */
     uint32_t was = 0;
     if (!MP__CAS(&p->closed, &was, 1))
         return mp__error(MP_ECLOSED, "mp_pipe_close: this end is already closed");

@@ -105,6 +105,7 @@ int mp_process_start(mp_process **out, const char *name, mp_process_fn fn, const
         child_main(p, fn, (void *)arg, size, flags, parent);
     p->pid = pid;
     p->pidfd = open_pidfd(pid);
+    mp__child_started((uint32_t)pid);
     *out = p;
     return 0;
 }
@@ -131,6 +132,7 @@ static int reap(mp_process *p, int block)
         p->exitcode = WEXITSTATUS(status);
     }
     p->ended = 1;
+    mp__child_ended((uint32_t)p->pid);
     if (p->pidfd >= 0) {
         close(p->pidfd);
         p->pidfd = -1;

@@ -13,6 +13,7 @@
 
 typedef struct shared {
     uint32_t magic, flags;
+    uint32_t owner;             /* pid of the process that may destroy it */
     size_t count, elem_size;
     mp_lock lock;
 } shared;
@@ -40,6 +41,7 @@ static int make(shared **out, size_t count, size_t elem_size, const void *init, 
     s->count = count;
     s->elem_size = elem_size;
     s->flags = (uint32_t)flags;
+    s->owner = mp__pid();
     mp_lock_init(&s->lock);
     if (init)
         memcpy(data_of(s), init, count * elem_size);
@@ -60,10 +62,9 @@ static int check(const shared *s, const char *who)
 static int destroy(shared *s, const char *who)
 {
     int r = check(s, who);
-    if (r < 0)
+    if (r < 0 || !mp__owns(&s->owner))
         return r;
-    MP__STORE(&s->magic, 0);
-    return mp_shm_free(s);
+    return mp__retire(s, &s->magic, MP__FLAG_ALLOCATED);
 }
 
 static int lock(shared *s, double timeout, const char *who)

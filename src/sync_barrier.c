@@ -28,6 +28,7 @@ int mp_barrier_init(mp_barrier *b, unsigned parties)
     *b = (mp_barrier){0};
     b->parties = parties;
     b->broken_gen = UINT32_MAX;
+    b->owner = mp__pid();
     MP__STORE(&b->magic, MP__MAGIC_BARRIER);
     return 0;
 }
@@ -52,12 +53,9 @@ int mp_barrier_create(mp_barrier **out, unsigned parties)
 int mp_barrier_destroy(mp_barrier *b)
 {
     int r = barrier_check(b, "mp_barrier_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&b->owner))
         return r;
-    MP__STORE(&b->magic, 0);
-    if (b->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(b);
-    return 0;
+    return mp__retire(b, &b->magic, b->flags);
 }
 
 /* Under the internal lock: breaks generation `gen` and wakes its waiters. */

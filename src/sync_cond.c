@@ -24,6 +24,7 @@ int mp_cond_init(mp_cond *c)
         return mp__error(MP_EINVAL, "mp_cond_init: condition is NULL");
     *c = (mp_cond){0};
     mp_rlock_init(&c->lock);
+    c->owner = mp__pid();
     MP__STORE(&c->magic, MP__MAGIC_COND);
     return 0;
 }
@@ -46,13 +47,10 @@ int mp_cond_create(mp_cond **out)
 int mp_cond_destroy(mp_cond *c)
 {
     int r = cond_check(c, "mp_cond_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&c->owner))
         return r;
-    MP__STORE(&c->magic, 0);
     MP__STORE(&c->lock.magic, 0);
-    if (c->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(c);
-    return 0;
+    return mp__retire(c, &c->magic, c->flags);
 }
 
 int mp_cond_acquire(mp_cond *c, double timeout)

@@ -19,6 +19,7 @@ int mp_event_init(mp_event *e)
     if (!e)
         return mp__error(MP_EINVAL, "mp_event_init: event is NULL");
     *e = (mp_event){0};
+    e->owner = mp__pid();
     MP__STORE(&e->magic, MP__MAGIC_EVENT);
     return 0;
 }
@@ -41,12 +42,9 @@ int mp_event_create(mp_event **out)
 int mp_event_destroy(mp_event *e)
 {
     int r = event_check(e, "mp_event_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&e->owner))
         return r;
-    MP__STORE(&e->magic, 0);
-    if (e->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(e);
-    return 0;
+    return mp__retire(e, &e->magic, e->flags);
 }
 
 int mp_event_set(mp_event *e)

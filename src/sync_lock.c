@@ -21,6 +21,15 @@ static int try_take(uint32_t *word, uint32_t me)
     return MP__CAS(word, &expected, me);
 }
 
+int mp__lock_word_reclaim(uint32_t *word)
+{
+    uint32_t v = MP__LOAD_RELAXED(word);
+    if (v == 0 || !mp__task_dead(v & MP__LOCK_TID))
+        return 0;
+    /* Keep the waiters bit: our release must wake whoever sleeps on it. */
+    return MP__CAS(word, &v, mp__tid() | (v & MP__LOCK_WAITERS));
+}
+
 int mp__lock_word(uint32_t *word, double timeout, const char *who)
 {
     uint32_t me = mp__tid();
@@ -28,8 +37,10 @@ int mp__lock_word(uint32_t *word, double timeout, const char *who)
         return 0;
     if ((MP__LOAD_RELAXED(word) & MP__LOCK_TID) == me)
         return mp__error(MP_EINVAL, "%s: the calling thread already holds this lock", who);
+    /* Only trying: a lock whose holder has died is free for the taking,
+     * else a non-blocking caller would be refused forever. */
     if (timeout == 0)
-        return mp__expired(who, timeout);
+        return mp__lock_word_reclaim(word) ? MP_EOWNERDEAD : mp__expired(who, timeout);
     for (int i = 0; i < MP__SPIN_LIMIT; i++) {
         mp__cpu_relax();
         if (MP__LOAD_RELAXED(word) == 0 && try_take(word, me)) {
@@ -98,6 +109,7 @@ int mp_lock_init(mp_lock *l)
     if (!l)
         return mp__error(MP_EINVAL, "mp_lock_init: lock is NULL");
     *l = (mp_lock){0};
+    l->owner = mp__pid();
     MP__STORE(&l->magic, MP__MAGIC_LOCK);
     return 0;
 }
@@ -120,12 +132,9 @@ int mp_lock_create(mp_lock **out)
 int mp_lock_destroy(mp_lock *l)
 {
     int r = lock_check(l, "mp_lock_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&l->owner))
         return r;
-    MP__STORE(&l->magic, 0);
-    if (l->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(l);
-    return 0;
+    return mp__retire(l, &l->magic, l->flags);
 }
 
 int mp_lock_acquire(mp_lock *l, double timeout)
@@ -166,6 +175,7 @@ int mp_rlock_init(mp_rlock *l)
     if (!l)
         return mp__error(MP_EINVAL, "mp_rlock_init: lock is NULL");
     *l = (mp_rlock){0};
+    l->owner = mp__pid();
     MP__STORE(&l->magic, MP__MAGIC_RLOCK);
     return 0;
 }
@@ -188,12 +198,9 @@ int mp_rlock_create(mp_rlock **out)
 int mp_rlock_destroy(mp_rlock *l)
 {
     int r = rlock_check(l, "mp_rlock_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&l->owner))
         return r;
-    MP__STORE(&l->magic, 0);
-    if (l->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(l);
-    return 0;
+    return mp__retire(l, &l->magic, l->flags);
 }
 
 int mp__rlock_acquire(mp_rlock *l, double timeout, const char *who)

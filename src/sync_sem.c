@@ -27,6 +27,7 @@ int mp_sem_init(mp_sem *s, unsigned value, unsigned max)
     *s = (mp_sem){0};
     s->value = value;
     s->max = max;
+    s->owner = mp__pid();
     MP__STORE(&s->magic, MP__MAGIC_SEM);
     return 0;
 }
@@ -52,12 +53,9 @@ int mp_sem_create(mp_sem **out, unsigned value, unsigned max)
 int mp_sem_destroy(mp_sem *s)
 {
     int r = sem_check(s, "mp_sem_destroy");
-    if (r < 0)
+    if (r < 0 || !mp__owns(&s->owner))
         return r;
-    MP__STORE(&s->magic, 0);
-    if (s->flags & MP__FLAG_ALLOCATED)
-        return mp_shm_free(s);
-    return 0;
+    return mp__retire(s, &s->magic, s->flags);
 }
 
 static int try_down(mp_sem *s)

@@ -1,7 +1,8 @@
 /* labels: ipc */
 /* test_pipe.c - mp_pipe: whole messages of every size between processes
  * and threads, buffers too small, timeouts, end-of-file on close and on
- * peer death, one-way pipes, waiting on several ends. */
+ * peer death (also of a peer that never used its end), one-way pipes,
+ * waiting on several ends, and which process a close acts for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +10,13 @@
 #include <cmocka.h>
 
 #include "mproc.h"
+#include "shm.h" /* mp__shm_in_use */
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void fill(unsigned char *p, size_t n, unsigned seed)
@@ -271,6 +274,115 @@ static void test_eof_on_peer_death(void **state)
     assert_int_equal(mp_pipe_close(e.b), 0); /* the dead process's end */
 }
 
+/* --- a peer that never touched its end ------------------------------------
+ * The ends the creator has not used pass to the child it starts next, so
+ * the child's death is end-of-file even if the child never did anything. */
+static int exit_at_once(void *arg, size_t size)
+{
+    (void)arg, (void)size;
+    return 0;
+}
+
+static int die_at_once(void *arg, size_t size)
+{
+    (void)arg, (void)size;
+    raise(SIGKILL);
+    return 1;
+}
+
+static void test_eof_when_peer_never_used_its_end(void **state)
+{
+    (void)state;
+    static const mp_process_fn children[] = {exit_at_once, die_at_once};
+    static const int codes[] = {0, -SIGKILL};
+    size_t before = mp__shm_in_use();
+    for (int i = 0; i < 2; i++) {
+        ends e;
+        assert_int_equal(mp_pipe_create(&e.a, &e.b, 0, 4096), 0);
+        mp_process *p;
+        assert_int_equal(mp_process_start(&p, NULL, children[i], &e, sizeof e, 0), 0);
+        char buf[8];
+        size_t n;
+        alarm(60); /* a hang kills the test program: a failure, not a stall */
+        assert_int_equal(mp_pipe_recv(e.a, buf, sizeof buf, &n, MP_FOREVER), MP_EEOF);
+        static char chunk[20000]; /* more than the ring holds: must wait */
+        assert_int_equal(mp_pipe_send(e.a, chunk, sizeof chunk, MP_FOREVER), MP_EEOF);
+        alarm(0);
+        join_ok(p, codes[i]);
+        /* The dead child's end is closed in its place: nothing leaks. */
+        assert_int_equal(mp_pipe_close(e.a), 0);
+        assert_int_equal(mp_pipe_close(e.b), 0);
+    }
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
+/* --- who a close acts for --------------------------------------------------
+ * Python's idiom: each side closes the end it does not use.  The child's
+ * close of `a` and the parent's close of `b` release only their own views;
+ * the child's close of `b`, the end it used, is end-of-file for the parent. */
+static int talk_then_close(void *arg, size_t size)
+{
+    (void)size;
+    ends *e = arg;
+    char buf[8];
+    size_t n;
+    if (mp_pipe_close(e->a) != 0)
+        return 1;
+    if (mp_pipe_send(e->b, "hi", 3, 10) != 0 || mp_pipe_recv(e->b, buf, sizeof buf, &n, 10) != 0)
+        return 2;
+    if (n != 3 || strcmp(buf, "yo") != 0)
+        return 3;
+    return mp_pipe_close(e->b) == 0 ? 0 : 4;
+}
+
+static void test_each_side_closes_the_end_it_does_not_use(void **state)
+{
+    (void)state;
+    size_t before = mp__shm_in_use();
+    ends e;
+    assert_int_equal(mp_pipe_create(&e.a, &e.b, 0, 0), 0);
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, talk_then_close, &e, sizeof e, 0), 0);
+    assert_int_equal(mp_pipe_close(e.b), 0); /* the child's end now */
+    char buf[8];
+    size_t n;
+    assert_int_equal(mp_pipe_recv(e.a, buf, sizeof buf, &n, 10), 0);
+    assert_string_equal(buf, "hi");
+    assert_int_equal(mp_pipe_send(e.a, "yo", 3, 10), 0);
+    assert_int_equal(mp_pipe_recv(e.a, buf, sizeof buf, &n, 10), MP_EEOF);
+    join_ok(p, 0);
+    assert_int_equal(mp_pipe_close(e.a), 0); /* the last end: frees the pipe */
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
+/* A child made with plain fork() that closes the ends it inherited leaves
+ * the parent's pipe working. */
+static void test_forked_child_closes_only_its_view(void **state)
+{
+    (void)state;
+    size_t before = mp__shm_in_use();
+    mp_pipe *a, *b;
+    assert_int_equal(mp_pipe_create(&a, &b, 0, 0), 0);
+    assert_int_equal(mp_pipe_send(a, "x", 1, 0), 0); /* used by the parent */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(mp_pipe_close(a) == 0 && mp_pipe_close(b) == 0 ? 0 : 1);
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char c = 0;
+    size_t n;
+    assert_int_equal(mp_pipe_recv(b, &c, 1, &n, 5), 0);
+    assert_int_equal(c, 'x');
+    assert_int_equal(mp_pipe_send(b, "y", 1, 5), 0);
+    assert_int_equal(mp_pipe_recv(a, &c, 1, &n, 5), 0);
+    assert_int_equal(c, 'y');
+    assert_int_equal(mp_pipe_close(a), 0);
+    assert_int_equal(mp_pipe_close(b), 0);
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
 static int block_in_recv(void *arg, size_t size)
 {
     (void)size;
@@ -455,6 +567,9 @@ int main(void)
         cmocka_unit_test(test_buffer_too_small_and_timeouts),
         cmocka_unit_test(test_eof_on_close),
         cmocka_unit_test(test_eof_on_peer_death),
+        cmocka_unit_test(test_eof_when_peer_never_used_its_end),
+        cmocka_unit_test(test_each_side_closes_the_end_it_does_not_use),
+        cmocka_unit_test(test_forked_child_closes_only_its_view),
         cmocka_unit_test(test_killed_waiter_leaves_end_usable),
         cmocka_unit_test(test_sender_killed_mid_message),
         cmocka_unit_test(test_simplex_and_wait),

@@ -1,6 +1,7 @@
 /* labels: ipc */
 /* test_process.c - mp_process: start, names, exit codes, join timeouts,
- * terminate/kill, daemon children, bad input. */
+ * terminate/kill, daemon children, bad input; and what a forked child may
+ * do to the shared objects it inherited. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +9,12 @@
 #include <cmocka.h>
 
 #include "mproc.h"
+#include "shm.h" /* mp__shm_in_use */
 
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct report {
@@ -187,6 +190,139 @@ static void test_many_children_reaped(void **state)
     }
 }
 
+/* --- inherited objects -------------------------------------------------------
+ * Every object in shared memory belongs to the process that made it.  A
+ * child forked afterwards holds copies of the pointers; when it destroys
+ * (or closes) them, only its view goes: the parent's objects keep working,
+ * the parent's own destroy then frees each exactly once, and nothing
+ * leaks. */
+typedef struct objects {
+    mp_queue *queue;
+    mp_lock *lock;
+    mp_rlock *rlock;
+    mp_sem *sem;
+    mp_event *event;
+    mp_cond *cond;
+    mp_barrier *barrier;
+    mp_lock local;      /* mp_lock_init form, in the parent's memory */
+    mp_dict *dict;
+    mp_value *value;
+    mp_shared_array *array;
+    mp_segment *segment;
+} objects;
+
+static void make_objects(objects *o)
+{
+    assert_int_equal(mp_queue_create(&o->queue, 0, 0), 0);
+    assert_int_equal(mp_lock_create(&o->lock), 0);
+    assert_int_equal(mp_rlock_create(&o->rlock), 0);
+    assert_int_equal(mp_sem_create(&o->sem, 1, 0), 0);
+    assert_int_equal(mp_event_create(&o->event), 0);
+    assert_int_equal(mp_cond_create(&o->cond), 0);
+    assert_int_equal(mp_barrier_create(&o->barrier, 1), 0);
+    assert_int_equal(mp_lock_init(&o->local), 0);
+    assert_int_equal(mp_dict_create(&o->dict, 8, 0, 0), 0);
+    assert_int_equal(mp_value_create(&o->value, sizeof(int64_t), NULL, 0), 0);
+    assert_int_equal(mp_shared_array_create(&o->array, 4, sizeof(int), NULL, 0), 0);
+    char name[64];
+    snprintf(name, sizeof name, "mproc-test-inherit-%d", (int)getpid());
+    assert_int_equal(mp_segment_create(&o->segment, name, 4096, 0), 0);
+}
+
+/* Destroys (or closes) everything; the number of calls that failed. */
+static int destroy_objects(objects *o)
+{
+    return (mp_queue_close(o->queue) != 0) + (mp_queue_destroy(o->queue) != 0) + (mp_lock_destroy(o->lock) != 0) +
+           (mp_rlock_destroy(o->rlock) != 0) + (mp_sem_destroy(o->sem) != 0) + (mp_event_destroy(o->event) != 0) +
+           (mp_cond_destroy(o->cond) != 0) + (mp_barrier_destroy(o->barrier) != 0) +
+           (mp_lock_destroy(&o->local) != 0) + (mp_dict_destroy(o->dict) != 0) + (mp_value_destroy(o->value) != 0) +
+           (mp_shared_array_destroy(o->array) != 0) + (mp_segment_close(o->segment) != 0);
+}
+
+static void use_objects(objects *o)
+{
+    char buf[8];
+    size_t n;
+    assert_int_equal(mp_queue_put(o->queue, "q", 2, 0), 0);
+    assert_int_equal(mp_queue_get(o->queue, buf, sizeof buf, &n, 0), 0);
+    assert_int_equal(mp_lock_acquire(o->lock, 0), 0);
+    assert_int_equal(mp_lock_release(o->lock), 0);
+    assert_int_equal(mp_rlock_acquire(o->rlock, 0), 0);
+    assert_int_equal(mp_rlock_release(o->rlock), 0);
+    assert_int_equal(mp_sem_acquire(o->sem, 0), 0);
+    assert_int_equal(mp_sem_release(o->sem), 0);
+    assert_int_equal(mp_event_set(o->event), 0);
+    assert_int_equal(mp_event_is_set(o->event), 1);
+    assert_int_equal(mp_cond_acquire(o->cond, 0), 0);
+    assert_int_equal(mp_cond_notify_all(o->cond), 0);
+    assert_int_equal(mp_cond_release(o->cond), 0);
+    assert_int_equal(mp_barrier_wait(o->barrier, 1, NULL), 0);
+    assert_int_equal(mp_lock_acquire(&o->local, 0), 0);
+    assert_int_equal(mp_lock_release(&o->local), 0);
+    assert_int_equal(mp_dict_set_str(o->dict, "k", "v", 2), 0);
+    assert_int_equal(mp_dict_get_str(o->dict, "k", buf, sizeof buf, &n), 0);
+    assert_int_equal(mp_value_add_i64(o->value, 1, NULL), 0);
+    assert_int_equal(mp_shared_array_set(o->array, 3, &(int){7}), 0);
+    memset(mp_segment_ptr(o->segment), 1, 4096);
+    mp_segment *again;
+    assert_int_equal(mp_segment_open(&again, mp_segment_name(o->segment), 4096), 0);
+    assert_int_equal(mp_segment_close(again), 0);
+}
+
+static void test_forked_child_destroys_only_its_views(void **state)
+{
+    (void)state;
+    size_t before = mp__shm_in_use();
+    objects o;
+    make_objects(&o);
+    /* mp_process children fork too: the same rule, through the library. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(destroy_objects(&o));
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    use_objects(&o);
+    assert_int_equal(destroy_objects(&o), 0);
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
+/* Objects whose creator has died are destroyed by whoever comes next, so
+ * they do not leak with it. */
+static int make_and_exit(void *arg, size_t size)
+{
+    (void)arg, (void)size;
+    mp_queue *q;
+    mp_lock *l;
+    if (mp_queue_create(&q, 0, 0) != 0 || mp_lock_create(&l) != 0)
+        return 1;
+    memcpy(rep->name, &q, sizeof q);
+    memcpy(rep->name + sizeof q, &l, sizeof l);
+    return 0;
+}
+
+static void test_dead_creators_objects_are_taken_over(void **state)
+{
+    (void)state;
+    size_t before = mp__shm_in_use();
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, make_and_exit, NULL, 0, 0), 0);
+    assert_int_equal(mp_process_join(p, 30), 0);
+    int code = -1;
+    assert_int_equal(mp_process_exitcode(p, &code), 0);
+    assert_int_equal(code, 0);
+    assert_int_equal(mp_process_close(p), 0);
+    mp_queue *q;
+    mp_lock *l;
+    memcpy(&q, rep->name, sizeof q);
+    memcpy(&l, rep->name + sizeof q, sizeof l);
+    assert_int_equal(mp_queue_destroy(q), 0);
+    assert_int_equal(mp_lock_destroy(l), 0);
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -212,6 +348,8 @@ int main(void)
         cmocka_unit_test(test_timeout_terminate_kill),
         cmocka_unit_test(test_daemon_dies_with_parent),
         cmocka_unit_test(test_many_children_reaped),
+        cmocka_unit_test(test_forked_child_destroys_only_its_views),
+        cmocka_unit_test(test_dead_creators_objects_are_taken_over),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,8 @@
 /* labels: ipc */
 /* test_queue.c - mp_queue: the 4-producer 4-consumer stress test over
  * processes (every message checked, none lost, none duplicated), bounds,
- * timeouts, close, join/task_done, threads, bad input. */
+ * timeouts, close, join/task_done, threads, bad input, and processes killed
+ * at every step of a put or a get. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "mproc.h"
+#include "ipc.h" /* mp__queue_crash_step */
 
 #include <pthread.h>
 #include <signal.h>
@@ -281,6 +283,214 @@ static void test_killed_producer(void **state)
     mp_queue_destroy(q);
 }
 
+/* --- deaths at every step of a put or a get -------------------------------
+ * A child sets mp__queue_crash_step and kills itself at that step of one
+ * put or get.  Whatever the step, the queue must stay exact: the message is
+ * published (or taken) entirely or not at all, the item count and the bound
+ * stay right, nothing comes out twice, and join returns once every message
+ * that really went in was marked done. */
+
+typedef struct crash_job {
+    mp_queue *q;
+    int step;
+} crash_job;
+
+static int put_and_crash(void *arg, size_t size)
+{
+    (void)size;
+    crash_job *job = arg;
+    mp__queue_crash_step = job->step;
+    mp_queue_put(job->q, "m1", 3, 5);
+    return 1; /* the crash point was never reached */
+}
+
+static int get_and_crash(void *arg, size_t size)
+{
+    (void)size;
+    crash_job *job = arg;
+    char buf[8];
+    size_t n;
+    mp__queue_crash_step = job->step;
+    mp_queue_get(job->q, buf, sizeof buf, &n, 5);
+    return 1;
+}
+
+static void crash_child(mp_process_fn fn, mp_queue *q, int step)
+{
+    crash_job job = {q, step};
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, NULL, fn, &job, sizeof job, 0), 0);
+    join_ok(p, -SIGKILL);
+}
+
+/* Takes the next message, which must be `want`, and marks it done. */
+static void get_expect(mp_queue *q, const char *want)
+{
+    char buf[8];
+    size_t n = 0;
+    assert_int_equal(mp_queue_get(q, buf, sizeof buf, &n, 5), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(buf, want);
+    assert_int_equal(mp_queue_task_done(q), 0);
+}
+
+/* The queue (bounded to 2 items) is empty and works at its full bound. */
+static void expect_empty_and_usable(mp_queue *q)
+{
+    char buf[8];
+    size_t n;
+    assert_int_equal(mp_queue_size(q), 0);
+    assert_true(mp_queue_empty(q));
+    assert_int_equal(mp_queue_get(q, buf, sizeof buf, &n, 0), MP_EAGAIN);
+    assert_int_equal(mp_queue_join(q, 10), 0);
+    assert_int_equal(mp_queue_put(q, "p0", 3, 5), 0);
+    assert_int_equal(mp_queue_put(q, "p1", 3, 5), 0);
+    assert_true(mp_queue_full(q));
+    get_expect(q, "p0");
+    get_expect(q, "p1");
+    assert_int_equal(mp_queue_join(q, 10), 0);
+}
+
+static void test_producer_killed_at_every_step(void **state)
+{
+    (void)state;
+    for (int step = MP__QSTEP_PUT_LOCKED; step <= MP__QSTEP_PUT_CLEARED; step++) {
+        mp_queue *q;
+        assert_int_equal(mp_queue_create(&q, 2, 4096), 0);
+        assert_int_equal(mp_queue_put(q, "m0", 3, 0), 0);
+        crash_child(put_and_crash, q, step);
+        int published = step >= MP__QSTEP_PUT_MOVED;
+        assert_int_equal(mp_queue_size(q), 1 + published);
+        get_expect(q, "m0");
+        if (published)
+            get_expect(q, "m1");
+        expect_empty_and_usable(q);
+        assert_int_equal(mp_queue_destroy(q), 0);
+    }
+}
+
+static void test_consumer_killed_at_every_step(void **state)
+{
+    (void)state;
+    for (int step = MP__QSTEP_GET_LOCKED; step <= MP__QSTEP_GET_CLEARED; step++) {
+        mp_queue *q;
+        assert_int_equal(mp_queue_create(&q, 2, 4096), 0);
+        assert_int_equal(mp_queue_put(q, "m0", 3, 0), 0);
+        assert_int_equal(mp_queue_put(q, "m1", 3, 0), 0);
+        crash_child(get_and_crash, q, step);
+        int taken = step >= MP__QSTEP_GET_MOVED;
+        assert_int_equal(mp_queue_size(q), 2 - taken);
+        if (taken)
+            assert_int_equal(mp_queue_task_done(q), 0); /* for the dead consumer */
+        else
+            get_expect(q, "m0"); /* not taken: it comes out once, now */
+        get_expect(q, "m1");
+        expect_empty_and_usable(q);
+        assert_int_equal(mp_queue_destroy(q), 0);
+    }
+}
+
+/* Random kills: producers killed wherever they are in their puts; then
+ * every message that got in is taken and marked done, and join returns. */
+static int put_numbers(void *arg, size_t size)
+{
+    (void)size;
+    mp_queue *q = *(mp_queue **)arg;
+    for (uint32_t i = 0;; i++)
+        if (mp_queue_put(q, &i, sizeof i, 30) != 0)
+            return 1;
+}
+
+static void test_random_producer_kills(void **state)
+{
+    (void)state;
+    uint32_t rng = 12345;
+    mp_queue *q;
+    assert_int_equal(mp_queue_create(&q, 0, 1 << 20), 0);
+    for (int round = 0; round < 100; round++) {
+        mp_process *p[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(mp_process_start(&p[i], NULL, put_numbers, &q, sizeof q, 0), 0);
+        usleep(xorshift(&rng) % 2000);
+        for (int i = 0; i < 2; i++) {
+            mp_process_kill(p[i]);
+            join_ok(p[i], -SIGKILL);
+        }
+        uint32_t v;
+        size_t n;
+        while (mp_queue_get(q, &v, sizeof v, &n, 0) == 0)
+            assert_int_equal(mp_queue_task_done(q), 0);
+        assert_int_equal(mp_queue_size(q), 0);
+        assert_int_equal(mp_queue_join(q, 10), 0);
+    }
+    mp_queue_destroy(q);
+}
+
+/* Random kills of consumers: every number put comes out at most once
+ * (a dead consumer may lose the one it was taking), and the count of items
+ * stays exact: the bound admits exactly max_items puts afterwards. */
+#define KILL_ITEMS 256
+
+typedef struct taken {
+    mp_queue *q;
+    uint32_t seen[KILL_ITEMS];
+} taken;
+
+static int take_numbers(void *arg, size_t size)
+{
+    (void)size;
+    taken *t = *(taken **)arg;
+    for (;;) {
+        uint32_t v;
+        size_t n;
+        if (mp_queue_get(t->q, &v, sizeof v, &n, 30) != 0 || v >= KILL_ITEMS)
+            return 1;
+        __atomic_fetch_add(&t->seen[v], 1, __ATOMIC_RELAXED);
+    }
+}
+
+static void test_random_consumer_kills(void **state)
+{
+    (void)state;
+    uint32_t rng = 777;
+    void *mem;
+    assert_int_equal(mp_shm_alloc(sizeof(taken), &mem), 0);
+    taken *t = mem;
+    assert_int_equal(mp_queue_create(&t->q, KILL_ITEMS, 16384), 0);
+    for (int round = 0; round < 40; round++) {
+        memset(t->seen, 0, sizeof t->seen);
+        for (uint32_t i = 0; i < KILL_ITEMS; i++)
+            assert_int_equal(mp_queue_put(t->q, &i, sizeof i, 0), 0);
+        mp_process *p[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(mp_process_start(&p[i], NULL, take_numbers, &t, sizeof t, 0), 0);
+        usleep(xorshift(&rng) % 3000);
+        for (int i = 0; i < 2; i++) {
+            mp_process_kill(p[i]);
+            join_ok(p[i], -SIGKILL);
+        }
+        uint32_t v;
+        size_t n;
+        while (mp_queue_get(t->q, &v, sizeof v, &n, 0) == 0)
+            t->seen[v]++;
+        int lost = 0;
+        for (int i = 0; i < KILL_ITEMS; i++) {
+            if (t->seen[i] > 1)
+                fail_msg("round %d: message %d came out %u times", round, i, t->seen[i]);
+            lost += t->seen[i] == 0;
+        }
+        assert_true(lost <= 2);
+        assert_int_equal(mp_queue_size(t->q), 0);
+        for (uint32_t i = 0; i < KILL_ITEMS; i++)
+            assert_int_equal(mp_queue_put(t->q, &i, sizeof i, 0), 0);
+        assert_int_equal(mp_queue_put(t->q, &v, sizeof v, 0), MP_EAGAIN);
+        while (mp_queue_get(t->q, &v, sizeof v, &n, 0) == 0)
+            ;
+    }
+    mp_queue_destroy(t->q);
+    mp_shm_free(t);
+}
+
 /* Threads: 2 producers, 2 consumers. */
 typedef struct tq {
     mp_queue *q;
@@ -378,6 +588,10 @@ int main(void)
         cmocka_unit_test(test_close_wakes_getters),
         cmocka_unit_test(test_join_and_task_done),
         cmocka_unit_test(test_killed_producer),
+        cmocka_unit_test(test_producer_killed_at_every_step),
+        cmocka_unit_test(test_consumer_killed_at_every_step),
+        cmocka_unit_test(test_random_producer_kills),
+        cmocka_unit_test(test_random_consumer_kills),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_from_process_pool_tasks),
     };

@@ -208,6 +208,20 @@ static void test_killed_lock_holder(void **state) { (void)state; killed_holder(K
 static void test_killed_rlock_holder(void **state) { (void)state; killed_holder(KIND_RLOCK); }
 static void test_killed_cond_holder(void **state) { (void)state; killed_holder(KIND_COND); }
 
+/* A caller that only tries (timeout 0) takes a dead holder's lock too:
+ * otherwise a non-blocking user would be refused forever. */
+static void test_killed_holder_try_acquire(void **state)
+{
+    (void)state;
+    mp_event_clear(&sh->ready);
+    int kind = KIND_LOCK;
+    mp_process *p;
+    assert_int_equal(mp_process_start(&p, "doomed", die_holding, &kind, sizeof kind, 0), 0);
+    join_ok(p, -SIGKILL);
+    assert_int_equal(mp_lock_acquire(&sh->lock, 0), MP_EOWNERDEAD);
+    assert_int_equal(mp_lock_release(&sh->lock), 0);
+}
+
 static int heir_candidate(void *arg, size_t size)
 {
     (void)arg, (void)size;
@@ -428,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_killed_lock_holder),
         cmocka_unit_test(test_killed_rlock_holder),
         cmocka_unit_test(test_killed_cond_holder),
+        cmocka_unit_test(test_killed_holder_try_acquire),
         cmocka_unit_test(test_killed_holder_one_heir),
         cmocka_unit_test(test_rlock),
         cmocka_unit_test(test_semaphore),
