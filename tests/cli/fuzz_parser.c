@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strbuf err = STRBUF_INIT;
     if (run_options_parse(&o, argc, argv, &err) == 0) {
         command c;
-        if (command_compile(&c, o.cmd, o.ncmd, o.quote) == 0) {
+        if (command_compile(&c, o.cmd, o.ncmd, o.quote, &err) == 0) {
             char *none[] = {(char *)"", NULL};
             char **args = none;
             size_t nargs = 1;
