@@ -38,12 +38,6 @@ static int is_shell_word(const char *s)
     return 0;
 }
 
-static int seg_push_empty(segment_list *l, size_t off)
-{
-    segment t = {SEG_TEXT, EDIT_NONE, 0, off, 0};
-    return segment_list_push(l, t);
-}
-
 /* -q: every word is one argument; its text is literal, only replacement
  * strings in it are replaced. */
 static int compile_quoted(command *c, char **words, size_t nwords)
@@ -58,7 +52,7 @@ static int compile_quoted(command *c, char **words, size_t nwords)
             return -1;
         if (found > 0)
             c->has_repl = 1;
-        if (c->segs.len == before && seg_push_empty(&c->segs, base) < 0)
+        if (c->segs.len == before && segment_list_push_text(&c->segs, base, 0) < 0)
             return -1; /* an empty word is still a word */
         if (c->segs.len > cap) {
             size_t ncap = c->segs.cap;
@@ -75,17 +69,49 @@ static int compile_quoted(command *c, char **words, size_t nwords)
     return 0;
 }
 
-/* The words are joined with spaces into shell text, as GNU parallel does;
- * the text can be exec'd directly when every byte outside the replacement
- * strings is inert to the shell. */
-static int compile_joined(command *c, char **words, size_t nwords)
+/* The words joined with spaces, as GNU parallel reads them. */
+static int join_words(strbuf *out, char **words, size_t nwords)
 {
     for (size_t w = 0; w < nwords; w++) {
         if (w)
-            sb_addc(&c->text, ' ');
-        sb_adds(&c->text, words[w]);
+            sb_addc(out, ' ');
+        sb_adds(out, words[w]);
     }
-    if (c->text.failed)
+    return out->failed ? -1 : 0;
+}
+
+/* Scans the shell text once and gives each replacement string, and the
+ * arguments appended after the text, the quoting context it lands in. */
+static int assign_contexts(command *c, strbuf *err)
+{
+    shell_scan scan;
+    const char *why = NULL;
+    shell_scan_init(&scan);
+    for (size_t k = 0; k < c->segs.len; k++) {
+        segment *s = &c->segs.items[k];
+        if (s->kind == SEG_TEXT) {
+            shell_scan_text(&scan, c->text.data + s->off, s->len);
+        } else if (shell_scan_value(&scan, &s->ctx, &why) < 0) {
+            sb_addf(err, "cannot quote a replacement string safely after %s in '%s'", why, c->text.data);
+            return -1;
+        }
+    }
+    if (c->has_repl)
+        return 0;
+    shell_scan_text(&scan, " ", 1);
+    if (shell_scan_value(&scan, &c->tail, &why) < 0) {
+        sb_addf(err, "cannot quote the appended inputs safely after %s in '%s'", why, c->text.data);
+        return -1;
+    }
+    return 0;
+}
+
+/* The words are joined with spaces into shell text, as GNU parallel does;
+ * the text can be exec'd directly when every byte outside the replacement
+ * strings is inert to the shell. */
+static int compile_joined(command *c, char **words, size_t nwords, strbuf *err)
+{
+    if (join_words(&c->text, words, nwords) < 0)
         return -1;
     long found = template_split(c->text.data, c->text.len, 0, &c->segs);
     if (found < 0)
@@ -102,19 +128,43 @@ static int compile_joined(command *c, char **words, size_t nwords)
                 c->fast = 0;
         }
     }
-    return 0;
+    return assign_contexts(c, err);
 }
 
-int command_compile(command *c, char **words, size_t nwords, int quote)
+/* GNU parallel would run a {= perl expression =} (even one spread over
+ * several words); mproc has no perl to run it with and refuses it. */
+static int refuse_perl(char **words, size_t nwords, strbuf *err)
+{
+    strbuf joined = STRBUF_INIT;
+    size_t off, len;
+    int rc = join_words(&joined, words, nwords);
+    if (rc == 0 && template_find_perl(joined.data, joined.len, &off, &len)) {
+        sb_addf(err, "{= perl expression =} replacement strings are not supported: '%.*s'", (int)len,
+                joined.data + off);
+        rc = -1;
+    } else if (rc < 0) {
+        sb_adds(err, "out of memory");
+    }
+    sb_free(&joined);
+    return rc;
+}
+
+int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *err)
 {
     memset(c, 0, sizeof *c);
     c->quote = quote;
     c->empty = nwords == 0;
     if (c->empty)
         return 0;
-    if (sb_reserve(&c->text, 1) < 0) /* segments index into text.data */
+    if (refuse_perl(words, nwords, err) < 0)
         return -1;
-    return quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords);
+    size_t errlen = err->len;
+    int rc = -1;
+    if (sb_reserve(&c->text, 1) == 0) /* segments index into text.data */
+        rc = quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords, err);
+    if (rc < 0 && err->len == errlen)
+        sb_adds(err, "out of memory");
+    return rc;
 }
 
 void command_free(command *c)
@@ -152,12 +202,17 @@ static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t 
     return 0;
 }
 
+/* Appends value i of a replacement segment, quoted for where it lands.  A
+ * template backslash before {} escapes the first of its values only. */
 static int add_quoted_value(strbuf *out, const segment *s, const job_values *v, size_t i, strbuf *tmp)
 {
     sb_clear(tmp);
     if (seg_value(tmp, s, v, i) < 0)
         return -1;
-    return shell_quote(out, tmp->data ? tmp->data : "", tmp->len);
+    shell_context ctx = s->ctx;
+    if (i > 0)
+        ctx.escaped = 0;
+    return shell_quote_at(out, tmp->data ? tmp->data : "", tmp->len, &ctx);
 }
 
 int command_shell_text(const command *c, const job_values *v, strbuf *out)
@@ -193,7 +248,7 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
     if (!c->has_repl)
         for (size_t i = 0; i < v->nargs; i++) {
             sb_addc(out, ' ');
-            shell_quote(out, v->args[i], strlen(v->args[i]));
+            shell_quote_at(out, v->args[i], strlen(v->args[i]), &c->tail);
         }
     int failed = tmp.failed;
     sb_free(&tmp);

@@ -1,9 +1,12 @@
 /* command.h - turning the command template and a job's arguments into
  * what is run.
  *
- * Every job has a shell form: the text GNU parallel would hand to the
- * shell, with each argument quoted so that it stays one literal word.  It
- * is what --dry-run prints and what the job log records.  When that text
+ * Every job has a shell form: the template's shell text with each value
+ * quoted for the place it lands in (outside quotes, inside '...', "...",
+ * $'...', `...` and so on: see shellctx.h), so that the shell reads it as
+ * literal data.  Where GNU parallel is safe the text is the same as the
+ * one it would hand to the shell.  It is what --dry-run prints and what
+ * the job log records.  When that text
  * needs no shell (plain words, a program found on PATH, no builtin), the
  * job also has an argv form and is exec'd directly: same result, without
  * the cost of starting a shell. */
@@ -19,7 +22,8 @@ typedef struct command {
     int has_repl;       /* any replacement string: arguments are not appended */
     int fast;           /* the template itself allows direct exec */
     strbuf text;        /* the template text segments point into */
-    segment_list segs;
+    segment_list segs;  /* replacements carry their shell_context */
+    shell_context tail; /* where appended arguments land */
     size_t *seg_word;   /* -q: the word each segment belongs to */
     strbuf cache_name;  /* last program name looked up on PATH */
     strbuf cache_path;  /* ... and where it was found ("" if nowhere) */
@@ -32,8 +36,11 @@ typedef struct job_values {
     unsigned long slot; /* {%} */
 } job_values;
 
-/* Compiles the command words; returns 0 or -1 (allocation). */
-int command_compile(command *c, char **words, size_t nwords, int quote);
+/* Compiles the command words (quote: -q, every word is literal).  Returns
+ * 0, or -1 with a message in *err: out of memory, a {= perl expression =},
+ * or a replacement string at a place no quoting makes safe (after a $,
+ * after a here-document...).  c is always safe to command_free. */
+int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *err);
 void command_free(command *c);
 
 /* Appends the shell form of the job to *out; returns 0 or -1. */

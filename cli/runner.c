@@ -630,8 +630,8 @@ int run_jobs(run_options *o, int *signo)
     else
         r.capture = CAPTURE_FILES;
 
-    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote) < 0) {
-        say("%s", "out of memory");
+    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, &err) < 0) {
+        say("%s", sb_str(&err));
         goto out;
     }
     if ((o->resume || o->resume_failed) &&

@@ -2,6 +2,7 @@
 #include "template.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Parses the edit suffix inside the braces: "", ".", "/", "//", "/.". */
 static int parse_edit(const char *s, size_t n, path_edit *edit)
@@ -25,7 +26,7 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
         return 0;
     const char *in = s + 1;
     size_t inlen = close - 1;
-    segment r = {SEG_TEXT, EDIT_NONE, 0, 0, 0};
+    segment r = {.kind = SEG_TEXT, .edit = EDIT_NONE};
     if (inlen == 1 && in[0] == '#') {
         r.kind = SEG_SEQ;
     } else if (inlen == 1 && in[0] == '%') {
@@ -52,6 +53,29 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
     return 1;
 }
 
+/* Offset of the first "xy" at or after from in s[0..n), or n. */
+static size_t find_pair(const char *s, size_t n, size_t from, char x, char y)
+{
+    for (size_t i = from; i + 1 < n; i++)
+        if (s[i] == x && s[i + 1] == y)
+            return i;
+    return n;
+}
+
+int template_find_perl(const char *s, size_t n, size_t *off, size_t *len)
+{
+    size_t open = find_pair(s, n, 0, '{', '=');
+    if (open == n)
+        return 0;
+    /* A later {= cannot find an =} that this one does not. */
+    size_t close = find_pair(s, n, open + 2, '=', '}');
+    if (close == n)
+        return 0;
+    *off = open;
+    *len = close + 2 - open;
+    return 1;
+}
+
 int segment_list_push(segment_list *l, segment s)
 {
     if (l->len == l->cap) {
@@ -66,6 +90,12 @@ int segment_list_push(segment_list *l, segment s)
     return 0;
 }
 
+int segment_list_push_text(segment_list *l, size_t off, size_t len)
+{
+    segment t = {.kind = SEG_TEXT, .edit = EDIT_NONE, .off = off, .len = len};
+    return segment_list_push(l, t);
+}
+
 long template_split(const char *s, size_t n, size_t base, segment_list *out)
 {
     long found = 0;
@@ -74,11 +104,8 @@ long template_split(const char *s, size_t n, size_t base, segment_list *out)
         segment seg;
         size_t used;
         if (s[i] == '{' && replacement_parse(s + i, n - i, &seg, &used)) {
-            if (i > text_start) {
-                segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, i - text_start};
-                if (segment_list_push(out, t) < 0)
-                    return -1;
-            }
+            if (i > text_start && segment_list_push_text(out, base + text_start, i - text_start) < 0)
+                return -1;
             if (segment_list_push(out, seg) < 0)
                 return -1;
             found++;
@@ -88,11 +115,8 @@ long template_split(const char *s, size_t n, size_t base, segment_list *out)
             i++;
         }
     }
-    if (n > text_start) {
-        segment t = {SEG_TEXT, EDIT_NONE, 0, base + text_start, n - text_start};
-        if (segment_list_push(out, t) < 0)
-            return -1;
-    }
+    if (n > text_start && segment_list_push_text(out, base + text_start, n - text_start) < 0)
+        return -1;
     return found;
 }
 

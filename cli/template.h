@@ -5,13 +5,16 @@
  *   {#}                           the job's sequence number
  *   {%}                           the job's slot number
  *
- * Anything else between braces is ordinary text. */
+ * Anything else between braces is ordinary text.  GNU parallel's
+ * {= perl expression =} is not supported: template_find_perl finds it so
+ * that such a template can be refused rather than run as text. */
 #ifndef MPROC_CLI_TEMPLATE_H
 #define MPROC_CLI_TEMPLATE_H
 
 #include <stddef.h>
 
 #include "quote.h"
+#include "shellctx.h"
 
 typedef enum segment_kind {
     SEG_TEXT,       /* literal text: bytes [off, off+len) of the source */
@@ -27,6 +30,7 @@ typedef struct segment {
     size_t pos;     /* SEG_ARG: 1-based argument number */
     size_t off;     /* SEG_TEXT: offset into the parsed text */
     size_t len;     /* SEG_TEXT: length */
+    shell_context ctx; /* replacements: the shell quoting the value lands in */
 } segment;
 
 /* Largest N accepted in {N}: beyond it the braces are plain text. */
@@ -35,6 +39,11 @@ typedef struct segment {
 /* If s[0..n) starts with a replacement string, fills *seg, sets *used to
  * its length and returns 1; otherwise returns 0. */
 int replacement_parse(const char *s, size_t n, segment *seg, size_t *used);
+
+/* If s[0..n) holds a {= perl expression =} (from a {= to the first =}
+ * after it, as GNU parallel reads it), sets *off and *len to where it is
+ * and returns 1; otherwise returns 0. */
+int template_find_perl(const char *s, size_t n, size_t *off, size_t *len);
 
 typedef struct segment_list {
     segment *items;
@@ -48,6 +57,8 @@ typedef struct segment_list {
 long template_split(const char *s, size_t n, size_t base, segment_list *out);
 /* Appends s, growing the list.  0, or -1 when out of memory. */
 int segment_list_push(segment_list *l, segment s);
+/* Appends a SEG_TEXT segment for bytes [off, off+len); 0 or -1. */
+int segment_list_push_text(segment_list *l, size_t off, size_t len);
 void segment_list_free(segment_list *l);
 
 #endif

@@ -6,7 +6,10 @@ error (when the case says it is deterministic), the exit status, the job
 log without its timing columns and any --results tree.
 
 A few cases have no reference behaviour to compare with (mproc's own
-checks: signals, memory, help); they state what they expect instead.
+checks: signals, memory, help); they state what they expect instead.  So
+do the cases where GNU parallel itself is unsafe (it runs an input as
+shell code when a replacement string stands inside quotes): there the case
+gives mproc's expected output and does not run GNU parallel.
 
 usage: differential.py --mproc PATH [-k PATTERN] [-v]
 """
@@ -28,7 +31,8 @@ SHELL = shutil.which("bash") or "/bin/sh"
 
 
 def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
-         results=None, timeout=60, pre=None, after=None, check=None, stdout=True):
+         results=None, timeout=60, pre=None, after=None, check=None, stdout=True,
+         expect=None, shell=None):
     """Registers one differential case.
 
     args    the words after `parallel` / `mproc run`
@@ -44,10 +48,14 @@ def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=Non
     pre     a shell command run in the working directory first
     after   a shell command whose output is compared after the run
     check   an extra function(ours) -> error string or None
+    expect  (stdout bytes, exit status) mproc must give, for a case where GNU
+            parallel is unsafe: it is not run, and no file named "pwned" may
+            appear in the working directory
+    shell   the jobs' shell for this case (default: bash)
     """
     CASES.append(dict(name=name, args=args, stdin=stdin, files=files or {}, stderr=stderr,
                       sort=sort, joblog=joblog, results=results, timeout=timeout, pre=pre, stdout=stdout,
-                      after=after, check=check))
+                      after=after, check=check, expect=expect, shell=shell))
 
 
 SELF_CHECKS = []
@@ -113,8 +121,13 @@ case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
 case("slot-two-jobs", ["-j2", "-k", "sleep {}; echo {%}", ":::", "0.4", "0.1", "0.5"])
 case("inside-word", ["-k", "echo", "pre{}post", "x{.}y", ":::", "a b.c", "d"])
 case("all-args-inside-word", ["-k", "echo", "x{}y", ":::", "a", ":::", "b"])
-case("inside-shell-quotes", ["-k", "echo \"{}\"", ":::", "a b", "c"])
+case("inside-shell-quotes", ["-k", "echo \"{}\"", ":::", "c", "d.e"])
+# GNU parallel single-quotes the value even inside "...", so the job sees
+# the quotes ('a b') and "$(...)" in a value runs: not compared.
+case("inside-shell-quotes-quoted-value", ["-k", "echo \"{}\"", ":::", "a b", "$(touch pwned)"],
+     expect=(b"a b\n$(touch pwned)\n", 0))
 case("no-replacement-appends", ["-k", "echo", "first", ":::", "a b", "c"])
+case("perl-lookalikes-literal", ["-k", "echo", "=}", "{=}", "{=", ":::", "x"])
 case("unknown-braces-literal", ["-k", "echo", "{foo}", "{", "}", "{1x}", "{}", ":::", "x"])
 case("empty-command", ["-k", ":::", "echo a", "echo b; echo c"])
 case("empty-command-stdin", ["-k"], stdin=b"echo one\necho two | tr o 0\n")
@@ -145,6 +158,75 @@ case("exec-fallback-script", ["-k", "./script.sh", ":::", "a"], pre="printf 'ech
 case("jobs-get-default-sigpipe", ["-k", "yes {} | head -n 2", ":::", "a"])
 case("echo-help-value", ["-k", "echo", ":::", "--help", "--version"])
 case("leading-dash-values", ["-k", "echo", "{}", ":::", "-n", "-e", "-E"])
+
+# ---- safety: every quoting context of the template ------------------------
+# Values that GNU parallel runs as code when the template quotes {} itself,
+# and values whose bytes a wrong quoting would change.  Each one must reach
+# printf exactly, and none may create the file "pwned".
+EXEC_VALUES = ["$(touch pwned)", "`touch pwned`", "a;touch pwned", "';touch pwned;'", "\";touch pwned;\"",
+               "\\'$(touch pwned)", "a\n$(touch pwned)", "x\ntouch pwned\n#", "a[$(touch pwned)]",
+               "$'\\x41'", "${HOME}"]
+BYTE_VALUES = ["\\", "a\\", "\\n", "$HOME", "*", "?", "[a]", "~", "it's", "''", "\"", "a\nb", "!x",
+               "a b  c", "-n", "plain", "", "\xe9", "\t", "#x", "}", "{}", "$((1+1))", "1"]
+CONTEXT_VALUES = EXEC_VALUES + BYTE_VALUES
+FMT = "printf '[%s]\\n' "
+# (name, template, the argument printf gets for value v, shells).  $'...'
+# is bash's: dash reads it as $ and a '...' string.
+CONTEXTS = [
+    ("bare", FMT + "{}", lambda v: v),
+    ("bare-in-word", FMT + "x{}y", lambda v: "x" + v + "y"),
+    ("single", FMT + "'{}'", lambda v: v),
+    ("single-in-text", FMT + "'<{}>'", lambda v: "<" + v + ">"),
+    ("double", FMT + '"{}"', lambda v: v),
+    ("double-in-text", FMT + '"<{}> $((2+3))"', lambda v: "<" + v + "> 5"),
+    ("ansi", FMT + "$'<{}>\\t'", lambda v: "<" + v + ">\t", ("bash",)),
+    ("backslash-bare", FMT + "\\{}", lambda v: v),
+    ("backslash-double", FMT + '"\\{}"', lambda v: "\\" + v),
+    ("backslash-ansi", FMT + "$'\\{}'", lambda v: "\\" + v, ("bash",)),
+    ("cmdsub", FMT + '"$(printf %s {})"', lambda v: v.rstrip("\n")),
+    ("cmdsub-double", FMT + '"$(printf %s "{}")"', lambda v: v.rstrip("\n")),
+    ("backquote", "x=`printf %s {}`; " + FMT + '"$x"', lambda v: v.rstrip("\n")),
+    ("backquote-double", FMT + '"`printf %s {}`"', lambda v: v.rstrip("\n")),
+    ("backquote-double-inner", FMT + '"`printf %s \\"{}\\"`"', lambda v: v.rstrip("\n")),
+    ("param", FMT + "${x:-{}}", lambda v: v),
+    ("param-double", FMT + '"${x:-<{}>}"', lambda v: "<" + v + ">"),
+    ("comment", FMT + "x # {}", lambda v: "x"),
+    ("appended-after-comment", FMT + "x #", lambda v: "x"),
+    ("appended-after-backslash", FMT + "x\\", lambda v: "x " + v),
+]
+for ctx in CONTEXTS:
+    name, template, arg = ctx[:3]
+    for sh in ctx[3] if len(ctx) > 3 else ("bash", "dash"):
+        want = "".join("[%s]\n" % arg(v) for v in CONTEXT_VALUES).encode("utf-8", "surrogateescape")
+        case("context-%s-%s" % (name, sh), ["-k", "-j1", template, ":::"] + CONTEXT_VALUES,
+             expect=(want, 0), shell=shutil.which(sh))
+# Arithmetic has no literal data: a value that is not a plain word must not
+# be evaluated; the job fails instead.
+case("context-arith", ["-k", "-j1", "echo $(( {} + 1 ))", ":::", "1", "a[$(touch pwned)]", "$(touch pwned)"],
+     expect=(b"2\n", 2))
+# Where GNU parallel is safe (plain values), mproc agrees with it, --dry-run
+# included.
+CONTEXT_PLAIN = ["a", "b.c", "d/e", "-f", "1"]
+case("context-plain-values", ["-k", FMT + "{} '{}' \"{}\" \\{} \"\\{}\" \"$(printf %s {})\" \"${x:-{}}\" # {}",
+                              ":::"] + CONTEXT_PLAIN)
+case("context-plain-dry-run", ["-k", "--dry-run", FMT + "{} '{}' \"{}\" \\{} \"\\{}\" $'{}' \"${x:-{}}\" # {}",
+                               ":::"] + CONTEXT_PLAIN)
+# it's and $(x) in "...", '...', bare and $'...': escaped, or the quote closed,
+# the value quoted and the quote reopened.
+case("context-quoted-dry-run", ["-k", "--dry-run", "echo \"{}\" '{}' {} $'{}'", ":::", "it's", "$(x)"],
+     expect=(b"echo \"it's\" '''it'\"'\"'s''' 'it'\"'\"'s' $'''it'\"'\"'s'$''\n"
+             b"echo \"\\$(x)\" '''$(x)''' '$(x)' $'''$(x)'$''\n", 0))
+case("context-colsep", ["-k", "--colsep", ",", FMT + "\"{1}\" '{2}'"], stdin=b"$(touch pwned),it's\n`touch pwned`,a\"b\n",
+     expect=(b"[$(touch pwned)]\n[it's]\n[`touch pwned`]\n[a\"b]\n", 0))
+case("context-several-args", ["-k", "-n", "3", FMT + "\"{}\"", ":::", "a b", "$(touch pwned)", "'"],
+     expect=(b"[a b $(touch pwned) ']\n", 0))
+# Templates whose quoting the scan cannot follow are refused before any job.
+for name, template in [("after-dollar", "echo ${}"), ("heredoc", "cat <<EOF\n{}\nEOF"),
+                       ("case-in-cmdsub", "echo $(case a in a) echo {};; esac)"),
+                       ("nested-backquotes", "echo `echo \\`echo {}\\``"),
+                       ("backslash-in-backquotes", "echo `echo \\{}`")]:
+    case("context-refused-" + name, [template, ":::", "$(touch pwned)"], expect=(b"", 255))
+
 
 # ---- jobs -----------------------------------------------------------------
 case("jobs-2", ["-j2", "echo", ":::", "1", "2", "3", "4", "5"], sort=True)
@@ -331,7 +413,26 @@ def show(v, limit=1500):
     return s if len(s) <= limit else s[:limit] + "...(%d chars)" % len(s)
 
 
+def run_expected(c, mproc, base, env):
+    """A case without reference: mproc's output against the expected one."""
+    workdir = os.path.join(base, "ours")
+    ours = run_one(c, [mproc, "run"] + c["args"], workdir, env)
+    c["secs"] = (0, ours["secs"])
+    want_out, want_rc = c["expect"]
+    problems = []
+    if (ours["stdout"], ours["rc"]) != (want_out, want_rc):
+        problems.append("expected rc=%d %s\n  got      rc=%d %s\n  stderr: %s" %
+                        (want_rc, show(want_out), ours["rc"], show(ours["stdout"]), show(ours["stderr"])))
+    if os.path.exists(os.path.join(workdir, "pwned")):
+        problems.append("an input ran as shell code: 'pwned' was created")
+    return problems
+
+
 def run_case(c, mproc, base, env):
+    if c["shell"]:
+        env = dict(env, PARALLEL_SHELL=c["shell"], SHELL=c["shell"])
+    if c["expect"] is not None:
+        return run_expected(c, mproc, base, env)
     ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
     ours = run_one(c, [mproc, "run"] + c["args"], os.path.join(base, "ours"), env)
     c["secs"] = (ref["secs"], ours["secs"])
@@ -383,6 +484,22 @@ def bad_input_starts_nothing(mproc, base, env):
         p = subprocess.run(argv, capture_output=True, env=env)
         if p.returncode != 255 or os.path.exists(marker) or not p.stderr.startswith(b"mproc run: "):
             return "%s: rc=%d stderr=%r" % (extra, p.returncode, p.stderr)
+    return None
+
+
+@self_check
+def perl_expressions_refused(mproc, base, env):
+    # GNU parallel runs {= perl =} (even spread over several words); mproc
+    # has no perl and refuses the template before starting anything.
+    os.makedirs(base)
+    templates = [["touch", "x{= s/a/b/ =}"], ["touch", "{=", "s/a/b/", "=}"], ["touch", "{=1 $_ =}"],
+                 ["touch {==} | cat"], ["-q", "touch", "{= s/a/b/ =}"], ["-q", "touch", "{=", "=}"],
+                 ["--dry-run", "touch", "{= $_ =}"], ["-k", "--colsep", ",", "touch", "{=2 $_ =}"]]
+    for t in templates:
+        p = subprocess.run([mproc, "run"] + t + [":::", "a"], capture_output=True, env=env, cwd=base)
+        if p.returncode != 255 or p.stdout or not p.stderr.startswith(b"mproc run: ") or b"{=" not in p.stderr \
+                or os.listdir(base):
+            return "%s: rc=%d out=%r err=%r files=%s" % (t, p.returncode, p.stdout, p.stderr, os.listdir(base))
     return None
 
 

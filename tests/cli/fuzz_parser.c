@@ -4,7 +4,8 @@
  * as a command line; a command that parses is then compiled and rendered
  * (shell text and direct-exec argv) with the first source's values as the
  * job's arguments.  Every word also goes through the value parsers, the
- * replacement-string scanner, the shell quoting and the path edits. */
+ * replacement-string scanner, the shell quoting for every quoting context
+ * and the path edits; compiling the command runs the context scan. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "command.h"
 #include "options.h"
 #include "quote.h"
+#include "shellctx.h"
 #include "strbuf.h"
 #include "template.h"
 
@@ -38,6 +40,12 @@ static void exercise_word(const char *w)
     (void)shell_quote(&b, w, n);
     for (int e = EDIT_NONE; e <= EDIT_BASE_NOEXT; e++)
         (void)path_edit_apply(&b, w, n, (path_edit)e);
+    for (int where = QC_BARE; where <= QC_COMMENT; where++)
+        for (int flags = 0; flags < 8; flags++) {
+            shell_context ctx = {(unsigned char)where, (unsigned char)(flags & 1), (unsigned char)(flags >> 1 & 1),
+                                 (unsigned char)(flags >> 2 & 1)};
+            (void)shell_quote_at(&b, w, n, &ctx);
+        }
     sb_free(&b);
 }
 
@@ -62,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strbuf err = STRBUF_INIT;
     if (run_options_parse(&o, argc, argv, &err) == 0) {
         command c;
-        if (command_compile(&c, o.cmd, o.ncmd, o.quote) == 0) {
+        if (command_compile(&c, o.cmd, o.ncmd, o.quote, &err) == 0) {
             char *none[] = {(char *)"", NULL};
             char **args = none;
             size_t nargs = 1;

@@ -15,6 +15,7 @@
 #include "median.h"
 #include "options.h"
 #include "quote.h"
+#include "shellctx.h"
 #include "tally.h"
 #include "template.h"
 
@@ -111,6 +112,154 @@ static void test_replacement_strings(void **state)
     segment_list_free(&l);
 }
 
+/* Scans text up to its first "{}" and returns that point's context (or
+ * -1 when the scan refuses it). */
+static int context_of(const char *text, shell_context *ctx)
+{
+    const char *at = strstr(text, "{}");
+    assert_non_null(at);
+    shell_scan scan;
+    const char *why = NULL;
+    shell_scan_init(&scan);
+    shell_scan_text(&scan, text, (size_t)(at - text));
+    int rc = shell_scan_value(&scan, ctx, &why);
+    if (rc < 0)
+        assert_non_null(why);
+    return rc;
+}
+
+static void test_quoting_context_scan(void **state)
+{
+    (void)state;
+    struct { const char *text; quote_context where; int escaped, backquoted, bq_dq; } cases[] = {
+        {"echo {}", QC_BARE, 0, 0, 0},
+        {"echo 'a' \"b\" {}", QC_BARE, 0, 0, 0},
+        {"echo '{}'", QC_SINGLE, 0, 0, 0},
+        {"echo 'a\"b{}", QC_SINGLE, 0, 0, 0},
+        {"echo \"{}\"", QC_DOUBLE, 0, 0, 0},
+        {"echo \"a'b{}", QC_DOUBLE, 0, 0, 0},
+        {"echo \"a\\\"{}", QC_DOUBLE, 0, 0, 0},
+        {"echo \"\\{}", QC_DOUBLE, 1, 0, 0},
+        {"echo \\{}", QC_BARE, 1, 0, 0},
+        {"echo \\\\{}", QC_BARE, 0, 0, 0},
+        {"echo \\'{}", QC_BARE, 0, 0, 0},
+        {"echo $'a\\'{}", QC_ANSI, 0, 0, 0},
+        {"echo $'\\{}", QC_ANSI, 1, 0, 0},
+        {"echo \"$'{}", QC_DOUBLE, 0, 0, 0},
+        {"echo \"$(echo {}", QC_BARE, 0, 0, 0},
+        {"echo \"$(echo \"{}", QC_DOUBLE, 0, 0, 0},
+        {"echo \"$(echo (a) ')' {}", QC_BARE, 0, 0, 0},
+        {"echo \"$(echo a) {}", QC_DOUBLE, 0, 0, 0},
+        {"echo `echo {}", QC_BARE, 0, 1, 0},
+        {"echo \"`echo {}", QC_BARE, 0, 1, 1},
+        {"echo \"`echo \\\"{}", QC_DOUBLE, 0, 1, 1},
+        {"echo \"`echo a` {}", QC_DOUBLE, 0, 0, 0},
+        {"echo `echo '` {}", QC_BARE, 0, 0, 0},
+        {"echo ${x:-{}", QC_BARE, 0, 0, 0},
+        {"echo \"${x:-{}", QC_DOUBLE_PARAM, 0, 0, 0},
+        {"echo \"${x} {}", QC_DOUBLE, 0, 0, 0},
+        {"echo $(( {}", QC_ARITH, 0, 0, 0},
+        {"echo $(( (1) + {}", QC_ARITH, 0, 0, 0},
+        {"echo $(( 1 )) {}", QC_BARE, 0, 0, 0},
+        {"(( {}", QC_ARITH, 0, 0, 0},
+        {"( (echo) ) {}", QC_BARE, 0, 0, 0},
+        {"echo # it's {}", QC_COMMENT, 0, 0, 0},
+        {"echo # it's\necho '{}", QC_SINGLE, 0, 0, 0},
+        {"echo a#b '{}", QC_SINGLE, 0, 0, 0},
+        {"echo $# '{}", QC_SINGLE, 0, 0, 0},
+        {"echo $$ {}", QC_BARE, 0, 0, 0},
+        {"cat <<< {}", QC_BARE, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        shell_context ctx;
+        assert_int_equal(context_of(cases[i].text, &ctx), 0);
+        assert_int_equal(ctx.where, cases[i].where);
+        assert_int_equal(ctx.escaped, cases[i].escaped);
+        assert_int_equal(ctx.backquoted, cases[i].backquoted);
+        assert_int_equal(ctx.backquote_dq, cases[i].bq_dq);
+    }
+    const char *refused[] = {"echo ${}", "echo \"${}", "cat <<EOF\n{}", "cat <<-EOF\nEOF\n{}",
+                             "echo $(case a in a) {}", "echo `echo \\`{}", "echo `echo \\{}",
+                             "echo \"${x:-'{}"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        shell_context ctx;
+        assert_int_equal(context_of(refused[i], &ctx), -1);
+    }
+}
+
+static void check_quote_at(quote_context where, int escaped, int backquoted, int bq_dq, const char *in,
+                           const char *want)
+{
+    shell_context ctx = {(unsigned char)where, (unsigned char)escaped, (unsigned char)backquoted,
+                         (unsigned char)bq_dq};
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(shell_quote_at(&b, in, strlen(in), &ctx), 0);
+    assert_string_equal(sb_str(&b), want);
+    sb_free(&b);
+}
+
+static void test_quoting_for_context(void **state)
+{
+    (void)state;
+    /* plain values are left alone, as GNU parallel does */
+    for (int w = QC_BARE; w <= QC_COMMENT; w++)
+        check_quote_at((quote_context)w, 0, 0, 0, "a-b/c.d", "a-b/c.d");
+    check_quote_at(QC_BARE, 0, 0, 0, "$(x) 'y'", "'$(x) '\"'\"'y'\"'\"");
+    check_quote_at(QC_SINGLE, 0, 0, 0, "a b", "''a b''");
+    check_quote_at(QC_SINGLE, 0, 0, 0, "it's", "''it'\"'\"'s''");
+    check_quote_at(QC_DOUBLE, 0, 0, 0, "$a`b`\"c\\ 'd'", "\\$a\\`b\\`\\\"c\\\\ 'd'");
+    check_quote_at(QC_DOUBLE, 1, 0, 0, "x y", "x y");
+    check_quote_at(QC_DOUBLE, 1, 0, 0, "$x", "\\\\$x");
+    check_quote_at(QC_DOUBLE, 1, 0, 0, "", "\\");
+    check_quote_at(QC_DOUBLE_PARAM, 0, 0, 0, "it's $x", "\"it's \\$x\"");
+    check_quote_at(QC_ANSI, 0, 0, 0, "a b", "''a b'$'");
+    check_quote_at(QC_ANSI, 1, 0, 0, "n", "\\'n$'");
+    check_quote_at(QC_BARE, 1, 0, 0, "$x y", "$'x y'");
+    check_quote_at(QC_BARE, 1, 0, 0, "", "\n''");
+    check_quote_at(QC_BARE, 1, 0, 0, "\nx", "\n'\nx'");
+    check_quote_at(QC_ARITH, 0, 0, 0, "a[$(x)]", "'a[\\$(x)]'");
+    check_quote_at(QC_COMMENT, 0, 0, 0, "a\nb", "a\n#b");
+    check_quote_at(QC_BARE, 0, 1, 0, "$x\"", "'\\$x\"'");
+    check_quote_at(QC_BARE, 0, 1, 1, "$x\"", "'\\$x\\\"'");
+    check_quote_at(QC_DOUBLE, 0, 1, 1, "\\", "\\\\\\\\");
+}
+
+static void test_perl_expressions(void **state)
+{
+    (void)state;
+    struct { const char *s; int found; size_t off, len; } cases[] = {
+        {"echo {= s/a/b/ =}", 1, 5, 12},
+        {"x{==}y", 1, 1, 4},
+        {"{= a {= b =} c =}", 1, 0, 12},
+        {"{=}", 0, 0, 0},
+        {"=} {=", 0, 0, 0},
+        {"{= never closed", 0, 0, 0},
+        {"{} {1} {#}", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t off = 99, len = 99;
+        assert_int_equal(template_find_perl(cases[i].s, strlen(cases[i].s), &off, &len), cases[i].found);
+        if (cases[i].found) {
+            assert_int_equal(off, cases[i].off);
+            assert_int_equal(len, cases[i].len);
+        }
+    }
+    /* command_compile refuses them, naming the construct, with or without -q */
+    char *split[] = {"echo", "{=", "s/a/b/", "=}"};
+    char *heredoc[] = {"cat <<EOF\n{}\nEOF"};
+    struct { char **words; size_t n; int quote; const char *needle; } bad[] = {
+        {split, 4, 0, "{= s/a/b/ =}"}, {split, 4, 1, "{= s/a/b/ =}"}, {heredoc, 1, 0, "here-document"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        command c;
+        strbuf err = STRBUF_INIT;
+        assert_int_equal(command_compile(&c, bad[i].words, bad[i].n, bad[i].quote, &err), -1);
+        assert_non_null(strstr(sb_str(&err), bad[i].needle));
+        command_free(&c);
+        sb_free(&err);
+    }
+}
+
 static void test_option_values(void **state)
 {
     (void)state;
@@ -197,7 +346,9 @@ static void render(char **words, size_t n, int quote, char **args, size_t nargs,
                    int want_direct, const char *want_argv)
 {
     command c;
-    assert_int_equal(command_compile(&c, words, n, quote), 0);
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(command_compile(&c, words, n, quote, &err), 0);
+    sb_free(&err);
     job_values v = {args, nargs, 1, 1};
     strbuf shell = STRBUF_INIT, path = STRBUF_INIT, joined = STRBUF_INIT;
     strvec argv = STRVEC_INIT;
@@ -236,6 +387,11 @@ static void test_command_rendering(void **state)
     char *none[] = {NULL};
     char *cmds[] = {"echo hi;", "echo x"};
     render(none, 0, 0, cmds, 2, "echo hi; echo x", 0, NULL);
+    char *dq[] = {"echo \"{}\" '{}'"};
+    render(dq, 1, 0, ab, 1, "echo \"a b\" '''a b'''", 0, NULL);
+    char *appended[] = {"echo x #"};
+    char *nl[] = {"a\nrm x"};
+    render(appended, 1, 0, nl, 1, "echo x # a\n#rm x", 0, NULL);
     char *help[] = {"--help"};
     render(echo_all, 2, 0, help, 1, "echo --help", 0, NULL);
 }
@@ -337,6 +493,9 @@ int main(void)
         cmocka_unit_test(test_shell_quote),
         cmocka_unit_test(test_path_edits),
         cmocka_unit_test(test_replacement_strings),
+        cmocka_unit_test(test_quoting_context_scan),
+        cmocka_unit_test(test_quoting_for_context),
+        cmocka_unit_test(test_perl_expressions),
         cmocka_unit_test(test_option_values),
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_command_rendering),
