@@ -103,8 +103,17 @@ MP_API int mp_set_error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Allocates `size` bytes of zeroed shared memory, aligned to 64 bytes.
  * The caller owns it and releases it with mp_shm_free.  Thread-safe and
  * process-safe (any process of the tree may allocate and free).
- * Errors: MP_EINVAL (out NULL or size 0), MP_ENOMEM (arena exhausted: the
- * reservation is set by MPROC_SHM_SIZE, in bytes with an optional K/M/G). */
+ * Errors: MP_EINVAL (out NULL or size 0), MP_ENOMEM (arena exhausted), or
+ * the reason the arena could not be set up (see below).
+ *
+ * The arena's size: MPROC_SHM_SIZE, read once when the arena is set up --
+ * decimal digits with an optional K, M, G or T suffix (powers of 1024,
+ * either case), at least 64M; default 32G of address space, of which only
+ * touched pages cost memory.  Any other value (a sign, a space, another
+ * suffix, an overflow) makes every call that needs the arena -- this one,
+ * mp_pool_open, the mp_X_create functions -- fail with MP_EINVAL and a
+ * message naming the variable and its value.  If the address space cannot
+ * hold even 64M (a small ulimit -v), they fail with -ENOMEM and say so. */
 MP_API int mp_shm_alloc(size_t size, void **out);
 
 /* Releases memory from mp_shm_alloc.  NULL is ignored.  Passing a pointer
