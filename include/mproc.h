@@ -20,6 +20,13 @@
  * Raw pointers to parent memory made after the pool opened are not visible
  * to process workers.  Thread workers see everything, but write only their
  * own output.
+ *
+ * Random numbers: every process worker and every mp_process child reseeds
+ * libc's generators (rand, random, the drand48 family) when it starts, from
+ * a value of its own, so forked processes never repeat each other's draws.
+ * The draws are not reproducible; reproducible numbers come from a seed and
+ * the task index.  Thread workers share the program's generators, as libc
+ * defines them for threads.
  */
 #ifndef MPROC_H
 #define MPROC_H
@@ -717,9 +724,10 @@ MP_API int mp_barrier_broken(const mp_barrier *b);
  * fork start method).  The child sees the argument blob, its globals and
  * the parent's memory as they were at mp_process_start, plus all mp_shm
  * memory; what it writes to ordinary memory stays in the child.  The
- * function's return value (0..255) is the exit code.  The child leaves with
- * _exit() after flushing stdio, so the parent's atexit handlers never run
- * twice.  Every descriptor mproc opens is close-on-exec.
+ * function's return value (0..255) is the exit code.  The child reseeds
+ * libc's random generators first (see the top of this file), and leaves
+ * with _exit() after flushing stdio, so the parent's atexit handlers never
+ * run twice.  Every descriptor mproc opens is close-on-exec.
  *
  * An mp_process handle belongs to the process that started the child and
  * is used by one thread at a time.  Reap every child: join it (or kill and
