@@ -320,9 +320,16 @@ typedef struct mp_call {
  *  - A process worker dies while running a task (a crash, abort(), _exit,
  *    a kill, the OOM killer): MP_EWORKER, "worker 4711 killed by SIGSEGV
  *    while running task 17" or "worker 4711 exited with status 3 while
- *    running task 17" -- after `retries` more attempts, if allowed.  The
- *    worker is replaced and every other task runs normally; the tasks the
- *    dead worker had claimed but not started are run by its replacement.
+ *    running task 17" -- after `retries` more attempts, if allowed.  A
+ *    segfault or bus error also names the address and, when it can tell,
+ *    the likely cause: "...: address 0x7f3a1c000010 is not mapped in the
+ *    worker: memory allocated after the pool opened is not visible to
+ *    process workers; use mp_shm_alloc or pass it as input/context" (the
+ *    address is mapped in the program: the memory rule), "address 0x0 (a
+ *    NULL pointer)", "... is not mapped (a dangling or corrupt pointer?)".
+ *    The worker is replaced and every other task runs normally; the tasks
+ *    the dead worker had claimed but not started are run by its
+ *    replacement.
  *  - A task runs past its timeout: MP_ETIMEDOUT, "task 5 timed out after
  *    0.2 s on worker 4711".  Process workers get SIGTERM, then SIGKILL
  *    100 ms later, and are replaced.  Thread workers cannot be stopped: the

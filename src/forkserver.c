@@ -89,6 +89,7 @@ static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int 
         if (getppid() != me)
             _exit(1);        /* the fork server died before we got here */
         mp__reseed_libc_random();
+        mp__fault_watch(&pool->sh->wslots[id]);
         worker_fn(pool, id);
         _exit(0);
     }

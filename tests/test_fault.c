@@ -307,6 +307,61 @@ static void test_each_death_is_named(void **state)
     alarm(0);
 }
 
+/* ---- a crash names its address, and the memory rule when that is the cause ---- */
+
+static int follow_pointer(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    const volatile char *p = *(char *const *)mp_task_context(task);
+    *(int *)out = p[0];
+    return 0;
+}
+
+/* Runs follow_pointer(ptr) as task 0 and returns its failure message. */
+static void crash_message(mp_pool *pool, const void *ptr, char *message, size_t len)
+{
+    int out = 0;
+    mp_failures failed = { 0 };
+    mp_call call = { .context = &ptr, .context_size = sizeof ptr, .failures = &failed };
+    assert_int_equal(mp_map(pool, follow_pointer, NULL, 1, 0, &out, sizeof out, &call), MP_ETASK);
+    assert_int_equal(failed.count, 1);
+    assert_int_equal(failed.items[0].code, MP_EWORKER);
+    snprintf(message, len, "%s", failed.items[0].message);
+    mp_failures_free(&failed);
+}
+
+static void assert_says(const char *message, const char *what, bool says)
+{
+    if (!strstr(message, what) != !says)
+        fail_msg("message '%s' %s '%s'", message, says ? "does not say" : "says", what);
+}
+
+static void test_crash_names_address_and_memory_rule(void **state)
+{
+    (void)state;
+    watchdog(30);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 1 });
+    /* Made after the pool opened, and large enough for its own mapping:
+     * the workers have nothing at that address. */
+    char *late = malloc((size_t)64 << 20);
+    assert_non_null(late);
+    late[0] = 1;
+    char message[MP_MESSAGE_MAX], where[64];
+    crash_message(pool, late, message, sizeof message);
+    snprintf(where, sizeof where, "address %p is not mapped in the worker", (void *)late);
+    assert_says(message, "killed by SIGSEGV while running task 0", true);
+    assert_says(message, where, true);
+    assert_says(message, "memory allocated after the pool opened is not visible to process workers", true);
+    assert_says(message, "mp_shm_alloc", true);
+    free(late);
+
+    crash_message(pool, NULL, message, sizeof message);
+    assert_says(message, "killed by SIGSEGV while running task 0: address 0x0 (a NULL pointer)", true);
+    assert_says(message, "pool opened", false);
+    assert_int_equal(mp_pool_close(pool), 0);
+    alarm(0);
+}
+
 /* A task that crashes its worker the first time only: with retries it
  * succeeds on its second run. */
 static _Atomic int *crash_count;
@@ -940,6 +995,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_supervision_options),
         cmocka_unit_test(test_each_death_is_named),
+        cmocka_unit_test(test_crash_names_address_and_memory_rule),
         cmocka_unit_test(test_retries),
         cmocka_unit_test(test_death_in_imap_and_async),
         cmocka_unit_test(test_every_task_kills_its_worker),
