@@ -204,7 +204,13 @@ MP_API const char *mp_backend_name(mp_backend backend);
  * memory rule at the top of this file), and so do the workers that later
  * replace dead ones: they are forked by a small single-threaded fork server
  * made now, never from the running program.  stdout and stderr are flushed
- * before forking so buffered output is not written twice.  Process workers
+ * before forking so buffered output is not written twice.  What tasks
+ * print in a process worker is written out before they are reported
+ * finished (stdout) and whenever the worker goes idle or exits (every
+ * stdio stream): when a call returns, an imap result arrives or a future is
+ * done, its tasks' lines have been written, so a program that exits
+ * without closing its pool loses none.  Lines of a task that never
+ * finished (its worker crashed or was killed) may be lost.  Process workers
  * ignore SIGINT (a terminal's Ctrl-C is for the program: it may cancel the
  * pool or exit) and die with the program, even when it is killed.
  * Errors: MP_EINVAL (out NULL; workers < 0 or > 4096; unknown backend in
