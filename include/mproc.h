@@ -20,6 +20,13 @@
  * Raw pointers to parent memory made after the pool opened are not visible
  * to process workers.  Thread workers see everything, but write only their
  * own output.
+ *
+ * Random numbers: every process worker and every mp_process child reseeds
+ * libc's generators (rand, random, the drand48 family) when it starts, from
+ * a value of its own, so forked processes never repeat each other's draws.
+ * The draws are not reproducible; reproducible numbers come from a seed and
+ * the task index.  Thread workers share the program's generators, as libc
+ * defines them for threads.
  */
 #ifndef MPROC_H
 #define MPROC_H
@@ -103,8 +110,17 @@ MP_API int mp_set_error(int code, const char *fmt, ...) MP_PRINTF(2, 3);
 /* Allocates `size` bytes of zeroed shared memory, aligned to 64 bytes.
  * The caller owns it and releases it with mp_shm_free.  Thread-safe and
  * process-safe (any process of the tree may allocate and free).
- * Errors: MP_EINVAL (out NULL or size 0), MP_ENOMEM (arena exhausted: the
- * reservation is set by MPROC_SHM_SIZE, in bytes with an optional K/M/G). */
+ * Errors: MP_EINVAL (out NULL or size 0), MP_ENOMEM (arena exhausted), or
+ * the reason the arena could not be set up (see below).
+ *
+ * The arena's size: MPROC_SHM_SIZE, read once when the arena is set up --
+ * decimal digits with an optional K, M, G or T suffix (powers of 1024,
+ * either case), at least 64M; default 32G of address space, of which only
+ * touched pages cost memory.  Any other value (a sign, a space, another
+ * suffix, an overflow) makes every call that needs the arena -- this one,
+ * mp_pool_open, the mp_X_create functions -- fail with MP_EINVAL and a
+ * message naming the variable and its value.  If the address space cannot
+ * hold even 64M (a small ulimit -v), they fail with -ENOMEM and say so. */
 MP_API int mp_shm_alloc(size_t size, void **out);
 
 /* Releases memory from mp_shm_alloc.  NULL is ignored.  Any process of the
@@ -191,7 +207,13 @@ MP_API const char *mp_backend_name(mp_backend backend);
  * memory rule at the top of this file), and so do the workers that later
  * replace dead ones: they are forked by a small single-threaded fork server
  * made now, never from the running program.  stdout and stderr are flushed
- * before forking so buffered output is not written twice.  Process workers
+ * before forking so buffered output is not written twice.  What tasks
+ * print in a process worker is written out before they are reported
+ * finished (stdout) and whenever the worker goes idle or exits (every
+ * stdio stream): when a call returns, an imap result arrives or a future is
+ * done, its tasks' lines have been written, so a program that exits
+ * without closing its pool loses none.  Lines of a task that never
+ * finished (its worker crashed or was killed) may be lost.  Process workers
  * ignore SIGINT (a terminal's Ctrl-C is for the program: it may cancel the
  * pool or exit) and die with the program, even when it is killed.
  * Errors: MP_EINVAL (out NULL; workers < 0 or > 4096; unknown backend in
@@ -307,9 +329,16 @@ typedef struct mp_call {
  *  - A process worker dies while running a task (a crash, abort(), _exit,
  *    a kill, the OOM killer): MP_EWORKER, "worker 4711 killed by SIGSEGV
  *    while running task 17" or "worker 4711 exited with status 3 while
- *    running task 17" -- after `retries` more attempts, if allowed.  The
- *    worker is replaced and every other task runs normally; the tasks the
- *    dead worker had claimed but not started are run by its replacement.
+ *    running task 17" -- after `retries` more attempts, if allowed.  A
+ *    segfault or bus error also names the address and, when it can tell,
+ *    the likely cause: "...: address 0x7f3a1c000010 is not mapped in the
+ *    worker: memory allocated after the pool opened is not visible to
+ *    process workers; use mp_shm_alloc or pass it as input/context" (the
+ *    address is mapped in the program: the memory rule), "address 0x0 (a
+ *    NULL pointer)", "... is not mapped (a dangling or corrupt pointer?)".
+ *    The worker is replaced and every other task runs normally; the tasks
+ *    the dead worker had claimed but not started are run by its
+ *    replacement.
  *  - A task runs past its timeout: MP_ETIMEDOUT, "task 5 timed out after
  *    0.2 s on worker 4711".  Process workers get SIGTERM, then SIGKILL
  *    100 ms later, and are replaced.  Thread workers cannot be stopped: the
@@ -732,9 +761,10 @@ MP_API int mp_barrier_broken(const mp_barrier *b);
  * fork start method).  The child sees the argument blob, its globals and
  * the parent's memory as they were at mp_process_start, plus all mp_shm
  * memory; what it writes to ordinary memory stays in the child.  The
- * function's return value (0..255) is the exit code.  The child leaves with
- * _exit() after flushing stdio, so the parent's atexit handlers never run
- * twice.  Every descriptor mproc opens is close-on-exec.
+ * function's return value (0..255) is the exit code.  The child reseeds
+ * libc's random generators first (see the top of this file), and leaves
+ * with _exit() after flushing stdio, so the parent's atexit handlers never
+ * run twice.  Every descriptor mproc opens is close-on-exec.
  *
  * An mp_process handle belongs to the process that started the child and
  * is used by one thread at a time.  Reap every child: join it (or kill and

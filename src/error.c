@@ -42,9 +42,14 @@ const char *mp_last_error(void)
     return last_error;
 }
 
+/* Formats into a scratch buffer first: an argument may be the last error
+ * itself (passing a message on, mp__error(r, "%s", mp_last_error())), and
+ * formatting a buffer into itself is undefined -- glibc leaves it empty. */
 int mp__verror(int code, const char *fmt, va_list ap)
 {
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    char message[MP__MESSAGE_MAX];
+    vsnprintf(message, sizeof message, fmt, ap);
+    memcpy(last_error, message, strlen(message) + 1);
     return code;
 }
 
@@ -62,7 +67,7 @@ int mp__syserror(const char *fmt, ...)
     int saved = errno ? errno : EIO;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    mp__verror(-saved, fmt, ap);
     va_end(ap);
     size_t len = strlen(last_error);
     snprintf(last_error + len, sizeof last_error - len, ": %s", strerror(saved));

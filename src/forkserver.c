@@ -22,6 +22,7 @@
  * closes or it is told to quit, it kills and reaps its workers and exits.
  */
 #include "pool.h"
+#include "forked.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -87,6 +88,8 @@ static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
             _exit(1);        /* the fork server died before we got here */
+        mp__reseed_libc_random();
+        mp__fault_watch(&pool->sh->wslots[id]);
         worker_fn(pool, id);
         _exit(0);
     }

@@ -6,6 +6,7 @@
  * function and leaves with _exit(): no atexit handlers of the parent (test
  * frameworks, library destructors) run twice.  The parent watches the child
  * through a pidfd, which makes join-with-timeout a single poll(). */
+#include "forked.h"
 #include "ipc.h"
 
 #include <errno.h>
@@ -61,6 +62,7 @@ static _Noreturn void child_main(mp_process *self, mp_process_fn fn, void *arg, 
     /* The child has no use for its own handle: only the parent joins. */
     snprintf(current_name, sizeof current_name, "%s", self->name);
     free(self);
+    mp__reseed_libc_random();
     if (flags & MP_PROCESS_DAEMON) {
         /* Die with the parent.  The parent may already be gone between the
          * fork and the prctl: then the signal never comes, so check. */

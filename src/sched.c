@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,19 @@ void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
     atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
     if (atomic_load(&job->progress_waiters))
         mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
+}
+
+/* What a process worker's tasks printed is written out before they are
+ * reported finished, so that a program that exits right after a call
+ * returns -- without closing its pool, which kills the workers -- loses no
+ * line.  stdout is what tasks print to, and asking whether it holds
+ * anything costs a load: the per-report check looks at it alone; other
+ * streams are flushed when the worker goes idle (mp__worker_main).  Thread
+ * workers share the program's stdio: nothing to do. */
+static inline void write_printed(const mp__shared *sh)
+{
+    if (sh->supervised && MP__UNLIKELY(__fpending(stdout) > 0))
+        fflush(stdout);
 }
 
 static void complete(mp__shared *sh, mp__job *job)
@@ -351,6 +365,7 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
             /* A stream counts finished tasks in `progress` instead.  The
              * slot says FLUSHING while they are reported: the supervisor
              * finds out which were from slot_done. */
+            write_printed(sh);
             mp__ws_set(ws, 0, MP__WS_FLUSHING);
             mp__report_stream(sh, job, begin, end);
             mp__ws_set(ws, 0, MP__WS_CLAIMING);
@@ -358,12 +373,14 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
         }
         pending += end - begin;
         if (pending >= job->flush_every) {
+            write_printed(sh);
             mp__ws_set(ws, pending, MP__WS_FLUSHING);
             flush_done(sh, job, &pending);
         }
         mp__ws_set(ws, pending, MP__WS_CLAIMING);
     }
     if (pending) {
+        write_printed(sh);
         mp__ws_set(ws, pending, MP__WS_FLUSHING);
         flush_done(sh, job, &pending);
     }
@@ -409,6 +426,7 @@ void mp__worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
     mp__wslot *ws = &sh->wslots[worker];
+    bool unflushed = sh->supervised;   /* the initializer may have printed */
     if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {
         /* A replacement: run what the worker before it left unfinished. */
         mp__job *job = &sh->jobs[atomic_load(&ws->job)];
@@ -426,6 +444,7 @@ void mp__worker_main(mp__shared *sh, int worker)
             if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
                 mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
             run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
+            unflushed = sh->supervised;
             continue;
         }
         /* Idle: spin a little (a new job is picked up in well under a
@@ -453,6 +472,10 @@ void mp__worker_main(mp__shared *sh, int worker)
                 continue;
         } else {
             atomic_fetch_sub(&sh->spinners, 1);
+        }
+        if (unflushed) {
+            fflush(NULL);          /* every stream a task wrote to, before we sleep */
+            unflushed = false;
         }
         atomic_fetch_add(&sh->sleepers, 1);
         if (!atomic_load(&sh->shutdown))

@@ -65,6 +65,9 @@ static char *arena_base;
 static size_t arena_size;
 static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
 static int arena_status;    /* result of the one-time set-up */
+/* Why the set-up failed: every call that needs the arena reports it, in
+ * whichever thread it runs (the last error is per thread). */
+static char arena_message[512];
 static size_t page_size;
 
 static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
@@ -73,31 +76,69 @@ static inline block *at(uint64_t off) { return (block *)(arena_base + off); }
 static inline uint64_t off_of(const block *b) { return (uint64_t)((const char *)b - arena_base); }
 static inline arena_header *header(void) { return (arena_header *)arena_base; }
 
-static size_t parse_size(const char *s, int *ok)
+/* log2 of the multiplier a size suffix stands for (K, M, G, T: powers of
+ * 1024, either case), or 0 for anything else. */
+static unsigned suffix_shift(char c)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    size_t mult = 1;
-    if (*end == 'K' || *end == 'k') mult = (size_t)1 << 10, end++;
-    else if (*end == 'M' || *end == 'm') mult = (size_t)1 << 20, end++;
-    else if (*end == 'G' || *end == 'g') mult = (size_t)1 << 30, end++;
-    *ok = errno == 0 && end != s && *end == '\0' && v > 0;
-    return (size_t)v * mult;
+    switch (c) {
+    case 'K': case 'k': return 10;
+    case 'M': case 'm': return 20;
+    case 'G': case 'g': return 30;
+    case 'T': case 't': return 40;
+    default:            return 0;
+    }
+}
+
+/* Parses MPROC_SHM_SIZE: decimal digits and an optional suffix -- no sign,
+ * no space, no overflow.  Returns false for anything else. */
+static bool parse_size(const char *s, size_t *out)
+{
+    size_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (SIZE_MAX - (size_t)(*p - '0')) / 10)
+            return false;
+        v = v * 10 + (size_t)(*p - '0');
+    }
+    if (p == s)
+        return false;             /* no digits */
+    unsigned shift = suffix_shift(*p);
+    if (shift)
+        p++;
+    if (*p != '\0' || v > SIZE_MAX >> shift)
+        return false;
+    *out = v << shift;
+    return true;
+}
+
+/* The reservation to make: MPROC_SHM_SIZE if set, else the default. */
+static int wanted_size(size_t *out)
+{
+    const char *env = getenv("MPROC_SHM_SIZE");
+    *out = ARENA_DEFAULT_SIZE;
+    if (!env || !*env)
+        return 0;
+    if (!parse_size(env, out) || *out < ARENA_MIN_SIZE)
+        return mp__error(MP_EINVAL, "MPROC_SHM_SIZE: '%s' is not a size of at least 64M "
+                         "(digits with an optional K, M, G or T suffix)", env);
+    return 0;
+}
+
+/* Records why the arena cannot be set up, for every later call. */
+static void arena_failed(int code)
+{
+    arena_status = code;
+    snprintf(arena_message, sizeof arena_message, "%s", mp_last_error());
 }
 
 static void arena_setup(void)
 {
     page_size = (size_t)sysconf(_SC_PAGESIZE);
-    size_t want = ARENA_DEFAULT_SIZE;
-    const char *env = getenv("MPROC_SHM_SIZE");
-    if (env && *env) {
-        int ok;
-        want = parse_size(env, &ok);
-        if (!ok || want < ARENA_MIN_SIZE) {
-            arena_status = mp__error(MP_EINVAL, "MPROC_SHM_SIZE: '%s' is not a size of at least 64M", env);
-            return;
-        }
+    size_t want;
+    int r = wanted_size(&want);
+    if (r) {
+        arena_failed(r);
+        return;
     }
     /* Sanitizer runtimes and small address-space limits refuse very large
      * shared mappings: halve until one is accepted. */
@@ -109,7 +150,7 @@ static void arena_setup(void)
         want /= 2;
     }
     if (p == MAP_FAILED) {
-        arena_status = mp__syserror("mp_shm: cannot reserve the shared arena");
+        arena_failed(mp__syserror("mp_shm: cannot reserve the shared arena"));
         return;
     }
     arena_base = p;
@@ -137,7 +178,7 @@ int mp__arena_init(void)
 {
     pthread_once(&arena_once, arena_setup);
     if (arena_status)
-        return mp__error(arena_status, "%s", mp_last_error()[0] ? mp_last_error() : "mp_shm: arena unavailable");
+        return mp__error(arena_status, "%s", arena_message);
     return 0;
 }
 

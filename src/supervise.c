@@ -262,6 +262,7 @@ static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job
                 int n = snprintf(msg, sizeof msg, "worker %d %s while running task %llu", (int)pid, why, (unsigned long long)i);
                 if (tried && n > 0 && (size_t)n < sizeof msg)
                     snprintf(msg + n, sizeof msg - (size_t)n, " (run %d times)", tried + 1);
+                mp__fault_explain(ws, status, msg, sizeof msg, strlen(msg));
                 mp__job_record_failure(job, i, MP_EWORKER, msg);
                 next++;
             }

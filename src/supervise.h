@@ -60,7 +60,13 @@ typedef struct mp__wslot {
     _Atomic uint32_t job;         /* job slot index */
     _Atomic uint32_t gen;         /* that job's generation */
     _Atomic uint32_t status;      /* MP__WS_STARTING ... */
+    /* The fault the worker died of, stored by its SIGSEGV/SIGBUS handler
+     * (fault.c): signal << 16 | si_code, 0 if none; and the address. */
+    _Atomic uint32_t fault;
+    _Atomic uint64_t fault_addr;
 } MP__ALIGNED mp__wslot;
+
+_Static_assert(sizeof(mp__wslot) == MP__CACHELINE, "a worker slot is one cache line");
 
 static inline void mp__ws_set(mp__wslot *ws, uint64_t unflushed, unsigned state)
 {
@@ -87,6 +93,17 @@ int mp__supervisor_start(struct mp_pool *pool);
 void mp__supervisor_stop(struct mp_pool *pool, bool now);
 /* Wakes the supervisor to look at the workers now (a cancel, a timeout). */
 void mp__supervisor_kick(struct mp_pool *pool);
+
+/* fault.c: a process worker's SIGSEGV and SIGBUS are caught (on an
+ * alternate stack) just long enough to store the faulting address in its
+ * slot; then the worker dies of the signal as before.  Call in the worker,
+ * before any task runs. */
+void mp__fault_watch(mp__wslot *ws);
+/* For the supervisor, after the worker died with wait `status`: appends to
+ * buf (whose string is `used` bytes long) where it faulted and the likely
+ * cause -- "address 0x... is not mapped in the worker: memory allocated after
+ * the pool opened ..." -- or nothing when it did not die of a recorded fault. */
+void mp__fault_explain(const mp__wslot *ws, int status, char *buf, size_t len, size_t used);
 
 /* forkserver.c: a single-threaded process that forks workers on request and
  * reports their deaths.  Messages are fixed-size records on a socket. */

@@ -19,6 +19,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -304,6 +305,181 @@ static void test_each_death_is_named(void **state)
     }
     assert_int_equal(mp_pool_close(pool), 0);
     assert_int_equal(reap_children(), 0);   /* close reaped everything */
+    alarm(0);
+}
+
+/* ---- a crash names its address, and the memory rule when that is the cause ---- */
+
+static int follow_pointer(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    const volatile char *p = *(char *const *)mp_task_context(task);
+    *(int *)out = p[0];
+    return 0;
+}
+
+/* Runs follow_pointer(ptr) as task 0 and returns its failure message. */
+static void crash_message(mp_pool *pool, const void *ptr, char *message, size_t len)
+{
+    int out = 0;
+    mp_failures failed = { 0 };
+    mp_call call = { .context = &ptr, .context_size = sizeof ptr, .failures = &failed };
+    assert_int_equal(mp_map(pool, follow_pointer, NULL, 1, 0, &out, sizeof out, &call), MP_ETASK);
+    assert_int_equal(failed.count, 1);
+    assert_int_equal(failed.items[0].code, MP_EWORKER);
+    snprintf(message, len, "%s", failed.items[0].message);
+    mp_failures_free(&failed);
+}
+
+static void assert_says(const char *message, const char *what, bool says)
+{
+    if (!strstr(message, what) != !says)
+        fail_msg("message '%s' %s '%s'", message, says ? "does not say" : "says", what);
+}
+
+static void test_crash_names_address_and_memory_rule(void **state)
+{
+    (void)state;
+    watchdog(30);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 1 });
+    /* Made after the pool opened, and large enough for its own mapping:
+     * the workers have nothing at that address. */
+    char *late = malloc((size_t)64 << 20);
+    assert_non_null(late);
+    late[0] = 1;
+    char message[MP_MESSAGE_MAX], where[64];
+    crash_message(pool, late, message, sizeof message);
+    snprintf(where, sizeof where, "address %p is not mapped in the worker", (void *)late);
+    assert_says(message, "killed by SIGSEGV while running task 0", true);
+    assert_says(message, where, true);
+    assert_says(message, "memory allocated after the pool opened is not visible to process workers", true);
+    assert_says(message, "mp_shm_alloc", true);
+    free(late);
+
+    crash_message(pool, NULL, message, sizeof message);
+    assert_says(message, "killed by SIGSEGV while running task 0: address 0x0 (a NULL pointer)", true);
+    assert_says(message, "pool opened", false);
+    assert_int_equal(mp_pool_close(pool), 0);
+    alarm(0);
+}
+
+/* ---- no printed line is lost ------------------------------------------------------ */
+
+enum { PRINTED = 1000 };
+enum { PRINT_MAP, PRINT_IMAP, PRINT_FUTURES, PRINT_AND_CLOSE };
+
+static int print_line(mp_task *task, const void *in, void *out)
+{
+    (void)in, (void)out;
+    printf("task %zu printed this line\n", mp_task_index(task));
+    return 0;
+}
+
+static size_t count_lines(int fd)
+{
+    size_t lines = 0;
+    char buf[4096];
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR))
+        for (ssize_t i = 0; i < got; i++)
+            lines += buf[i] == '\n';
+    return lines;
+}
+
+/* Runs PRINTED printing tasks one way on a process pool. */
+static int run_printing(mp_pool *pool, int how)
+{
+    if (how == PRINT_IMAP) {
+        mp_imap *it;
+        int r = mp_imap_open(pool, print_line, NULL, PRINTED, 0, NULL, NULL, 0, NULL, &it);
+        while (r == 0)
+            r = mp_imap_next(it, MP_FOREVER, NULL, NULL, NULL);
+        mp_imap_free(it);
+        return r == MP_EEOF ? 0 : r;
+    }
+    if (how == PRINT_FUTURES) {
+        for (int i = 0; i < PRINTED; i++) {
+            mp_future *f;
+            int r = mp_submit(pool, print_line, NULL, 0, 0, NULL, &f);
+            if (r == 0)
+                r = mp_future_result(f, MP_FOREVER, NULL, 0);
+            mp_future_free(f);
+            if (r)
+                return r;
+        }
+        return 0;
+    }
+    return mp_map(pool, print_line, NULL, PRINTED, 0, NULL, 0, NULL);
+}
+
+/* A program whose process workers print, with stdout going to `out` (a
+ * file or a pipe).  It checks that every line is out by the time the call
+ * returns when it can see (a file: `check` is a descriptor reading it),
+ * then exits -- without closing its pool, unless told to. */
+static _Noreturn void printing_program(int out, int check, int how)
+{
+    if (dup2(out, 1) < 0)
+        _exit(2);
+    close(out);
+    mp_pool *pool;
+    mp_pool_options opts = { .backend = MP_BACKEND_PROCESS, .workers = 2 };
+    if (mp_pool_open(&pool, &opts) != 0 || run_printing(pool, how) != 0)
+        _exit(3);
+    if (how == PRINT_AND_CLOSE && mp_pool_close(pool) != 0)
+        _exit(4);
+    if (check >= 0 && (lseek(check, 0, SEEK_SET) != 0 || count_lines(check) != PRINTED))
+        _exit(5);          /* a line was still buffered in a worker */
+    exit(0);
+}
+
+static void test_printed_lines_are_not_lost(void **state)
+{
+    (void)state;
+    watchdog(60);
+    static const char *const names[] = { "map", "imap", "futures", "map and close" };
+    for (int how = PRINT_MAP; how <= PRINT_AND_CLOSE; how++) {
+        /* stdout a file: the program checks every line is there when the
+         * call returns, and they are all there after it exited. */
+        char path[] = "/tmp/mproc-printed-XXXXXX";
+        int out = mkstemp(path);
+        assert_true(out >= 0);
+        int check = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(check >= 0);
+        unlink(path);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            printing_program(out, check, how);
+        close(out);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("%s, stdout a file: the program ended with status 0x%x", names[how], status);
+        assert_true(wait_no_children(10) >= 0);
+        assert_int_equal(lseek(check, 0, SEEK_SET), 0);   /* the program read it too */
+        assert_int_equal(count_lines(check), PRINTED);
+        close(check);
+
+        /* stdout a pipe: every line arrives, and end of file with it (no
+         * worker is left holding the pipe). */
+        int fds[2];
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            printing_program(fds[1], -1, how);
+        }
+        close(fds[1]);
+        size_t lines = count_lines(fds[0]);
+        close(fds[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("%s, stdout a pipe: the program ended with status 0x%x", names[how], status);
+        if (lines != PRINTED)
+            fail_msg("%s, stdout a pipe: %zu of %d lines arrived", names[how], lines, PRINTED);
+        assert_true(wait_no_children(10) >= 0);
+    }
     alarm(0);
 }
 
@@ -940,6 +1116,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_supervision_options),
         cmocka_unit_test(test_each_death_is_named),
+        cmocka_unit_test(test_crash_names_address_and_memory_rule),
+        cmocka_unit_test(test_printed_lines_are_not_lost),
         cmocka_unit_test(test_retries),
         cmocka_unit_test(test_death_in_imap_and_async),
         cmocka_unit_test(test_every_task_kills_its_worker),

@@ -1,7 +1,8 @@
 /* labels: ipc */
 /* test_process.c - mp_process: start, names, exit codes, join timeouts,
- * terminate/kill, daemon children, bad input; and what a forked child may
- * do to the shared objects it inherited. */
+ * terminate/kill, daemon children, bad input; what a forked child may do
+ * to the shared objects it inherited; and what every process mproc forks
+ * gets of its own (libc's random generators). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -341,6 +343,130 @@ static void test_bad_input(void **state)
     assert_int_equal(mp_process_close(p), 0);
 }
 
+/* ---- libc's random generators are reseeded in every forked process ------------ */
+
+enum { DRAWS = 100 };
+
+/* One draw from each of libc's generators. */
+typedef struct draw {
+    long rand_v, random_v, lrand48_v;
+} draw;
+
+static draw draw_once(void)
+{
+    return (draw){ rand(), random(), lrand48() };
+}
+
+static int compare_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many different values field `field` (an offset into draw) takes. */
+static size_t distinct(const draw *d, size_t n, size_t field)
+{
+    long v[DRAWS];
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], (const char *)&d[i] + field, sizeof v[i]);
+    qsort(v, n, sizeof *v, compare_long);
+    size_t k = n ? 1 : 0;
+    for (size_t i = 1; i < n; i++)
+        k += v[i] != v[i - 1];
+    return k;
+}
+
+/* Out of 100 draws of 31 bits or more, two equal ones come up about once in
+ * 400,000 runs: demand all but one distinct. */
+static void assert_nearly_all_distinct(const draw *d, const char *who)
+{
+    const struct { const char *name; size_t field; } gens[] = {
+        { "rand", offsetof(draw, rand_v) },
+        { "random", offsetof(draw, random_v) },
+        { "lrand48", offsetof(draw, lrand48_v) },
+    };
+    for (size_t g = 0; g < 3; g++) {
+        size_t k = distinct(d, DRAWS, gens[g].field);
+        if (k < DRAWS - 1)
+            fail_msg("%s: %s() gave %zu distinct values in %d draws", who, gens[g].name, k, DRAWS);
+    }
+}
+
+static int draw_task(mp_task *task, const void *in, void *out)
+{
+    (void)task, (void)in;
+    *(draw *)out = draw_once();
+    return 0;
+}
+
+static void test_process_workers_draw_their_own_numbers(void **state)
+{
+    (void)state;
+    /* One task per worker process: every draw is a first draw. */
+    mp_pool_options opts = { .backend = MP_BACKEND_PROCESS, .workers = 2, .maxtasksperchild = 1 };
+    mp_pool *pool;
+    assert_int_equal(mp_pool_open(&pool, &opts), 0);
+    draw out[DRAWS];
+    assert_int_equal(mp_map(pool, draw_task, NULL, DRAWS, 0, out, sizeof *out, NULL), 0);
+    assert_int_equal(mp_pool_close(pool), 0);
+    assert_nearly_all_distinct(out, "process pool workers");
+}
+
+static draw *child_draws;
+
+static int draw_child(void *arg, size_t size)
+{
+    (void)size;
+    child_draws[*(const int *)arg] = draw_once();
+    return 0;
+}
+
+static void test_process_children_draw_their_own_numbers(void **state)
+{
+    (void)state;
+    assert_int_equal(mp_shm_alloc(DRAWS * sizeof *child_draws, (void **)&child_draws), 0);
+    for (int i = 0; i < DRAWS; i++) {
+        mp_process *p;
+        assert_int_equal(mp_process_start(&p, NULL, draw_child, &i, sizeof i, 0), 0);
+        assert_int_equal(mp_process_join(p, 60), 0);
+        assert_int_equal(mp_process_close(p), 0);
+    }
+    assert_nearly_all_distinct(child_draws, "mp_process children");
+    assert_int_equal(mp_shm_free(child_draws), 0);
+}
+
+/* Threads share the process's generators, as libc defines: a thread pool's
+ * tasks draw the very sequence the program seeded, in some order. */
+static void test_thread_workers_share_the_program_generators(void **state)
+{
+    (void)state;
+    srand(42);
+    srandom(42);
+    srand48(42);
+    draw want[DRAWS], out[DRAWS];
+    for (int i = 0; i < DRAWS; i++)
+        want[i] = draw_once();
+    srand(42);
+    srandom(42);
+    srand48(42);
+    mp_pool_options opts = { .backend = MP_BACKEND_THREAD, .workers = 2 };
+    mp_pool *pool;
+    assert_int_equal(mp_pool_open(&pool, &opts), 0);
+    assert_int_equal(mp_map(pool, draw_task, NULL, DRAWS, 0, out, sizeof *out, NULL), 0);
+    assert_int_equal(mp_pool_close(pool), 0);
+    /* Each generator's values, sorted, are the seeded sequence's. */
+    for (size_t field = 0; field < sizeof(draw); field += sizeof(long)) {
+        long a[DRAWS], b[DRAWS];
+        for (int i = 0; i < DRAWS; i++) {
+            memcpy(&a[i], (const char *)&want[i] + field, sizeof a[i]);
+            memcpy(&b[i], (const char *)&out[i] + field, sizeof b[i]);
+        }
+        qsort(a, DRAWS, sizeof *a, compare_long);
+        qsort(b, DRAWS, sizeof *b, compare_long);
+        assert_memory_equal(a, b, sizeof a);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +477,9 @@ int main(void)
         cmocka_unit_test(test_forked_child_destroys_only_its_views),
         cmocka_unit_test(test_dead_creators_objects_are_taken_over),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_process_workers_draw_their_own_numbers),
+        cmocka_unit_test(test_process_children_draw_their_own_numbers),
+        cmocka_unit_test(test_thread_workers_share_the_program_generators),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

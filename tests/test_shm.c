@@ -1,5 +1,11 @@
 /* labels: unit;shm */
-/* test_shm.c - the shared arena: allocation, sharing across fork, misuse. */
+/* test_shm.c - the shared arena: allocation, sharing across fork, misuse,
+ * and its set-up (MPROC_SHM_SIZE, failures reported by every entry).
+ *
+ * The arena is set up once per process tree, so the set-up cases run in a
+ * fresh copy of this program: `test_shm --arena-entry NAME [rlimit]` calls
+ * one public entry twice (then again from a new thread) and prints what
+ * each call returned and said. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,9 +14,14 @@
 #include <mproc.h>
 #include "shm.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,14 +116,210 @@ static void test_error_strings(void **state)
     assert_string_equal(mp_strerror(-9999), "unknown error");
 }
 
-int main(void)
+/* ---- arena set-up, in a fresh process ---------------------------------------- */
+
+/* Every public entry that may be the first to need the arena. */
+static int enter_pool_thread(void)
 {
+    mp_pool_options o = { .backend = MP_BACKEND_THREAD, .workers = 1 };
+    mp_pool *p;
+    return mp_pool_open(&p, &o);
+}
+static int enter_pool_process(void)
+{
+    mp_pool_options o = { .backend = MP_BACKEND_PROCESS, .workers = 1 };
+    mp_pool *p;
+    return mp_pool_open(&p, &o);
+}
+static int enter_shm_alloc(void) { void *m; return mp_shm_alloc(64, &m); }
+static int enter_lock(void) { mp_lock *l; return mp_lock_create(&l); }
+static int enter_rlock(void) { mp_rlock *l; return mp_rlock_create(&l); }
+static int enter_sem(void) { mp_sem *s; return mp_sem_create(&s, 1, 1); }
+static int enter_event(void) { mp_event *e; return mp_event_create(&e); }
+static int enter_cond(void) { mp_cond *c; return mp_cond_create(&c); }
+static int enter_barrier(void) { mp_barrier *b; return mp_barrier_create(&b, 2); }
+static int enter_pipe(void) { mp_pipe *a, *b; return mp_pipe_create(&a, &b, 0, 4096); }
+static int enter_queue(void) { mp_queue *q; return mp_queue_create(&q, 8, 4096); }
+static int enter_value(void) { mp_value *v; return mp_value_create(&v, 8, NULL, 0); }
+static int enter_array(void) { mp_shared_array *a; return mp_shared_array_create(&a, 8, 8, NULL, 0); }
+static int enter_dict(void) { mp_dict *d; return mp_dict_create(&d, 8, 8, 8); }
+
+static const struct entry {
+    const char *name;
+    int (*call)(void);
+} entries[] = {
+    { "mp_pool_open(thread)", enter_pool_thread }, { "mp_pool_open(process)", enter_pool_process },
+    { "mp_shm_alloc", enter_shm_alloc },           { "mp_lock_create", enter_lock },
+    { "mp_rlock_create", enter_rlock },            { "mp_sem_create", enter_sem },
+    { "mp_event_create", enter_event },            { "mp_cond_create", enter_cond },
+    { "mp_barrier_create", enter_barrier },        { "mp_pipe_create", enter_pipe },
+    { "mp_queue_create", enter_queue },            { "mp_value_create", enter_value },
+    { "mp_shared_array_create", enter_array },     { "mp_dict_create", enter_dict },
+};
+#define NENTRIES (sizeof entries / sizeof *entries)
+
+static const struct entry *find_entry(const char *name)
+{
+    for (size_t i = 0; i < NENTRIES; i++)
+        if (!strcmp(entries[i].name, name))
+            return &entries[i];
+    return NULL;
+}
+
+static void *call_in_thread(void *arg)
+{
+    const struct entry *e = arg;
+    int r = e->call();
+    printf("%d\n%s\n", r, r ? mp_last_error() : "");
+    return NULL;
+}
+
+/* The fresh process: calls the entry twice in this thread (the first call
+ * sets the arena up, the second finds it set up), then once in another
+ * thread (unless under an address-space limit, which leaves no room for a
+ * thread's stack), printing "code\nmessage\n" for each. */
+static int arena_entry_main(const char *name, bool rlimit)
+{
+    const struct entry *e = find_entry(name);
+    if (!e)
+        return 2;
+    if (rlimit) {
+        /* Room for what is mapped now and a little more, but no arena. */
+        long pages = 0;
+        FILE *f = fopen("/proc/self/statm", "r");
+        if (!f || fscanf(f, "%ld", &pages) != 1)
+            return 3;
+        fclose(f);
+        struct rlimit rl = { .rlim_cur = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + (16 << 20) };
+        rl.rlim_max = rl.rlim_cur;
+        if (setrlimit(RLIMIT_AS, &rl) != 0)
+            return 4;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    for (int i = 0; i < 2; i++) {
+        int r = e->call();
+        printf("%d\n%s\n", r, r ? mp_last_error() : "");
+    }
+    if (!rlimit) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, call_in_thread, (void *)e) != 0)
+            return 5;
+        pthread_join(t, NULL);
+    }
+    return 0;
+}
+
+typedef struct outcome {
+    int ncalls;
+    int code[3];
+    char message[3][600];
+} outcome;
+
+/* Runs `test_shm --arena-entry NAME` in a fresh process with MPROC_SHM_SIZE
+ * set to `size` (unset if NULL) and collects what each call reported. */
+static outcome run_fresh(const char *entry, const char *size, bool rlimit)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        if (size)
+            setenv("MPROC_SHM_SIZE", size, 1);
+        else
+            unsetenv("MPROC_SHM_SIZE");
+        execl("/proc/self/exe", "test_shm", "--arena-entry", entry, rlimit ? "rlimit" : NULL, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    assert_non_null(f);
+    outcome o = { 0 };
+    char line[700];
+    while (o.ncalls < 3 && fgets(line, sizeof line, f)) {
+        o.code[o.ncalls] = atoi(line);
+        if (!fgets(o.message[o.ncalls], sizeof o.message[0], f))
+            break;
+        o.message[o.ncalls][strcspn(o.message[o.ncalls], "\n")] = '\0';
+        o.ncalls++;
+    }
+    fclose(f);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("%s with MPROC_SHM_SIZE=%s: the fresh process ended with status 0x%x", entry, size ? size : "(unset)", status);
+    return o;
+}
+
+/* Every call, in every thread, fails with `code` and a message holding
+ * `want`. */
+static void assert_all_fail(const outcome *o, const char *entry, int calls, int code, const char *want)
+{
+    assert_int_equal(o->ncalls, calls);
+    for (int i = 0; i < calls; i++) {
+        if (o->code[i] != code || !strstr(o->message[i], want))
+            fail_msg("%s call %d: returned %d with \"%s\" (expected %d with \"%s\")", entry, i + 1, o->code[i],
+                     o->message[i], code, want);
+    }
+}
+
+static void test_arena_failure_is_reported_by_every_entry(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NENTRIES; i++) {
+        outcome o = run_fresh(entries[i].name, "12Q", false);
+        assert_all_fail(&o, entries[i].name, 3, MP_EINVAL, "MPROC_SHM_SIZE: '12Q'");
+    }
+}
+
+static void test_arena_reservation_failure_is_reported(void **state)
+{
+    (void)state;
+    const char *names[] = { "mp_pool_open(process)", "mp_shm_alloc", "mp_queue_create" };
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        outcome o = run_fresh(names[i], "64M", true);
+        assert_all_fail(&o, names[i], 2, -ENOMEM, "cannot reserve the shared arena");
+    }
+}
+
+static void test_shm_size_is_validated(void **state)
+{
+    (void)state;
+    const char *bad[] = { "-1", "-64M", "+64M", "18446744073709551615G", "17179869184T", "99999999999999999999999",
+                          "0", "1K", "63M", "64 M", " 64M", "64MB", "64X", "K", "M", "0x4000000", "1e9", "64M " };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        outcome o = run_fresh("mp_shm_alloc", bad[i], false);
+        char want[64];
+        snprintf(want, sizeof want, "MPROC_SHM_SIZE: '%s'", bad[i]);
+        assert_all_fail(&o, bad[i], 3, MP_EINVAL, want);
+    }
+    const char *good[] = { "64M", "64m", "65536K", "67108864", "1G", "1g", "1T", NULL };
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        outcome o = run_fresh("mp_shm_alloc", good[i], false);
+        assert_int_equal(o.ncalls, 3);
+        for (int k = 0; k < 3; k++)
+            if (o.code[k] != 0)
+                fail_msg("MPROC_SHM_SIZE=%s: call %d returned %d: %s", good[i] ? good[i] : "(unset)", k + 1, o.code[k],
+                         o.message[k]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 3 && !strcmp(argv[1], "--arena-entry"))
+        return arena_entry_main(argv[2], argc >= 4 && !strcmp(argv[3], "rlimit"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_is_zeroed_and_aligned),
         cmocka_unit_test(test_child_writes_are_seen_by_parent),
         cmocka_unit_test(test_many_blocks_coalesce_back),
         cmocka_unit_test(test_misuse_is_an_error),
         cmocka_unit_test(test_error_strings),
+        cmocka_unit_test(test_arena_failure_is_reported_by_every_entry),
+        cmocka_unit_test(test_arena_reservation_failure_is_reported),
+        cmocka_unit_test(test_shm_size_is_validated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
