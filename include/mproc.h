@@ -329,9 +329,10 @@ typedef struct mp_call {
  * (then tasks use them in place).
  * Returns 0; MP_ETASK if any task failed (all other results are delivered,
  * mp_last_error() names the first failure, call->failures lists all);
- * MP_EINVAL for bad arguments (nothing runs); MP_ENOMEM; MP_ECLOSED if the
- * pool is being closed or terminated; MP_ECANCELED after mp_pool_cancel;
- * MP_EBROKEN if the pool cannot replace a dead worker. */
+ * MP_EINVAL for bad arguments (nothing runs), among them a count whose
+ * product with in_size or out_size does not fit a size_t; MP_ENOMEM;
+ * MP_ECLOSED if the pool is being closed or terminated; MP_ECANCELED after
+ * mp_pool_cancel; MP_EBROKEN if the pool cannot replace a dead worker. */
 MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                   void *out, size_t out_size, const mp_call *call);
 
@@ -541,7 +542,9 @@ typedef struct mp_imap_options {
 /* Opens an iterator over fn applied to `count` elements of `in`, or, when
  * `generator` is not NULL, to what the generator produces (in is then
  * unused; count is ignored).  opts may be NULL.  in_size may be 0 (tasks get
- * NULL), out_size may be 0.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED. */
+ * NULL), out_size may be 0.  Errors: MP_EINVAL (also when window x in_size,
+ * window x out_size or count x in_size does not fit a size_t), MP_ENOMEM,
+ * MP_ECLOSED. */
 MP_API int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                         mp_generator_fn generator, void *generator_state, size_t out_size,
                         const mp_imap_options *opts, mp_imap **it);

@@ -81,8 +81,11 @@ static void feed(mp_imap *it, size_t min_free)
 
 /* ---- opening ------------------------------------------------------------- */
 
-static int alloc_ring(mp__job *job, size_t bytes, void **out)
+/* Allocates a ring of `ring` elements of `size` bytes for the job (NULL
+ * when that is 0 bytes).  check_window has made sure the product fits. */
+static int alloc_ring(mp__job *job, size_t ring, size_t size, void **out)
 {
+    size_t bytes = ring * size;
     if (!bytes) {
         *out = NULL;
         return 0;
@@ -102,6 +105,9 @@ static int check_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count,
         return mp__error(MP_EINVAL, "mp_imap_open: in is NULL but count is %zu", count);
     if (!generator && in && !in_size)
         return mp__error(MP_EINVAL, "mp_imap_open: in_size is 0 but in is not NULL");
+    size_t in_bytes;
+    if (!generator && mp__mul_overflows(count, in_size, &in_bytes))
+        return mp__error(MP_EINVAL, "mp_imap_open: %zu inputs of %zu bytes overflow a size", count, in_size);
     if (o->order != MP_IMAP_ORDERED && o->order != MP_IMAP_UNORDERED)
         return mp__error(MP_EINVAL, "mp_imap_open: unknown order %d", (int)o->order);
     if (o->context_size && !o->context)
@@ -110,6 +116,21 @@ static int check_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count,
         return mp__error(MP_EINVAL, "mp_imap_open: chunksize or window too large");
     if (o->window && o->window < (o->chunksize ? o->chunksize : 1))
         return mp__error(MP_EINVAL, "mp_imap_open: window %zu is smaller than chunksize %zu", o->window, o->chunksize);
+    return 0;
+}
+
+/* Every ring of `ring` slots must have a size that fits a size_t: checked
+ * before anything is allocated, so a window or element size too large for
+ * the products is MP_EINVAL rather than a wrapped, overrun allocation. */
+static int check_window(size_t ring, size_t in_size, size_t out_size)
+{
+    static const char *const what[] = { "inputs", "outputs", "failure records", "results" };
+    const size_t size[] = { in_size, out_size, sizeof(mp__failure_rec), sizeof(mp_bytes) };
+    size_t bytes;
+    for (size_t k = 0; k < sizeof size / sizeof *size; k++)
+        if (mp__mul_overflows(ring, size[k], &bytes))
+            return mp__error(MP_EINVAL, "mp_imap_open: a window of %zu %s of %zu bytes overflows a size", ring,
+                             what[k], size[k]);
     return 0;
 }
 
@@ -128,6 +149,8 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
         ring = 4 * (size_t)pool->workers * chunk;
         if (ring < DEFAULT_MIN_WINDOW) ring = DEFAULT_MIN_WINDOW;
     }
+    if ((r = check_window(ring, in_size, out_size)))
+        return r;
 
     mp_imap *it = calloc(1, sizeof *it);
     unsigned char *busy = calloc(ring, 1);
@@ -170,25 +193,25 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     atomic_store(&job->progress, 0);
     atomic_store(&job->progress_waiters, 0);
     void *p;
-    if (!(r = alloc_ring(job, ring * in_size, &p))) {
+    if (!(r = alloc_ring(job, ring, in_size, &p))) {
         it->in_ring = p;
         job->in[0] = p;
     }
-    if (!r && !(r = alloc_ring(job, ring * out_size, &p))) {
+    if (!r && !(r = alloc_ring(job, ring, out_size, &p))) {
         it->out_ring = p;
         job->out = p;
     }
-    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_done, &p)))
+    if (!r && !(r = alloc_ring(job, ring, sizeof *job->slot_done, &p)))
         job->slot_done = p;
-    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_fail, &p)))
+    if (!r && !(r = alloc_ring(job, ring, sizeof *job->slot_fail, &p)))
         job->slot_fail = p;
     job->completed = NULL;
-    if (!r && o->order == MP_IMAP_UNORDERED && !(r = alloc_ring(job, ring * sizeof *job->completed, &p)))
+    if (!r && o->order == MP_IMAP_UNORDERED && !(r = alloc_ring(job, ring, sizeof *job->completed, &p)))
         job->completed = p;
     job->varout = NULL;
-    if (!r && o->collect_bytes && !(r = alloc_ring(job, ring * sizeof *job->varout, &p)))
+    if (!r && o->collect_bytes && !(r = alloc_ring(job, ring, sizeof *job->varout, &p)))
         job->varout = p;
-    if (!r && o->context_size && !(r = alloc_ring(job, o->context_size, &p))) {
+    if (!r && o->context_size && !(r = alloc_ring(job, 1, o->context_size, &p))) {
         memcpy(p, o->context, o->context_size);
         job->ctx = p;
     }

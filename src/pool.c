@@ -517,12 +517,24 @@ static int check_out(const char *who, const void *out, size_t out_size)
     return 0;
 }
 
-static int check_count(const char *who, size_t count, size_t in_size, size_t out_size)
+/* count x size bytes must be a size the call can stage and copy. */
+static int check_array_bytes(const char *who, const char *what, size_t count, size_t size)
 {
+    size_t bytes;
+    if (mp__mul_overflows(count, size, &bytes))
+        return mp__error(MP_EINVAL, "%s: %zu %s elements of %zu bytes overflow a size", who, count, what, size);
+    return 0;
+}
+
+static int check_count(const char *who, size_t count, size_t in_size, size_t out_size, const mp_call *call)
+{
+    int r;
     if (count > MP__MAX_COUNT)
         return mp__error(MP_EINVAL, "%s: count %zu is larger than %llu", who, count, (unsigned long long)MP__MAX_COUNT);
-    if ((in_size && count > SIZE_MAX / in_size) || (out_size && count > SIZE_MAX / out_size))
-        return mp__error(MP_EINVAL, "%s: count %zu times the element size overflows", who, count);
+    if ((r = check_array_bytes(who, "input", count, in_size)) || (r = check_array_bytes(who, "output", count, out_size)))
+        return r;
+    if (call && call->results)
+        return check_array_bytes(who, "mp_bytes result", count, sizeof *call->results);
     return 0;
 }
 
@@ -534,7 +546,7 @@ int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, 
 {
     int r;
     if ((r = check_pool_fn(who, pool, (const void *)fn)) || (r = check_out(who, out, out_size)) ||
-        (r = check_count(who, count, in_size, out_size)))
+        (r = check_count(who, count, in_size, out_size, call)))
         return r;
     if (in && !in_size)
         return mp__error(MP_EINVAL, "%s: in_size is 0 but in is not NULL", who);
@@ -564,7 +576,7 @@ int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_ar
             return mp__error(MP_EINVAL, "%s: args[%zu].size is 0", who, k);
         if (args[k].count != count)
             return mp__error(MP_EINVAL, "%s: args[%zu] has %zu elements but args[0] has %zu", who, k, args[k].count, count);
-        if ((r = check_count(who, count, args[k].size, out_size)))
+        if ((r = check_count(who, count, args[k].size, out_size, call)))
             return r;
     }
     *c = (mp__shape){ who, MP__KIND_STAR, (void (*)(void))fn, count, nargs, args, out, out_size,

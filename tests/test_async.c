@@ -530,6 +530,14 @@ static void test_bad_input(void **state)
     mp_call cb = { .callback = (mp_async_callback)log_done };
     assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &cb), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "async"));
+    /* Size products that wrap are rejected before anything is staged. */
+    size_t half = ((size_t)1 << 63) + 8;
+    assert_int_equal(mp_map_async(pool, square, &v, 2, half, &out, sizeof out, NULL, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "overflow"));
+    assert_int_equal(mp_map_async(pool, square, &v, 2, sizeof v, &out, half, NULL, &res), MP_EINVAL);
+    mp_array wide[1] = { { &v, 2, half } };
+    assert_int_equal(mp_starmap_async(pool, (mp_star_fn)square, wide, 1, &out, sizeof out, NULL, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "overflow"));
     assert_int_equal(mp_map_async(pool, square, &v, 1, sizeof v, &out, sizeof out, NULL, &res), 0);
     assert_int_equal(mp_async_get(res, NAN, NULL), MP_EINVAL);
     assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), 0);

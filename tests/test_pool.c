@@ -343,6 +343,15 @@ static void test_bad_input_is_rejected(void **state)
     expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, zero_size, 1, out, sizeof *out, &call), "size is 0");
     expect_einval(mp_apply(NULL, square, in, sizeof *in, out, sizeof *out, NULL), "pool is NULL");
 
+    /* Size products that wrap are rejected, never staged: count x in_size,
+     * count x out_size, and each starmap array. */
+    size_t half = ((size_t)1 << 63) + 8;
+    expect_einval(mp_map(pool, count_calls, in, 2, half, out, sizeof *out, &call), "overflow");
+    expect_einval(mp_map(pool, count_calls, in, 2, sizeof *in, out, half, &call), "overflow");
+    mp_array wide[2] = { { in, 2, sizeof *in }, { in, 2, half } };
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, wide, 2, out, sizeof *out, &call), "overflow");
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, wide, 1, out, half, &call), "overflow");
+
     assert_int_equal(atomic_load(&calls), 0);   /* nothing ran */
     /* The pool is untouched by all of that. */
     assert_int_equal(mp_map(pool, count_calls, NULL, 10, 0, NULL, 0, &call), 0);
