@@ -448,9 +448,12 @@ typedef void (*mp_future_callback)(mp_future *future, void *arg);
 
 /* Submits fn(in).  `in` (in_size bytes, may be NULL with 0) is copied;
  * out_size is the size of the task's fixed output (0: none).
- * call may be NULL; its context is copied; chunksize, failures, results and
- * callbacks in it are ignored.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED
- * (pool shut down), MP_EBROKEN. */
+ * call may be NULL; its context is copied; its timeout limits the task as
+ * mp_call.timeout does for mp_map (0: the pool's task_timeout; a task past
+ * it fails with MP_ETIMEDOUT, see "Failures"); chunksize, failures,
+ * results and callbacks in it are ignored.  Errors: MP_EINVAL (also a NaN
+ * or negative timeout other than MP_FOREVER), MP_ENOMEM, MP_ECLOSED (pool
+ * shut down), MP_EBROKEN. */
 MP_API int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
                      const mp_call *call, mp_future **future);
 

@@ -565,6 +565,7 @@ int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_
     if (call) {
         plain.context = call->context;
         plain.context_size = call->context_size;
+        plain.timeout = call->timeout;   /* checked and applied as map's */
     }
     if (!r)
         r = submit(pool, h, &plain);

@@ -16,8 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* A gate in shared memory: tasks that pass through it block until it opens,
  * on either backend. */
@@ -248,6 +255,51 @@ static void test_submit_result_and_failure(void **state)
         assert_int_equal(mp_future_result(bad, 0, &r, 4), MP_EINVAL);   /* wrong size */
         mp_future_free(bad);
         mp_pool_close(pool);
+    }
+}
+
+/* Runs up to 3 s, but stops early once told its time is up (a thread
+ * cannot be killed; a process past its deadline is). */
+static int slow_unless_cancelled(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    for (int i = 0; i < 300 && !mp_task_cancelled(task); i++)
+        usleep(10000);
+    *(long *)out = 1;
+    return 0;
+}
+
+static void test_submit_honours_timeout(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        mp_future *f;
+        long out = 0;
+        double t0 = now();
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = 0.3 }, &f), 0);
+        assert_int_equal(mp_future_result(f, MP_FOREVER, &out, sizeof out), MP_ETASK);
+        assert_true(now() - t0 < 2.9);   /* not the task's full 3 s */
+        const mp_failure *why = mp_future_failure(f);
+        assert_non_null(why);
+        assert_int_equal(why->code, MP_ETIMEDOUT);
+        assert_non_null(strstr(why->message, "timed out"));
+        mp_future_free(f);
+
+        /* Bad timeouts are rejected, as map rejects them; nothing runs. */
+        f = NULL;
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = -5 }, &f),
+                         MP_EINVAL);
+        assert_non_null(strstr(mp_last_error(), "timeout"));
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = NAN }, &f),
+                         MP_EINVAL);
+        assert_null(f);
+        /* MP_FOREVER stays valid: no limit for this call. */
+        assert_int_equal(mp_submit(pool, square, &(long){ 3 }, sizeof(long), sizeof out, &(mp_call){ .timeout = MP_FOREVER }, &f), 0);
+        assert_int_equal(mp_future_result(f, MP_FOREVER, &out, sizeof out), 0);
+        assert_int_equal(out, 9);
+        mp_future_free(f);
+        assert_int_equal(mp_pool_close(pool), 0);
     }
 }
 
@@ -558,6 +610,7 @@ int main(void)
         cmocka_unit_test(test_async_timeouts),
         cmocka_unit_test(test_async_free_early),
         cmocka_unit_test(test_submit_result_and_failure),
+        cmocka_unit_test(test_submit_honours_timeout),
         cmocka_unit_test(test_more_futures_than_slots),
         cmocka_unit_test(test_cancel_pending_not_running),
         cmocka_unit_test(test_done_callbacks),
