@@ -420,11 +420,14 @@ MP_API int mp_async_ready(mp_async *result);
 /* 1 if finished and every task succeeded, 0 if finished with failures,
  * MP_EAGAIN if not finished yet, MP_EINVAL for NULL. */
 MP_API int mp_async_successful(mp_async *result);
-/* Waits (up to timeout) and hands over the outcome: 0, or MP_ETASK with
- * every failure in *failures (optional; caller frees with
- * mp_failures_free), or the call's error (MP_EBROKEN, MP_ECLOSED).
- * MP_ETIMEDOUT leaves everything as it was.  A second get after a
- * successful one is MP_EINVAL ("already taken"). */
+/* Waits (up to timeout) and reports the outcome: 0, or MP_ETASK with
+ * every failure in *failures (optional), or the call's error (MP_EBROKEN,
+ * MP_ECLOSED).  MP_ETIMEDOUT leaves everything as it was.  May be called
+ * any number of times (as Python's AsyncResult.get): each call returns the
+ * same code and fills *failures with its own copy of the same list, which
+ * the caller owns and frees with mp_failures_free (MP_ENOMEM if there is no
+ * memory for the copy).  The results themselves are in the caller's `out`
+ * (and mp_call.results) from the moment the handle is ready. */
 MP_API int mp_async_get(mp_async *result, double timeout, mp_failures *failures);
 /* Releases the handle.  If the call is still running, its unstarted tasks
  * are cancelled and running ones finish first (they write into `out`).

@@ -494,6 +494,20 @@ int mp_async_successful(mp_async *result)
     return ((mp__handle *)result)->code == 0;
 }
 
+/* A copy of `from` that the caller owns (mp_failures_free). */
+static int copy_failures(const char *who, const mp_failures *from, mp_failures *to)
+{
+    mp_failure *items = NULL;
+    if (from->count) {
+        items = malloc(from->count * sizeof *items);
+        if (!items)
+            return mp__error(MP_ENOMEM, "%s: out of memory for the list of %zu failures", who, from->count);
+        memcpy(items, from->items, from->count * sizeof *items);
+    }
+    *to = (mp_failures){ from->count, items };
+    return 0;
+}
+
 int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
 {
     int r = check_timeout("mp_async_get", result, timeout);
@@ -502,13 +516,9 @@ int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
     mp__handle *h = (mp__handle *)result;
     if ((r = handle_wait(h, timeout)))
         return r;
-    if (h->taken)
-        return mp__error(MP_EINVAL, "mp_async_get: the results were already taken");
-    h->taken = true;
-    if (failures) {
-        *failures = h->failures;
-        h->failures = (mp_failures){ 0, NULL };
-    }
+    /* The handle keeps its list: every get reports the same outcome. */
+    if (failures && (r = copy_failures("mp_async_get", &h->failures, failures)))
+        return r;
     if (h->code)
         return mp__error(h->code, "%s", h->message);
     return 0;

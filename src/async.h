@@ -31,7 +31,7 @@ typedef struct mp__handle {
     int code;                        /* 0, MP_ETASK, MP_ECANCELED, MP_EBROKEN, ... */
     char message[MP_MESSAGE_MAX + 64];
     mp_failures failures;
-    bool taken;                      /* results handed over (get / bytes) */
+    bool taken;                      /* a future's bytes handed over (mp_future_bytes) */
 
     /* Futures: the fixed-size result and the variable-size one. */
     void *fixed_out;
