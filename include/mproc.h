@@ -232,7 +232,10 @@ MP_API mp_backend mp_pool_backend(const mp_pool *pool);   /* DEFAULT if NULL */
 /* --- tasks -------------------------------------------------------------
  * A task function returns 0 on success.  Any other value marks the task
  * failed with that code; mp_task_fail attaches a message as well.  A failed
- * task's output element is left as the task left it. */
+ * task's output element holds zeros afterwards, on every backend: whatever
+ * the task wrote there is discarded, as is a partial write by a process
+ * worker that died or was killed past its timeout (the map family's `out`,
+ * and imap's results, alike). */
 typedef int (*mp_map_fn)(mp_task *task, const void *in, void *out);
 /* starmap: in[k] points at this task's element of the k-th input array. */
 typedef int (*mp_star_fn)(mp_task *task, const void *const *in, void *out);

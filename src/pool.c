@@ -366,23 +366,6 @@ static int stage_out(stager *st, void *dst, size_t bytes, void **out)
     return stage_block(st, bytes, false, out);
 }
 
-/* Copies results back from the staging area, skipping failed tasks so that
- * their elements keep what the caller had there. */
-static void copy_results(char *dst, const char *src, size_t count, size_t size, const mp_failures *failed)
-{
-    if (!failed || failed->count == 0) {
-        memcpy(dst, src, count * size);
-        return;
-    }
-    size_t from = 0;
-    for (size_t k = 0; k <= failed->count; k++) {
-        size_t to = k < failed->count ? failed->items[k].index : count;
-        if (to > from)
-            memcpy(dst + from * size, src + from * size, (to - from) * size);
-        from = to + 1;
-    }
-}
-
 /* ---- one call: prepare, (wait), finish ------------------------------------- */
 
 int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
@@ -465,15 +448,12 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
 {
     size_t cancelled = atomic_load(&job->ncancelled);
-    mp_failures local = {0};
-    bool staged_out = job->out != c->out;
-    mp_failures *failed = failures ? failures : staged_out ? &local : NULL;
-    size_t nfailed = collect_failures(c->who, job, c->count, failed);
-    if (staged_out && c->count && c->out_size)
-        copy_results(c->out, job->out, c->count, c->out_size, failed);
+    size_t nfailed = collect_failures(c->who, job, c->count, failures);
+    /* Failed tasks' elements were zeroed in the staging copy too. */
+    if (job->out != c->out && c->count && c->out_size)
+        memcpy(c->out, job->out, c->count * c->out_size);
     if (c->results && job->varout && job->varout != c->results)
         memcpy(c->results, job->varout, c->count * sizeof *c->results);
-    mp_failures_free(&local);
     if (cancelled) {
         bool terminated = atomic_load(&pool->terminating);
         return mp__error(terminated ? MP_ECLOSED : MP_ECANCELED, "%s: %zu of %zu tasks were cancelled%s", c->who,

@@ -317,6 +317,35 @@ static void test_window_times_element_size_overflow(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+static int write_then_fail_odd(mp_task *task, const void *in, void *out)
+{
+    long x = *(const long *)in;
+    *(long *)out = 1000 + x;
+    return x % 2 ? mp_task_fail(task, 3, "odd %ld", x) : 0;
+}
+
+/* As in the map family, a failed task's result holds zeros on both
+ * backends. */
+static void test_failed_result_is_zeroed(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long in[20];
+        for (long i = 0; i < 20; i++)
+            in[i] = i;
+        mp_imap *it;
+        assert_int_equal(mp_imap_open(pool, write_then_fail_odd, in, 20, sizeof *in, NULL, NULL, sizeof(long), NULL, &it), 0);
+        for (long i = 0; i < 20; i++) {
+            long r = -1;
+            assert_int_equal(mp_imap_next(it, MP_FOREVER, &r, NULL, NULL), i % 2 ? MP_ETASK : 0);
+            assert_int_equal(r, i % 2 ? 0 : 1000 + i);
+        }
+        mp_imap_free(it);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -340,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_failures_and_bytes),
         cmocka_unit_test(test_pool_closed_under_an_open_iterator),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_failed_result_is_zeroed),
         cmocka_unit_test(test_window_times_element_size_overflow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -180,6 +180,57 @@ static void test_map_reports_failures(void **state)
     }
 }
 
+/* Writes its output, then fails on odd inputs. */
+static int write_then_fail_odd(mp_task *task, const void *in, void *out)
+{
+    long x = *(const long *)in;
+    *(long *)out = 1000 + x;
+    return x % 2 ? mp_task_fail(task, 3, "odd %ld", x) : 0;
+}
+
+static int star_write_then_fail_odd(mp_task *task, const void *const *in, void *out)
+{
+    return write_then_fail_odd(task, in[0], out);
+}
+
+/* The map family behaves the same on both backends, failed elements
+ * included: each holds zeros, not what the task wrote nor what was there. */
+static void test_failed_element_is_zeroed(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 64 };
+        long in[N], out[N];
+        for (long i = 0; i < N; i++) {
+            in[i] = i;
+            out[i] = -1;
+        }
+        assert_int_equal(mp_map(pool, write_then_fail_odd, in, N, sizeof *in, out, sizeof *out, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+
+        memset(out, 0xff, sizeof out);
+        mp_array args[1] = { { in, N, sizeof *in } };
+        assert_int_equal(mp_starmap(pool, star_write_then_fail_odd, args, 1, out, sizeof *out, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+
+        long one = -1;
+        assert_int_equal(mp_apply(pool, write_then_fail_odd, &in[1], sizeof *in, &one, sizeof one, NULL), MP_ETASK);
+        assert_int_equal(one, 0);
+
+        mp_async *res;
+        memset(out, 0xff, sizeof out);
+        assert_int_equal(mp_map_async(pool, write_then_fail_odd, in, N, sizeof *in, out, sizeof *out, NULL, &res), 0);
+        assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+        mp_async_free(res);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
 static void test_context_blob(void **state)
 {
     (void)state;
@@ -520,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_map_without_input),
         cmocka_unit_test(test_map_empty),
         cmocka_unit_test(test_map_reports_failures),
+        cmocka_unit_test(test_failed_element_is_zeroed),
         cmocka_unit_test(test_context_blob),
         cmocka_unit_test(test_shm_input_and_output_in_place),
         cmocka_unit_test(test_starmap_zips_arrays),
