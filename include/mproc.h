@@ -203,7 +203,11 @@ MP_API int mp_pool_open(mp_pool **out, const mp_pool_options *opts);
 /* Waits for the work already submitted to finish, stops the workers, reaps
  * every one of them (and the fork server) and frees the pool.  NULL is
  * ignored.  Returns 0, or MP_EBROKEN if the pool was broken (it is freed
- * all the same).  A worker that died and was replaced does not count. */
+ * all the same).  A worker that died and was replaced does not count.
+ * Close always finishes: a process worker that has not exited 3 seconds
+ * after it was told to (stopped by SIGSTOP, held by a debugger) is killed
+ * with SIGKILL and reaped.  It held no task -- every task submitted before
+ * close had finished -- so that is no failure: close still returns 0. */
 MP_API int mp_pool_close(mp_pool *pool);
 
 /* Stops at once: process workers are killed (SIGKILL) and reaped; thread

@@ -582,6 +582,44 @@ static void test_killed_task_element_is_zeroed(void **state)
     alarm(0);
 }
 
+static int note_pid_slowly(mp_task *task, const void *in, void *out)
+{
+    sleep_s(0.001);
+    return square_noting_pid(task, in, out);
+}
+
+/* A stopped idle worker (SIGSTOP, a debugger) does not keep close from
+ * returning: it is killed after the grace period, and nothing is left. */
+static void test_close_with_a_stopped_worker(void **state)
+{
+    (void)state;
+    watchdog(60);
+    enum { W = 2, N = 64 };
+    assert_int_equal(mp_shm_alloc(W * sizeof *worker_pids, (void **)&worker_pids), 0);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = W });
+    long in[N], out[N];
+    for (long i = 0; i < N; i++)
+        in[i] = i;
+    while (!atomic_load(&worker_pids[0]) || !atomic_load(&worker_pids[1]))
+        assert_int_equal(mp_map(pool, note_pid_slowly, in, N, sizeof *in, out, sizeof *out, &(mp_call){ .chunksize = 1 }), 0);
+    pid_t stopped = atomic_load(&worker_pids[0]);
+    assert_int_equal(kill(stopped, SIGSTOP), 0);
+
+    /* Maps still work, on the other worker. */
+    assert_int_equal(mp_map(pool, square, in, N, sizeof *in, out, sizeof *out, NULL), 0);
+    assert_int_equal(out[N - 1], (N - 1) * (N - 1));
+
+    double t0 = now();
+    assert_int_equal(mp_pool_close(pool), 0);
+    assert_true(now() - t0 < 30);        /* a bound that catches a hang, not a speed check */
+    assert_int_equal(kill(stopped, 0), -1);   /* killed and reaped: no zombie, no stopped process */
+    assert_int_equal(errno, ESRCH);
+    assert_true(wait_no_children(10) >= 0);
+    mp_shm_free((void *)worker_pids);
+    worker_pids = NULL;
+    alarm(0);
+}
+
 static void test_bad_supervision_options(void **state)
 {
     (void)state;
@@ -992,6 +1030,7 @@ int main(void)
         cmocka_unit_test(test_every_task_kills_its_worker),
         cmocka_unit_test(test_task_timeout),
         cmocka_unit_test(test_killed_task_element_is_zeroed),
+        cmocka_unit_test(test_close_with_a_stopped_worker),
         cmocka_unit_test(test_initializer),
         cmocka_unit_test(test_maxtasksperchild),
         cmocka_unit_test(test_cancel_from_another_thread),
