@@ -132,7 +132,30 @@ MP_API int mp_shm_contains(const void *ptr, size_t size);
  * Thread-safety: every pool function may be called from several threads at
  * once (calls on one pool are queued and run in order of arrival), except
  * that mp_pool_close/mp_pool_terminate must be the last call on the pool.
- * Tasks must not call map-family functions on their own pool.
+ *
+ * A task must not wait on its own pool: it would wait for itself.  A
+ * blocking call from a task of the pool it runs on -- mp_map, mp_starmap,
+ * mp_apply, mp_async_get/mp_async_wait on the pool's results,
+ * mp_future_wait/_result/_bytes, mp_wait, mp_as_completed_next,
+ * mp_imap_next, mp_pool_shutdown, mp_pool_close, mp_pool_terminate --
+ * returns MP_EINVAL ("called from a task of the same pool") and changes
+ * nothing.  On a thread pool a task may submit without waiting
+ * (mp_map_async, mp_submit, mp_imap_open); a process worker's pool is a
+ * copy (next paragraph), so there those are MP_EINVAL too.
+ *
+ * A pool belongs to the process that opened it.  A child made with plain
+ * fork() inherits a copy it must not use: there mp_pool_close and
+ * mp_pool_terminate release only the child's copy (its private memory and
+ * descriptors: no worker is signalled, no thread joined, nothing shared
+ * touched) and return 0 -- so an atexit handler closing a global pool is
+ * harmless in a child that calls exit() -- and mp_async_free,
+ * mp_future_free, mp_as_completed_free and mp_imap_free release the
+ * child's copies of handles and iterators the same way.  Every other call
+ * there on the pool, its async results, futures, as_completed iterators or
+ * imap iterators returns MP_EINVAL with a message (mp_pool_cancel without
+ * one: it is async-signal-safe); the calls that answer 1/0 answer 0.  The
+ * owner's pool goes on unharmed.  mp_pool_workers and mp_pool_backend read
+ * only the copy and answer anywhere.
  * ====================================================================== */
 
 typedef struct mp_pool mp_pool;
@@ -207,13 +230,17 @@ MP_API int mp_pool_open(mp_pool **out, const mp_pool_options *opts);
  * Close always finishes: a process worker that has not exited 3 seconds
  * after it was told to (stopped by SIGSTOP, held by a debugger) is killed
  * with SIGKILL and reaped.  It held no task -- every task submitted before
- * close had finished -- so that is no failure: close still returns 0. */
+ * close had finished -- so that is no failure: close still returns 0.
+ * In a forked child, or from a task of the pool, see "A pool belongs to"
+ * and "A task must not wait" above. */
 MP_API int mp_pool_close(mp_pool *pool);
 
 /* Stops at once: process workers are killed (SIGKILL) and reaped; thread
  * workers finish the task they are running (a thread cannot be killed) and
  * take no more.  Calls still waiting on the pool return MP_ECLOSED.  Frees
- * the pool.  NULL is ignored. */
+ * the pool.  NULL is ignored.  Returns 0; MP_EINVAL from a task of the
+ * pool (nothing changes); in a forked child it releases only the child's
+ * copy (above). */
 MP_API int mp_pool_terminate(mp_pool *pool);
 
 /* Cancels every synchronous call (mp_map, mp_starmap, mp_apply) in
@@ -226,8 +253,8 @@ MP_API int mp_pool_terminate(mp_pool *pool);
  * mp_task_cancelled() tells them to hurry -- and the call returns when they
  * have.  Calls begun after this one returns are not affected.
  * Async-signal-safe (atomic stores and futex wake-ups only): a SIGINT
- * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL if pool is
- * NULL. */
+ * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL (without a
+ * message) if pool is NULL or the calling process is not its owner. */
 MP_API int mp_pool_cancel(mp_pool *pool);
 
 MP_API int mp_pool_workers(const mp_pool *pool);          /* -1 if NULL */

@@ -22,6 +22,7 @@ typedef struct mp__handle {
     int kind;
     _Atomic int refs;                /* the user's + the job's (or callback queue's) */
     _Atomic int status;              /* MP__H_PENDING / DONE / CANCELLED */
+    pid_t owner_pid;                 /* the process that made it (its pool's owner) */
     mp_pool *pool;                   /* NULL once the pool closed */
     mp__job *job;                    /* while attached (pool->lock) */
     mp__shape shape;                 /* where results go */

@@ -24,6 +24,7 @@
 #define SPIN_SECONDS 50e-6
 
 struct mp_imap {
+    pid_t owner_pid;                /* the process that opened it (the pool's owner) */
     mp_pool *pool;
     mp__job *job;
     mp_imap_order order;
@@ -141,7 +142,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     static const mp_imap_options defaults;
     const mp_imap_options *o = opts ? opts : &defaults;
     int r = check_open(pool, fn, in, count, in_size, generator, o, out);
-    if (r)
+    if (r || (r = mp__check_caller(pool, "mp_imap_open", false)))
         return r;
     size_t chunk = o->chunksize ? o->chunksize : 1;
     size_t ring = o->window;
@@ -160,6 +161,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
         return mp__error(MP_ENOMEM, "mp_imap_open: out of memory");
     }
     it->busy = busy;
+    it->owner_pid = pool->owner_pid;
     it->pool = pool;
     it->order = o->order;
     it->ring = ring;
@@ -302,11 +304,13 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
 {
     if (!it)
         return mp__error(MP_EINVAL, "mp_imap_next: it is NULL");
-    int r = mp__check_timeout("mp_imap_next", timeout);
-    if (r)
+    int r = mp__check_owner(it->owner_pid, "mp_imap_next");
+    if (r || (r = mp__check_timeout("mp_imap_next", timeout)))
         return r;
     if (!it->pool)
         return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
+    if ((r = mp__check_not_own_task(it->pool->sh, "mp_imap_next")))
+        return r;
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
     if (it->yielded == it->fed && it->fed == it->total) {
@@ -400,7 +404,8 @@ void mp_imap_free(mp_imap *it)
 {
     if (!it)
         return;
-    if (it->pool)
+    /* In a child forked from the owner only this process's copy goes. */
+    if (it->pool && it->owner_pid == mp__self_pid())
         detach(it);
     free(it->busy);
     free(it);

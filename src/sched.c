@@ -417,9 +417,19 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
     return false;
 }
 
+/* The control block of the pool this thread works for, NULL outside
+ * workers: a task's blocking call on its own pool is refused by it. */
+static _Thread_local const mp__shared *serving;
+
+bool mp__serving(const mp__shared *sh)
+{
+    return sh && serving == sh;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
+    serving = sh;
     mp__wslot *ws = &sh->wslots[worker];
     if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {
         /* A replacement: run what the worker before it left unfinished. */

@@ -682,16 +682,22 @@ static int startup_failed(mp_pool *pool)
     return r;
 }
 
-static void destroy(supervisor *s)
+/* This process's descriptors and memory of the supervisor. */
+static void release(supervisor *s)
 {
     if (s->fs_fd >= 0)
         close(s->fs_fd);
     close(s->kick_fd);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
     free(s->retry);
     free(s->w);
     free(s);
+}
+
+static void destroy(supervisor *s)
+{
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    release(s);
 }
 
 int mp__supervisor_start(mp_pool *pool)
@@ -752,6 +758,17 @@ void mp__supervisor_kick(mp_pool *pool)
     if (s && write(s->kick_fd, &one, sizeof one) < 0) {
         /* The counter is full: the supervisor has wake-ups pending anyway. */
     }
+}
+
+void mp__supervisor_forget(mp_pool *pool)
+{
+    supervisor *s = pool->backend_data;
+    if (!s)
+        return;
+    /* The lock and condition variable are not destroyed: a thread of the
+     * owner may have held them at the fork, and they are only memory. */
+    release(s);
+    pool->backend_data = NULL;
 }
 
 void mp__supervisor_stop(mp_pool *pool, bool now)
