@@ -618,6 +618,19 @@ static void test_bad_input(void **state)
     assert_int_equal(mp_future_result(f, NAN, &out, sizeof out), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "NaN"));
     assert_int_equal(mp_future_wait(NULL, 1.0), MP_EINVAL);
+    /* Every wait rejects a NaN or negative timeout other than MP_FOREVER. */
+    const double bad[] = { -5.0, -0.5, NAN, -INFINITY };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        mp_bytes bytes;
+        assert_int_equal(mp_future_wait(f, bad[k]), MP_EINVAL);
+        assert_int_equal(mp_future_bytes(f, bad[k], &bytes), MP_EINVAL);
+        assert_int_equal(mp_wait(&f, 1, bad[k], MP_ALL_COMPLETED, NULL), MP_EINVAL);
+        mp_as_completed *ac;
+        mp_future *next;
+        assert_int_equal(mp_as_completed_open(&f, 1, &ac), 0);
+        assert_int_equal(mp_as_completed_next(ac, bad[k], &next), MP_EINVAL);
+        mp_as_completed_free(ac);
+    }
     assert_int_equal(mp_wait(&f, 0, 1.0, MP_ALL_COMPLETED, NULL), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "empty"));
     mp_future *mixed[2] = { f, g };
@@ -641,6 +654,15 @@ static void test_bad_input(void **state)
     assert_non_null(strstr(mp_last_error(), "overflow"));
     assert_int_equal(mp_map_async(pool, square, &v, 1, sizeof v, &out, sizeof out, NULL, &res), 0);
     assert_int_equal(mp_async_get(res, NAN, NULL), MP_EINVAL);
+    assert_int_equal(mp_async_get(res, -5.0, NULL), MP_EINVAL);
+    assert_int_equal(mp_async_wait(res, -0.5), MP_EINVAL);
+    assert_int_equal(mp_async_wait(res, NAN), MP_EINVAL);
+    assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = -5 }), MP_EINVAL);
+    assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = NAN }), MP_EINVAL);
+    mp_async *never = NULL;
+    assert_int_equal(mp_map_async(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = -2 }, &never),
+                     MP_EINVAL);
+    assert_null(never);
     assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), 0);
     assert_int_equal(out, 4);
     mp_async_free(res);
