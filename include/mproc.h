@@ -151,7 +151,30 @@ MP_API int mp_shm_contains(const void *ptr, size_t size);
  * Thread-safety: every pool function may be called from several threads at
  * once (calls on one pool are queued and run in order of arrival), except
  * that mp_pool_close/mp_pool_terminate must be the last call on the pool.
- * Tasks must not call map-family functions on their own pool.
+ *
+ * A task must not wait on its own pool: it would wait for itself.  A
+ * blocking call from a task of the pool it runs on -- mp_map, mp_starmap,
+ * mp_apply, mp_async_get/mp_async_wait on the pool's results,
+ * mp_future_wait/_result/_bytes, mp_wait, mp_as_completed_next,
+ * mp_imap_next, mp_pool_shutdown, mp_pool_close, mp_pool_terminate --
+ * returns MP_EINVAL ("called from a task of the same pool") and changes
+ * nothing.  On a thread pool a task may submit without waiting
+ * (mp_map_async, mp_submit, mp_imap_open); a process worker's pool is a
+ * copy (next paragraph), so there those are MP_EINVAL too.
+ *
+ * A pool belongs to the process that opened it.  A child made with plain
+ * fork() inherits a copy it must not use: there mp_pool_close and
+ * mp_pool_terminate release only the child's copy (its private memory and
+ * descriptors: no worker is signalled, no thread joined, nothing shared
+ * touched) and return 0 -- so an atexit handler closing a global pool is
+ * harmless in a child that calls exit() -- and mp_async_free,
+ * mp_future_free, mp_as_completed_free and mp_imap_free release the
+ * child's copies of handles and iterators the same way.  Every other call
+ * there on the pool, its async results, futures, as_completed iterators or
+ * imap iterators returns MP_EINVAL with a message (mp_pool_cancel without
+ * one: it is async-signal-safe); the calls that answer 1/0 answer 0.  The
+ * owner's pool goes on unharmed.  mp_pool_workers and mp_pool_backend read
+ * only the copy and answer anywhere.
  * ====================================================================== */
 
 typedef struct mp_pool mp_pool;
@@ -228,13 +251,21 @@ MP_API int mp_pool_open(mp_pool **out, const mp_pool_options *opts);
 /* Waits for the work already submitted to finish, stops the workers, reaps
  * every one of them (and the fork server) and frees the pool.  NULL is
  * ignored.  Returns 0, or MP_EBROKEN if the pool was broken (it is freed
- * all the same).  A worker that died and was replaced does not count. */
+ * all the same).  A worker that died and was replaced does not count.
+ * Close always finishes: a process worker that has not exited 3 seconds
+ * after it was told to (stopped by SIGSTOP, held by a debugger) is killed
+ * with SIGKILL and reaped.  It held no task -- every task submitted before
+ * close had finished -- so that is no failure: close still returns 0.
+ * In a forked child, or from a task of the pool, see "A pool belongs to"
+ * and "A task must not wait" above. */
 MP_API int mp_pool_close(mp_pool *pool);
 
 /* Stops at once: process workers are killed (SIGKILL) and reaped; thread
  * workers finish the task they are running (a thread cannot be killed) and
  * take no more.  Calls still waiting on the pool return MP_ECLOSED.  Frees
- * the pool.  NULL is ignored. */
+ * the pool.  NULL is ignored.  Returns 0; MP_EINVAL from a task of the
+ * pool (nothing changes); in a forked child it releases only the child's
+ * copy (above). */
 MP_API int mp_pool_terminate(mp_pool *pool);
 
 /* Cancels every synchronous call (mp_map, mp_starmap, mp_apply) in
@@ -247,8 +278,8 @@ MP_API int mp_pool_terminate(mp_pool *pool);
  * mp_task_cancelled() tells them to hurry -- and the call returns when they
  * have.  Calls begun after this one returns are not affected.
  * Async-signal-safe (atomic stores and futex wake-ups only): a SIGINT
- * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL if pool is
- * NULL. */
+ * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL (without a
+ * message) if pool is NULL or the calling process is not its owner. */
 MP_API int mp_pool_cancel(mp_pool *pool);
 
 MP_API int mp_pool_workers(const mp_pool *pool);          /* -1 if NULL */
@@ -257,7 +288,10 @@ MP_API mp_backend mp_pool_backend(const mp_pool *pool);   /* DEFAULT if NULL */
 /* --- tasks -------------------------------------------------------------
  * A task function returns 0 on success.  Any other value marks the task
  * failed with that code; mp_task_fail attaches a message as well.  A failed
- * task's output element is left as the task left it. */
+ * task's output element holds zeros afterwards, on every backend: whatever
+ * the task wrote there is discarded, as is a partial write by a process
+ * worker that died or was killed past its timeout (the map family's `out`,
+ * and imap's results, alike). */
 typedef int (*mp_map_fn)(mp_task *task, const void *in, void *out);
 /* starmap: in[k] points at this task's element of the k-th input array. */
 typedef int (*mp_star_fn)(mp_task *task, const void *const *in, void *out);
@@ -361,9 +395,10 @@ typedef struct mp_call {
  * (then tasks use them in place).
  * Returns 0; MP_ETASK if any task failed (all other results are delivered,
  * mp_last_error() names the first failure, call->failures lists all);
- * MP_EINVAL for bad arguments (nothing runs); MP_ENOMEM; MP_ECLOSED if the
- * pool is being closed or terminated; MP_ECANCELED after mp_pool_cancel;
- * MP_EBROKEN if the pool cannot replace a dead worker. */
+ * MP_EINVAL for bad arguments (nothing runs), among them a count whose
+ * product with in_size or out_size does not fit a size_t; MP_ENOMEM;
+ * MP_ECLOSED if the pool is being closed or terminated; MP_ECANCELED after
+ * mp_pool_cancel; MP_EBROKEN if the pool cannot replace a dead worker. */
 MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                   void *out, size_t out_size, const mp_call *call);
 
@@ -451,11 +486,14 @@ MP_API int mp_async_ready(mp_async *result);
 /* 1 if finished and every task succeeded, 0 if finished with failures,
  * MP_EAGAIN if not finished yet, MP_EINVAL for NULL. */
 MP_API int mp_async_successful(mp_async *result);
-/* Waits (up to timeout) and hands over the outcome: 0, or MP_ETASK with
- * every failure in *failures (optional; caller frees with
- * mp_failures_free), or the call's error (MP_EBROKEN, MP_ECLOSED).
- * MP_ETIMEDOUT leaves everything as it was.  A second get after a
- * successful one is MP_EINVAL ("already taken"). */
+/* Waits (up to timeout) and reports the outcome: 0, or MP_ETASK with
+ * every failure in *failures (optional), or the call's error (MP_EBROKEN,
+ * MP_ECLOSED).  MP_ETIMEDOUT leaves everything as it was.  May be called
+ * any number of times (as Python's AsyncResult.get): each call returns the
+ * same code and fills *failures with its own copy of the same list, which
+ * the caller owns and frees with mp_failures_free (MP_ENOMEM if there is no
+ * memory for the copy).  The results themselves are in the caller's `out`
+ * (and mp_call.results) from the moment the handle is ready. */
 MP_API int mp_async_get(mp_async *result, double timeout, mp_failures *failures);
 /* Releases the handle.  If the call is still running, its unstarted tasks
  * are cancelled and running ones finish first (they write into `out`).
@@ -479,9 +517,12 @@ typedef void (*mp_future_callback)(mp_future *future, void *arg);
 
 /* Submits fn(in).  `in` (in_size bytes, may be NULL with 0) is copied;
  * out_size is the size of the task's fixed output (0: none).
- * call may be NULL; its context is copied; chunksize, failures, results and
- * callbacks in it are ignored.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED
- * (pool shut down), MP_EBROKEN. */
+ * call may be NULL; its context is copied; its timeout limits the task as
+ * mp_call.timeout does for mp_map (0: the pool's task_timeout; a task past
+ * it fails with MP_ETIMEDOUT, see "Failures"); chunksize, failures,
+ * results and callbacks in it are ignored.  Errors: MP_EINVAL (also a NaN
+ * or negative timeout other than MP_FOREVER), MP_ENOMEM, MP_ECLOSED (pool
+ * shut down), MP_EBROKEN. */
 MP_API int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
                      const mp_call *call, mp_future **future);
 
@@ -573,7 +614,9 @@ typedef struct mp_imap_options {
 /* Opens an iterator over fn applied to `count` elements of `in`, or, when
  * `generator` is not NULL, to what the generator produces (in is then
  * unused; count is ignored).  opts may be NULL.  in_size may be 0 (tasks get
- * NULL), out_size may be 0.  Errors: MP_EINVAL, MP_ENOMEM, MP_ECLOSED. */
+ * NULL), out_size may be 0.  Errors: MP_EINVAL (also when window x in_size,
+ * window x out_size or count x in_size does not fit a size_t), MP_ENOMEM,
+ * MP_ECLOSED. */
 MP_API int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                         mp_generator_fn generator, void *generator_state, size_t out_size,
                         const mp_imap_options *opts, mp_imap **it);

@@ -35,6 +35,19 @@ static void unlink_locked(mp_pool *pool, mp__handle *h)
         }
 }
 
+/* Frees the handle's private memory: what malloc gave this process.  Its
+ * variable-size result lives in the shared arena and is not touched. */
+static void free_private(mp__handle *h)
+{
+    mp_failures_free(&h->failures);
+    for (mp__callback *cb = h->callbacks, *next; cb; cb = next) {
+        next = cb->next;
+        free(cb);
+    }
+    free(h->fixed_out);
+    free(h);
+}
+
 /* Drops a reference; the last one frees the handle.  pool->lock held (if
  * the handle still has a pool). */
 static void unref_locked(mp__handle *h)
@@ -43,15 +56,16 @@ static void unref_locked(mp__handle *h)
         return;
     if (h->pool)
         unlink_locked(h->pool, h);
-    mp_failures_free(&h->failures);
     mp_bytes_free(&h->bytes);
     mp_bytes_free(&h->bytes_slot);
-    for (mp__callback *cb = h->callbacks, *next; cb; cb = next) {
-        next = cb->next;
-        free(cb);
-    }
-    free(h->fixed_out);
-    free(h);
+    free_private(h);
+}
+
+/* True (with a message) in a process that did not make the handle: a
+ * child forked from the pool's owner, which must not use it. */
+static bool foreign(const mp__handle *h, const char *who)
+{
+    return mp__check_owner(h->owner_pid, who) != 0;
 }
 
 static void unref(mp__handle *h)
@@ -70,6 +84,7 @@ static mp__handle *handle_new(mp_pool *pool, int kind)
     if (!h)
         return NULL;
     h->kind = kind;
+    h->owner_pid = mp__self_pid();
     h->pool = pool;
     atomic_init(&h->refs, 2);      /* the user's, and the job's */
     atomic_init(&h->status, MP__H_PENDING);
@@ -318,6 +333,9 @@ int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
 {
     if (!pool)
         return mp__error(MP_EINVAL, "mp_pool_shutdown: pool is NULL");
+    int r = mp__check_caller(pool, "mp_pool_shutdown", true);
+    if (r)
+        return r;
     pthread_mutex_lock(&pool->lock);
     pool->closing = true;
     settle_all_locked(pool, cancel_futures != 0, wait != 0);
@@ -413,12 +431,15 @@ static int start_async(mp_pool *pool, const mp__shape *c, const mp_call *call, m
 {
     if (!result)
         return mp__error(MP_EINVAL, "%s: result is NULL", c->who);
+    int r = mp__check_caller(pool, c->who, false);
+    if (r)
+        return r;
     mp__handle *h = handle_new(pool, MP__H_ASYNC);
     if (!h)
         return mp__error(MP_ENOMEM, "%s: out of memory", c->who);
     h->shape = *c;                 /* args: read only while submitting */
     h->want_failures = true;
-    int r = call ? add_async_callbacks(h, call) : 0;
+    r = call ? add_async_callbacks(h, call) : 0;
     if (!r)
         r = submit(pool, h, call);
     h->shape.args = NULL;
@@ -456,16 +477,26 @@ int mp_apply_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
 
 /* ---- async results ----------------------------------------------------------- */
 
-static int check_timeout(const char *who, const void *h, double timeout)
+/* The checks of every call that waits on a handle: not NULL, made in
+ * this process, not waited on by a task of its own pool, a valid
+ * timeout. */
+static int check_wait(const char *who, const void *handle, double timeout)
 {
+    const mp__handle *h = handle;
+    int r;
     if (!h)
         return mp__error(MP_EINVAL, "%s: handle is NULL", who);
+    if ((r = mp__check_owner(h->owner_pid, who)))
+        return r;
+    const mp_pool *pool = h->pool;
+    if (pool && (r = mp__check_not_own_task(pool->sh, who)))
+        return r;
     return mp__check_timeout(who, timeout);
 }
 
 int mp_async_wait(mp_async *result, double timeout)
 {
-    int r = check_timeout("mp_async_wait", result, timeout);
+    int r = check_wait("mp_async_wait", result, timeout);
     return r ? r : handle_wait((mp__handle *)result, timeout);
 }
 
@@ -473,7 +504,7 @@ int mp_async_wait(mp_async *result, double timeout)
  * callback asking about its own handle sees it ready). */
 int mp_async_ready(mp_async *result)
 {
-    if (!result)
+    if (!result || foreign((mp__handle *)result, "mp_async_ready"))
         return 0;
     mp__handle *h = (mp__handle *)result;
     if (h->pool && atomic_load(&h->status) == MP__H_PENDING) {
@@ -489,26 +520,38 @@ int mp_async_successful(mp_async *result)
 {
     if (!result)
         return mp__error(MP_EINVAL, "mp_async_successful: handle is NULL");
+    if (foreign((mp__handle *)result, "mp_async_successful"))
+        return MP_EINVAL;
     if (!mp_async_ready(result))
         return mp__error(MP_EAGAIN, "mp_async_successful: the call has not finished");
     return ((mp__handle *)result)->code == 0;
 }
 
+/* A copy of `from` that the caller owns (mp_failures_free). */
+static int copy_failures(const char *who, const mp_failures *from, mp_failures *to)
+{
+    mp_failure *items = NULL;
+    if (from->count) {
+        items = malloc(from->count * sizeof *items);
+        if (!items)
+            return mp__error(MP_ENOMEM, "%s: out of memory for the list of %zu failures", who, from->count);
+        memcpy(items, from->items, from->count * sizeof *items);
+    }
+    *to = (mp_failures){ from->count, items };
+    return 0;
+}
+
 int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
 {
-    int r = check_timeout("mp_async_get", result, timeout);
+    int r = check_wait("mp_async_get", result, timeout);
     if (r)
         return r;
     mp__handle *h = (mp__handle *)result;
     if ((r = handle_wait(h, timeout)))
         return r;
-    if (h->taken)
-        return mp__error(MP_EINVAL, "mp_async_get: the results were already taken");
-    h->taken = true;
-    if (failures) {
-        *failures = h->failures;
-        h->failures = (mp_failures){ 0, NULL };
-    }
+    /* The handle keeps its list: every get reports the same outcome. */
+    if (failures && (r = copy_failures("mp_async_get", &h->failures, failures)))
+        return r;
     if (h->code)
         return mp__error(h->code, "%s", h->message);
     return 0;
@@ -516,6 +559,10 @@ int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
 
 static void release_user_ref(mp__handle *h)
 {
+    if (h->owner_pid != mp__self_pid()) {
+        free_private(h);           /* a forked child's copy: nothing shared */
+        return;
+    }
     mp_pool *pool = h->pool;
     if (pool) {
         pthread_mutex_lock(&pool->lock);
@@ -548,8 +595,11 @@ void mp_async_free(mp_async *result)
 int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
               const mp_call *call, mp_future **future)
 {
+    int r;
     if (!future)
         return mp__error(MP_EINVAL, "mp_submit: future is NULL");
+    if (pool && (r = mp__check_caller(pool, "mp_submit", false)))
+        return r;
     mp__handle *h = handle_new(pool, MP__H_FUTURE);
     if (!h)
         return mp__error(MP_ENOMEM, "mp_submit: out of memory");
@@ -558,13 +608,14 @@ int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_
         return mp__error(MP_ENOMEM, "mp_submit: out of memory");
     }
     mp_array arg;
-    int r = mp__shape_apply("mp_submit", pool, fn, in, in_size, h->fixed_out, out_size, NULL, &arg, &h->shape);
+    r = mp__shape_apply("mp_submit", pool, fn, in, in_size, h->fixed_out, out_size, NULL, &arg, &h->shape);
     /* Futures always collect variable-size output: mp_future_bytes. */
     h->shape.results = &h->bytes_slot;
     mp_call plain = { 0 };
     if (call) {
         plain.context = call->context;
         plain.context_size = call->context_size;
+        plain.timeout = call->timeout;   /* checked and applied as map's */
     }
     if (!r)
         r = submit(pool, h, &plain);
@@ -576,7 +627,7 @@ int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_
 
 int mp_future_wait(mp_future *future, double timeout)
 {
-    int r = check_timeout("mp_future_wait", future, timeout);
+    int r = check_wait("mp_future_wait", future, timeout);
     return r ? r : handle_wait((mp__handle *)future, timeout);
 }
 
@@ -591,7 +642,7 @@ static int outcome(mp__handle *h)
 
 int mp_future_result(mp_future *future, double timeout, void *out, size_t out_size)
 {
-    int r = check_timeout("mp_future_result", future, timeout);
+    int r = check_wait("mp_future_result", future, timeout);
     if (r)
         return r;
     mp__handle *h = (mp__handle *)future;
@@ -607,7 +658,7 @@ int mp_future_result(mp_future *future, double timeout, void *out, size_t out_si
 
 int mp_future_bytes(mp_future *future, double timeout, mp_bytes *bytes)
 {
-    int r = check_timeout("mp_future_bytes", future, timeout);
+    int r = check_wait("mp_future_bytes", future, timeout);
     if (r)
         return r;
     if (!bytes)
@@ -636,6 +687,8 @@ int mp_future_cancel(mp_future *future)
     if (!future)
         return mp__error(MP_EINVAL, "mp_future_cancel: future is NULL");
     mp__handle *h = (mp__handle *)future;
+    if (foreign(h, "mp_future_cancel"))
+        return MP_EINVAL;
     if (!h->pool)
         return 0;
     pthread_mutex_lock(&h->pool->lock);
@@ -646,13 +699,14 @@ int mp_future_cancel(mp_future *future)
 
 int mp_future_cancelled(mp_future *future)
 {
-    return future && atomic_load(&((mp__handle *)future)->status) == MP__H_CANCELLED;
+    return future && !foreign((mp__handle *)future, "mp_future_cancelled") &&
+           atomic_load(&((mp__handle *)future)->status) == MP__H_CANCELLED;
 }
 
 int mp_future_running(mp_future *future)
 {
     mp__handle *h = (mp__handle *)future;
-    if (!h || !h->pool)
+    if (!h || foreign(h, "mp_future_running") || !h->pool)
         return 0;
     pthread_mutex_lock(&h->pool->lock);
     bool running = h->job && (atomic_load(&h->job->claim) & MP__CLAIM_MASK) != 0 &&
@@ -671,6 +725,8 @@ int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *
     if (!future || !fn)
         return mp__error(MP_EINVAL, "mp_future_add_done_callback: %s is NULL", future ? "callback" : "future");
     mp__handle *h = (mp__handle *)future;
+    if (foreign(h, "mp_future_add_done_callback"))
+        return MP_EINVAL;
     mp__callback *cb = calloc(1, sizeof *cb);
     if (!cb)
         return mp__error(MP_ENOMEM, "mp_future_add_done_callback: out of memory");
@@ -725,6 +781,9 @@ static int check_set(const char *who, mp_future *const *futures, size_t n, mp_po
             return mp__error(MP_EINVAL, "%s: futures[%zu] is NULL", who, i);
         if (h->kind != MP__H_FUTURE)
             return mp__error(MP_EINVAL, "%s: futures[%zu] is not a future", who, i);
+        int r = mp__check_owner(h->owner_pid, who);
+        if (r)
+            return r;
         if (h->pool && *pool && h->pool != *pool)
             return mp__error(MP_EINVAL, "%s: futures[%zu] belongs to another pool", who, i);
         if (h->pool)
@@ -742,7 +801,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
 {
     mp_pool *pool;
     int r = check_set("mp_wait", futures, n, &pool);
-    if (r || (r = mp__check_timeout("mp_wait", timeout)))
+    if (r || (pool && (r = mp__check_not_own_task(pool->sh, "mp_wait"))) || (r = mp__check_timeout("mp_wait", timeout)))
         return r;
     if (mode != MP_FIRST_COMPLETED && mode != MP_FIRST_EXCEPTION && mode != MP_ALL_COMPLETED)
         return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
@@ -775,6 +834,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
 }
 
 struct mp_as_completed {
+    pid_t owner_pid;
     mp_pool *pool;
     size_t n, yielded;
     mp__handle **items;      /* not yet yielded first; each holds a reference */
@@ -793,6 +853,7 @@ int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_completed **
         free(it);
         return mp__error(MP_ENOMEM, "mp_as_completed_open: out of memory");
     }
+    it->owner_pid = mp__self_pid();
     it->pool = pool;
     it->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -807,12 +868,14 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
 {
     if (!it || !future)
         return mp__error(MP_EINVAL, "mp_as_completed_next: %s is NULL", it ? "future" : "it");
-    int r = mp__check_timeout("mp_as_completed_next", timeout);
-    if (r)
+    int r = mp__check_owner(it->owner_pid, "mp_as_completed_next");
+    if (r || (r = mp__check_timeout("mp_as_completed_next", timeout)))
         return r;
     if (it->yielded == it->n)
         return MP_EEOF;
     mp_pool *pool = it->pool;
+    if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->sh, "mp_as_completed_next")))
+        return r;
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     for (;;) {
         if (pool && !it->items[0]->pool)
@@ -848,7 +911,9 @@ void mp_as_completed_free(mp_as_completed *it)
 {
     if (!it)
         return;
-    for (size_t i = 0; i < it->n; i++)
+    /* A forked child's copy: its references count for nothing there. */
+    bool own = it->owner_pid == mp__self_pid();
+    for (size_t i = 0; i < it->n && own; i++)
         unref(it->items[i]);
     free(it->items);
     free(it);

@@ -22,6 +22,7 @@ typedef struct mp__handle {
     int kind;
     _Atomic int refs;                /* the user's + the job's (or callback queue's) */
     _Atomic int status;              /* MP__H_PENDING / DONE / CANCELLED */
+    pid_t owner_pid;                 /* the process that made it (its pool's owner) */
     mp_pool *pool;                   /* NULL once the pool closed */
     mp__job *job;                    /* while attached (pool->lock) */
     mp__shape shape;                 /* where results go */
@@ -31,7 +32,7 @@ typedef struct mp__handle {
     int code;                        /* 0, MP_ETASK, MP_ECANCELED, MP_EBROKEN, ... */
     char message[MP_MESSAGE_MAX + 64];
     mp_failures failures;
-    bool taken;                      /* results handed over (get / bytes) */
+    bool taken;                      /* a future's bytes handed over (mp_future_bytes) */
 
     /* Futures: the fixed-size result and the variable-size one. */
     void *fixed_out;

@@ -29,10 +29,16 @@ static void process_stop(mp_pool *pool, bool now)
     mp__supervisor_stop(pool, now);
 }
 
+static void process_forget(mp_pool *pool)
+{
+    mp__supervisor_forget(pool);
+}
+
 const mp__backend_ops mp__process_backend = {
     .name = "process",
     .shares_caller_memory = false,
     .start = process_start,
     .check = process_check,
     .stop = process_stop,
+    .forget = process_forget,
 };

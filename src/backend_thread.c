@@ -68,10 +68,18 @@ static void thread_stop(mp_pool *pool, bool now)
     pool->backend_data = NULL;
 }
 
+/* A forked child has none of the threads: only the array is its own. */
+static void thread_forget(mp_pool *pool)
+{
+    free(pool->backend_data);
+    pool->backend_data = NULL;
+}
+
 const mp__backend_ops mp__thread_backend = {
     .name = "thread",
     .shares_caller_memory = true,
     .start = thread_start,
     .check = thread_check,
     .stop = thread_stop,
+    .forget = thread_forget,
 };

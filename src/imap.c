@@ -24,6 +24,7 @@
 #define SPIN_SECONDS 50e-6
 
 struct mp_imap {
+    pid_t owner_pid;                /* the process that opened it (the pool's owner) */
     mp_pool *pool;
     mp__job *job;
     mp_imap_order order;
@@ -81,8 +82,11 @@ static void feed(mp_imap *it, size_t min_free)
 
 /* ---- opening ------------------------------------------------------------- */
 
-static int alloc_ring(mp__job *job, size_t bytes, void **out)
+/* Allocates a ring of `ring` elements of `size` bytes for the job (NULL
+ * when that is 0 bytes).  check_window has made sure the product fits. */
+static int alloc_ring(mp__job *job, size_t ring, size_t size, void **out)
 {
+    size_t bytes = ring * size;
     if (!bytes) {
         *out = NULL;
         return 0;
@@ -102,6 +106,9 @@ static int check_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count,
         return mp__error(MP_EINVAL, "mp_imap_open: in is NULL but count is %zu", count);
     if (!generator && in && !in_size)
         return mp__error(MP_EINVAL, "mp_imap_open: in_size is 0 but in is not NULL");
+    size_t in_bytes;
+    if (!generator && mp__mul_overflows(count, in_size, &in_bytes))
+        return mp__error(MP_EINVAL, "mp_imap_open: %zu inputs of %zu bytes overflow a size", count, in_size);
     if (o->order != MP_IMAP_ORDERED && o->order != MP_IMAP_UNORDERED)
         return mp__error(MP_EINVAL, "mp_imap_open: unknown order %d", (int)o->order);
     if (o->context_size && !o->context)
@@ -113,6 +120,21 @@ static int check_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count,
     return 0;
 }
 
+/* Every ring of `ring` slots must have a size that fits a size_t: checked
+ * before anything is allocated, so a window or element size too large for
+ * the products is MP_EINVAL rather than a wrapped, overrun allocation. */
+static int check_window(size_t ring, size_t in_size, size_t out_size)
+{
+    static const char *const what[] = { "inputs", "outputs", "failure records", "results" };
+    const size_t size[] = { in_size, out_size, sizeof(mp__failure_rec), sizeof(mp_bytes) };
+    size_t bytes;
+    for (size_t k = 0; k < sizeof size / sizeof *size; k++)
+        if (mp__mul_overflows(ring, size[k], &bytes))
+            return mp__error(MP_EINVAL, "mp_imap_open: a window of %zu %s of %zu bytes overflows a size", ring,
+                             what[k], size[k]);
+    return 0;
+}
+
 int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                  mp_generator_fn generator, void *generator_state, size_t out_size,
                  const mp_imap_options *opts, mp_imap **out)
@@ -120,7 +142,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     static const mp_imap_options defaults;
     const mp_imap_options *o = opts ? opts : &defaults;
     int r = check_open(pool, fn, in, count, in_size, generator, o, out);
-    if (r)
+    if (r || (r = mp__check_caller(pool, "mp_imap_open", false)))
         return r;
     size_t chunk = o->chunksize ? o->chunksize : 1;
     size_t ring = o->window;
@@ -128,6 +150,8 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
         ring = 4 * (size_t)pool->workers * chunk;
         if (ring < DEFAULT_MIN_WINDOW) ring = DEFAULT_MIN_WINDOW;
     }
+    if ((r = check_window(ring, in_size, out_size)))
+        return r;
 
     mp_imap *it = calloc(1, sizeof *it);
     unsigned char *busy = calloc(ring, 1);
@@ -137,6 +161,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
         return mp__error(MP_ENOMEM, "mp_imap_open: out of memory");
     }
     it->busy = busy;
+    it->owner_pid = pool->owner_pid;
     it->pool = pool;
     it->order = o->order;
     it->ring = ring;
@@ -170,25 +195,25 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     atomic_store(&job->progress, 0);
     atomic_store(&job->progress_waiters, 0);
     void *p;
-    if (!(r = alloc_ring(job, ring * in_size, &p))) {
+    if (!(r = alloc_ring(job, ring, in_size, &p))) {
         it->in_ring = p;
         job->in[0] = p;
     }
-    if (!r && !(r = alloc_ring(job, ring * out_size, &p))) {
+    if (!r && !(r = alloc_ring(job, ring, out_size, &p))) {
         it->out_ring = p;
         job->out = p;
     }
-    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_done, &p)))
+    if (!r && !(r = alloc_ring(job, ring, sizeof *job->slot_done, &p)))
         job->slot_done = p;
-    if (!r && !(r = alloc_ring(job, ring * sizeof *job->slot_fail, &p)))
+    if (!r && !(r = alloc_ring(job, ring, sizeof *job->slot_fail, &p)))
         job->slot_fail = p;
     job->completed = NULL;
-    if (!r && o->order == MP_IMAP_UNORDERED && !(r = alloc_ring(job, ring * sizeof *job->completed, &p)))
+    if (!r && o->order == MP_IMAP_UNORDERED && !(r = alloc_ring(job, ring, sizeof *job->completed, &p)))
         job->completed = p;
     job->varout = NULL;
-    if (!r && o->collect_bytes && !(r = alloc_ring(job, ring * sizeof *job->varout, &p)))
+    if (!r && o->collect_bytes && !(r = alloc_ring(job, ring, sizeof *job->varout, &p)))
         job->varout = p;
-    if (!r && o->context_size && !(r = alloc_ring(job, o->context_size, &p))) {
+    if (!r && o->context_size && !(r = alloc_ring(job, 1, o->context_size, &p))) {
         memcpy(p, o->context, o->context_size);
         job->ctx = p;
     }
@@ -279,11 +304,13 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
 {
     if (!it)
         return mp__error(MP_EINVAL, "mp_imap_next: it is NULL");
-    int r = mp__check_timeout("mp_imap_next", timeout);
-    if (r)
+    int r = mp__check_owner(it->owner_pid, "mp_imap_next");
+    if (r || (r = mp__check_timeout("mp_imap_next", timeout)))
         return r;
     if (!it->pool)
         return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
+    if ((r = mp__check_not_own_task(it->pool->sh, "mp_imap_next")))
+        return r;
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
     if (it->yielded == it->fed && it->fed == it->total) {
@@ -377,7 +404,8 @@ void mp_imap_free(mp_imap *it)
 {
     if (!it)
         return;
-    if (it->pool)
+    /* In a child forked from the owner only this process's copy goes. */
+    if (it->pool && it->owner_pid == mp__self_pid())
         detach(it);
     free(it->busy);
     free(it);

@@ -26,6 +26,16 @@ int mp__verror(int code, const char *fmt, va_list ap);
  * strerror(errno).  Reads errno itself. */
 int mp__syserror(const char *fmt, ...) MP_PRINTF(1, 2);
 
+/* --- sizes ---------------------------------------------------------------
+ * True if a * b does not fit a size_t; otherwise stores the product.  Every
+ * size product computed from a caller's numbers (count x element size,
+ * window x element size) goes through here, so that a wrapped product can
+ * never become a small allocation that is then overrun. */
+static inline bool mp__mul_overflows(size_t a, size_t b, size_t *product)
+{
+    return __builtin_mul_overflow(a, b, product);
+}
+
 /* --- time (clock.c) ---------------------------------------------------- */
 double mp__now(void);                 /* CLOCK_MONOTONIC seconds */
 /* Validates a timeout in seconds: < 0 means "wait forever" only when it is

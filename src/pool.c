@@ -101,6 +101,62 @@ static int resolve_supervision(const mp_pool_options *opts, mp_pool *pool)
     return 0;
 }
 
+/* ---- who may call ------------------------------------------------------ */
+
+/* getpid() is a system call; the pid only changes across fork, so it is
+ * cached and forgotten in every child (pthread_atfork, registered when the
+ * first pool opens: before that no pool exists to be inherited). */
+static _Atomic pid_t cached_pid;
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+
+static void forget_cached_pid(void)
+{
+    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+    pthread_atfork(NULL, NULL, forget_cached_pid);
+}
+
+pid_t mp__self_pid(void)
+{
+    pid_t pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
+    if (MP__UNLIKELY(!pid)) {
+        pid = getpid();
+        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
+    }
+    return pid;
+}
+
+int mp__check_owner(pid_t owner, const char *who)
+{
+    pid_t me = mp__self_pid();
+    if (MP__LIKELY(owner == me))
+        return 0;
+    return mp__error(MP_EINVAL, "%s: the pool belongs to process %d and this is process %d, forked from it: "
+                     "here it may only be closed or terminated (which releases this process's copy) and its "
+                     "handles freed", who, (int)owner, (int)me);
+}
+
+int mp__check_not_own_task(const mp__shared *sh, const char *who)
+{
+    if (MP__LIKELY(!mp__serving(sh)))
+        return 0;
+    return mp__error(MP_EINVAL, "%s: called from a task of the same pool, which would wait for itself", who);
+}
+
+int mp__check_caller(const mp_pool *pool, const char *who, bool blocking)
+{
+    int r;
+    if (blocking && (r = mp__check_not_own_task(pool->sh, who)))
+        return r;
+    /* A process worker's pool is a copy forked with it: say why plainly. */
+    if (MP__UNLIKELY(mp__serving(pool->sh)) && pool->owner_pid != mp__self_pid())
+        return mp__error(MP_EINVAL, "%s: called from a task of the same pool: a process worker cannot use the pool it serves", who);
+    return mp__check_owner(pool->owner_pid, who);
+}
+
 /* ---- open / close ------------------------------------------------------ */
 
 int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
@@ -120,7 +176,8 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
     pool->backend = backend;
     pool->workers = workers;
     pool->ops = backend == MP_BACKEND_PROCESS ? &mp__process_backend : &mp__thread_backend;
-    pool->owner_pid = getpid();
+    pthread_once(&fork_watch_once, watch_forks);
+    pool->owner_pid = mp__self_pid();
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
 
@@ -169,16 +226,36 @@ static void drain_callers(mp_pool *pool, bool terminate)
     pthread_mutex_unlock(&pool->lock);
 }
 
+/* Close and terminate, when they may not do their work here: refused in a
+ * task of the pool itself (it would wait for itself), and, in a process
+ * forked from the owner, reduced to freeing this process's copy -- nothing
+ * shared is touched, no worker signalled, no thread joined, so the owner
+ * goes on unharmed.  Returns true when it settled the call (*r: result). */
+static bool not_here(mp_pool *pool, const char *who, int *r)
+{
+    if ((*r = mp__check_not_own_task(pool->sh, who)))
+        return true;
+    if (MP__LIKELY(pool->owner_pid == mp__self_pid()))
+        return false;
+    pool->ops->forget(pool);
+    free(pool->init_ctx);
+    free(pool);
+    return true;
+}
+
 int mp_pool_close(mp_pool *pool)
 {
+    int r;
     if (!pool)
         return 0;
+    if (not_here(pool, "mp_pool_close", &r))
+        return r;
     mp__handles_close(pool, false);
     mp__imaps_close(pool);
     drain_callers(pool, false);
     mp__shutdown_workers(pool->sh);
     pool->ops->stop(pool, false);
-    int r = pool->broken;
+    r = pool->broken;
     if (r)
         mp__error(r, "%s", pool->broken_msg);
     pool_free(pool);
@@ -187,8 +264,11 @@ int mp_pool_close(mp_pool *pool)
 
 int mp_pool_terminate(mp_pool *pool)
 {
+    int r;
     if (!pool)
         return 0;
+    if (not_here(pool, "mp_pool_terminate", &r))
+        return r;
     /* Take every unclaimed task back first, so workers stop at their next
      * claim, and tell waiting callers to give up. */
     mp__cancel_all_jobs(pool->sh);
@@ -220,8 +300,10 @@ mp_backend mp_pool_backend(const mp_pool *pool)
  * job (sched.c). */
 int mp_pool_cancel(mp_pool *pool)
 {
-    if (!pool)
-        return MP_EINVAL;   /* no message: mp__error is not async-signal-safe */
+    /* No message: mp__error is not async-signal-safe.  A forked child's
+     * copy of the pool is not to be used (see mp__check_owner). */
+    if (!pool || pool->owner_pid != mp__self_pid())
+        return MP_EINVAL;
     atomic_fetch_add(&pool->cancels, 1);
     mp__wake_all_callers(pool);
     return 0;
@@ -366,23 +448,6 @@ static int stage_out(stager *st, void *dst, size_t bytes, void **out)
     return stage_block(st, bytes, false, out);
 }
 
-/* Copies results back from the staging area, skipping failed tasks so that
- * their elements keep what the caller had there. */
-static void copy_results(char *dst, const char *src, size_t count, size_t size, const mp_failures *failed)
-{
-    if (!failed || failed->count == 0) {
-        memcpy(dst, src, count * size);
-        return;
-    }
-    size_t from = 0;
-    for (size_t k = 0; k <= failed->count; k++) {
-        size_t to = k < failed->count ? failed->items[k].index : count;
-        if (to > from)
-            memcpy(dst + from * size, src + from * size, (to - from) * size);
-        from = to + 1;
-    }
-}
-
 /* ---- one call: prepare, (wait), finish ------------------------------------- */
 
 int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
@@ -465,15 +530,12 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
 {
     size_t cancelled = atomic_load(&job->ncancelled);
-    mp_failures local = {0};
-    bool staged_out = job->out != c->out;
-    mp_failures *failed = failures ? failures : staged_out ? &local : NULL;
-    size_t nfailed = collect_failures(c->who, job, c->count, failed);
-    if (staged_out && c->count && c->out_size)
-        copy_results(c->out, job->out, c->count, c->out_size, failed);
+    size_t nfailed = collect_failures(c->who, job, c->count, failures);
+    /* Failed tasks' elements were zeroed in the staging copy too. */
+    if (job->out != c->out && c->count && c->out_size)
+        memcpy(c->out, job->out, c->count * c->out_size);
     if (c->results && job->varout && job->varout != c->results)
         memcpy(c->results, job->varout, c->count * sizeof *c->results);
-    mp_failures_free(&local);
     if (cancelled) {
         bool terminated = atomic_load(&pool->terminating);
         return mp__error(terminated ? MP_ECLOSED : MP_ECANCELED, "%s: %zu of %zu tasks were cancelled%s", c->who,
@@ -484,13 +546,15 @@ int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures
 
 static int run_call(mp_pool *pool, const mp__shape *c, const mp_call *call)
 {
+    int r = mp__check_caller(pool, c->who, true);
+    if (r)
+        return r;
     if (call && call->failures) {
         call->failures->count = 0;
         call->failures->items = NULL;
     }
     mp__job *job;
-    int r = mp__call_prepare(pool, c, call, NULL, &job);
-    if (r)
+    if ((r = mp__call_prepare(pool, c, call, NULL, &job)))
         return r;
     r = mp__job_wait(pool, job);
     if (r == 0)
@@ -517,12 +581,24 @@ static int check_out(const char *who, const void *out, size_t out_size)
     return 0;
 }
 
-static int check_count(const char *who, size_t count, size_t in_size, size_t out_size)
+/* count x size bytes must be a size the call can stage and copy. */
+static int check_array_bytes(const char *who, const char *what, size_t count, size_t size)
 {
+    size_t bytes;
+    if (mp__mul_overflows(count, size, &bytes))
+        return mp__error(MP_EINVAL, "%s: %zu %s elements of %zu bytes overflow a size", who, count, what, size);
+    return 0;
+}
+
+static int check_count(const char *who, size_t count, size_t in_size, size_t out_size, const mp_call *call)
+{
+    int r;
     if (count > MP__MAX_COUNT)
         return mp__error(MP_EINVAL, "%s: count %zu is larger than %llu", who, count, (unsigned long long)MP__MAX_COUNT);
-    if ((in_size && count > SIZE_MAX / in_size) || (out_size && count > SIZE_MAX / out_size))
-        return mp__error(MP_EINVAL, "%s: count %zu times the element size overflows", who, count);
+    if ((r = check_array_bytes(who, "input", count, in_size)) || (r = check_array_bytes(who, "output", count, out_size)))
+        return r;
+    if (call && call->results)
+        return check_array_bytes(who, "mp_bytes result", count, sizeof *call->results);
     return 0;
 }
 
@@ -534,7 +610,7 @@ int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, 
 {
     int r;
     if ((r = check_pool_fn(who, pool, (const void *)fn)) || (r = check_out(who, out, out_size)) ||
-        (r = check_count(who, count, in_size, out_size)))
+        (r = check_count(who, count, in_size, out_size, call)))
         return r;
     if (in && !in_size)
         return mp__error(MP_EINVAL, "%s: in_size is 0 but in is not NULL", who);
@@ -564,7 +640,7 @@ int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_ar
             return mp__error(MP_EINVAL, "%s: args[%zu].size is 0", who, k);
         if (args[k].count != count)
             return mp__error(MP_EINVAL, "%s: args[%zu] has %zu elements but args[0] has %zu", who, k, args[k].count, count);
-        if ((r = check_count(who, count, args[k].size, out_size)))
+        if ((r = check_count(who, count, args[k].size, out_size, call)))
             return r;
     }
     *c = (mp__shape){ who, MP__KIND_STAR, (void (*)(void))fn, count, nargs, args, out, out_size,

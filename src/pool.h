@@ -161,6 +161,11 @@ typedef struct mp__backend_ops {
      * (and the pool marked broken) if a worker is gone. */
     int (*check)(mp_pool *pool);
     void (*stop)(mp_pool *pool, bool now); /* after shutdown is set: reap all */
+    /* In a process that does not own the pool (a child forked from the
+     * owner): frees this process's copy of the backend's private state --
+     * memory, descriptors -- without signalling, joining or touching
+     * anything shared. */
+    void (*forget)(mp_pool *pool);
 } mp__backend_ops;
 
 #define MP__WATCH_INTERVAL 0.05
@@ -180,7 +185,7 @@ struct mp_pool {
     int broken;                      /* 0, or the error that broke the pool */
     char broken_msg[256];
 
-    pid_t owner_pid;
+    pid_t owner_pid;                 /* the process that opened the pool owns it */
     void *backend_data;              /* owned by the backend */
     /* Supervision options and state (supervise.h). */
     int (*initializer)(const void *context);
@@ -202,7 +207,24 @@ struct mp_pool {
 extern const mp__backend_ops mp__thread_backend;
 extern const mp__backend_ops mp__process_backend;
 
+/* Who may call (pool.c).  A pool, and every handle and iterator of it,
+ * belongs to the process that opened it; a child forked from that process
+ * sees a copy it must not use (close, terminate and the free functions
+ * release the copy only).  A blocking call from a task of the pool itself
+ * would wait for itself.  Each check returns 0 or MP_EINVAL with a message
+ * naming `who`. */
+pid_t mp__self_pid(void);            /* getpid(), cached until the next fork */
+int mp__check_owner(pid_t owner, const char *who);
+/* The calling thread is not a worker of the pool whose control block is sh
+ * (NULL: a detached handle, nothing to wait for). */
+int mp__check_not_own_task(const mp__shared *sh, const char *who);
+/* Both, for a call on `pool`; the own-task check only when `blocking`. */
+int mp__check_caller(const mp_pool *pool, const char *who, bool blocking);
+
 /* sched.c */
+/* true if the calling thread is a worker of the pool whose control block
+ * is sh (it runs that pool's tasks). */
+bool mp__serving(const mp__shared *sh);
 int mp__shared_create(int workers, bool futex_shared, mp__shared **out);
 void mp__shared_destroy(mp__shared *sh);
 void mp__worker_main(mp__shared *sh, int worker);

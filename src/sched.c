@@ -67,9 +67,21 @@ void mp__shared_destroy(mp__shared *sh)
 
 /* ---- worker side --------------------------------------------------------- */
 
+/* A failed task's output element holds zeros, whatever the task wrote
+ * before it failed or died: the same on every backend, since both write
+ * the element where the failure is recorded (a thread worker in the
+ * caller's array, a process worker or its supervisor in the staging copy
+ * that is then copied back whole). */
+static void clear_output(mp__job *job, size_t index)
+{
+    if (job->out && job->out_size)
+        memset(job->out + (job->ring ? index % job->ring : index) * job->out_size, 0, job->out_size);
+}
+
 void mp__job_record_failure(mp__job *job, size_t index, int code, const char *message)
 {
     mp__failure_rec *f;
+    clear_output(job, index);
     atomic_fetch_add(&job->nfailed, 1);
     if (job->ring) {
         f = &job->slot_fail[index % job->ring];   /* read by the consumer with the result */
@@ -422,9 +434,19 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
     return false;
 }
 
+/* The control block of the pool this thread works for, NULL outside
+ * workers: a task's blocking call on its own pool is refused by it. */
+static _Thread_local const mp__shared *serving;
+
+bool mp__serving(const mp__shared *sh)
+{
+    return sh && serving == sh;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
+    serving = sh;
     mp__wslot *ws = &sh->wslots[worker];
     bool unflushed = sh->supervised;   /* the initializer may have printed */
     if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {

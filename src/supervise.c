@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #define TERM_GRACE 0.1          /* seconds between SIGTERM and SIGKILL */
+#define CLOSE_GRACE 3.0         /* seconds close lets idle workers take to exit before SIGKILL */
 #define DEADLINE_TICK 0.005     /* how often deadlines are checked, when any is set */
 #define SETTLE_TICK 0.001       /* how often an uncertain death is re-examined */
 #define MAX_EARLY_DEATHS 5      /* replacements dying before ready, in a row */
@@ -573,19 +574,37 @@ static bool any_spawning(supervisor *s)
     return false;
 }
 
+/* Whether to tell the fork server to quit now (it kills what is left with
+ * SIGKILL, reaps it and exits): at once for terminate; for close, once
+ * every worker has left, or once the grace period is over -- a worker
+ * stopped by SIGSTOP or held by a debugger never leaves by itself, and
+ * close must finish.  Close comes after all work finished, so such a
+ * worker holds no task. */
+static bool quit_due(supervisor *s, int stop, double now, double close_deadline)
+{
+    if (!stop || s->quit_sent)
+        return false;
+    return stop == 2 || (s->alive == 0 && !any_spawning(s)) || now >= close_deadline;
+}
+
 static void *supervisor_main(void *arg)
 {
     supervisor *s = arg;
     mp_pool *pool = s->pool;
+    double close_deadline = 0;
     for (;;) {
         int stop = atomic_load(&s->stop);
         if (s->fs_gone && stop)
             break;
-        if (stop && !s->quit_sent && (stop == 2 || (s->alive == 0 && !any_spawning(s)))) {
-            request(s, MP__FS_QUIT, 0, 0, 0);   /* it kills what is left, reaps, exits */
+        double now = mp__now(), tick = -1;
+        if (stop && !close_deadline)
+            close_deadline = now + CLOSE_GRACE;
+        if (quit_due(s, stop, now, close_deadline)) {
+            request(s, MP__FS_QUIT, 0, 0, 0);
             s->quit_sent = true;
         }
-        double now = mp__now(), tick = -1;
+        if (stop && !s->quit_sent)
+            tick = close_deadline - now;   /* wake up when the grace is over */
         if (!stop) {
             watch(s, now);
             if (s->nunsure) {
@@ -664,16 +683,22 @@ static int startup_failed(mp_pool *pool)
     return r;
 }
 
-static void destroy(supervisor *s)
+/* This process's descriptors and memory of the supervisor. */
+static void release(supervisor *s)
 {
     if (s->fs_fd >= 0)
         close(s->fs_fd);
     close(s->kick_fd);
-    pthread_cond_destroy(&s->cond);
-    pthread_mutex_destroy(&s->lock);
     free(s->retry);
     free(s->w);
     free(s);
+}
+
+static void destroy(supervisor *s)
+{
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+    release(s);
 }
 
 int mp__supervisor_start(mp_pool *pool)
@@ -734,6 +759,17 @@ void mp__supervisor_kick(mp_pool *pool)
     if (s && write(s->kick_fd, &one, sizeof one) < 0) {
         /* The counter is full: the supervisor has wake-ups pending anyway. */
     }
+}
+
+void mp__supervisor_forget(mp_pool *pool)
+{
+    supervisor *s = pool->backend_data;
+    if (!s)
+        return;
+    /* The lock and condition variable are not destroyed: a thread of the
+     * owner may have held them at the fork, and they are only memory. */
+    release(s);
+    pool->backend_data = NULL;
 }
 
 void mp__supervisor_stop(mp_pool *pool, bool now)

@@ -91,6 +91,11 @@ int mp__supervisor_start(struct mp_pool *pool);
 /* Stops the supervisor: workers are killed (now) or awaited (they were told
  * to shut down), the fork server ends, everything is reaped. */
 void mp__supervisor_stop(struct mp_pool *pool, bool now);
+/* In a child forked from the pool's owner: frees that process's copy of
+ * the supervisor's memory and closes its copies of the descriptors.  The
+ * supervisor thread, the fork server and the workers are the owner's and
+ * are left alone. */
+void mp__supervisor_forget(struct mp_pool *pool);
 /* Wakes the supervisor to look at the workers now (a cancel, a timeout). */
 void mp__supervisor_kick(struct mp_pool *pool);
 

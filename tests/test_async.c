@@ -16,8 +16,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* A gate in shared memory: tasks that pass through it block until it opens,
  * on either backend. */
@@ -115,8 +122,7 @@ static void test_map_async_and_callbacks(void **state)
         assert_int_equal(atomic_load(&rec.ok_when_called), 1);
         assert_false(pthread_equal(rec.thread, main_thread));
         assert_int_equal(mp_async_get(res, 0, NULL), 0);
-        assert_int_equal(mp_async_get(res, 0, NULL), MP_EINVAL);   /* second get */
-        assert_non_null(strstr(mp_last_error(), "already taken"));
+        assert_int_equal(mp_async_get(res, 0, NULL), 0);   /* a second get: the same outcome */
         mp_async_free(res);
 
         /* Failures go to the error callback and to get's list. */
@@ -248,6 +254,101 @@ static void test_submit_result_and_failure(void **state)
         assert_int_equal(mp_future_result(bad, 0, &r, 4), MP_EINVAL);   /* wrong size */
         mp_future_free(bad);
         mp_pool_close(pool);
+    }
+}
+
+/* Runs up to 3 s, but stops early once told its time is up (a thread
+ * cannot be killed; a process past its deadline is). */
+static int slow_unless_cancelled(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    for (int i = 0; i < 300 && !mp_task_cancelled(task); i++)
+        usleep(10000);
+    *(long *)out = 1;
+    return 0;
+}
+
+static void test_submit_honours_timeout(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        mp_future *f;
+        long out = 0;
+        double t0 = now();
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = 0.3 }, &f), 0);
+        assert_int_equal(mp_future_result(f, MP_FOREVER, &out, sizeof out), MP_ETASK);
+        assert_true(now() - t0 < 2.9);   /* not the task's full 3 s */
+        const mp_failure *why = mp_future_failure(f);
+        assert_non_null(why);
+        assert_int_equal(why->code, MP_ETIMEDOUT);
+        assert_non_null(strstr(why->message, "timed out"));
+        mp_future_free(f);
+
+        /* Bad timeouts are rejected, as map rejects them; nothing runs. */
+        f = NULL;
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = -5 }, &f),
+                         MP_EINVAL);
+        assert_non_null(strstr(mp_last_error(), "timeout"));
+        assert_int_equal(mp_submit(pool, slow_unless_cancelled, NULL, 0, sizeof out, &(mp_call){ .timeout = NAN }, &f),
+                         MP_EINVAL);
+        assert_null(f);
+        /* MP_FOREVER stays valid: no limit for this call. */
+        assert_int_equal(mp_submit(pool, square, &(long){ 3 }, sizeof(long), sizeof out, &(mp_call){ .timeout = MP_FOREVER }, &f), 0);
+        assert_int_equal(mp_future_result(f, MP_FOREVER, &out, sizeof out), 0);
+        assert_int_equal(out, 9);
+        mp_future_free(f);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
+/* Python's AsyncResult.get() may be called again and again: so may
+ * mp_async_get, with the same code and an equal list each time, each list
+ * the caller's own. */
+static void test_async_get_is_repeatable(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 10 };
+        long in[N], out[N];
+        for (long i = 0; i < N; i++)
+            in[i] = i;
+        mp_async *res;
+        assert_int_equal(mp_map_async(pool, fail_odd, in, N, sizeof *in, out, sizeof *out, NULL, &res), 0);
+        mp_failures first = { 0 }, second = { 0 };
+        assert_int_equal(mp_async_get(res, MP_FOREVER, &first), MP_ETASK);
+        assert_int_equal(mp_async_get(res, MP_FOREVER, &second), MP_ETASK);
+        assert_non_null(strstr(mp_last_error(), "odd input 1"));
+        assert_int_equal(mp_async_get(res, 0, NULL), MP_ETASK);
+        assert_int_equal(mp_async_wait(res, 0), 0);
+        assert_int_equal(first.count, N / 2);
+        assert_int_equal(second.count, N / 2);
+        assert_ptr_not_equal(first.items, second.items);
+        assert_memory_equal(first.items, second.items, first.count * sizeof *first.items);
+        mp_failures_free(&first);
+        assert_int_equal(second.items[0].index, 1);   /* still the caller's to read */
+        mp_failures_free(&second);
+        mp_async_free(res);
+
+        assert_int_equal(mp_map_async(pool, square, in, N, sizeof *in, out, sizeof *out, NULL, &res), 0);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(mp_async_get(res, MP_FOREVER, &first), 0);
+            assert_int_equal(first.count, 0);
+            mp_failures_free(&first);
+        }
+        assert_int_equal(out[N - 1], (N - 1) * (N - 1));
+        mp_async_free(res);
+
+        /* A future's result likewise. */
+        mp_future *f;
+        assert_int_equal(mp_submit(pool, fail_odd, &(long){ 3 }, sizeof(long), sizeof(long), NULL, &f), 0);
+        for (int k = 0; k < 3; k++) {
+            assert_int_equal(mp_future_result(f, MP_FOREVER, &out[0], sizeof out[0]), MP_ETASK);
+            assert_non_null(strstr(mp_last_error(), "odd input 3"));
+        }
+        mp_future_free(f);
+        assert_int_equal(mp_pool_close(pool), 0);
     }
 }
 
@@ -517,6 +618,19 @@ static void test_bad_input(void **state)
     assert_int_equal(mp_future_result(f, NAN, &out, sizeof out), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "NaN"));
     assert_int_equal(mp_future_wait(NULL, 1.0), MP_EINVAL);
+    /* Every wait rejects a NaN or negative timeout other than MP_FOREVER. */
+    const double bad[] = { -5.0, -0.5, NAN, -INFINITY };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        mp_bytes bytes;
+        assert_int_equal(mp_future_wait(f, bad[k]), MP_EINVAL);
+        assert_int_equal(mp_future_bytes(f, bad[k], &bytes), MP_EINVAL);
+        assert_int_equal(mp_wait(&f, 1, bad[k], MP_ALL_COMPLETED, NULL), MP_EINVAL);
+        mp_as_completed *ac;
+        mp_future *next;
+        assert_int_equal(mp_as_completed_open(&f, 1, &ac), 0);
+        assert_int_equal(mp_as_completed_next(ac, bad[k], &next), MP_EINVAL);
+        mp_as_completed_free(ac);
+    }
     assert_int_equal(mp_wait(&f, 0, 1.0, MP_ALL_COMPLETED, NULL), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "empty"));
     mp_future *mixed[2] = { f, g };
@@ -530,8 +644,25 @@ static void test_bad_input(void **state)
     mp_call cb = { .callback = (mp_async_callback)log_done };
     assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &cb), MP_EINVAL);
     assert_non_null(strstr(mp_last_error(), "async"));
+    /* Size products that wrap are rejected before anything is staged. */
+    size_t half = ((size_t)1 << 63) + 8;
+    assert_int_equal(mp_map_async(pool, square, &v, 2, half, &out, sizeof out, NULL, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "overflow"));
+    assert_int_equal(mp_map_async(pool, square, &v, 2, sizeof v, &out, half, NULL, &res), MP_EINVAL);
+    mp_array wide[1] = { { &v, 2, half } };
+    assert_int_equal(mp_starmap_async(pool, (mp_star_fn)square, wide, 1, &out, sizeof out, NULL, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "overflow"));
     assert_int_equal(mp_map_async(pool, square, &v, 1, sizeof v, &out, sizeof out, NULL, &res), 0);
     assert_int_equal(mp_async_get(res, NAN, NULL), MP_EINVAL);
+    assert_int_equal(mp_async_get(res, -5.0, NULL), MP_EINVAL);
+    assert_int_equal(mp_async_wait(res, -0.5), MP_EINVAL);
+    assert_int_equal(mp_async_wait(res, NAN), MP_EINVAL);
+    assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = -5 }), MP_EINVAL);
+    assert_int_equal(mp_map(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = NAN }), MP_EINVAL);
+    mp_async *never = NULL;
+    assert_int_equal(mp_map_async(pool, square, &v, 1, sizeof v, &out, sizeof out, &(mp_call){ .timeout = -2 }, &never),
+                     MP_EINVAL);
+    assert_null(never);
     assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), 0);
     assert_int_equal(out, 4);
     mp_async_free(res);
@@ -550,6 +681,8 @@ int main(void)
         cmocka_unit_test(test_async_timeouts),
         cmocka_unit_test(test_async_free_early),
         cmocka_unit_test(test_submit_result_and_failure),
+        cmocka_unit_test(test_submit_honours_timeout),
+        cmocka_unit_test(test_async_get_is_repeatable),
         cmocka_unit_test(test_more_futures_than_slots),
         cmocka_unit_test(test_cancel_pending_not_running),
         cmocka_unit_test(test_done_callbacks),

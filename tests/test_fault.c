@@ -688,9 +688,8 @@ static void test_task_timeout(void **state)
             assert_int_equal(failed.items[0].code, MP_ETIMEDOUT);
             if (!strstr(failed.items[0].message, "task 5 timed out after 0.2 s on worker"))
                 fail_msg("message: %s", failed.items[0].message);
-            for (size_t i = 0; i < N; i++)
-                if (i != 5 || b == 1)   /* a thread's task returns and writes its result */
-                    assert_int_equal(out[i], i + 1);
+            for (size_t i = 0; i < N; i++)   /* a failed element holds zeros on both backends */
+                assert_int_equal(out[i], i == 5 ? 0 : i + 1);
             mp_failures_free(&failed);
             /* A call with MP_FOREVER has no limit even if the pool has one. */
             assert_int_equal(mp_map(pool, sleepy, NULL, 4, 0, NULL, 0, &(mp_call){ .timeout = MP_FOREVER }), 0);
@@ -708,6 +707,92 @@ static void test_task_timeout(void **state)
     assert_int_equal(failed.items[0].code, MP_ETIMEDOUT);
     mp_failures_free(&failed);
     assert_int_equal(mp_pool_close(pool), 0);
+    alarm(0);
+}
+
+/* Writes its result, then dies by a signal on odd inputs. */
+static int write_then_die_odd(mp_task *task, const void *in, void *out)
+{
+    (void)task;
+    long x = *(const long *)in;
+    *(long *)out = 1000 + x;
+    if (x % 2)
+        raise(x % 4 == 1 ? SIGKILL : SIGSEGV);
+    return 0;
+}
+
+/* A task killed with its worker leaves zeros in its element, as a task
+ * that fails by returning does: not its partial write, not the caller's
+ * old value. */
+static void test_killed_task_element_is_zeroed(void **state)
+{
+    (void)state;
+    watchdog(60);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
+    enum { N = 12 };
+    long in[N], out[N];
+    for (long i = 0; i < N; i++) {
+        in[i] = i;
+        out[i] = -1;
+    }
+    mp_failures failed = { 0 };
+    mp_call call = { .chunksize = 1, .failures = &failed };
+    assert_int_equal(mp_map(pool, write_then_die_odd, in, N, sizeof *in, out, sizeof *out, &call), MP_ETASK);
+    assert_int_equal(failed.count, N / 2);
+    assert_int_equal(failed.items[0].code, MP_EWORKER);
+    for (long i = 0; i < N; i++)
+        assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+    mp_failures_free(&failed);
+
+    /* In mp_shm memory the tasks write in place: the same holds. */
+    long *shared;
+    assert_int_equal(mp_shm_alloc(N * sizeof *shared, (void **)&shared), 0);
+    for (long i = 0; i < N; i++)
+        shared[i] = -1;
+    assert_int_equal(mp_map(pool, write_then_die_odd, in, N, sizeof *in, shared, sizeof *shared, &call), MP_ETASK);
+    for (long i = 0; i < N; i++)
+        assert_int_equal(shared[i], i % 2 ? 0 : 1000 + i);
+    mp_failures_free(&failed);
+    mp_shm_free(shared);
+    assert_int_equal(mp_pool_close(pool), 0);
+    alarm(0);
+}
+
+static int note_pid_slowly(mp_task *task, const void *in, void *out)
+{
+    sleep_s(0.001);
+    return square_noting_pid(task, in, out);
+}
+
+/* A stopped idle worker (SIGSTOP, a debugger) does not keep close from
+ * returning: it is killed after the grace period, and nothing is left. */
+static void test_close_with_a_stopped_worker(void **state)
+{
+    (void)state;
+    watchdog(60);
+    enum { W = 2, N = 64 };
+    assert_int_equal(mp_shm_alloc(W * sizeof *worker_pids, (void **)&worker_pids), 0);
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = W });
+    long in[N], out[N];
+    for (long i = 0; i < N; i++)
+        in[i] = i;
+    while (!atomic_load(&worker_pids[0]) || !atomic_load(&worker_pids[1]))
+        assert_int_equal(mp_map(pool, note_pid_slowly, in, N, sizeof *in, out, sizeof *out, &(mp_call){ .chunksize = 1 }), 0);
+    pid_t stopped = atomic_load(&worker_pids[0]);
+    assert_int_equal(kill(stopped, SIGSTOP), 0);
+
+    /* Maps still work, on the other worker. */
+    assert_int_equal(mp_map(pool, square, in, N, sizeof *in, out, sizeof *out, NULL), 0);
+    assert_int_equal(out[N - 1], (N - 1) * (N - 1));
+
+    double t0 = now();
+    assert_int_equal(mp_pool_close(pool), 0);
+    assert_true(now() - t0 < 30);        /* a bound that catches a hang, not a speed check */
+    assert_int_equal(kill(stopped, 0), -1);   /* killed and reaped: no zombie, no stopped process */
+    assert_int_equal(errno, ESRCH);
+    assert_true(wait_no_children(10) >= 0);
+    mp_shm_free((void *)worker_pids);
+    worker_pids = NULL;
     alarm(0);
 }
 
@@ -1122,6 +1207,8 @@ int main(void)
         cmocka_unit_test(test_death_in_imap_and_async),
         cmocka_unit_test(test_every_task_kills_its_worker),
         cmocka_unit_test(test_task_timeout),
+        cmocka_unit_test(test_killed_task_element_is_zeroed),
+        cmocka_unit_test(test_close_with_a_stopped_worker),
         cmocka_unit_test(test_initializer),
         cmocka_unit_test(test_maxtasksperchild),
         cmocka_unit_test(test_cancel_from_another_thread),

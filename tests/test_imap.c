@@ -285,6 +285,67 @@ static void test_bad_input(void **state)
     mp_pool_close(pool);
 }
 
+/* window x element size is checked like every other size product: a
+ * product that wraps (64 x (2^58 + 64) is 4096 modulo 2^64) would otherwise
+ * allocate a small ring and overrun it. */
+static void test_window_times_element_size_overflow(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_pool(MP_BACKEND_THREAD, 1);
+    static char in[2];
+    long r;
+    size_t huge = ((size_t)1 << 58) + 64;
+    mp_imap *it = NULL;
+    mp_imap_options o = { .window = 64 };
+    assert_int_equal(mp_imap_open(pool, square, in, 2, huge, NULL, NULL, sizeof r, &o, &it), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "overflows"));
+    assert_int_equal(mp_imap_open(pool, square, in, 2, 1, NULL, NULL, huge, &o, &it), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "outputs"));
+    /* The largest accepted window still fits its fixed-size rings. */
+    mp_imap_options wide = { .window = SIZE_MAX >> 8 };
+    assert_int_equal(mp_imap_open(pool, square, in, 2, 1, NULL, NULL, sizeof r, &wide, &it), MP_EINVAL);
+    /* The array the inputs come from: count x in_size. */
+    assert_int_equal(mp_imap_open(pool, square, in, (size_t)1 << 40, (size_t)1 << 30, NULL, NULL, sizeof r, NULL, &it),
+                     MP_EINVAL);
+    assert_null(it);
+    /* Nothing was left behind: the pool runs an iterator as before. */
+    long x[2] = { 3, 4 };
+    assert_int_equal(mp_imap_open(pool, square, x, 2, sizeof *x, NULL, NULL, sizeof r, &o, &it), 0);
+    assert_int_equal(mp_imap_next(it, MP_FOREVER, &r, NULL, NULL), 0);
+    assert_int_equal(r, 9);
+    mp_imap_free(it);
+    assert_int_equal(mp_pool_close(pool), 0);
+}
+
+static int write_then_fail_odd(mp_task *task, const void *in, void *out)
+{
+    long x = *(const long *)in;
+    *(long *)out = 1000 + x;
+    return x % 2 ? mp_task_fail(task, 3, "odd %ld", x) : 0;
+}
+
+/* As in the map family, a failed task's result holds zeros on both
+ * backends. */
+static void test_failed_result_is_zeroed(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        long in[20];
+        for (long i = 0; i < 20; i++)
+            in[i] = i;
+        mp_imap *it;
+        assert_int_equal(mp_imap_open(pool, write_then_fail_odd, in, 20, sizeof *in, NULL, NULL, sizeof(long), NULL, &it), 0);
+        for (long i = 0; i < 20; i++) {
+            long r = -1;
+            assert_int_equal(mp_imap_next(it, MP_FOREVER, &r, NULL, NULL), i % 2 ? MP_ETASK : 0);
+            assert_int_equal(r, i % 2 ? 0 : 1000 + i);
+        }
+        mp_imap_free(it);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -308,6 +369,8 @@ int main(void)
         cmocka_unit_test(test_failures_and_bytes),
         cmocka_unit_test(test_pool_closed_under_an_open_iterator),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_failed_result_is_zeroed),
+        cmocka_unit_test(test_window_times_element_size_overflow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -180,6 +180,57 @@ static void test_map_reports_failures(void **state)
     }
 }
 
+/* Writes its output, then fails on odd inputs. */
+static int write_then_fail_odd(mp_task *task, const void *in, void *out)
+{
+    long x = *(const long *)in;
+    *(long *)out = 1000 + x;
+    return x % 2 ? mp_task_fail(task, 3, "odd %ld", x) : 0;
+}
+
+static int star_write_then_fail_odd(mp_task *task, const void *const *in, void *out)
+{
+    return write_then_fail_odd(task, in[0], out);
+}
+
+/* The map family behaves the same on both backends, failed elements
+ * included: each holds zeros, not what the task wrote nor what was there. */
+static void test_failed_element_is_zeroed(void **state)
+{
+    (void)state;
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        enum { N = 64 };
+        long in[N], out[N];
+        for (long i = 0; i < N; i++) {
+            in[i] = i;
+            out[i] = -1;
+        }
+        assert_int_equal(mp_map(pool, write_then_fail_odd, in, N, sizeof *in, out, sizeof *out, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+
+        memset(out, 0xff, sizeof out);
+        mp_array args[1] = { { in, N, sizeof *in } };
+        assert_int_equal(mp_starmap(pool, star_write_then_fail_odd, args, 1, out, sizeof *out, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+
+        long one = -1;
+        assert_int_equal(mp_apply(pool, write_then_fail_odd, &in[1], sizeof *in, &one, sizeof one, NULL), MP_ETASK);
+        assert_int_equal(one, 0);
+
+        mp_async *res;
+        memset(out, 0xff, sizeof out);
+        assert_int_equal(mp_map_async(pool, write_then_fail_odd, in, N, sizeof *in, out, sizeof *out, NULL, &res), 0);
+        assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), MP_ETASK);
+        for (long i = 0; i < N; i++)
+            assert_int_equal(out[i], i % 2 ? 0 : 1000 + i);
+        mp_async_free(res);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+}
+
 static void test_context_blob(void **state)
 {
     (void)state;
@@ -343,6 +394,15 @@ static void test_bad_input_is_rejected(void **state)
     expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, zero_size, 1, out, sizeof *out, &call), "size is 0");
     expect_einval(mp_apply(NULL, square, in, sizeof *in, out, sizeof *out, NULL), "pool is NULL");
 
+    /* Size products that wrap are rejected, never staged: count x in_size,
+     * count x out_size, and each starmap array. */
+    size_t half = ((size_t)1 << 63) + 8;
+    expect_einval(mp_map(pool, count_calls, in, 2, half, out, sizeof *out, &call), "overflow");
+    expect_einval(mp_map(pool, count_calls, in, 2, sizeof *in, out, half, &call), "overflow");
+    mp_array wide[2] = { { in, 2, sizeof *in }, { in, 2, half } };
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, wide, 2, out, sizeof *out, &call), "overflow");
+    expect_einval(mp_starmap(pool, (mp_star_fn)count_calls, wide, 1, out, half, &call), "overflow");
+
     assert_int_equal(atomic_load(&calls), 0);   /* nothing ran */
     /* The pool is untouched by all of that. */
     assert_int_equal(mp_map(pool, count_calls, NULL, 10, 0, NULL, 0, &call), 0);
@@ -478,6 +538,209 @@ static void test_dead_worker_fails_its_task_and_is_replaced(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+/* ---- a task calling its own pool ------------------------------------------ */
+
+/* What a task got from blocking calls on its own pool. */
+typedef struct self_calls {
+    int calls;          /* blocking calls attempted */
+    int refused;        /* returned MP_EINVAL */
+    int named;          /* ... with a message saying why */
+} self_calls;
+
+static void note(self_calls *o, int r)
+{
+    o->calls++;
+    o->refused += r == MP_EINVAL;
+    o->named += r == MP_EINVAL && strstr(mp_last_error(), "same pool") != NULL;
+}
+
+static int star_square(mp_task *task, const void *const *in, void *out)
+{
+    return square(task, in[0], out);
+}
+
+/* Tries every blocking call on the pool it runs on (passed in the
+ * context: the pointer is valid in process workers too, as the pool was
+ * allocated before they were forked).  Submitting without waiting is
+ * allowed on a thread pool; waiting on what was submitted is not. */
+static int call_own_pool(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    mp_pool *pool = *(mp_pool *const *)mp_task_context(task);
+    self_calls *o = out;
+    *o = (self_calls){ 0 };
+    long x = 3, y;
+    mp_array arg = { &x, 1, sizeof x };
+    note(o, mp_map(pool, square, &x, 1, sizeof x, &y, sizeof y, NULL));
+    note(o, mp_starmap(pool, star_square, &arg, 1, &y, sizeof y, NULL));
+    note(o, mp_apply(pool, square, &x, sizeof x, &y, sizeof y, NULL));
+    note(o, mp_pool_shutdown(pool, 1, 0));
+    note(o, mp_pool_close(pool));
+    note(o, mp_pool_terminate(pool));
+
+    mp_async *res;
+    int r = mp_map_async(pool, square, &x, 1, sizeof x, &y, sizeof y, NULL, &res);
+    if (r == 0) {
+        note(o, mp_async_get(res, MP_FOREVER, NULL));
+        note(o, mp_async_wait(res, MP_FOREVER));
+        mp_async_free(res);
+    } else {
+        note(o, r);                     /* a process worker's pool is a copy */
+    }
+    mp_future *f;
+    if ((r = mp_submit(pool, square, &x, sizeof x, sizeof y, NULL, &f)) == 0) {
+        note(o, mp_future_result(f, MP_FOREVER, &y, sizeof y));
+        note(o, mp_future_wait(f, MP_FOREVER));
+        note(o, mp_wait(&f, 1, MP_FOREVER, MP_ALL_COMPLETED, NULL));
+        mp_as_completed *it;
+        if (mp_as_completed_open(&f, 1, &it) == 0) {
+            mp_future *next;
+            note(o, mp_as_completed_next(it, MP_FOREVER, &next));
+            mp_as_completed_free(it);
+        }
+        mp_future_free(f);
+    } else {
+        note(o, r);
+    }
+    mp_imap *it;
+    if ((r = mp_imap_open(pool, square, &x, 1, sizeof x, NULL, NULL, sizeof y, NULL, &it)) == 0) {
+        note(o, mp_imap_next(it, MP_FOREVER, &y, NULL, NULL));
+        mp_imap_free(it);
+    } else {
+        note(o, r);
+    }
+    return 0;
+}
+
+/* Blocking calls from a task on its own pool would wait for themselves:
+ * each is refused with a message, and the pool is none the worse. */
+static void test_task_calling_its_own_pool_is_refused(void **state)
+{
+    (void)state;
+    alarm(120);                            /* a hang is a failure, not a stuck suite */
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 1);   /* one worker: every such wait would deadlock */
+        self_calls got[2];
+        mp_call call = { .context = &pool, .context_size = sizeof pool };
+        assert_int_equal(mp_map(pool, call_own_pool, NULL, 2, 0, got, sizeof *got, &call), 0);
+        for (int k = 0; k < 2; k++) {
+            assert_true(got[k].calls >= 9);
+            assert_int_equal(got[k].refused, got[k].calls);
+            assert_int_equal(got[k].named, got[k].calls);
+        }
+        check_squares(pool, 1000, 0);
+        assert_int_equal(mp_pool_close(pool), 0);
+    }
+    alarm(0);
+}
+
+/* ---- a forked child and its parent's pool --------------------------------- */
+
+/* The pool a program keeps in a global and closes at exit. */
+static mp_pool *global_pool;
+
+static void close_global_pool(void)
+{
+    mp_pool_close(global_pool);
+}
+
+enum child_action { CHILD_CLOSES, CHILD_TERMINATES, CHILD_EXITS_WITH_ATEXIT };
+
+/* In the forked child: every use of the inherited pool and its handles is
+ * refused with a message; then the child releases its copy the way
+ * `action` says.  Exits 0 when all went as documented, else the number of
+ * the check that did not. */
+static _Noreturn void child_of_pool_owner(enum child_action action, mp_future *f, mp_async *res, mp_imap *it)
+{
+    long x = 2, y;
+    int check = 0;
+#define CHILD_EXPECT(cond) do { check++; if (!(cond)) _exit(check); } while (0)
+#define REFUSED(call) CHILD_EXPECT((call) == MP_EINVAL && strstr(mp_last_error(), "forked from it"))
+    REFUSED(mp_map(global_pool, square, &x, 1, sizeof x, &y, sizeof y, NULL));
+    REFUSED(mp_apply(global_pool, square, &x, sizeof x, &y, sizeof y, NULL));
+    mp_async *r2;
+    REFUSED(mp_map_async(global_pool, square, &x, 1, sizeof x, &y, sizeof y, NULL, &r2));
+    mp_future *f2;
+    REFUSED(mp_submit(global_pool, square, &x, sizeof x, sizeof y, NULL, &f2));
+    mp_imap *it2;
+    REFUSED(mp_imap_open(global_pool, square, &x, 1, sizeof x, NULL, NULL, sizeof y, NULL, &it2));
+    REFUSED(mp_pool_shutdown(global_pool, 1, 1));
+    CHILD_EXPECT(mp_pool_cancel(global_pool) == MP_EINVAL);
+    REFUSED(mp_future_result(f, MP_FOREVER, &y, sizeof y));
+    REFUSED(mp_future_cancel(f));
+    REFUSED(mp_wait(&f, 1, 0, MP_ALL_COMPLETED, NULL));
+    REFUSED(mp_async_get(res, MP_FOREVER, NULL));
+    REFUSED(mp_imap_next(it, MP_FOREVER, &y, NULL, NULL));
+    /* Freeing releases the child's copies only. */
+    mp_future_free(f);
+    mp_async_free(res);
+    mp_imap_free(it);
+    switch (action) {
+    case CHILD_CLOSES:
+        CHILD_EXPECT(mp_pool_close(global_pool) == 0);
+        break;
+    case CHILD_TERMINATES:
+        CHILD_EXPECT(mp_pool_terminate(global_pool) == 0);
+        break;
+    case CHILD_EXITS_WITH_ATEXIT:
+        atexit(close_global_pool);      /* say, after a failed exec */
+        exit(0);
+    }
+    _exit(0);
+#undef REFUSED
+#undef CHILD_EXPECT
+}
+
+/* A child made with plain fork() that closes or terminates its inherited
+ * pool (directly, or from an atexit handler) releases only its own copy:
+ * the parent's pool, its handles and its iterators go on unharmed. */
+static void test_forked_child_leaves_the_pool_alone(void **state)
+{
+    (void)state;
+    alarm(120);                            /* a hang is a failure, not a stuck suite */
+    FOR_EACH_BACKEND(b) {
+        for (int action = CHILD_CLOSES; action <= CHILD_EXITS_WITH_ATEXIT; action++) {
+            global_pool = open_pool(b, 2);
+            check_squares(global_pool, 100, 0);
+            long x = 5, y = 0, xs[8] = { 0, 1, 2, 3, 4, 5, 6, 7 }, ys[8];
+            mp_future *f;
+            mp_async *res;
+            mp_imap *it;
+            assert_int_equal(mp_submit(global_pool, square, &x, sizeof x, sizeof y, NULL, &f), 0);
+            assert_int_equal(mp_map_async(global_pool, square, xs, 8, sizeof *xs, ys, sizeof *ys, NULL, &res), 0);
+            assert_int_equal(mp_imap_open(global_pool, square, xs, 8, sizeof *xs, NULL, NULL, sizeof y, NULL, &it), 0);
+            assert_int_equal(mp_future_wait(f, MP_FOREVER), 0);
+            fflush(NULL);
+            pid_t child = fork();
+            assert_true(child >= 0);
+            if (child == 0)
+                child_of_pool_owner((enum child_action)action, f, res, it);
+            int status;
+            assert_int_equal(waitpid(child, &status, 0), child);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("%s pool, child action %d: status 0x%x (check %d failed)", mp_backend_name(b), action, status,
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+
+            /* The parent's pool, handles and iterator all still work. */
+            assert_int_equal(mp_future_result(f, MP_FOREVER, &y, sizeof y), 0);
+            assert_int_equal(y, 25);
+            assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), 0);
+            assert_int_equal(ys[7], 49);
+            for (long i = 0; i < 8; i++) {
+                assert_int_equal(mp_imap_next(it, MP_FOREVER, &y, NULL, NULL), 0);
+                assert_int_equal(y, i * i);
+            }
+            mp_imap_free(it);
+            mp_async_free(res);
+            mp_future_free(f);
+            check_squares(global_pool, 10000, 0);
+            assert_int_equal(mp_pool_close(global_pool), 0);
+            global_pool = NULL;
+        }
+    }
+    alarm(0);
+}
+
 static int count_fds(void)
 {
     int n = 0;
@@ -511,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_map_without_input),
         cmocka_unit_test(test_map_empty),
         cmocka_unit_test(test_map_reports_failures),
+        cmocka_unit_test(test_failed_element_is_zeroed),
         cmocka_unit_test(test_context_blob),
         cmocka_unit_test(test_shm_input_and_output_in_place),
         cmocka_unit_test(test_starmap_zips_arrays),
@@ -523,6 +787,8 @@ int main(void)
         cmocka_unit_test(test_close_waits_for_running_map),
         cmocka_unit_test(test_terminate_stops_running_map),
         cmocka_unit_test(test_dead_worker_fails_its_task_and_is_replaced),
+        cmocka_unit_test(test_task_calling_its_own_pool_is_refused),
+        cmocka_unit_test(test_forked_child_leaves_the_pool_alone),
         cmocka_unit_test(test_open_close_cycles_leak_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
