@@ -1,4 +1,4 @@
-/* main.c - the `mproc` command: `mproc run ...` and help. */
+/* main.c - the `mproc` command: `mproc run ...`, `mproc speedup ...` and help. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include "options.h"
 #include "output.h"
 #include "runner.h"
+#include "speedup.h"
 
 #ifndef MPROC_VERSION
 #define MPROC_VERSION "0.0.0"
@@ -21,6 +22,8 @@ static void usage(int fd)
         "commands:\n"
         "  run     run a command over many inputs in parallel (GNU parallel compatible);\n"
         "          see 'mproc run --help' and mproc(1)\n"
+        "  speedup run a command at 1..N workers: speedup table, Amdahl's law, plot;\n"
+        "          see 'mproc speedup --help'\n"
         "\n"
         "options:\n"
         "  -h, --help     show this help\n"
@@ -93,6 +96,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "run"))
         return cmd_run(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "speedup"))
+        return speedup_main(argc - 2, argv + 2);
     strbuf m = STRBUF_INIT;
     sb_addf(&m, "mproc: unknown command '%s'\n", argv[1]);
     write_all(2, m.data, m.len);

@@ -355,6 +355,18 @@ typedef struct mp_call {
     /* Seconds each task may run: 0 (default) takes the pool's
      * task_timeout; MP_FOREVER means no limit for this call. */
     double timeout;
+    /* Random streams (mp_task_rng, "Random streams" below).  Task i of the
+     * call draws from the stream (seed, stream + i).  The default seed 0
+     * is a seed like any other: results are reproducible unless a program
+     * picks a new seed.  One-task calls (mp_apply, mp_apply_async,
+     * mp_submit) with stream_set 0 take the pool's next one-task number
+     * instead of `stream`: the n-th such call on the pool (from 0) draws
+     * from stream n, so repeated submissions get distinct streams.  Set
+     * stream_set to 1 to name the stream yourself (needed for
+     * reproducibility when several threads submit at once). */
+    uint64_t seed;
+    uint64_t stream;
+    int stream_set;
 } mp_call;
 
 /* Failures, and what a call reports for them (all appear in
@@ -517,12 +529,14 @@ typedef void (*mp_future_callback)(mp_future *future, void *arg);
 
 /* Submits fn(in).  `in` (in_size bytes, may be NULL with 0) is copied;
  * out_size is the size of the task's fixed output (0: none).
- * call may be NULL; its context is copied; its timeout limits the task as
- * mp_call.timeout does for mp_map (0: the pool's task_timeout; a task past
- * it fails with MP_ETIMEDOUT, see "Failures"); chunksize, failures,
- * results and callbacks in it are ignored.  Errors: MP_EINVAL (also a NaN
- * or negative timeout other than MP_FOREVER), MP_ENOMEM, MP_ECLOSED (pool
- * shut down), MP_EBROKEN. */
+ * call may be NULL; its context is copied; its seed and stream name the
+ * task's random stream (by default, the pool's next one-task number: see
+ * mp_call.seed); its timeout limits the task as mp_call.timeout does for
+ * mp_map (0: the pool's task_timeout; a task past it fails with
+ * MP_ETIMEDOUT, see "Failures"); chunksize, failures, results and
+ * callbacks in it are ignored.  Errors: MP_EINVAL (also a NaN or negative
+ * timeout other than MP_FOREVER), MP_ENOMEM, MP_ECLOSED (pool shut down),
+ * MP_EBROKEN. */
 MP_API int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_t out_size,
                      const mp_call *call, mp_future **future);
 
@@ -609,6 +623,8 @@ typedef struct mp_imap_options {
     const void *context;        /* as mp_call.context */
     size_t context_size;
     int collect_bytes;          /* 1: tasks may mp_task_write */
+    uint64_t seed;              /* random streams: input i draws from
+                                   (seed, i), as in mp_call.seed */
 } mp_imap_options;
 
 /* Opens an iterator over fn applied to `count` elements of `in`, or, when
@@ -633,6 +649,77 @@ MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, m
  * the pool stops open iterators the same way; they must still be freed,
  * and mp_imap_next on them returns MP_ECLOSED. */
 MP_API void mp_imap_free(mp_imap *it);
+
+/* ======================================================================
+ * Random streams
+ *
+ * A Monte Carlo result should be bit-identical for any worker count,
+ * backend, chunk size and schedule.  So a task's random numbers depend only
+ * on the call's seed and the task's stream number -- its index in the call
+ * (mp_map, mp_starmap, imap), or its submission number (mp_apply,
+ * mp_submit; see mp_call.seed) -- never on which worker runs it, or when:
+ *
+ *     static int sample(mp_task *task, const void *in, void *out)
+ *     {
+ *         mp_rng *rng = mp_task_rng(task);
+ *         *(double *)out = mp_rng_normal(rng);
+ *         return 0;
+ *     }
+ *
+ * The same streams are available outside pools: mp_rng_init(&rng, seed, i)
+ * gives exactly what task i of a map with that seed draws.
+ *
+ * How: Philox4x32-10 (a counter-based generator, as in Random123), keyed by
+ * the seed, turns the counters (0, 0, stream) and (1, 0, stream) into 256
+ * bits -- counter words (c0, c1, c2, c3) are (block, 0, low and high 32
+ * bits of the stream), the key words the low and high halves of the seed.
+ * Those bits are the state of a xoshiro256++ generator, which makes the
+ * draws (about 1 ns each).  Distinct streams start at unrelated points of a
+ * 2^256 - 1 period.  Not for cryptography.
+ *
+ * An mp_rng is used by one thread at a time; it owns no resources (nothing
+ * to free), and may be copied to replay a stream from that point.
+ * ====================================================================== */
+
+typedef struct mp_rng {
+    uint64_t state[4];   /* private: the xoshiro256++ state */
+    double spare;        /* private: the second normal of the last pair */
+    int has_spare;
+} mp_rng;
+
+/* Sets rng to the start of stream `stream` under `seed`.  Returns 0, or
+ * MP_EINVAL if rng is NULL. */
+MP_API int mp_rng_init(mp_rng *rng, uint64_t seed, uint64_t stream);
+
+/* The running task's generator, derived from (call seed, task stream) the
+ * first time the task asks, so tasks that draw nothing pay nothing.  Later
+ * calls in the same task return the same generator, where the task left
+ * it.  Owned by the pool; valid until the task function returns; use it
+ * only in the task's own thread.  NULL if task is NULL (MP_EINVAL in
+ * mp_last_error). */
+MP_API mp_rng *mp_task_rng(mp_task *task);
+
+/* The next 64 random bits.  (A NULL rng returns 0 and sets mp_last_error;
+ * the same holds for the draws below.) */
+MP_API uint64_t mp_rng_u64(mp_rng *rng);
+/* A double uniform on [0, 1): a multiple of 2^-53, never 1.0. */
+MP_API double mp_rng_double(mp_rng *rng);
+/* An integer uniform on [0, bound), without modulo bias (Lemire's method:
+ * a few draws are rejected and redrawn, at most half of them for the worst
+ * bound).  bound 0 means the whole 64-bit range (2^64 mod 2^64). */
+MP_API uint64_t mp_rng_below(mp_rng *rng, uint64_t bound);
+/* A standard normal (mean 0, variance 1), by Marsaglia's polar method: the
+ * pair's second value is kept in rng for the next call. */
+MP_API double mp_rng_normal(mp_rng *rng);
+/* Stores the next n outputs of mp_rng_u64 in out: the same numbers, at a
+ * lower cost per number.  Returns 0, or MP_EINVAL (rng NULL, or out NULL
+ * with n > 0). */
+MP_API int mp_rng_fill(mp_rng *rng, uint64_t *out, size_t n);
+
+/* Raw Philox4x32-10: out = the block for `counter` under `key`, bit for
+ * bit as Random123's philox4x32(ctr, key).  For programs that want random
+ * access by counter.  Returns 0, or MP_EINVAL if a pointer is NULL. */
+MP_API int mp_philox4x32(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 
 /* ======================================================================
  * Synchronisation between processes and threads

@@ -12,6 +12,7 @@ case "${1:-test}" in
   bench) need+=(parallel python3 libgomp1) ;;
   *) echo "deps.sh: unknown set '$1' (expected build, test or bench)" >&2; exit 2 ;;
 esac
+[ "${1:-test}" != test ] || need+=(librandom123-dev)   # tests/test_rng.c's Philox oracle
 
 missing=()
 for pkg in "${need[@]}"; do

@@ -616,6 +616,9 @@ int mp_submit(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size, size_
         plain.context = call->context;
         plain.context_size = call->context_size;
         plain.timeout = call->timeout;   /* checked and applied as map's */
+        plain.seed = call->seed;
+        plain.stream = call->stream;
+        plain.stream_set = call->stream_set;
     }
     if (!r)
         r = submit(pool, h, &plain);

@@ -191,6 +191,8 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     job->flush_every = 1;
     job->ctx = NULL;
     job->ctx_size = o->context_size;
+    job->rng_seed = o->seed;              /* input i draws from stream i */
+    job->rng_stream = 0;
     atomic_store(&job->completed_tail, 0);
     atomic_store(&job->progress, 0);
     atomic_store(&job->progress_waiters, 0);

@@ -450,6 +450,16 @@ static int stage_out(stager *st, void *dst, size_t bytes, void **out)
 
 /* ---- one call: prepare, (wait), finish ------------------------------------- */
 
+/* The random stream of the call's first task (see mp_call.seed).  Taken
+ * only once nothing can fail any more, so the numbers of one-task calls
+ * follow the successful submissions. */
+static uint64_t first_stream(mp_pool *pool, const mp__shape *c, const mp_call *call)
+{
+    if (c->one_task && !call->stream_set)
+        return atomic_fetch_add(&pool->one_task_calls, 1);
+    return call->stream;
+}
+
 int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
                      mp__job **out)
 {
@@ -519,6 +529,8 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     /* Workers report finished tasks in batches: fewer atomic operations on
      * the shared counter, at the price of a coarser `done` while running. */
     job->flush_every = 64;
+    job->rng_seed = call->seed;
+    job->rng_stream = first_stream(pool, c, call);
     atomic_store(&job->timeout_ns, timeout_ns);
     if (timeout_ns && !atomic_exchange(&pool->timeouts_used, true) && pool->backend == MP_BACKEND_PROCESS)
         mp__supervisor_kick(pool);   /* start watching deadlines */
@@ -618,7 +630,7 @@ int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, 
         return mp__error(MP_EINVAL, "%s: in is NULL but in_size is %zu", who, in_size);
     *arg = (mp_array){ in, count, in_size };
     *c = (mp__shape){ who, MP__KIND_MAP, (void (*)(void))fn, count, 1, arg, out, out_size,
-                      call ? call->results : NULL };
+                      call ? call->results : NULL, false };
     return 0;
 }
 
@@ -644,14 +656,17 @@ int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_ar
             return r;
     }
     *c = (mp__shape){ who, MP__KIND_STAR, (void (*)(void))fn, count, nargs, args, out, out_size,
-                      call ? call->results : NULL };
+                      call ? call->results : NULL, false };
     return 0;
 }
 
 int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
 {
-    return mp__shape_map(who, pool, fn, in, 1, in_size, out, out_size, call, arg, c);
+    int r = mp__shape_map(who, pool, fn, in, 1, in_size, out, out_size, call, arg, c);
+    if (!r)
+        c->one_task = true;
+    return r;
 }
 
 int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,

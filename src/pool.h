@@ -76,6 +76,8 @@ typedef struct mp__job {
     size_t out_size;
     const void *ctx;
     size_t ctx_size;
+    uint64_t rng_seed;                   /* task i's random stream: (rng_seed, rng_stream + i) */
+    uint64_t rng_stream;
     _Atomic(mp__failure_rec *) failures;
     _Atomic uint64_t nfailed;
     _Atomic uint64_t ncancelled;         /* tasks taken back before they ran */
@@ -124,6 +126,13 @@ struct mp_task {
     uint64_t tasks_run;
     mp_bytes var;                        /* mp_task_write's buffer (arena) */
     size_t var_cap;
+    /* mp_task_rng's generator and the task it was derived for: (job, its
+     * publish seq, index).  Derived on demand, so the worker loop never
+     * touches it; a mismatch means a later task asks, and derives anew. */
+    const mp__job *rng_job;
+    uint64_t rng_seq;
+    size_t rng_index;
+    mp_rng rng;
 };
 
 /* The control block every worker and the owning process share.  For the
@@ -195,6 +204,7 @@ struct mp_pool {
     int64_t task_timeout_ns;         /* pool default, 0: none */
     _Atomic uint32_t cancels;        /* bumped by mp_pool_cancel */
     _Atomic bool timeouts_used;      /* some call asked for a task timeout */
+    _Atomic uint64_t one_task_calls; /* apply/submit streams handed out (mp_call.seed) */
 
     /* async results and futures (async.c), under `lock` */
     struct mp__handle *handles;      /* every live handle */
@@ -292,6 +302,7 @@ typedef struct mp__shape {
     void *out;
     size_t out_size;
     mp_bytes *results;          /* caller's array for variable-size results */
+    bool one_task;              /* apply or submit: numbered random streams */
 } mp__shape;
 
 struct mp__handle;

@@ -124,3 +124,24 @@ int mp_task_cancelled(const mp_task *task)
         return 1;
     return task->deadline > 0 && mp__now() > task->deadline;
 }
+
+/* Derives the generator the first time the running task asks (see
+ * pool.h): a task is named by its job slot, the slot's publish sequence
+ * number and its index, so a generator left over from an earlier task of
+ * this worker is never mistaken for the current one. */
+mp_rng *mp_task_rng(mp_task *task)
+{
+    if (!task || !task->job) {
+        mp__error(MP_EINVAL, "mp_task_rng: task is NULL");
+        return NULL;
+    }
+    const mp__job *job = task->job;
+    uint64_t seq = atomic_load_explicit(&job->seq, memory_order_relaxed);
+    if (task->rng_job != job || task->rng_seq != seq || task->rng_index != task->index) {
+        mp_rng_init(&task->rng, job->rng_seed, job->rng_stream + task->index);
+        task->rng_job = job;
+        task->rng_seq = seq;
+        task->rng_index = task->index;
+    }
+    return &task->rng;
+}
