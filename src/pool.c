@@ -690,7 +690,7 @@ int mp_apply(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
              void *out, size_t out_size, const mp_call *call)
 {
     mp_array arg;
-    mp__shape c;
+    mp__shape c = { 0 };   /* gcc cannot see mp__shape_apply fill it */
     int r = mp__shape_apply("mp_apply", pool, fn, in, in_size, out, out_size, call, &arg, &c);
     return r ? r : run_call(pool, &c, call);
 }
