@@ -468,11 +468,15 @@ static void test_wait_modes(void **state)
     }
 }
 
-static int sleep_ms(mp_task *task, const void *in, void *out)
+/* Ends once the gate has reached this task's turn (*in): the test opens
+ * the turns one by one, so the tasks complete in exactly that order however
+ * the machine schedules them. */
+static int finish_on_turn(mp_task *task, const void *in, void *out)
 {
     (void)task;
     (void)out;
-    usleep((useconds_t)(*(const int *)in * 1000));
+    while (atomic_load(gate) < *(const int *)in)
+        usleep(200);
     return 0;
 }
 
@@ -481,16 +485,18 @@ static void test_as_completed(void **state)
     (void)state;
     FOR_EACH_BACKEND(b) {
         mp_pool *pool = open_pool(b, 4);
-        const int ms[4] = { 300, 10, 150, 60 };
+        atomic_store(gate, 0);
+        const int turn[4] = { 4, 1, 3, 2 };
         mp_future *fs[4];
         for (int i = 0; i < 4; i++)
-            assert_int_equal(mp_submit(pool, sleep_ms, &ms[i], sizeof ms[i], 0, NULL, &fs[i]), 0);
+            assert_int_equal(mp_submit(pool, finish_on_turn, &turn[i], sizeof turn[i], 0, NULL, &fs[i]), 0);
         mp_as_completed *it;
         assert_int_equal(mp_as_completed_open(fs, 4, &it), 0);
-        const int order[4] = { 1, 3, 2, 0 };
+        const int order[4] = { 1, 3, 2, 0 };   /* submission index by turn */
         for (int k = 0; k < 4; k++) {
             mp_future *f;
-            assert_int_equal(mp_as_completed_next(it, 10.0, &f), 0);
+            atomic_store(gate, k + 1);
+            assert_int_equal(mp_as_completed_next(it, 60.0, &f), 0);
             assert_ptr_equal(f, fs[order[k]]);
         }
         mp_future *f;

@@ -3,9 +3,13 @@
  * cancellation, signals, and a parent that is killed.  Every test runs
  * under a watchdog (alarm) that fails it instead of letting it hang.
  *
- * Not run under valgrind: its limits are in milliseconds (SIGINT handled
- * within 200 ms, timeouts of 0.2 s) and valgrind slows every process 20 to
- * 50 times; test_fault_leaks.c is the part valgrind checks.
+ * Not run under valgrind: its task timeouts are seconds and valgrind
+ * slows every process 20 to 50 times; test_fault_leaks.c is the
+ * part valgrind checks.
+ *
+ * No test depends on an idle machine: a thread that acts on a running map
+ * waits until a task of it runs, and every time limit is a bound that
+ * catches a hang (PROMPT_S), never a speed check.
  *
  * The test process makes itself a child subreaper, so that processes
  * orphaned by a test (a killed program's fork server and workers) are
@@ -28,12 +32,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ---------------------------------------------------------------- */
+
+/* A task that hangs does so for HANG_S at most (a thread pool cannot stop
+ * it).  What must not wait for such a task -- a timed-out or cancelled
+ * call, processes that must go -- has PROMPT_S: far more than it takes on
+ * a busy machine, far less than HANG_S. */
+#define HANG_S 120.0
+#define PROMPT_S 20.0
+
+/* Each test's watchdog: it takes seconds on an idle machine, minutes on
+ * one shared with other work, and only a hang takes longer. */
+#define WATCHDOG_S 300
+
+/* The task timeout the tests set: a task that does nothing stays well
+ * inside it even on a busy machine.  Messages print it with %g. */
+#define TASK_LIMIT_S 2.0
+#define TASK_LIMIT_TEXT "2 s"
 
 static void on_alarm(int sig)
 {
@@ -250,7 +271,7 @@ static void random_kills(int retries, int rounds)
 static void test_random_kills_during_large_maps(void **state)
 {
     (void)state;
-    watchdog(150);
+    watchdog(3 * WATCHDOG_S);   /* 50 maps of a million tasks */
     srand(12345);
     /* 50 rounds, one worker killed at a random moment in each. */
     random_kills(0, 25);
@@ -279,7 +300,7 @@ static int die_at_7(mp_task *task, const void *in, void *out)
 static void test_each_death_is_named(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     static const char *const expect[] = {
         "killed by SIGKILL while running task 7", "killed by SIGSEGV while running task 7",
         "killed by SIGABRT while running task 7", "exited with status 3 while running task 7",
@@ -510,7 +531,7 @@ static int crash_always(mp_task *task, const void *in, void *out)
 static void test_retries(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     assert_int_equal(mp_shm_alloc(sizeof *crash_count, (void **)&crash_count), 0);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .retries = 2 });
     size_t out[10];
@@ -547,7 +568,7 @@ static int die_at_7_imap(mp_task *task, const void *in, void *out)
 static void test_death_in_imap_and_async(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
     const mp_imap_order orders[] = { MP_IMAP_ORDERED, MP_IMAP_UNORDERED };
     for (int o = 0; o < 2; o++) {
@@ -579,7 +600,7 @@ static void test_death_in_imap_and_async(void **state)
         }
     }
     /* The pool's task_timeout holds for imap too. */
-    mp_pool *timed = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .task_timeout = 0.2 });
+    mp_pool *timed = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .task_timeout = TASK_LIMIT_S });
     mp_imap *it;
     assert_int_equal(mp_imap_open(timed, hang_at_5, NULL, 20, 0, NULL, NULL, sizeof(size_t), NULL, &it), 0);
     size_t v, idx;
@@ -588,7 +609,7 @@ static void test_death_in_imap_and_async(void **state)
         results++;
         if (r == MP_ETASK) {
             assert_int_equal(idx, 5);
-            assert_non_null(strstr(mp_last_error(), "task 5 timed out after 0.2 s on worker"));
+            assert_non_null(strstr(mp_last_error(), "task 5 timed out after " TASK_LIMIT_TEXT " on worker"));
             timeouts++;
         } else {
             assert_int_equal(r, 0);
@@ -630,13 +651,13 @@ static int always_die(mp_task *task, const void *in, void *out)
 static void test_every_task_kills_its_worker(void **state)
 {
     (void)state;
-    watchdog(60);
+    watchdog(WATCHDOG_S);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
     assert_int_equal(mp_map(pool, always_die, NULL, 100000, 0, NULL, 0, &(mp_call){ .chunksize = 1 }), MP_EBROKEN);
     if (!strstr(mp_last_error(), "101 workers in a row died before finishing a task (the last one killed by SIGKILL)"))
         fail_msg("message: %s", mp_last_error());
     assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
-    assert_true(wait_no_children(1) >= 0);
+    assert_true(wait_no_children(PROMPT_S) >= 0);
     alarm(0);
 }
 
@@ -648,7 +669,7 @@ static int hang_at_5(mp_task *task, const void *in, void *out)
     if (mp_task_index(task) == 5) {
         double t0 = now();
         /* Process workers are killed; thread workers must notice. */
-        while (!mp_task_cancelled(task) && now() - t0 < 10)
+        while (!mp_task_cancelled(task) && now() - t0 < HANG_S)
             sleep_s(0.001);
     }
     *(size_t *)out = mp_task_index(task) + 1;
@@ -660,7 +681,7 @@ static int hang_ignoring_sigterm(mp_task *task, const void *in, void *out)
     (void)in;
     if (mp_task_index(task) == 2) {
         signal(SIGTERM, SIG_IGN);
-        sleep_s(10);
+        sleep_s(HANG_S);
     }
     *(size_t *)out = 1;
     return 0;
@@ -669,24 +690,24 @@ static int hang_ignoring_sigterm(mp_task *task, const void *in, void *out)
 static void test_task_timeout(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     const mp_backend backends[] = { MP_BACKEND_PROCESS, MP_BACKEND_THREAD };
     for (int b = 0; b < 2; b++) {
         for (int per_call = 0; per_call < 2; per_call++) {
             mp_pool *pool = open_with((mp_pool_options){ .backend = backends[b], .workers = 2,
-                                                          .task_timeout = per_call ? 0 : 0.2 });
+                                                          .task_timeout = per_call ? 0 : TASK_LIMIT_S });
             enum { N = 50 };
             size_t out[N] = { 0 };
             mp_failures failed = { 0 };
-            mp_call call = { .failures = &failed, .chunksize = 1, .timeout = per_call ? 0.2 : 0 };
+            mp_call call = { .failures = &failed, .chunksize = 1, .timeout = per_call ? TASK_LIMIT_S : 0 };
             double t0 = now();
             assert_int_equal(mp_map(pool, hang_at_5, NULL, N, 0, out, sizeof *out, &call), MP_ETASK);
             double took = now() - t0;
-            assert_true(took < 2.0);
+            assert_true(took < PROMPT_S);
             assert_int_equal(failed.count, 1);
             assert_int_equal(failed.items[0].index, 5);
             assert_int_equal(failed.items[0].code, MP_ETIMEDOUT);
-            if (!strstr(failed.items[0].message, "task 5 timed out after 0.2 s on worker"))
+            if (!strstr(failed.items[0].message, "task 5 timed out after " TASK_LIMIT_TEXT " on worker"))
                 fail_msg("message: %s", failed.items[0].message);
             for (size_t i = 0; i < N; i++)   /* a failed element holds zeros on both backends */
                 assert_int_equal(out[i], i == 5 ? 0 : i + 1);
@@ -697,12 +718,12 @@ static void test_task_timeout(void **state)
         }
     }
     /* SIGTERM ignored: SIGKILL follows after the grace period. */
-    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .task_timeout = 0.1 });
+    mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .task_timeout = TASK_LIMIT_S });
     mp_failures failed = { 0 };
     size_t out[6];
     double t0 = now();
     assert_int_equal(mp_map(pool, hang_ignoring_sigterm, NULL, 6, 0, out, sizeof *out, &(mp_call){ .failures = &failed }), MP_ETASK);
-    assert_true(now() - t0 < 2.0);
+    assert_true(now() - t0 < PROMPT_S);
     assert_int_equal(failed.count, 1);
     assert_int_equal(failed.items[0].code, MP_ETIMEDOUT);
     mp_failures_free(&failed);
@@ -841,7 +862,7 @@ static int read_init_value(mp_task *task, const void *in, void *out)
 static void test_initializer(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     assert_int_equal(mp_shm_alloc(sizeof *init_runs, (void **)&init_runs), 0);
     const mp_backend backends[] = { MP_BACKEND_PROCESS, MP_BACKEND_THREAD };
     for (int b = 0; b < 2; b++) {
@@ -865,7 +886,7 @@ static void test_initializer(void **state)
         assert_null(pool);
         if (!strstr(mp_last_error(), "initializer failed: no such config file: /etc/example.conf"))
             fail_msg("message: %s", mp_last_error());
-        assert_true(wait_no_children(1) >= 0);
+        assert_true(wait_no_children(PROMPT_S) >= 0);
     }
 
     /* Fails in a replacement: the pool is broken, no respawn loop. */
@@ -878,7 +899,7 @@ static void test_initializer(void **state)
     int r = mp_map(pool, die_at_7, NULL, 20, 0, out, sizeof *out, &call);
     assert_true(r == MP_ETASK || r == MP_EBROKEN);
     double t0 = now();
-    while ((r = mp_map(pool, die_at_7, NULL, 2, 0, out, sizeof *out, &call)) != MP_EBROKEN && now() - t0 < 5)
+    while ((r = mp_map(pool, die_at_7, NULL, 2, 0, out, sizeof *out, &call)) != MP_EBROKEN && now() - t0 < PROMPT_S)
         sleep_s(0.01);
     assert_int_equal(r, MP_EBROKEN);
     if (!strstr(mp_last_error(), "initializer failed in replacement worker") || !strstr(mp_last_error(), "/etc/example.conf"))
@@ -886,7 +907,7 @@ static void test_initializer(void **state)
     sleep_s(0.1);
     assert_int_equal(atomic_load(init_runs), 3);   /* tried once, not again */
     assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
-    assert_true(wait_no_children(1) >= 0);
+    assert_true(wait_no_children(PROMPT_S) >= 0);
     mp_shm_free(init_runs);
     alarm(0);
 }
@@ -909,7 +930,7 @@ static int by_int(const void *a, const void *b)
 static void test_maxtasksperchild(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2, .maxtasksperchild = 10 });
     enum { N = 200 };
     int pids[N];
@@ -933,44 +954,52 @@ static void test_maxtasksperchild(void **state)
 
 /* ---- cancel, terminate, SIGINT, a killed parent ------------------------------------ */
 
-typedef struct canceller {
-    mp_pool *pool;
-    double delay;
-} canceller;
-
-static void *cancel_soon(void *arg)
-{
-    canceller *c = arg;
-    sleep_s(c->delay);
-    mp_pool_cancel(c->pool);
-    return NULL;
-}
+/* How many slow_forever tasks have started, in memory that every process
+ * of the test shares (mapped in main, before any pool or child exists).
+ * Whoever acts on a running map waits for it to say so. */
+static _Atomic int *slow_started;
 
 static int slow_forever(mp_task *task, const void *in, void *out)
 {
     (void)in;
     (void)out;
+    atomic_fetch_add(slow_started, 1);
     double t0 = now();
-    while (!mp_task_cancelled(task) && now() - t0 < 10)
+    while (!mp_task_cancelled(task) && now() - t0 < HANG_S)
         sleep_s(0.001);
     return 0;
+}
+
+/* Waits until a slow_forever task runs, so the map is surely under way
+ * (the watchdog catches one that never starts). */
+static void wait_until_slow_task_runs(void)
+{
+    while (atomic_load(slow_started) == 0)
+        sleep_s(0.001);
+}
+
+static void *cancel_when_running(void *pool)
+{
+    wait_until_slow_task_runs();
+    mp_pool_cancel(pool);
+    return NULL;
 }
 
 static void test_cancel_from_another_thread(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     const mp_backend backends[] = { MP_BACKEND_PROCESS, MP_BACKEND_THREAD };
     for (int b = 0; b < 2; b++) {
         mp_pool *pool = open_with((mp_pool_options){ .backend = backends[b], .workers = 2 });
-        canceller c = { pool, 0.05 };
+        atomic_store(slow_started, 0);
         pthread_t t;
-        pthread_create(&t, NULL, cancel_soon, &c);
+        pthread_create(&t, NULL, cancel_when_running, pool);
         double t0 = now();
         assert_int_equal(mp_map(pool, slow_forever, NULL, 1000, 0, NULL, 0, NULL), MP_ECANCELED);
         double took = now() - t0;
         pthread_join(t, NULL);
-        assert_true(took < 0.5);
+        assert_true(took < PROMPT_S);
         assert_non_null(strstr(mp_last_error(), "cancelled"));
         /* The pool stays usable. */
         long in[100], out[100];
@@ -981,30 +1010,29 @@ static void test_cancel_from_another_thread(void **state)
             assert_int_equal(out[i], i * i);
         assert_int_equal(mp_pool_close(pool), 0);
     }
-    assert_true(wait_no_children(1) >= 0);
+    assert_true(wait_no_children(PROMPT_S) >= 0);
     alarm(0);
 }
 
-static void *terminate_soon(void *arg)
+static void *terminate_when_running(void *pool)
 {
-    canceller *c = arg;
-    sleep_s(c->delay);
-    mp_pool_terminate(c->pool);
+    wait_until_slow_task_runs();
+    mp_pool_terminate(pool);
     return NULL;
 }
 
 static void test_terminate_during_map(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
-    canceller c = { pool, 0.05 };
+    atomic_store(slow_started, 0);
     pthread_t t;
-    pthread_create(&t, NULL, terminate_soon, &c);
+    pthread_create(&t, NULL, terminate_when_running, pool);
     double t0 = now();
     assert_int_equal(mp_map(pool, slow_forever, NULL, 1000, 0, NULL, 0, NULL), MP_ECLOSED);
     pthread_join(t, NULL);
-    assert_true(now() - t0 < 0.5);
+    assert_true(now() - t0 < PROMPT_S);
     /* terminate reaped every worker and the fork server */
     assert_int_equal(reap_children(), 0);
     alarm(0);
@@ -1043,6 +1071,7 @@ static void sigint_case(bool handle)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    atomic_store(slow_started, 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
@@ -1052,18 +1081,18 @@ static void sigint_case(bool handle)
     char c;
     assert_int_equal(read(fds[0], &c, 1), 1);
     close(fds[0]);
-    sleep_s(0.05);          /* the map is running */
+    wait_until_slow_task_runs();
     setpgid(pid, pid);      /* in case the child has not yet: same group either way */
     double t0 = now();
     assert_int_equal(kill(-pid, SIGINT), 0);    /* as a terminal's Ctrl-C does */
     int status = -1;
-    while (waitpid(pid, &status, WNOHANG) == 0 && now() - t0 < 1)
+    while (waitpid(pid, &status, WNOHANG) == 0 && now() - t0 < PROMPT_S)
         sleep_s(0.001);
-    double gone = wait_no_children(1);
+    double gone = wait_no_children(PROMPT_S);
     double took = now() - t0;
     assert_true(gone >= 0);
     print_message("SIGINT (%s): program and workers gone after %.1f ms\n", handle ? "handler cancels" : "default action", took * 1e3);
-    assert_true(took < 0.2);
+    assert_true(took < PROMPT_S);
     if (handle)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     else
@@ -1073,7 +1102,7 @@ static void sigint_case(bool handle)
 static void test_sigint_stops_everything(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     sigint_case(false);
     sigint_case(true);
     alarm(0);
@@ -1082,9 +1111,10 @@ static void test_sigint_stops_everything(void **state)
 static void test_killed_parent_leaves_no_worker(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
+    atomic_store(slow_started, 0);
     pid_t pid = fork();
     if (pid == 0) {
         close(fds[0]);
@@ -1101,11 +1131,11 @@ static void test_killed_parent_leaves_no_worker(void **state)
     char c;
     assert_int_equal(read(fds[0], &c, 1), 1);
     close(fds[0]);
-    sleep_s(0.05);
+    wait_until_slow_task_runs();
     assert_true(reap_children() >= 1);
     double t0 = now();
     kill(pid, SIGKILL);
-    double gone = wait_no_children(1);
+    double gone = wait_no_children(PROMPT_S);
     print_message("parent killed: its fork server and workers gone after %.1f ms\n", (now() - t0) * 1e3);
     assert_true(gone >= 0);
     alarm(0);
@@ -1124,7 +1154,7 @@ static int parent_pid(mp_task *task, const void *in, void *out)
 static void test_fork_server_killed(void **state)
 {
     (void)state;
-    watchdog(30);
+    watchdog(WATCHDOG_S);
     mp_pool *pool = open_with((mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2 });
     int server;
     assert_int_equal(mp_apply(pool, parent_pid, NULL, 0, &server, sizeof server, NULL), 0);
@@ -1132,13 +1162,13 @@ static void test_fork_server_killed(void **state)
     assert_int_equal(kill(server, SIGKILL), 0);
     double t0 = now();
     int r;
-    while ((r = mp_map(pool, sleepy, NULL, 4, 0, NULL, 0, NULL)) == 0 && now() - t0 < 5)
+    while ((r = mp_map(pool, sleepy, NULL, 4, 0, NULL, 0, NULL)) == 0 && now() - t0 < PROMPT_S)
         sleep_s(0.01);
     assert_int_equal(r, MP_EBROKEN);
     if (!strstr(mp_last_error(), "fork server"))
         fail_msg("message: %s", mp_last_error());
     assert_int_equal(mp_pool_close(pool), MP_EBROKEN);
-    assert_true(wait_no_children(1) >= 0);
+    assert_true(wait_no_children(PROMPT_S) >= 0);
     alarm(0);
 }
 
@@ -1173,7 +1203,7 @@ static int malloc_then_die(mp_task *task, const void *in, void *out)
 static void test_respawn_with_busy_threads(void **state)
 {
     (void)state;
-    watchdog(60);
+    watchdog(WATCHDOG_S);
     pthread_t busy[2];
     atomic_store(&stop_busy, false);
     for (int i = 0; i < 2; i++)
@@ -1198,6 +1228,9 @@ int main(void)
 {
     /* Orphans of the programs these tests kill come back to us. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    slow_started = mmap(NULL, sizeof *slow_started, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (slow_started == MAP_FAILED)
+        return perror("mmap"), 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_supervision_options),
         cmocka_unit_test(test_each_death_is_named),

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -459,10 +460,24 @@ static void test_cpu_count(void **state)
 
 /* ---- lifecycle -------------------------------------------------------------- */
 
+/* slow_task runs so far, in memory process workers share: mapped before
+ * the first pool opens (they see globals as they were then). */
+static _Atomic int *slow_runs;
+
+static void reset_slow_runs(void)
+{
+    if (!slow_runs) {
+        slow_runs = mmap(NULL, sizeof *slow_runs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        assert_true(slow_runs != MAP_FAILED);
+    }
+    atomic_store(slow_runs, 0);
+}
+
 static int slow_task(mp_task *task, const void *in, void *out)
 {
     (void)task;
     (void)in;
+    atomic_fetch_add(slow_runs, 1);
     usleep(2000);
     *(int *)out = 1;
     return 0;
@@ -470,10 +485,13 @@ static int slow_task(mp_task *task, const void *in, void *out)
 
 typedef struct closer { mp_pool *pool; int result; bool terminate; } closer;
 
-static void *close_soon(void *arg)
+/* Closes the pool once its map runs (a task has started): closing before
+ * the map began would free the pool under it. */
+static void *close_while_mapping(void *arg)
 {
     closer *c = arg;
-    usleep(20000);
+    while (atomic_load(slow_runs) == 0)
+        usleep(100);
     c->result = c->terminate ? mp_pool_terminate(c->pool) : mp_pool_close(c->pool);
     return NULL;
 }
@@ -482,12 +500,13 @@ static void test_close_waits_for_running_map(void **state)
 {
     (void)state;
     FOR_EACH_BACKEND(b) {
+        reset_slow_runs();
         mp_pool *pool = open_pool(b, 2);
         enum { N = 200 };
         int out[N] = { 0 };
         closer c = { pool, -1, false };
         pthread_t t;
-        pthread_create(&t, NULL, close_soon, &c);
+        pthread_create(&t, NULL, close_while_mapping, &c);
         assert_int_equal(mp_map(pool, slow_task, NULL, N, 0, out, sizeof *out, &(mp_call){ .chunksize = 1 }), 0);
         for (int i = 0; i < N; i++)
             assert_int_equal(out[i], 1);
@@ -500,12 +519,13 @@ static void test_terminate_stops_running_map(void **state)
 {
     (void)state;
     FOR_EACH_BACKEND(b) {
+        reset_slow_runs();
         mp_pool *pool = open_pool(b, 2);
         enum { N = 100000 };   /* 100 s of work if it were not stopped */
         static int out[N];
         closer c = { pool, -1, true };
         pthread_t t;
-        pthread_create(&t, NULL, close_soon, &c);
+        pthread_create(&t, NULL, close_while_mapping, &c);
         assert_int_equal(mp_map(pool, slow_task, NULL, N, 0, out, sizeof *out, &(mp_call){ .chunksize = 1 }), MP_ECLOSED);
         pthread_join(t, NULL);
         assert_int_equal(c.result, 0);

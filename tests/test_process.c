@@ -148,9 +148,10 @@ static void test_daemon_dies_with_parent(void **state)
     assert_int_equal(code, 0);
     mp_process_close(p);
     assert_int_not_equal(rep->grandchild, 0);
-    /* The orphan is reaped by init (or a subreaper); wait for it to go. */
+    /* The orphan is reaped by init (or a subreaper); wait for it to go
+     * (up to a minute: a bound for a hang, not for speed). */
     int gone = 0;
-    for (int i = 0; i < 500 && !gone; i++) {
+    for (int i = 0; i < 6000 && !gone; i++) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/stat", rep->grandchild);
         FILE *f = fopen(path, "r");

@@ -11,6 +11,11 @@ do the cases where GNU parallel itself is unsafe (it runs an input as
 shell code when a replacement string stands inside quotes): there the case
 gives mproc's expected output and does not run GNU parallel.
 
+No case may depend on the machine being idle: jobs that must end in a
+given order wait for each other (through files), never for a shorter sleep,
+and every time limit is a generous bound that catches a hang, not a speed
+check.
+
 usage: differential.py --mproc PATH [-k PATTERN] [-v]
 """
 import argparse
@@ -30,8 +35,13 @@ CASES = []
 SHELL = shutil.which("bash") or "/bin/sh"
 
 
+# Seconds a run of one tool may take before the case counts as hung: GNU
+# parallel needs a minute for 2000 jobs on a busy two-core machine.
+HANG = 600
+
+
 def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
-         results=None, timeout=60, pre=None, after=None, check=None, stdout=True,
+         results=None, timeout=HANG, pre=None, after=None, check=None, stdout=True,
          expect=None, shell=None):
     """Registers one differential case.
 
@@ -118,7 +128,10 @@ case("positional-edits", ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::",
 case("positional-beyond", ["-k", "echo", "[{3}]", "[{1}]", ":::", "a", ":::", "b"])
 case("sequence", ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"])
 case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
-case("slot-two-jobs", ["-j2", "-k", "sleep {}; echo {%}", ":::", "0.4", "0.1", "0.5"])
+# Job 1 holds slot 1 until job 3 has started, which it can only do in the
+# slot job 2 frees: slots 1 2 2 however long anything takes.
+case("slot-two-jobs", ["-j2", "-k", "if [ {} = 1 ]; then until [ -e three ]; do sleep 0.01; done; fi; "
+                       "if [ {} = 3 ]; then touch three; fi; echo {%}", ":::", "1", "2", "3"])
 case("inside-word", ["-k", "echo", "pre{}post", "x{.}y", ":::", "a b.c", "d"])
 case("all-args-inside-word", ["-k", "echo", "x{}y", ":::", "a", ":::", "b"])
 case("inside-shell-quotes", ["-k", "echo \"{}\"", ":::", "c", "d.e"])
@@ -280,13 +293,18 @@ case("halt-done", ["-j1", "-k", "--halt", "now,done=3", "echo {}; exit {}", ":::
 case("halt-legacy-2", ["-j1", "-k", "--halt", "2", "echo {}; exit {}", ":::", "0", "0", "1", "2", "0"], stderr=False)
 case("halt-percent", ["-j1", "-k", "--halt", "now,fail=20%", "echo {}; exit {}", ":::", "0", "0", "1", "2", "0", "0", "0", "0", "0"],
      stderr=False)
-case("halt-now-kills-running", ["-j2", "--halt", "now,fail=1", "sleep {}; exit 3", ":::", "0.2", "5"], stderr=False, timeout=20)
-case("halt-timeout", ["--timeout", "0.3", "--halt", "now,fail=1", "sleep", ":::", "3"], stderr=False)
+# A job meant to be stopped by --timeout or --halt sleeps 60 s: far past
+# the limit, which kills it long before.  A job meant to finish in time
+# does next to nothing, well inside a limit of seconds.
+case("halt-now-kills-running", ["-j2", "--halt", "now,fail=1", "sleep {}; exit 3", ":::", "0.2", "60"], stderr=False)
+case("halt-timeout", ["--timeout", "0.3", "--halt", "now,fail=1", "sleep", ":::", "60"], stderr=False)
 case("halt-signal", ["--halt", "now,fail=1", "kill -9 $$", ":::", "3"], stderr=False)
-case("timeout", ["-k", "--joblog", "log", "--timeout", "0.5", "sleep {}; echo {}", ":::", "0.1", "3", "0.2"],
+case("timeout", ["-k", "--joblog", "log", "--timeout", "5", "sleep {}; echo {}", ":::", "0", "60", "0"],
      stderr=False, joblog="log")
-case("timeout-term-ignored", ["-k", "--timeout", "0.3", "trap '' TERM; sleep 3; echo {}", ":::", "a"], stderr=False)
-case("timeout-percent", ["-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "0.1", "0.1", "0.1", "0.1", "2", "0.1"],
+case("timeout-term-ignored", ["-k", "--timeout", "0.3", "trap '' TERM; sleep 60; echo {}", ":::", "a"], stderr=False)
+# 300% of a median of half a second: a quick job would have to stall for a
+# second to be taken for a slow one.
+case("timeout-percent", ["-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "0.5", "0.5", "0.5", "0.5", "60", "0.5"],
      stderr=False)
 case("dry-run", ["-k", "--dry-run", "echo", "{}", "{#}", ":::", "a b", "c"])
 case("dry-run-slots", ["-j1", "--dry-run", "echo", "{%}", ":::", "a", "b", "c"])
@@ -503,57 +521,72 @@ def perl_expressions_refused(mproc, base, env):
     return None
 
 
-def processes_with(marker):
+def processes_named(marker):
+    """Processes whose argv[0] is marker (set with `exec -a`).  Matching
+    argv[0] exactly leaves out mproc and the job shells, whose command
+    lines contain the marker as text."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
-                if marker.encode() in f.read():
+                if f.read().split(b"\0")[0] == marker.encode():
                     found.append(int(pid))
         except OSError:
             pass
     return found
 
 
-def interrupt_case(mproc, base, env, sig, ignore_term):
-    os.makedirs(base, exist_ok=True)
-    marker = "mproc-test-sleep-%d-%d" % (os.getpid(), sig)
-    body = "trap '' TERM; " if ignore_term else ""
-    # exec -a gives the sleeping processes a name we can look for.
-    cmd = body + "bash -c 'exec -a %s sleep 60' & bash -c 'exec -a %s sleep 60'; wait" % (marker, marker)
-    p = subprocess.Popen([mproc, "run", "-j2", cmd, ":::", "1", "2", "3"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while len(processes_with(marker)) < 4 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if len(processes_with(marker)) < 4:
-        p.kill()
-        p.communicate()
-        return "jobs did not start"
-    t0 = time.monotonic()
-    p.send_signal(sig)
-    try:
-        p.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.communicate()
-        return "did not stop after the signal"
-    took = time.monotonic() - t0
-    time.sleep(0.1)
-    left = processes_with(marker)
-    for pid in left:
+def wait_for(condition, limit=60):
+    """Polls condition() until it holds or `limit` seconds have passed (a
+    bound that catches a hang); returns its last value."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.02)
+
+
+def kill_all(pids):
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def interrupt_case(mproc, base, env, sig, ignore_term):
+    os.makedirs(base, exist_ok=True)
+    marker = "mproc-test-sleep-%d-%d" % (os.getpid(), sig)
+    body = "trap '' TERM; " if ignore_term else ""
+    # exec -a gives the sleeping processes a name we can look for.  They
+    # sleep far longer than the test waits: only the signal can end them.
+    cmd = body + "bash -c 'exec -a %s sleep 600' & bash -c 'exec -a %s sleep 600'; wait" % (marker, marker)
+    p = subprocess.Popen([mproc, "run", "-j2", cmd, ":::", "1", "2", "3"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if not wait_for(lambda: len(processes_named(marker)) >= 4):
+        p.kill()
+        p.communicate()
+        kill_all(processes_named(marker))
+        return "jobs did not start"
+    p.send_signal(sig)
+    try:
+        p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        kill_all(processes_named(marker))
+        return "did not stop after the signal"
+    # A job killed as mproc exits may take a moment to be gone.
+    wait_for(lambda: not processes_named(marker), 30)
+    left = processes_named(marker)
+    kill_all(left)
     if left:
         return "processes left behind: %s" % left
     if p.returncode != -sig:
         return "exit status %d, expected death by signal %d" % (p.returncode, sig)
-    if took > 3:
-        return "took %.1fs to stop" % took
     return None
 
 
@@ -577,27 +610,35 @@ def proc_state(pid):
 
 @self_check
 def ctrl_z_stops_and_continues_jobs(mproc, base, env):
+    # The job waits until the test lets it finish (by making a file), and
+    # the test does that only once it has seen mproc and the job stopped:
+    # how long anything takes cannot change the outcome.
+    os.makedirs(base)
     marker = "mproc-test-tstp-%d" % os.getpid()
-    cmd = "bash -c 'exec -a %s sleep 1'; echo done" % marker
+    go = os.path.join(base, "go")
+    cmd = "bash -c 'exec -a %s bash -c \"until [ -e %s ]; do sleep 0.01; done\"'; echo done" % (marker, go)
     p = subprocess.Popen([mproc, "run", cmd, ":::", "x"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while not processes_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    jobs = processes_with(marker)
+    jobs = wait_for(lambda: processes_named(marker))
     if not jobs:
         p.kill()
         p.communicate()
         return "job did not start"
     p.send_signal(signal.SIGTSTP)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and (proc_state(p.pid) != "T" or proc_state(jobs[0]) != "T"):
-        time.sleep(0.02)
+    wait_for(lambda: proc_state(p.pid) == "T" and proc_state(jobs[0]) == "T")
     states = (proc_state(p.pid), proc_state(jobs[0]))
-    time.sleep(1.2)   # longer than the job: it must not finish while stopped
+    open(go, "w").close()
+    # Free to finish, the job must still not run while stopped.  (A busy
+    # machine can only make this pass wrongly, never fail wrongly.)
+    time.sleep(0.3)
     still = proc_state(jobs[0])
     p.send_signal(signal.SIGCONT)
-    out, _ = p.communicate(timeout=10)
+    try:
+        out, _ = p.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not finish after SIGCONT"
     if states != ("T", "T"):
         return "after SIGTSTP: mproc %s, job %s (expected both stopped)" % states
     if still != "T":
