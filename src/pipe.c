@@ -53,11 +53,11 @@ typedef struct chan {
     unsigned char *ring;
 } chan;
 
-/* One cache line per end: the two sides never write the same line. */
 /* `owner` holds a pid, with USED set once that process has used the end.
  * Only the creator ever owns an end unused. */
 #define USED 0x80000000u
 
+/* One cache line per end: the two sides never write the same line. */
 struct mp_pipe {
     uint32_t magic MP__ALIGNED;
     uint32_t closed;
