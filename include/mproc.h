@@ -978,10 +978,13 @@ MP_API int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity);
  * a child closing the end it does not use, a forked child closing what it
  * inherited -- it releases only the caller's view: it returns 0 and
  * changes nothing shared.  An end whose processes have all died is closed
- * by whoever closes it next.  The pipe's memory is released when both ends
- * are closed; neither end may be used or closed after that.  Using an end
- * its own process closed is MP_ECLOSED while the other end is open, MP_EINVAL
- * afterwards (while the memory is not reused). */
+ * by whoever closes it next.  The pipe's memory belongs to its creator: it
+ * is released once both ends are closed and the creator has closed both of
+ * its handles (in any order; a close that released only its view counts),
+ * or once both ends are closed and the creator has died.  No handle may be
+ * used after that.  Closing again an end the calling process already closed
+ * is MP_ECLOSED; so is using it while the pipe lives (MP_EINVAL once
+ * released, while the memory is not reused). */
 MP_API int mp_pipe_close(mp_pipe *p);
 /* Sends `size` bytes of `msg` (NULL allowed when size is 0).  Waits for
  * room; a message no larger than the capacity is sent entirely or not at

@@ -53,11 +53,11 @@ typedef struct chan {
     unsigned char *ring;
 } chan;
 
-/* One cache line per end: the two sides never write the same line. */
 /* `owner` holds a pid, with USED set once that process has used the end.
  * Only the creator ever owns an end unused. */
 #define USED 0x80000000u
 
+/* One cache line per end: the two sides never write the same line. */
 struct mp_pipe {
     uint32_t magic MP__ALIGNED;
     uint32_t closed;
@@ -68,9 +68,19 @@ struct mp_pipe {
     struct block *block;
 };
 
+/* The pipe's memory lives while an end is open or its creator still holds
+ * the handle to one: bit OPEN(i) while end i is open, HELD(i) until the
+ * creator lets go of end i (its close, whether that closed the end or only
+ * its view).  The creator's two closes are thus what free the pipe, never
+ * a child closing its end first.  Whoever clears the last bit frees. */
+#define OPEN(i) (1u << (i))
+#define HELD(i) (4u << (i))
+#define ALL_OPEN (OPEN(0) | OPEN(1))
+
 typedef struct block {
     mp_pipe end[2];
-    uint32_t open_ends;
+    uint32_t refs;              /* OPEN and HELD bits */
+    uint32_t creator;           /* pid */
     uint64_t children_before;   /* the creator's mp__children_started() at creation */
     chan ch[2] MP__ALIGNED;
 } block;
@@ -252,12 +262,28 @@ int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity)
         eb->in = &k->ch[1];
         ea->out = &k->ch[1];
     }
-    k->open_ends = 2;
+    k->refs = ALL_OPEN | HELD(0) | HELD(1);
+    k->creator = me;
     MP__STORE(&ea->magic, MP__MAGIC_PIPE);
     MP__STORE(&eb->magic, MP__MAGIC_PIPE);
     *a = ea;
     *b = eb;
     return 0;
+}
+
+/* Clears `bits` of the pipe's references and frees it if none is left --
+ * or if only the creator's are left and it has died (it will never close
+ * them). */
+static int let_go(block *k, uint32_t bits)
+{
+    uint32_t left = __atomic_and_fetch(&k->refs, ~bits, __ATOMIC_ACQ_REL);
+    if (left != 0 && !(left & ALL_OPEN) && mp__task_dead(k->creator) && MP__CAS(&k->refs, &left, 0))
+        left = 0;
+    if (left != 0)
+        return 0;
+    MP__STORE(&k->end[0].magic, 0);
+    MP__STORE(&k->end[1].magic, 0);
+    return mp_shm_free(k);
 }
 
 int mp_pipe_close(mp_pipe *p)
@@ -266,24 +292,25 @@ int mp_pipe_close(mp_pipe *p)
         return mp__error(MP_EINVAL, "mp_pipe_close: pipe end is NULL");
     if (MP__LOAD_RELAXED(&p->magic) != MP__MAGIC_PIPE)
         return mp__error(MP_EINVAL, "mp_pipe_close: not a pipe end (or its memory was released)");
-    if (!may_close(p))
-        return 0; /* another process's end: the caller only lets go of its view */
-    uint32_t was = 0;
-    if (!MP__CAS(&p->closed, &was, 1))
-        return mp__error(MP_ECLOSED, "mp_pipe_close: this end is already closed");
-    /* Wake the peer wherever it sleeps: waiting for our bytes, or for room
-     * in the ring we read. */
-    if (p->out)
-        mp__evc_notify(&p->out->data, INT_MAX);
-    if (p->in)
-        mp__evc_notify(&p->in->space, INT_MAX);
     block *k = p->block;
-    if (__atomic_sub_fetch(&k->open_ends, 1, __ATOMIC_ACQ_REL) == 0) {
-        MP__STORE(&k->end[0].magic, 0);
-        MP__STORE(&k->end[1].magic, 0);
-        return mp_shm_free(k);
+    int i = (int)(p - k->end);
+    uint32_t held = mp__pid() == k->creator ? MP__LOAD(&k->refs) & HELD(i) : 0;
+    uint32_t was = 0;
+    int closing = may_close(p) && MP__CAS(&p->closed, &was, 1);
+    if (closing) {
+        /* Wake the peer wherever it sleeps: waiting for our bytes, or for
+         * room in the ring we read. */
+        if (p->out)
+            mp__evc_notify(&p->out->data, INT_MAX);
+        if (p->in)
+            mp__evc_notify(&p->in->space, INT_MAX);
+    } else if (was && !held) {
+        return mp__error(MP_ECLOSED, "mp_pipe_close: this end is already closed");
     }
-    return 0;
+    /* Not ours to close and not the creator's handle: only a view goes. */
+    if (!closing && !held)
+        return 0;
+    return let_go(k, (closing ? OPEN(i) : 0) | held);
 }
 
 /* --- sending ------------------------------------------------------------ */

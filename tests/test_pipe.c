@@ -355,6 +355,39 @@ static void test_each_side_closes_the_end_it_does_not_use(void **state)
     assert_int_equal(mp__shm_in_use(), before);
 }
 
+/* The pipe's memory belongs to its creator: a child that closes its end
+ * first does not free it under the parent, which closes both of its
+ * handles last, in any order. */
+static int send_one_then_close(void *arg, size_t size)
+{
+    (void)size;
+    ends *e = arg;
+    if (mp_pipe_send(e->b, "z", 1, 10) != 0)
+        return 1;
+    return mp_pipe_close(e->b) == 0 ? 0 : 2;
+}
+
+static void test_creator_closes_both_ends_last(void **state)
+{
+    (void)state;
+    size_t before = mp__shm_in_use();
+    for (int order = 0; order < 2; order++) {
+        ends e;
+        assert_int_equal(mp_pipe_create(&e.a, &e.b, 0, 0), 0);
+        mp_process *p;
+        assert_int_equal(mp_process_start(&p, NULL, send_one_then_close, &e, sizeof e, 0), 0);
+        char c;
+        size_t n;
+        assert_int_equal(mp_pipe_recv(e.a, &c, 1, &n, 10), 0);
+        assert_int_equal(mp_pipe_recv(e.a, &c, 1, &n, 10), MP_EEOF);
+        join_ok(p, 0);
+        assert_int_equal(mp_pipe_close(order ? e.b : e.a), 0);
+        assert_int_equal(mp_pipe_close(order ? e.a : e.b), 0);
+        assert_int_equal(mp_pipe_close(e.a), MP_EINVAL); /* released now */
+    }
+    assert_int_equal(mp__shm_in_use(), before);
+}
+
 /* A child made with plain fork() that closes the ends it inherited leaves
  * the parent's pipe working. */
 static void test_forked_child_closes_only_its_view(void **state)
@@ -569,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_eof_on_peer_death),
         cmocka_unit_test(test_eof_when_peer_never_used_its_end),
         cmocka_unit_test(test_each_side_closes_the_end_it_does_not_use),
+        cmocka_unit_test(test_creator_closes_both_ends_last),
         cmocka_unit_test(test_forked_child_closes_only_its_view),
         cmocka_unit_test(test_killed_waiter_leaves_end_usable),
         cmocka_unit_test(test_sender_killed_mid_message),
