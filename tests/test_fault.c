@@ -335,7 +335,7 @@ static int follow_pointer(mp_task *task, const void *in, void *out)
 {
     (void)in;
     const volatile char *p = *(char *const *)mp_task_context(task);
-    *(int *)out = p[0];
+    *(int *)out = *p;
     return 0;
 }
 

@@ -209,6 +209,11 @@ static int arena_entry_main(const char *name, bool rlimit)
     return 0;
 }
 
+/* This program, as a path to exec: read from /proc/self/exe at start
+ * (valgrind answers that readlink with the program it runs, while an exec
+ * of /proc/self/exe itself would run valgrind's own binary). */
+static char self_path[4096];
+
 typedef struct outcome {
     int ncalls;
     int code[3];
@@ -231,7 +236,7 @@ static outcome run_fresh(const char *entry, const char *size, bool rlimit)
             setenv("MPROC_SHM_SIZE", size, 1);
         else
             unsetenv("MPROC_SHM_SIZE");
-        execl("/proc/self/exe", "test_shm", "--arena-entry", entry, rlimit ? "rlimit" : NULL, (char *)NULL);
+        execl(self_path, "test_shm", "--arena-entry", entry, rlimit ? "rlimit" : NULL, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -311,6 +316,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "--arena-entry"))
         return arena_entry_main(argv[2], argc >= 4 && !strcmp(argv[3], "rlimit"));
+    if (readlink("/proc/self/exe", self_path, sizeof self_path - 1) <= 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_is_zeroed_and_aligned),
         cmocka_unit_test(test_child_writes_are_seen_by_parent),
