@@ -352,8 +352,10 @@ typedef struct mp_call {
     void (*callback)(mp_async *result, void *arg);
     void (*error_callback)(mp_async *result, void *arg);
     void *callback_arg;
-    /* Seconds each task may run: 0 (default) takes the pool's
-     * task_timeout; MP_FOREVER means no limit for this call. */
+    /* Seconds each task may run (the map family, the async forms and
+     * mp_submit): 0 (default) takes the pool's task_timeout; MP_FOREVER
+     * means no limit for this call; NaN or another negative value is
+     * MP_EINVAL. */
     double timeout;
     /* Random streams (mp_task_rng, "Random streams" below).  Task i of the
      * call draws from the stream (seed, stream + i).  The default seed 0
