@@ -676,8 +676,9 @@ MP_API void mp_imap_free(mp_imap *it);
  * bits -- counter words (c0, c1, c2, c3) are (block, 0, low and high 32
  * bits of the stream), the key words the low and high halves of the seed.
  * Those bits are the state of a xoshiro256++ generator, which makes the
- * draws (about 1 ns each).  Distinct streams start at unrelated points of a
- * 2^256 - 1 period.  Not for cryptography.
+ * draws (one to three nanoseconds each; mp_rng_fill is the cheapest per
+ * number).  Distinct streams start at unrelated points of a 2^256 - 1
+ * period.  Not for cryptography.
  *
  * An mp_rng is used by one thread at a time; it owns no resources (nothing
  * to free), and may be copied to replay a stream from that point.
