@@ -42,6 +42,15 @@ static inline void pause_for(double seconds)
         ;
 }
 
+/* Prints `label`, then xs as a Python list: "label[0, 1, 4]\n". */
+static inline void print_list(const char *label, const long *xs, long n)
+{
+    printf("%s[", label);
+    for (long i = 0; i < n; i++)
+        printf(i ? ", %ld" : "%ld", xs[i]);
+    printf("]\n");
+}
+
 /* The optional size argument argv[index] (a positive count), or `fallback`
  * when it is absent.  A malformed one ends the program with a usage line. */
 static inline long count_arg(int argc, char **argv, int index, long fallback)

@@ -23,14 +23,6 @@ static int square(mp_task *task, const void *in, void *out)
     return 0;
 }
 
-static void print_list(const char *label, const long *xs, long n)
-{
-    printf("%s [", label);
-    for (long i = 0; i < n; i++)
-        printf(i ? ", %ld" : "%ld", xs[i]);
-    printf("]\n");
-}
-
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 6);
@@ -42,13 +34,13 @@ int main(int argc, char **argv)
 
     for (long i = 0; i < n; i++) /* the serial loop */
         result[i] = bar(foo[i]);
-    print_list("serial:  ", result, n);
+    print_list("serial:   ", result, n);
 
     mp_pool *pool;
     check(mp_pool_open(&pool, &(mp_pool_options){ .workers = 6 }));
     check(mp_map(pool, square, foo, (size_t)n, sizeof *foo, result, sizeof *result, NULL));
     check(mp_pool_close(pool));
-    print_list("parallel:", result, n);
+    print_list("parallel: ", result, n);
 
     free(foo);
     free(result);
