@@ -65,3 +65,9 @@ install: build
 
 clean:
 	@rm -rf build build-asan build-tsan build-fuzz
+
+# Only the example programs (examples/README.md): no test package needed.
+.PHONY: examples
+examples: deps-build
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake --build build -j $(JOBS) --target mproc-examples
