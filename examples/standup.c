@@ -6,11 +6,11 @@
  *
  * Each process gets its own arguments as a blob (Python's args=(...)) and
  * its function's return value becomes its exit code.  The tutorial's
- * seconds are tenths of a second here.
+ * seconds are twentieths of a second here.
  */
 #include "example.h"
 
-#define SECOND 0.1
+#define SECOND 0.05
 
 typedef struct repeated {
     char text[64];

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 TIME_LIMIT = 120  # seconds per run
 BACKENDS = ("thread", "process")
@@ -364,9 +365,10 @@ def main():
         run = Runner(os.path.join(built, name), mproc)
         for backend in BACKENDS if per_backend else (None,):
             label = f"{name} ({backend})" if backend else name
+            start = time.monotonic()
             try:
                 check(run, backend)
-                print(f"ok    {label}")
+                print(f"ok    {label}  {time.monotonic() - start:.1f} s")
             except Failed as e:
                 failures.append(f"{label}: {e}")
                 print(f"FAIL  {label}")
