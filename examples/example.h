@@ -26,6 +26,27 @@ static inline int check_code(int code, const char *what)
 }
 #define check(call) check_code((call), #call)
 
+/* calloc that ends the program when memory runs out, so that examples
+ * need not check each allocation. */
+static inline void *allocate(size_t count, size_t size)
+{
+    void *p = calloc(count, size);
+    if (!p && count && size) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+/* A new array holding 0, 1, ..., n-1 (Python's list(range(n))); free it. */
+static inline long *range_list(long n)
+{
+    long *xs = allocate((size_t)n, sizeof *xs);
+    for (long i = 0; i < n; i++)
+        xs[i] = i;
+    return xs;
+}
+
 /* Seconds on a monotonic clock, to time a run. */
 static inline double seconds_now(void)
 {

@@ -35,11 +35,7 @@ static void run(mp_backend backend, int workers, const long *xs, long n, long *r
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 8);
-    long *xs = malloc((size_t)n * sizeof *xs), *results = malloc((size_t)n * sizeof *results);
-    if (!xs || !results)
-        return 1;
-    for (long i = 0; i < n; i++)
-        xs[i] = i;
+    long *xs = range_list(n), *results = allocate((size_t)n, sizeof *results);
     int cpus = mp_cpu_count();
     run(MP_BACKEND_PROCESS, cpus, xs, n, results);
     run(MP_BACKEND_THREAD, cpus + 4 < 32 ? cpus + 4 : 32, xs, n, results);

@@ -61,10 +61,8 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = (size_t)argc - 1;
-    char(*paths)[PATH_MAX] = calloc(n, sizeof *paths);
-    counts *results = calloc(n, sizeof *results);
-    if (!paths || !results)
-        return 1;
+    char(*paths)[PATH_MAX] = allocate(n, sizeof *paths);
+    counts *results = allocate(n, sizeof *results);
     for (size_t i = 0; i < n; i++) {
         if (strlen(argv[i + 1]) >= sizeof *paths) {
             fprintf(stderr, "file_stats: file name too long: %s\n", argv[i + 1]);

@@ -71,11 +71,7 @@ int main(int argc, char **argv)
 
     long n = count_arg(argc, argv, 1, 2000000);
     printf("part 2: primes below %ld through imap_unordered\n", n);
-    long *numbers = malloc((size_t)n * sizeof *numbers);
-    if (!numbers)
-        return 1;
-    for (long i = 0; i < n; i++)
-        numbers[i] = i;
+    long *numbers = range_list(n);
     mp_imap *it;
     mp_imap_options opts = { .order = MP_IMAP_UNORDERED, .chunksize = 1000 };
     if (mp_imap_open(pool, is_prime, numbers, (size_t)n, sizeof *numbers, NULL, NULL, sizeof(int), &opts, &it) != 0) {

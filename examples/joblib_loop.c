@@ -21,9 +21,7 @@ static int f(mp_task *task, const void *in, void *out)
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 8);
-    long *results = malloc((size_t)n * sizeof *results);
-    if (!results)
-        return 1;
+    long *results = allocate((size_t)n, sizeof *results);
     mp_pool *pool;
     check(mp_pool_open(&pool, &(mp_pool_options){ .workers = 8 })); /* n_jobs=8 */
     check(mp_map(pool, f, NULL, (size_t)n, 0, results, sizeof *results, NULL));

@@ -140,11 +140,9 @@ int main(int argc, char **argv)
     }
     long count = count_arg(argc, argv, 2, 10);
     size_t n = (size_t)count;
-    u128 *numbers = malloc(n * sizeof *numbers);
-    u128 *with_apply = malloc(n * sizeof *with_apply), *with_map = malloc(n * sizeof *with_map);
-    mp_async **applied = malloc(n * sizeof *applied);
-    if (!numbers || !with_apply || !with_map || !applied)
-        return 1;
+    u128 *numbers = allocate(n, sizeof *numbers);
+    u128 *with_apply = allocate(n, sizeof *with_apply), *with_map = allocate(n, sizeof *with_map);
+    mp_async **applied = allocate(n, sizeof *applied);
     for (size_t i = 0; i < n; i++)
         numbers[i] = first + i;
 

@@ -62,10 +62,8 @@ int main(int argc, char **argv)
 {
     long count = count_arg(argc, argv, 1, 100);
     uint64_t seed = (uint64_t)count_arg(argc, argv, 2, 1);
-    long *numbers = malloc((size_t)count * sizeof *numbers), *factors = malloc((size_t)count * sizeof *factors);
-    mp_async **draws = malloc((size_t)count * sizeof *draws);
-    if (!numbers || !factors || !draws)
-        return 1;
+    long *numbers = allocate((size_t)count, sizeof *numbers), *factors = allocate((size_t)count, sizeof *factors);
+    mp_async **draws = allocate((size_t)count, sizeof *draws);
 
     mp_pool *pool;
     check(mp_pool_open(&pool, &(mp_pool_options){ .workers = WORKERS }));

@@ -26,11 +26,7 @@ static int square(mp_task *task, const void *in, void *out)
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 6);
-    long *foo = malloc((size_t)n * sizeof *foo), *result = malloc((size_t)n * sizeof *result);
-    if (!foo || !result)
-        return 1;
-    for (long i = 0; i < n; i++)
-        foo[i] = i;
+    long *foo = range_list(n), *result = allocate((size_t)n, sizeof *result);
 
     for (long i = 0; i < n; i++) /* the serial loop */
         result[i] = bar(foo[i]);

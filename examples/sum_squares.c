@@ -33,11 +33,7 @@ static long sum(const long *xs, long n)
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 8);
-    long *L = malloc((size_t)n * sizeof *L), *squares = malloc((size_t)n * sizeof *squares);
-    if (!L || !squares)
-        return 1;
-    for (long i = 0; i < n; i++)
-        L[i] = i;
+    long *L = range_list(n), *squares = allocate((size_t)n, sizeof *squares);
 
     double start = seconds_now();
     long serial = 0;

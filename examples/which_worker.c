@@ -41,12 +41,8 @@ static long distinct(const int *pids, long n)
 int main(int argc, char **argv)
 {
     long n = count_arg(argc, argv, 1, 6);
-    long *foo = malloc((size_t)n * sizeof *foo);
-    int *pids = malloc((size_t)n * sizeof *pids);
-    if (!foo || !pids)
-        return 1;
-    for (long i = 0; i < n; i++)
-        foo[i] = i;
+    long *foo = range_list(n);
+    int *pids = allocate((size_t)n, sizeof *pids);
 
     mp_pool *pool;
     check(mp_pool_open(&pool, &(mp_pool_options){ .workers = 6 }));
