@@ -1,6 +1,6 @@
 /* which_worker.c - which worker handles each element, and in what order
- * (the tutorial's parallel_test: print x and os.getpid() from the mapped
- * function, first with the built-in map, then with Pool(processes=6)).
+ * (the tutorial's parallel_test, which prints x and os.getpid() from the
+ * function that Pool(processes=6).map runs).
  *
  *   usage: which_worker [n]    elements 0 .. n-1 (default 6)
  *
