@@ -83,3 +83,9 @@ install: build
 
 clean:
 	@rm -rf build build-demo build-asan build-tsan build-fuzz
+
+# Only the example programs (examples/README.md): no test package needed.
+.PHONY: examples
+examples: deps-build
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_Q)
+	@cmake --build $(BUILD) -j $(JOBS) --target mproc-examples

@@ -3,14 +3,15 @@
  *
  * Part 1 submits ten "jobs" of uneven length as futures, attaches a done
  * callback to each (run on the pool's own thread), and waits for them all.
- * Part 2 tests two million numbers for primality through
+ * Part 2 tests n numbers (two million by default) for primality through
  * mp_imap_unordered, printing progress as results arrive in completion
  * order; only a small window of inputs is in flight at any time.
+ *
+ *   usage: futures [n]     part 2 tests 0 .. n-1 (default 2000000)
  */
-#include <mproc.h>
+#include "example.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <unistd.h>
 
 /* A task of uneven length: job i sleeps (10 - i) ms and returns i * i. */
@@ -46,7 +47,7 @@ static int is_prime(mp_task *task, const void *in, void *out)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     mp_pool *pool;
     if (mp_pool_open(&pool, &(mp_pool_options){ .backend = MP_BACKEND_PROCESS }) != 0) {
@@ -68,14 +69,12 @@ int main(void)
     for (int i = 0; i < 10; i++)
         mp_future_free(jobs[i]);
 
-    printf("part 2: primes below 2000000 through imap_unordered\n");
-    enum { N = 2000000 };
-    static long numbers[N];
-    for (long i = 0; i < N; i++)
-        numbers[i] = i;
+    long n = count_arg(argc, argv, 1, 2000000);
+    printf("part 2: primes below %ld through imap_unordered\n", n);
+    long *numbers = range_list(n);
     mp_imap *it;
     mp_imap_options opts = { .order = MP_IMAP_UNORDERED, .chunksize = 1000 };
-    if (mp_imap_open(pool, is_prime, numbers, N, sizeof *numbers, NULL, NULL, sizeof(int), &opts, &it) != 0) {
+    if (mp_imap_open(pool, is_prime, numbers, (size_t)n, sizeof *numbers, NULL, NULL, sizeof(int), &opts, &it) != 0) {
         fprintf(stderr, "futures: %s\n", mp_last_error());
         return 1;
     }
@@ -83,10 +82,11 @@ int main(void)
     int prime;
     while (mp_imap_next(it, MP_FOREVER, &prime, NULL, NULL) == 0) {
         primes += prime;
-        if (++seen % 500000 == 0)
-            printf("  %ld of %d results in, %ld primes so far\n", seen, N, primes);
+        if (++seen % (n / 4 ? n / 4 : 1) == 0)
+            printf("  %ld of %ld results in, %ld primes so far\n", seen, n, primes);
     }
     mp_imap_free(it);
-    printf("  %ld primes below %d\n", primes, N);
+    free(numbers);
+    printf("  %ld primes below %ld\n", primes, n);
     return mp_pool_close(pool) == 0 ? 0 : 1;
 }

@@ -4,15 +4,15 @@
  *
  * ++*counter is a load, an add and a store; two processes interleaving
  * them both store the same result and one increment vanishes.
+ *
+ *   usage: shared_counter [rounds]    increments per process (default 3000000)
  */
-#include <mproc.h>
-
-#include <stdio.h>
+#include "example.h"
 
 #define WORKERS 4
-#define ROUNDS 3000000
 
 static mp_barrier *start; /* made before the children: they inherit it */
+static long rounds;       /* set before the children too */
 
 static int increment(void *arg, size_t size)
 {
@@ -20,7 +20,7 @@ static int increment(void *arg, size_t size)
     int use_lock = size == sizeof(mp_value *) + 1;
     volatile long *c = mp_value_ptr(counter);
     mp_barrier_wait(start, MP_FOREVER, NULL); /* all start at once */
-    for (int i = 0; i < ROUNDS; i++) {
+    for (long i = 0; i < rounds; i++) {
         if (use_lock)
             mp_value_lock(counter, MP_FOREVER);
         *c = *c + 1;
@@ -50,10 +50,11 @@ static long run(int use_lock)
     return total;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    rounds = count_arg(argc, argv, 1, 3000000);
     mp_barrier_create(&start, WORKERS);
-    printf("expected:     %ld\n", (long)WORKERS * ROUNDS);
+    printf("expected:     %ld\n", WORKERS * rounds);
     printf("without lock: %ld\n", run(0));
     printf("with lock:    %ld\n", run(1));
     mp_barrier_destroy(start);
