@@ -36,9 +36,9 @@ demo: build
 test: deps-test test-demo test-plain test-valgrind test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (demo, plain, valgrind, asan+ubsan, tsan, fuzz)"
 
-# `make demo` as a machine without the test packages runs it: in its own
-# build directory, configured afresh, with a pkg-config that finds nothing
-# (so not cmocka), the demo builds and runs and the mproc command works.
+# `make demo` as it runs on a machine without the test packages: in a build
+# directory of its own, configured afresh, with a pkg-config that finds
+# nothing (so not cmocka), the demo builds and runs and mproc works.
 NO_PKG_CONFIG := $(CURDIR)/build-demo/no-pkg-config
 test-demo: deps-build
 	@mkdir -p $(NO_PKG_CONFIG) && rm -f build-demo/CMakeCache.txt

@@ -271,7 +271,7 @@ static void random_kills(int retries, int rounds)
 static void test_random_kills_during_large_maps(void **state)
 {
     (void)state;
-    watchdog(5 * WATCHDOG_S);   /* 50 maps of a million tasks (below ctest's 1800 s) */
+    watchdog(5 * WATCHDOG_S);   /* 50 maps of a million tasks (below ctest's 3600 s) */
     srand(12345);
     /* 50 rounds, one worker killed at a random moment in each. */
     random_kills(0, 25);

@@ -203,8 +203,9 @@ static void test_cycles_leave_nothing(void **state)
     signal(SIGALRM, on_alarm);
     /* A watchdog for a hang, not a speed limit: 2000 pools take under a
      * minute on an idle two-core machine, seven minutes on one loaded 25
-     * times over (it fires below ctest's 1800 s). */
-    alarm(1500);
+     * times over, twenty-two under ThreadSanitizer there (it fires below
+     * ctest's 3600 s). */
+    alarm(3300);
     const int cycles = RUNNING_ON_VALGRIND ? 20 : 1000;
     const mp_backend backends[] = { MP_BACKEND_PROCESS, MP_BACKEND_THREAD };
     bool private = private_dev_shm();
