@@ -28,12 +28,11 @@ static uint64_t clock_ns(clockid_t clock)
 }
 
 /* A value of this process's own.  The pid tells apart processes alive at
- * the same time; the clocks and the counter tell apart processes that get
- * the same pid one after the other. */
+ * the same time; the clocks (nanoseconds) tell apart processes that get the
+ * same pid one after the other. */
 static uint64_t process_entropy(void)
 {
-    static _Atomic uint64_t reseeds;
-    uint64_t state = (uint64_t)getpid() << 40 ^ atomic_fetch_add(&reseeds, 1);
+    uint64_t state = (uint64_t)getpid() << 40;
     state ^= splitmix64(&state) ^ clock_ns(CLOCK_MONOTONIC);
     state ^= splitmix64(&state) ^ clock_ns(CLOCK_REALTIME);
     return splitmix64(&state);
