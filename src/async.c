@@ -84,7 +84,7 @@ static mp__handle *handle_new(mp_pool *pool, int kind)
     if (!h)
         return NULL;
     h->kind = kind;
-    h->owner_pid = mp__self_pid();
+    h->owner_pid = (pid_t)mp__pid();
     h->pool = pool;
     atomic_init(&h->refs, 2);      /* the user's, and the job's */
     atomic_init(&h->status, MP__H_PENDING);
@@ -559,7 +559,7 @@ int mp_async_get(mp_async *result, double timeout, mp_failures *failures)
 
 static void release_user_ref(mp__handle *h)
 {
-    if (h->owner_pid != mp__self_pid()) {
+    if (h->owner_pid != (pid_t)mp__pid()) {
         free_private(h);           /* a forked child's copy: nothing shared */
         return;
     }
@@ -856,7 +856,7 @@ int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_completed **
         free(it);
         return mp__error(MP_ENOMEM, "mp_as_completed_open: out of memory");
     }
-    it->owner_pid = mp__self_pid();
+    it->owner_pid = (pid_t)mp__pid();
     it->pool = pool;
     it->n = n;
     for (size_t i = 0; i < n; i++) {
@@ -915,7 +915,7 @@ void mp_as_completed_free(mp_as_completed *it)
     if (!it)
         return;
     /* A forked child's copy: its references count for nothing there. */
-    bool own = it->owner_pid == mp__self_pid();
+    bool own = it->owner_pid == (pid_t)mp__pid();
     for (size_t i = 0; i < it->n && own; i++)
         unref(it->items[i]);
     free(it->items);

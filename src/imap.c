@@ -407,7 +407,7 @@ void mp_imap_free(mp_imap *it)
     if (!it)
         return;
     /* In a child forked from the owner only this process's copy goes. */
-    if (it->pool && it->owner_pid == mp__self_pid())
+    if (it->pool && it->owner_pid == (pid_t)mp__pid())
         detach(it);
     free(it->busy);
     free(it);

@@ -58,4 +58,9 @@ static inline void mp__cpu_relax(void)
  * CPU for a whole time slice. */
 void mp__spin_step(unsigned step);
 
+/* The calling process's id: getpid() without a system call, cached and
+ * forgotten in every forked child (ipc.c).  Pools, handles and shared
+ * objects compare it with their owner's. */
+uint32_t mp__pid(void);
+
 #endif

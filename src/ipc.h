@@ -84,8 +84,8 @@ static inline _Atomic uint32_t *mp__futex_word(uint32_t *word)
  * child after fork). */
 uint32_t mp__tid(void);
 
-/* The calling process's id, cached (and refreshed in a child after fork). */
-uint32_t mp__pid(void);
+/* mp__pid(), the calling process's cached id, is declared in internal.h:
+ * pools use it too. */
 
 /* 1 only when the thread or process `id` has certainly ended: it no longer
  * exists or is a zombie waiting to be reaped.  0 when it runs, or when that

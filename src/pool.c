@@ -103,35 +103,9 @@ static int resolve_supervision(const mp_pool_options *opts, mp_pool *pool)
 
 /* ---- who may call ------------------------------------------------------ */
 
-/* getpid() is a system call; the pid only changes across fork, so it is
- * cached and forgotten in every child (pthread_atfork, registered when the
- * first pool opens: before that no pool exists to be inherited). */
-static _Atomic pid_t cached_pid;
-static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
-
-static void forget_cached_pid(void)
-{
-    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
-}
-
-static void watch_forks(void)
-{
-    pthread_atfork(NULL, NULL, forget_cached_pid);
-}
-
-pid_t mp__self_pid(void)
-{
-    pid_t pid = atomic_load_explicit(&cached_pid, memory_order_relaxed);
-    if (MP__UNLIKELY(!pid)) {
-        pid = getpid();
-        atomic_store_explicit(&cached_pid, pid, memory_order_relaxed);
-    }
-    return pid;
-}
-
 int mp__check_owner(pid_t owner, const char *who)
 {
-    pid_t me = mp__self_pid();
+    pid_t me = (pid_t)mp__pid();
     if (MP__LIKELY(owner == me))
         return 0;
     return mp__error(MP_EINVAL, "%s: the pool belongs to process %d and this is process %d, forked from it: "
@@ -152,7 +126,7 @@ int mp__check_caller(const mp_pool *pool, const char *who, bool blocking)
     if (blocking && (r = mp__check_not_own_task(pool->sh, who)))
         return r;
     /* A process worker's pool is a copy forked with it: say why plainly. */
-    if (MP__UNLIKELY(mp__serving(pool->sh)) && pool->owner_pid != mp__self_pid())
+    if (MP__UNLIKELY(mp__serving(pool->sh)) && pool->owner_pid != (pid_t)mp__pid())
         return mp__error(MP_EINVAL, "%s: called from a task of the same pool: a process worker cannot use the pool it serves", who);
     return mp__check_owner(pool->owner_pid, who);
 }
@@ -176,8 +150,7 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
     pool->backend = backend;
     pool->workers = workers;
     pool->ops = backend == MP_BACKEND_PROCESS ? &mp__process_backend : &mp__thread_backend;
-    pthread_once(&fork_watch_once, watch_forks);
-    pool->owner_pid = mp__self_pid();
+    pool->owner_pid = (pid_t)mp__pid();
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
 
@@ -235,7 +208,7 @@ static bool not_here(mp_pool *pool, const char *who, int *r)
 {
     if ((*r = mp__check_not_own_task(pool->sh, who)))
         return true;
-    if (MP__LIKELY(pool->owner_pid == mp__self_pid()))
+    if (MP__LIKELY(pool->owner_pid == (pid_t)mp__pid()))
         return false;
     pool->ops->forget(pool);
     free(pool->init_ctx);
@@ -302,7 +275,7 @@ int mp_pool_cancel(mp_pool *pool)
 {
     /* No message: mp__error is not async-signal-safe.  A forked child's
      * copy of the pool is not to be used (see mp__check_owner). */
-    if (!pool || pool->owner_pid != mp__self_pid())
+    if (!pool || pool->owner_pid != (pid_t)mp__pid())
         return MP_EINVAL;
     atomic_fetch_add(&pool->cancels, 1);
     mp__wake_all_callers(pool);

@@ -223,7 +223,6 @@ extern const mp__backend_ops mp__process_backend;
  * release the copy only).  A blocking call from a task of the pool itself
  * would wait for itself.  Each check returns 0 or MP_EINVAL with a message
  * naming `who`. */
-pid_t mp__self_pid(void);            /* getpid(), cached until the next fork */
 int mp__check_owner(pid_t owner, const char *who);
 /* The calling thread is not a worker of the pool whose control block is sh
  * (NULL: a detached handle, nothing to wait for). */
