@@ -241,7 +241,7 @@ static void test_join_and_task_done(void **state)
         assert_int_equal(mp_queue_put(q, &i, sizeof i, 10), 0);
     assert_int_equal(mp_queue_join(q, 0), MP_EAGAIN);
     assert_int_equal(mp_process_start(&p, NULL, worker_with_task_done, &q, sizeof q, 0), 0);
-    assert_int_equal(mp_queue_join(q, 30), 0);
+    assert_int_equal(mp_queue_join(q, 300), 0);
     assert_true(mp_queue_empty(q));
     mp_queue_close(q);
     join_ok(p, 0);
@@ -342,13 +342,13 @@ static void expect_empty_and_usable(mp_queue *q)
     assert_int_equal(mp_queue_size(q), 0);
     assert_true(mp_queue_empty(q));
     assert_int_equal(mp_queue_get(q, buf, sizeof buf, &n, 0), MP_EAGAIN);
-    assert_int_equal(mp_queue_join(q, 10), 0);
+    assert_int_equal(mp_queue_join(q, 300), 0);
     assert_int_equal(mp_queue_put(q, "p0", 3, 5), 0);
     assert_int_equal(mp_queue_put(q, "p1", 3, 5), 0);
     assert_true(mp_queue_full(q));
     get_expect(q, "p0");
     get_expect(q, "p1");
-    assert_int_equal(mp_queue_join(q, 10), 0);
+    assert_int_equal(mp_queue_join(q, 300), 0);
 }
 
 static void test_producer_killed_at_every_step(void **state)
@@ -421,7 +421,7 @@ static void test_random_producer_kills(void **state)
         while (mp_queue_get(q, &v, sizeof v, &n, 0) == 0)
             assert_int_equal(mp_queue_task_done(q), 0);
         assert_int_equal(mp_queue_size(q), 0);
-        assert_int_equal(mp_queue_join(q, 10), 0);
+        assert_int_equal(mp_queue_join(q, 300), 0);
     }
     mp_queue_destroy(q);
 }
