@@ -173,7 +173,7 @@ static void test_concurrent_writer_processes(void **state)
     }
     for (int i = 0; i < WRITERS; i++) {
         int code = -1;
-        assert_int_equal(mp_process_join(p[i], 60), 0);
+        assert_int_equal(mp_process_join(p[i], 300), 0);
         mp_process_exitcode(p[i], &code);
         assert_int_equal(code, 0);
         mp_process_close(p[i]);
@@ -226,7 +226,7 @@ static void test_killed_writer(void **state)
         assert_int_equal(mp_process_start(&p, NULL, set_forever, &d, sizeof d, 0), 0);
         usleep(5000);
         mp_process_kill(p); /* often while it holds the table's lock */
-        assert_int_equal(mp_process_join(p, 30), 0);
+        assert_int_equal(mp_process_join(p, 300), 0);
         mp_process_close(p);
         long v = round;
         size_t n;

@@ -36,7 +36,7 @@ static int check(const unsigned char *p, size_t n, unsigned seed)
 static void join_ok(mp_process *p, int expected)
 {
     int code = -1000;
-    assert_int_equal(mp_process_join(p, 60), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_int_equal(mp_process_exitcode(p, &code), 0);
     assert_int_equal(code, expected);
     assert_int_equal(mp_process_close(p), 0);

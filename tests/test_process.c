@@ -63,7 +63,7 @@ static void test_start_join_exitcode(void **state)
     assert_int_equal(mp_process_start(&p, "worker-1", tell_who, blob, sizeof blob, 0), 0);
     blob[0] = 'X'; /* the child has its own copy */
     assert_string_equal(mp_process_name(p), "worker-1");
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_false(mp_process_is_alive(p));
     int code = 0;
     assert_int_equal(mp_process_exitcode(p, &code), 0);
@@ -103,7 +103,7 @@ static void test_timeout_terminate_kill(void **state)
     assert_int_equal(mp_process_exitcode(p, &code), MP_EAGAIN);
     assert_int_equal(mp_process_close(p), MP_EINVAL); /* still running */
     assert_int_equal(mp_process_terminate(p), 0);
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_int_equal(mp_process_exitcode(p, &code), 0);
     assert_int_equal(code, -SIGTERM);
     assert_int_equal(mp_process_kill(p), 0); /* already reaped: no effect */
@@ -113,7 +113,7 @@ static void test_timeout_terminate_kill(void **state)
     assert_int_equal(mp_process_start(&p, "sleeper", sleeper, NULL, 0, 0), 0);
     assert_int_equal(mp_event_wait(&rep->ready, 30), 0);
     assert_int_equal(mp_process_kill(p), 0);
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_int_equal(mp_process_exitcode(p, &code), 0);
     assert_int_equal(code, -SIGKILL);
     assert_int_equal(mp_process_close(p), 0);
@@ -142,7 +142,7 @@ static void test_daemon_dies_with_parent(void **state)
     rep->grandchild = 0;
     mp_process *p;
     assert_int_equal(mp_process_start(&p, "parent", start_daemon_and_leave, NULL, 0, 0), 0);
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     int code = -1;
     mp_process_exitcode(p, &code);
     assert_int_equal(code, 0);
@@ -314,7 +314,7 @@ static void test_dead_creators_objects_are_taken_over(void **state)
     size_t before = mp__shm_in_use();
     mp_process *p;
     assert_int_equal(mp_process_start(&p, NULL, make_and_exit, NULL, 0, 0), 0);
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     int code = -1;
     assert_int_equal(mp_process_exitcode(p, &code), 0);
     assert_int_equal(code, 0);
@@ -342,7 +342,7 @@ static void test_bad_input(void **state)
     assert_int_equal(mp_process_close(NULL), 0);
     assert_int_equal(mp_process_start(&p, NULL, exit_code_of_arg, &(int){0}, sizeof(int), 0), 0);
     assert_int_equal(mp_process_join(p, -5), MP_EINVAL);
-    assert_int_equal(mp_process_join(p, 30), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_int_equal(mp_process_close(p), 0);
 }
 
@@ -434,7 +434,7 @@ static void test_process_children_draw_their_own_numbers(void **state)
     for (int i = 0; i < CHILD_DRAWS; i++) {
         mp_process *p;
         assert_int_equal(mp_process_start(&p, NULL, draw_child, &i, sizeof i, 0), 0);
-        assert_int_equal(mp_process_join(p, 60), 0);
+        assert_int_equal(mp_process_join(p, 300), 0);
         assert_int_equal(mp_process_close(p), 0);
     }
     assert_nearly_all_distinct(child_draws, CHILD_DRAWS, "mp_process children");

@@ -102,7 +102,7 @@ static int consumer(void *arg, size_t size)
 static void join_ok(mp_process *p, int expected)
 {
     int code = -1000;
-    assert_int_equal(mp_process_join(p, 120), 0);
+    assert_int_equal(mp_process_join(p, 300), 0);
     assert_int_equal(mp_process_exitcode(p, &code), 0);
     assert_int_equal(code, expected);
     assert_int_equal(mp_process_close(p), 0);
