@@ -108,7 +108,7 @@ static bool enter_own_mount_namespace(void)
 static bool private_dev_shm(void)
 {
     return enter_own_mount_namespace() &&
-           mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&     /* nothing propagates out */
+           mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) == 0 &&     /* nothing propagates out */
            mount("mproc-test-shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") == 0;
 }
 
