@@ -335,6 +335,48 @@ typedef struct mp_failures {
 
 MP_API void mp_failures_free(mp_failures *failures);
 
+/* --- progress ----------------------------------------------------------
+ * Any map, starmap, async map, imap and set of futures can show a progress
+ * bar on standard error: count, percentage, a bar, elapsed time, ETA and a
+ * smoothed rate, redrawn at most 10 times a second by mproc's progress
+ * thread (never a worker, never the caller's thread), and finished with a
+ * final line when the call ends -- including on failure ("3 failed") or
+ * cancel ("cancelled").  Turn it on in the call (.progress.mode =
+ * MP_PROGRESS_ON), or for every call of any program, without recompiling:
+ *
+ *     MPROC_PROGRESS=1      a bar for every call whose mode is AUTO, when
+ *                           stderr is a terminal
+ *     MPROC_PROGRESS=force  also when stderr is not a terminal (then one
+ *                           plain line per second and a final line)
+ *     MPROC_PROGRESS=0      no bar drawn, whatever the program asked
+ *
+ * Cost: nothing when off.  When on, the thread reads the counters the
+ * workers keep anyway; workers report finished tasks per claimed chunk
+ * rather than per 64 tasks, so even a call of a few slow tasks moves the
+ * bar. */
+typedef enum mp_progress_mode {
+    MP_PROGRESS_AUTO = 0,   /* default: off unless MPROC_PROGRESS says on */
+    MP_PROGRESS_OFF = 1,    /* no bar, even if MPROC_PROGRESS=1 */
+    MP_PROGRESS_ON = 2,     /* a bar when stderr is a terminal */
+    MP_PROGRESS_FORCE = 3   /* a bar even when it is not */
+} mp_progress_mode;
+
+/* A program that draws its own progress: called with the tasks done and
+ * the total (0 if not known yet, as for imap over a generator) at most 10
+ * times a second while the count moves, and exactly once more at the end
+ * with the final count.  Runs in mproc's progress thread, never a worker:
+ * it must be quick and must not wait on the pool. */
+typedef void (*mp_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+typedef struct mp_progress {
+    mp_progress_mode mode;
+    const char *label;          /* text before the bar (copied, at most 63
+                                   bytes); NULL: the call's name */
+    mp_progress_fn fn;          /* optional; called whatever the mode, except
+                                   MP_PROGRESS_OFF */
+    void *arg;                  /* passed to fn */
+} mp_progress;
+
 /* Per-call options.  NULL or a zeroed struct means the defaults. */
 typedef struct mp_call {
     /* Tasks claimed at a time.  0 (default): automatic guided
@@ -369,6 +411,10 @@ typedef struct mp_call {
     uint64_t seed;
     uint64_t stream;
     int stream_set;
+    /* A progress bar for this call (see "progress" above): the map family
+     * and the async forms count finished tasks; zeroed: MPROC_PROGRESS
+     * decides. */
+    mp_progress progress;
 } mp_call;
 
 /* Failures, and what a call reports for them (all appear in
@@ -591,6 +637,11 @@ MP_API int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_compl
  * yielded. */
 MP_API int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future);
 MP_API void mp_as_completed_free(mp_as_completed *it);
+/* Shows a progress bar over the set, counting the futures yielded, as
+ * Python users wrap as_completed in tqdm.  Without this call the iterator
+ * shows one when MPROC_PROGRESS asks.  Call it before the first next;
+ * later calls replace the options.  MP_EINVAL for NULL; MP_ENOMEM. */
+MP_API int mp_as_completed_progress(mp_as_completed *it, const mp_progress *opts);
 
 /* Python's Executor.shutdown: the pool takes no more submissions or calls
  * (MP_ECLOSED); with cancel_futures, futures not yet started are cancelled;
@@ -627,6 +678,9 @@ typedef struct mp_imap_options {
     int collect_bytes;          /* 1: tasks may mp_task_write */
     uint64_t seed;              /* random streams: input i draws from
                                    (seed, i), as in mp_call.seed */
+    mp_progress progress;       /* a bar counting the results taken with
+                                   mp_imap_next; its total is the count, or
+                                   unknown until a generator ends */
 } mp_imap_options;
 
 /* Opens an iterator over fn applied to `count` elements of `in`, or, when
@@ -651,6 +705,38 @@ MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, m
  * the pool stops open iterators the same way; they must still be freed,
  * and mp_imap_next on them returns MP_ECLOSED. */
 MP_API void mp_imap_free(mp_imap *it);
+
+/* ======================================================================
+ * Progress bars of your own
+ *
+ * The renderer the pools use, for any loop: open a bar with a total (0 if
+ * unknown), move it from any thread, close it.  Drawn as the calls' bars
+ * are (the mode and MPROC_PROGRESS decide; several bars stack, one line
+ * each).  `mproc run --bar` uses it.
+ *
+ *     mp_bar *bar;
+ *     mp_bar_open(&bar, nfiles, &(mp_progress){ .mode = MP_PROGRESS_ON });
+ *     for (...) { work(); mp_bar_add(bar, 1); }
+ *     mp_bar_close(bar);
+ * ====================================================================== */
+
+typedef struct mp_bar mp_bar;
+
+/* Opens a bar.  opts may be NULL (MP_PROGRESS_AUTO, label "progress").
+ * When there is nothing to draw and no callback, *bar is still a valid
+ * handle whose updates cost an atomic add.  Errors: MP_EINVAL (bar NULL),
+ * MP_ENOMEM. */
+MP_API int mp_bar_open(mp_bar **bar, uint64_t total, const mp_progress *opts);
+/* Adds n to the count, or sets it.  Thread-safe, lock-free, no system
+ * call.  MP_EINVAL for NULL. */
+MP_API int mp_bar_add(mp_bar *bar, uint64_t n);
+MP_API int mp_bar_set(mp_bar *bar, uint64_t done);
+/* Changes the total (0: unknown) or the label (copied).  Thread-safe. */
+MP_API int mp_bar_set_total(mp_bar *bar, uint64_t total);
+MP_API int mp_bar_set_label(mp_bar *bar, const char *label);
+/* Draws the final line (and makes the last callback), then frees the bar.
+ * Returns when both are done.  NULL is ignored. */
+MP_API void mp_bar_close(mp_bar *bar);
 
 /* ======================================================================
  * Random streams

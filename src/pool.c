@@ -6,6 +6,7 @@
  * whether workers are threads or processes beyond ops->shares_caller_memory.
  */
 #include "async.h"
+#include "progress.h"
 #include "shm.h"
 
 #include <errno.h>
@@ -494,22 +495,50 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     }
     job->out = out_stage;
 
-    size_t chunk = call->chunksize;
+    /* Workers report finished tasks in batches (fewer atomic operations
+     * on the shared counter) at the end of a claimed chunk, and guided
+     * chunks start at a quarter of the call: a coarse `done` while running.
+     * A progress bar wants it finer, so with one and automatic chunks the
+     * call is claimed in thousandths, each reported when it is done: a call
+     * of a few slow tasks moves its bar task by task, and a call of
+     * millions makes a thousand claims instead of a few dozen. */
+    bool progress = c->count && mp__progress_wanted(&call->progress);
+    size_t thousandth = c->count / 1000 ? c->count / 1000 : 1;
+    size_t chunk = call->chunksize || !progress ? call->chunksize : thousandth;
     if (chunk > c->count) chunk = c->count;
     if (chunk > MP__MAX_CHUNK) chunk = MP__MAX_CHUNK;
     atomic_store(&job->count, c->count);
     atomic_store(&job->chunksize, chunk);
-    /* Workers report finished tasks in batches: fewer atomic operations on
-     * the shared counter, at the price of a coarser `done` while running. */
-    job->flush_every = 64;
+    job->flush_every = progress && thousandth < 64 ? thousandth : 64;
     job->rng_seed = call->seed;
     job->rng_stream = first_stream(pool, c, call);
     atomic_store(&job->timeout_ns, timeout_ns);
     if (timeout_ns && !atomic_exchange(&pool->timeouts_used, true) && pool->backend == MP_BACKEND_PROCESS)
         mp__supervisor_kick(pool);   /* start watching deadlines */
+    job->bar = NULL;
     mp__job_publish(pool, job);
+    if (progress)
+        mp__bar_open(&job->bar, c->who, c->count, &call->progress, &job->done);   /* no bar is no error */
     *out = job;
     return 0;
+}
+
+void mp__call_end_bar(mp__job *job, int code, bool wait)
+{
+    if (!job->bar)
+        return;
+    char note[48] = "";
+    uint64_t failed = atomic_load(&job->nfailed);
+    if (code == MP_ECANCELED)
+        snprintf(note, sizeof note, "cancelled");
+    else if (code == MP_ECLOSED)
+        snprintf(note, sizeof note, "stopped: the pool closed");
+    else if (failed)
+        snprintf(note, sizeof note, "%llu failed", (unsigned long long)failed);
+    else if (code)
+        snprintf(note, sizeof note, "%s", mp_strerror(code));
+    mp__bar_end(job->bar, note, wait);
+    job->bar = NULL;
 }
 
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
@@ -544,6 +573,7 @@ static int run_call(mp_pool *pool, const mp__shape *c, const mp_call *call)
     r = mp__job_wait(pool, job);
     if (r == 0)
         r = mp__call_finish(pool, job, c, call ? call->failures : NULL);
+    mp__call_end_bar(job, r, true);
     mp__job_release(pool, job, false);
     return r;
 }
@@ -646,7 +676,7 @@ int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_
            void *out, size_t out_size, const mp_call *call)
 {
     mp_array arg;
-    mp__shape c;
+    mp__shape c = { 0 };   /* gcc cannot see mp__shape_map fill it */
     int r = mp__shape_map("mp_map", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
     return r ? r : run_call(pool, &c, call);
 }
@@ -654,7 +684,7 @@ int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_
 int mp_starmap(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                void *out, size_t out_size, const mp_call *call)
 {
-    mp__shape c;
+    mp__shape c = { 0 };
     int r = mp__shape_starmap("mp_starmap", pool, fn, args, nargs, out, out_size, call, &c);
     return r ? r : run_call(pool, &c, call);
 }

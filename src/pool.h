@@ -111,6 +111,7 @@ typedef struct mp__job {
     _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
     uint32_t cancel_seen;                /* caller side: pool cancel count at acquire */
     struct mp__handle *owner;            /* async result or future; NULL: sync/imap */
+    struct mp_bar *bar;                  /* the call's progress bar, NULL: none */
 } mp__job;
 
 /* What a task function sees of itself (mp_task_* accessors, task.c). */
@@ -321,5 +322,9 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
  * still held: the caller releases it. */
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures);
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+/* Ends the job's progress bar (if it has one) with what the call returns:
+ * `code` and the job's failure and cancel counts make its final note.
+ * `wait`: see mp__bar_end. */
+void mp__call_end_bar(mp__job *job, int code, bool wait);
 
 #endif

@@ -15,6 +15,7 @@
  */
 #include "pool.h"
 #include "futex.h"
+#include "progress.h"
 #include "shm.h"
 
 #include <limits.h>
@@ -702,6 +703,7 @@ void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
      * stage nothing), so the staged blocks can go. */
     if (done || atomic_load(&pool->terminating))
         mp__job_free_staged(job);
+    mp__call_end_bar(job, MP_ECLOSED, false);   /* a call that ended without its caller's finish */
     if (!locked)
         pthread_mutex_lock(&pool->lock);
     if (done) {
