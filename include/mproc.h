@@ -462,6 +462,26 @@ typedef struct mp_call {
 MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                   void *out, size_t out_size, const mp_call *call);
 
+/* mp_map over C strings: task i gets strings[i] itself as `in` (a
+ * NUL-terminated const char *, or NULL where strings[i] is NULL), so argv,
+ * glob results or lines read from a file map as they are:
+ *
+ *     static int count_lines(mp_task *task, const void *in, void *out)
+ *     {
+ *         const char *path = in;  ...
+ *     }
+ *     mp_map_strings(pool, count_lines, paths, npaths, counts, sizeof *counts, NULL);
+ *
+ * On every backend: process workers get a copy of the pointers and the
+ * strings, packed in one block of shared memory for the call (the strings'
+ * bytes, plus one pointer each), so strings allocated after the pool
+ * opened work too -- with mp_map over an array of char *, they would not
+ * (see the memory rule).  Thread workers read the caller's strings in
+ * place; the caller keeps them unchanged until the call returns.  Errors as
+ * mp_map, and MP_EINVAL if strings is NULL with count > 0. */
+MP_API int mp_map_strings(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                          void *out, size_t out_size, const mp_call *call);
+
 /* One input array of a starmap. */
 typedef struct mp_array {
     const void *base;
@@ -533,6 +553,10 @@ typedef void (*mp_async_callback)(mp_async *result, void *arg);
  * once; a further call waits for a slot (a bounded window, not an error). */
 MP_API int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                         void *out, size_t out_size, const mp_call *call, mp_async **result);
+/* mp_map_strings, async: the strings are copied for the call on every
+ * backend, so the caller may free them as soon as this returns. */
+MP_API int mp_map_strings_async(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                                void *out, size_t out_size, const mp_call *call, mp_async **result);
 MP_API int mp_starmap_async(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                             void *out, size_t out_size, const mp_call *call, mp_async **result);
 MP_API int mp_apply_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,

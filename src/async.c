@@ -460,6 +460,15 @@ int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     return r ? r : start_async(pool, &c, call, result);
 }
 
+int mp_map_strings_async(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                         void *out, size_t out_size, const mp_call *call, mp_async **result)
+{
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_strings("mp_map_strings_async", pool, fn, strings, count, out, out_size, call, &arg, &c);
+    return r ? r : start_async(pool, &c, call, result);
+}
+
 int mp_starmap_async(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                      void *out, size_t out_size, const mp_call *call, mp_async **result)
 {

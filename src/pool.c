@@ -409,6 +409,39 @@ static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
     return 0;
 }
 
+/* A strings call's input: the pointer array and every string, packed in
+ * one arena block whose pointers point into the block itself (the arena is
+ * at the same address in every worker).  Thread workers read the caller's
+ * strings as they are, unless the call returns before its tasks run (the
+ * async forms), when the caller may free them at once. */
+static int stage_strings(stager *st, const char *const *strings, size_t count, const void **out)
+{
+    *out = strings;
+    if (!count || (st->pool->ops->shares_caller_memory && !st->copy_inputs))
+        return 0;
+    size_t bytes = count * sizeof *strings;   /* fits: checked with the call */
+    for (size_t i = 0; i < count; i++)
+        if (strings[i] && __builtin_add_overflow(bytes, strlen(strings[i]) + 1, &bytes))
+            return mp__error(MP_EINVAL, "the strings' total size overflows a size");
+    void *block;
+    int r = stage_block(st, bytes, false, &block);
+    if (r)
+        return r;
+    const char **copy = block;
+    char *text = (char *)block + count * sizeof *strings;
+    for (size_t i = 0; i < count; i++) {
+        copy[i] = NULL;
+        if (strings[i]) {
+            size_t n = strlen(strings[i]) + 1;
+            memcpy(text, strings[i], n);
+            copy[i] = text;
+            text += n;
+        }
+    }
+    *out = block;
+    return 0;
+}
+
 static int stage_out(stager *st, void *dst, size_t bytes, void **out)
 {
     *out = dst;
@@ -468,7 +501,10 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     for (size_t k = 0; k < c->nargs && !r; k++) {
         const void *in;
         job->in_size[k] = c->args[k].size;
-        r = stage_in(&st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
+        if (c->kind == MP__KIND_STRINGS)
+            r = stage_strings(&st, c->args[k].base, c->args[k].count, &in);
+        else
+            r = stage_in(&st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
         job->in[k] = in;
     }
     void *out_stage = NULL;
@@ -663,6 +699,17 @@ int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_ar
     return 0;
 }
 
+int mp__shape_strings(const char *who, mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                      void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
+{
+    if (!strings && count)
+        return mp__error(MP_EINVAL, "%s: strings is NULL but count is %zu", who, count);
+    int r = mp__shape_map(who, pool, fn, strings, count, strings ? sizeof *strings : 0, out, out_size, call, arg, c);
+    if (!r)
+        c->kind = MP__KIND_STRINGS;
+    return r;
+}
+
 int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
 {
@@ -678,6 +725,15 @@ int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_
     mp_array arg;
     mp__shape c = { 0 };   /* gcc cannot see mp__shape_map fill it */
     int r = mp__shape_map("mp_map", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
+    return r ? r : run_call(pool, &c, call);
+}
+
+int mp_map_strings(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                   void *out, size_t out_size, const mp_call *call)
+{
+    mp_array arg;
+    mp__shape c = { 0 };
+    int r = mp__shape_strings("mp_map_strings", pool, fn, strings, count, out, out_size, call, &arg, &c);
     return r ? r : run_call(pool, &c, call);
 }
 

@@ -41,7 +41,10 @@ enum {
     MP__JOB_WAITER = 0x100   /* or-ed in while a caller sleeps on the word */
 };
 
-enum mp__job_kind { MP__KIND_MAP, MP__KIND_STAR };
+/* MAP: task i gets element i of in[0].  STAR: element i of each in[k].
+ * STRINGS: in[0] is an array of C string pointers; task i gets pointer i
+ * itself (the string). */
+enum mp__job_kind { MP__KIND_MAP, MP__KIND_STAR, MP__KIND_STRINGS };
 
 /* A failed task, recorded by the worker in the shared arena and linked into
  * its job's list; the front end turns the list into mp_failures. */
@@ -310,6 +313,8 @@ int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, 
                   void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                       void *out, size_t out_size, const mp_call *call, mp__shape *c);
+int mp__shape_strings(const char *who, mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                      void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 /* Takes a job slot, stages the data and publishes the job.  On error

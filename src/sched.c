@@ -163,6 +163,8 @@ static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wsl
     if (job->kind == MP__KIND_MAP) {
         const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
         rc = ((mp_map_fn)job->fn)(task, in, out);
+    } else if (job->kind == MP__KIND_STRINGS) {
+        rc = ((mp_map_fn)job->fn)(task, ((const char *const *)(const void *)job->in[0])[slot], out);
     } else {
         const void *args[MP_MAX_ARGS];
         for (size_t k = 0; k < job->nargs; k++)
