@@ -48,6 +48,8 @@ static void draw(progress *p, unsigned long done, unsigned long running, unsigne
     figures(p, &b, done, running, slots, now);
     if (p->meter) {
         mp_bar_set(p->meter, done);
+        while (b.len && b.data[b.len - 1] == ' ')
+            b.data[--b.len] = '\0';     /* the bar puts its own ": " after */
         if (b.len && !b.failed)
             mp_bar_set_label(p->meter, b.data);
     } else if (b.len && !b.failed) {

@@ -200,6 +200,17 @@ def check_imap_squares(run, backend):
     expect(sorted(pairs(unordered)) == [(i, i * i) for i in range(12)], "imap_unordered: every square once")
 
 
+def check_progress_bar(run, backend):
+    total = (40 * 39 // 2) ** 2   # the sum of the cubes of 0..39
+    out, err = run(["40"], backend, stderr=True)
+    for form in ("imap_unordered", "map", "serial"):
+        expect(f"sum of cubes ({form}): {total}" in out, f"the {form} sum")
+    expect(err == "", "no bar when stderr is not a terminal")
+    out, err = run(["40"], backend, stderr=True, env={"MPROC_PROGRESS": "force"})
+    for label in ("imap_unordered", "map", "serial"):
+        expect(re.search(label + r": 100%\|.*\| 40/40 \[", err), f"the {label} bar's final line")
+
+
 def check_sum_squares(run, backend):
     out = run(["10"], backend)
     expect(len(lines_matching(out, r"(serial|parallel): +sum = 285 in .*")) == 2, "both sums are 285")
@@ -315,6 +326,7 @@ CHECKS = {
     "pipe_sender_receiver": (check_pipe_sender_receiver, False),
     "queue_producers_consumers": (check_queue_producers_consumers, False),
     "imap_squares": (check_imap_squares, True),
+    "progress_bar": (check_progress_bar, True),
     "sum_squares": (check_sum_squares, True),
     "executor_map": (check_executor_map, False),
     "submit": (check_submit, True),
@@ -336,8 +348,10 @@ class Runner:
         self.program = program
         self.mproc = mproc  # the mproc command, for checks that use mproc run
 
-    def __call__(self, args, backend, status=0, stderr=False):
-        env = dict(os.environ)
+    def __call__(self, args, backend, status=0, stderr=False, env=None):
+        extra, env = env or {}, dict(os.environ)
+        env.pop("MPROC_PROGRESS", None)
+        env.update(extra)
         env.pop("MPROC_BACKEND", None)
         if backend:
             env["MPROC_BACKEND"] = backend
