@@ -763,6 +763,165 @@ MP_API int mp_bar_set_label(mp_bar *bar, const char *label);
 MP_API void mp_bar_close(mp_bar *bar);
 
 /* ======================================================================
+ * Map-reduce
+ *
+ * The map reads one input element (an array element, or a chunk of a
+ * buffer or of files split at record boundaries) and emits (key, value)
+ * pairs with mp_emit.  Pairs go into tables of the worker that emitted
+ * them, one per partition; with a combiner, a key's value is combined in
+ * place at every emit, so a word count keeps one counter per distinct word
+ * and never a pair per word.  Then one reduce task per partition merges the
+ * workers' tables for that partition and calls the reduce once per key --
+ * with all its values, or with the combined value -- and the caller gets
+ * one array of (key, result), owned by it.
+ *
+ *     static int words(mp_task *task, const void *in, mp_emitter *emit)
+ *     {
+ *         const mp_mr_chunk *c = in;            (a piece of the files)
+ *         for each word w in c->data[0 .. c->size):
+ *             mp_emit(emit, w, len, &(uint64_t){ 1 });
+ *         return 0;
+ *     }
+ *     static void add(void *acc, const void *v) { *(uint64_t *)acc += *(const uint64_t *)v; }
+ *
+ *     mp_mapreduce mr = { .map = words, .combine = add, .value_size = 8 };
+ *     mp_mr_result res;
+ *     mp_mapreduce_files(pool, &mr, paths, n, MP_MR_WORDS, 0, &res);
+ *     mp_mr_sort_by_value(&res, by_count_descending, 20);   (the top 20)
+ *     ... res.items[i].key, .key_size, .value ...
+ *     mp_mr_result_free(&res);
+ *
+ * Keys are either of one fixed size (key_size > 0: integers, histogram
+ * bins, small arrays) or byte strings of any length (key_size 0; mp_emit
+ * says each one's length).  Values have one fixed size.  Two keys are the
+ * same when their bytes are.
+ *
+ * The memory rule: with a combiner, each worker's tables grow with the
+ * distinct keys it saw (key bytes + value + about 24 bytes each), never
+ * with the pairs emitted; without one, with the pairs (value + 8 bytes
+ * each).  The tables live in the shared arena (MPROC_SHM_SIZE), so process
+ * workers shuffle with no pipe and no copy per pair.  A run whose tables
+ * do not fit fails with MP_ENOMEM and a message, and returns nothing.
+ *
+ * Failures: a map or reduce task that fails (returns non-zero,
+ * mp_task_fail) is reported as in mp_map -- the call returns MP_ETASK,
+ * mp_last_error() names the first failed task, mapreduce.failures lists
+ * each (the map's task indices are input positions or chunk numbers; the
+ * reduce's are partitions) -- and the result is empty: part of a map's
+ * pairs may already have been combined.  For the same reason a process
+ * worker that dies during the map fails the run (MP_ETASK, the failure says
+ * MP_EWORKER), even where the pool's `retries` would re-run its task.
+ *
+ * Runs on thread and process pools, behind the same calls; the map and
+ * reduce functions follow the pool's memory rule (see mp_map).
+ * ====================================================================== */
+
+typedef struct mp_emitter mp_emitter;
+
+/* Emits one pair from a map task: key_size bytes of key (for fixed-size
+ * keys it must equal mapreduce.key_size), and a value of value_size bytes.
+ * Both are copied.  Returns 0; MP_EINVAL (NULL, a wrong or zero key size
+ * for byte-string keys, keys over 2^31 bytes); MP_ENOMEM when the worker's
+ * tables do not fit in the shared arena (return it from the map: the run
+ * then fails with MP_ENOMEM).  Only in the map task it was given to. */
+MP_API int mp_emit(mp_emitter *emit, const void *key, size_t key_size, const void *value);
+/* mapreduce.context (a private copy on process workers), or NULL. */
+MP_API const void *mp_emitter_context(const mp_emitter *emit);
+
+/* The map: reads `in` and emits.  0, or a failure code (mp_task_fail). */
+typedef int (*mp_mr_map_fn)(mp_task *task, const void *in, mp_emitter *emit);
+/* acc = acc (+) value, for an associative and commutative (+).  The first
+ * value of a key is copied into acc; later ones are combined into it. */
+typedef void (*mp_mr_combine_fn)(void *acc, const void *value);
+/* Called once per key, with its n >= 1 values side by side (value_size
+ * bytes each; with a combiner, n is 1: the combined value).  Writes the
+ * key's result (result_size bytes) into out.  0, or a failure code. */
+typedef int (*mp_mr_reduce_fn)(mp_task *task, const void *key, size_t key_size, const void *values, size_t n,
+                               void *out);
+/* Which partition, 0 .. npartitions-1, a key goes to (default: a hash). */
+typedef size_t (*mp_mr_partition_fn)(const void *key, size_t key_size, size_t npartitions);
+/* Orders keys (sort) or results (mp_mr_sort_by_value): < 0, 0, > 0. */
+typedef int (*mp_mr_compare_fn)(const void *a, size_t a_size, const void *b, size_t b_size);
+
+typedef struct mp_mapreduce {
+    mp_mr_map_fn map;                /* required */
+    mp_mr_combine_fn combine;        /* optional */
+    mp_mr_reduce_fn reduce;          /* required without a combiner */
+    mp_mr_partition_fn partition;    /* optional: a hash of the key's bytes */
+    size_t key_size;                 /* bytes of every key; 0: byte strings */
+    size_t value_size;               /* bytes of every value (> 0) */
+    size_t result_size;              /* bytes of each reduce result; 0: value_size */
+    /* Sort the result by key: 0 no (partition order), 1 yes -- by
+     * key_compare, or by the key bytes (memcmp, then length). */
+    int sort;
+    mp_mr_compare_fn key_compare;
+    const void *context;             /* blob the map reads (mp_emitter_context) */
+    size_t context_size;
+    size_t partitions;               /* reduce tasks; 0: 4 x workers */
+    size_t chunk_bytes;              /* buffers and files: bytes per map task
+                                        (0: 4 MiB), cut at record boundaries */
+    mp_failures *failures;           /* OUT, optional, as mp_call.failures */
+    mp_progress progress;            /* a bar over the map's tasks */
+} mp_mapreduce;
+
+/* One key's outcome. */
+typedef struct mp_kv {
+    const void *key;
+    size_t key_size;
+    void *value;                     /* result_size bytes */
+} mp_kv;
+
+/* The caller owns it; mp_mr_result_free releases it (safe twice). */
+typedef struct mp_mr_result {
+    size_t count;
+    size_t value_size;               /* bytes of each item's value (result_size) */
+    mp_kv *items;
+    void *storage_;                  /* private */
+} mp_mr_result;
+
+/* How buffers and files are cut into map tasks: after a newline
+ * (MP_MR_LINES), at whitespace (MP_MR_WORDS), or every record_size bytes
+ * (MP_MR_FIXED). */
+typedef enum mp_mr_records { MP_MR_LINES = 0, MP_MR_WORDS = 1, MP_MR_FIXED = 2 } mp_mr_records;
+
+/* What a map task gets as `in` for a buffer or files: its chunk, which
+ * starts and ends at record boundaries (a record longer than chunk_bytes
+ * stays whole).  data is read-only, valid during the task. */
+typedef struct mp_mr_chunk {
+    const char *data;
+    size_t size;
+    size_t file;                     /* index in paths (0 for a buffer) */
+    uint64_t offset;                 /* of data in that file or buffer */
+} mp_mr_chunk;
+
+/* Runs map over `count` elements of `in` (in_size bytes each; in may be
+ * NULL with in_size 0, as in mp_map), then reduce, into *result.  Returns
+ * 0; MP_ETASK (see "Failures" above; *result is empty); MP_ENOMEM;
+ * MP_EINVAL (NULL pool, mapreduce, map or result; value_size 0; no reduce
+ * and no combiner; result_size set without a reduce; nothing started);
+ * and the pool's errors (MP_ECLOSED, MP_EBROKEN, ...).  *result is empty
+ * on any error. */
+MP_API int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mapreduce, const void *in, size_t count,
+                              size_t in_size, mp_mr_result *result);
+/* Over a buffer cut at record boundaries; each map task gets an
+ * mp_mr_chunk.  On process pools a buffer not in mp_shm memory is copied
+ * into the arena for the call (put large inputs in mp_shm_alloc memory to
+ * avoid the copy).  record_size: MP_MR_FIXED's record length (else 0). */
+MP_API int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mapreduce, const char *data, size_t size,
+                               mp_mr_records records, size_t record_size, mp_mr_result *result);
+/* Over files, each cut at record boundaries (a chunk never spans two
+ * files); workers map their own chunks, read-only.  Errors as above, and
+ * the open/read errors of a file (nothing started). */
+MP_API int mp_mapreduce_files(mp_pool *pool, const mp_mapreduce *mapreduce, const char *const *paths,
+                              size_t npaths, mp_mr_records records, size_t record_size, mp_mr_result *result);
+
+/* Sorts the items by value, largest first (compare gets two values and
+ * value_size twice; ties keep no particular order), keeping the first k
+ * (0: all): the top k.  MP_EINVAL for NULL. */
+MP_API int mp_mr_sort_by_value(mp_mr_result *result, mp_mr_compare_fn compare, size_t k);
+MP_API void mp_mr_result_free(mp_mr_result *result);
+
+/* ======================================================================
  * Random streams
  *
  * A Monte Carlo result should be bit-identical for any worker count,
