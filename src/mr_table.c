@@ -7,6 +7,7 @@
 
 #define FIRST_SLOTS 64
 #define FIRST_ENTRIES 32
+#define INLINE_KEY 16          /* byte-string keys up to this long live in the entry */
 
 /* ---- the hash ------------------------------------------------------------ */
 
@@ -98,7 +99,8 @@ int mp__mr_table_init(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr
      * values 8-aligned (16 for 16-byte multiples: long double, __int128). */
     size_t align = value_size >= 16 && value_size % 16 == 0 ? 16 : 8;
     t->key_at = 8;
-    t->value_at = align_up(t->key_at + (key_size ? key_size : 16), align);
+    /* A byte-string key: [length : 4][unused : 4][16 bytes, or offset : 8]. */
+    t->value_at = align_up(t->key_at + (key_size ? key_size : 8 + INLINE_KEY), align);
     t->stride = align_up(t->value_at + (t->combine ? value_size : 16), align);
     t->value_stride = align_up(8 + value_size, 8);
     t->slots = t_alloc(t, FIRST_SLOTS * sizeof *t->slots, true);
@@ -129,22 +131,31 @@ static inline const void *key_of(const mp__mr_table *t, const char *e, size_t *s
         *size = t->key_size;
         return e + t->key_at;
     }
-    uint64_t at[2];
-    memcpy(at, e + t->key_at, sizeof at);
-    *size = (size_t)at[1];
-    return t->keys + at[0];
+    uint32_t len;
+    memcpy(&len, e + t->key_at, 4);
+    *size = len;
+    if (len <= INLINE_KEY)
+        return e + t->key_at + 8;
+    uint64_t at;
+    memcpy(&at, e + t->key_at + 8, 8);
+    return t->keys + at;
 }
+
+static inline uint64_t slot_tag(uint64_t hash) { return (hash >> 24) << 32; }
 
 /* The slot holding key, or the empty slot where it would go. */
 static inline size_t probe(const mp__mr_table *t, uint64_t hash, const void *key, size_t size, bool *found)
 {
+    uint64_t tag = slot_tag(hash);
     for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-        uint32_t s = t->slots[i];
+        uint64_t s = t->slots[i];
         if (!s) {
             *found = false;
             return i;
         }
-        const char *e = entry_at(t, s - 1);
+        if ((s & ~(uint64_t)UINT32_MAX) != tag)
+            continue;
+        const char *e = entry_at(t, (uint32_t)s - 1);
         uint64_t h;
         memcpy(&h, e, 8);
         if (h == hash) {
@@ -162,7 +173,7 @@ static inline size_t probe(const mp__mr_table *t, uint64_t hash, const void *key
 static int rehash(mp__mr_table *t)
 {
     size_t slots = 2 * (t->mask + 1);
-    uint32_t *s = t_alloc(t, slots * sizeof *s, true);
+    uint64_t *s = t_alloc(t, slots * sizeof *s, true);
     if (!s)
         return MP_ENOMEM;
     size_t mask = slots - 1;
@@ -172,7 +183,7 @@ static int rehash(mp__mr_table *t)
         size_t j = h & mask;
         while (s[j])
             j = (j + 1) & mask;
-        s[j] = (uint32_t)(i + 1);
+        s[j] = slot_tag(h) | (i + 1);
     }
     t_free(t, t->slots);
     t->slots = s;
@@ -188,7 +199,7 @@ static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_
     size_t slot = probe(t, hash, key, size, &found);
     *fresh = !found;
     if (found) {
-        *entry = entry_at(t, t->slots[slot] - 1);
+        *entry = entry_at(t, (uint32_t)t->slots[slot] - 1);
         return 0;
     }
     if (t->count + 1 >= UINT32_MAX)
@@ -197,7 +208,7 @@ static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_
     bool grow_slots = 8 * (t->count + 1) > 5 * (t->mask + 1);
     if (reserve(t, &t->entries, &t->capacity, t->count + 1, t->stride, t->count))
         return MP_ENOMEM;
-    if (!t->key_size && reserve(t, &t->keys, &t->keys_cap, t->keys_len + size, 1, t->keys_len))
+    if (!t->key_size && size > INLINE_KEY && reserve(t, &t->keys, &t->keys_cap, t->keys_len + size, 1, t->keys_len))
         return MP_ENOMEM;
     if (grow_slots) {
         if (rehash(t))
@@ -210,12 +221,18 @@ static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_
     if (t->key_size) {
         memcpy(e + t->key_at, key, size);
     } else {
-        uint64_t at[2] = { t->keys_len, size };
-        memcpy(t->keys + t->keys_len, key, size);
-        t->keys_len += size;
-        memcpy(e + t->key_at, at, sizeof at);
+        uint32_t len = (uint32_t)size;
+        memcpy(e + t->key_at, &len, 4);
+        if (size <= INLINE_KEY) {
+            memcpy(e + t->key_at + 8, key, size);
+        } else {
+            uint64_t at = t->keys_len;
+            memcpy(t->keys + at, key, size);
+            t->keys_len += size;
+            memcpy(e + t->key_at + 8, &at, 8);
+        }
     }
-    t->slots[slot] = (uint32_t)(++t->count);
+    t->slots[slot] = slot_tag(hash) | ++t->count;
     *entry = e;
     return 0;
 }
