@@ -213,7 +213,7 @@ def check_progress_bar(run, backend):
 
 def check_sum_squares(run, backend):
     out = run(["10"], backend)
-    expect(len(lines_matching(out, r"(serial|parallel): +sum = 285 in .*")) == 2, "both sums are 285")
+    expect(len(lines_matching(out, r"(serial|parallel|map-reduce): +sum = 285 in .*")) == 3, "the three sums are 285")
 
 
 def check_executor_map(run, backend):
@@ -262,6 +262,25 @@ def check_file_stats(run, backend):
             out = subprocess.run([run.mproc, "run", "-k", run.program, ":::"] + paths, capture_output=True,
                                  text=True, timeout=TIME_LIMIT)
             expect(out.returncode == 0 and out.stdout.splitlines() == expected, "mproc run, one copy per file")
+
+
+def check_wordcount(run, backend):
+    import collections
+    texts = ["The cat and the hat.\n" * 300, "A cat, a dog; THE END 42\n" * 120 + "rare-word once\n",
+             "", "no newline at the end, the cat"]
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, text in enumerate(texts):
+            paths.append(os.path.join(d, f"text_{i}.txt"))
+            with open(paths[-1], "w") as f:
+                f.write(text)
+        counts = collections.Counter(re.findall(r"[a-z0-9]+", "".join(t + " " for t in texts).lower()))
+        out = run(paths, backend)
+        rows = lines_matching(out, r" *(\d+) (\S+)")
+        top = sorted(counts.values(), reverse=True)[:20]
+        expect([int(m.group(1)) for m in rows] == top, "the 20 largest counts, largest first")
+        expect(all(counts[m.group(2)] == int(m.group(1)) for m in rows), "each word's count")
+        expect(f"{len(counts)} distinct words" in out, "the number of distinct words")
 
 
 def primes_below(n):
@@ -327,6 +346,7 @@ CHECKS = {
     "queue_producers_consumers": (check_queue_producers_consumers, False),
     "imap_squares": (check_imap_squares, True),
     "progress_bar": (check_progress_bar, True),
+    "wordcount": (check_wordcount, True),
     "sum_squares": (check_sum_squares, True),
     "executor_map": (check_executor_map, False),
     "submit": (check_submit, True),
