@@ -46,6 +46,19 @@ static void *shm_buffer(size_t size)
     return p;
 }
 
+static const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
+
+/* A pool of WORKERS on backend b, or NULL (the reason on stderr). */
+static mp_pool *bench_pool(int b)
+{
+    mp_pool *pool;
+    if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS })) {
+        fprintf(stderr, "mapreduce: %s\n", mp_last_error());
+        return NULL;
+    }
+    return pool;
+}
+
 static void report(const bench_ctx *ctx, const char *bench, mp_backend b, double t, double serial, const char *goal,
                    const char *note)
 {
@@ -243,10 +256,9 @@ static void mr_wordcount(const bench_ctx *ctx)
     char *text = zipf_text(size);
     if (!text)
         return;
-    const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
     for (int b = 0; b < 2; b++) {
-        mp_pool *pool;
-        if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS }))
+        mp_pool *pool = bench_pool(b);
+        if (!pool)
             continue;
         double serial = 0, mr = 0;
         uint64_t top_serial = 0, top_mr = 0;
@@ -324,10 +336,9 @@ static void mr_histogram(const bench_ctx *ctx)
     unsigned char *px = image(size);
     if (!px)
         return;
-    const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
     for (int b = 0; b < 2; b++) {
-        mp_pool *pool;
-        if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS }))
+        mp_pool *pool = bench_pool(b);
+        if (!pool)
             continue;
         double serial = 0, mr = 0;
         uint64_t red0 = 0;
@@ -410,10 +421,9 @@ static void mr_linreg(const bench_ctx *ctx)
     unsigned char *p = image(size);
     if (!p)
         return;
-    const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
     for (int b = 0; b < 2; b++) {
-        mp_pool *pool;
-        if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS }))
+        mp_pool *pool = bench_pool(b);
+        if (!pool)
             continue;
         double serial = 0, mr = 0, a = 0, m = 0;
         for (int r = 0; r < rounds; r++) {
@@ -542,10 +552,9 @@ static void mr_kmeans(const bench_ctx *ctx)
             pts[i].v[j] = mp_rng_double(&rng) * 100;
     for (int k = 0; k < MEANS; k++)
         start[k] = pts[k * 997];
-    const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
     for (int b = 0; b < 2; b++) {
-        mp_pool *pool;
-        if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS }))
+        mp_pool *pool = bench_pool(b);
+        if (!pool)
             continue;
         double serial = 0, mr = 0;
         point check[MEANS];
