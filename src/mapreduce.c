@@ -32,6 +32,7 @@ enum input_kind { INPUT_ARRAY, INPUT_BUFFER, INPUT_FILES };
 
 typedef struct mr_worker {
     _Atomic uint32_t pid;            /* the process whose tables these are; 0: none */
+    _Atomic uint32_t busy;           /* 1 while a map task of that process runs */
     mp__mr_table *tables;            /* `partitions` tables, or NULL */
 } mr_worker;
 
@@ -143,16 +144,19 @@ static void free_tables(mr_worker *w, size_t partitions)
     w->tables = NULL;
 }
 
-/* The tables of this worker slot, for this process.  A slot whose tables
- * a dead process left taints the run (see the top of the file). */
+/* The tables of this worker slot, for this process.  A process worker
+ * replaced between two tasks (maxtasksperchild, or killed while idle) left
+ * whole tables: its replacement carries on with them.  One that died in
+ * the middle of a task may have left them torn, or combined part of a task
+ * that is now run again: that taints the run (see the top of the file). */
 static mr_worker *my_slot(mr_call *c, mp_task *task)
 {
     mr_worker *w = &c->worker[mp_task_worker(task)];
     uint32_t me = mp__pid(), owner = atomic_load(&w->pid);
     if (owner != me) {
-        if (owner) {
+        if (owner && atomic_load(&w->busy)) {
             atomic_store(&c->tainted, 1);
-            w->tables = NULL;        /* the dead process's tables may be torn: leave them */
+            w->tables = NULL;        /* torn, maybe: left in the arena, never read */
         }
         atomic_store(&w->pid, me);
     }
@@ -162,7 +166,9 @@ static mr_worker *my_slot(mr_call *c, mp_task *task)
 static int run_map(mr_call *c, mp_task *task, const void *in)
 {
     mp_emitter e = { .call = c, .mine = my_slot(c, task) };
+    atomic_store(&e.mine->busy, 1);
     int rc = c->map(task, in, &e);
+    atomic_store(&e.mine->busy, 0);
     if (e.error)                     /* even if the map ignored mp_emit's answer */
         return mp_task_fail(task, e.error, "%s", e.message);
     return rc;

@@ -658,6 +658,27 @@ static void test_dead_worker_taints_the_run(void **state)
     mp_pool_close(pool);
 }
 
+/* Workers that retire after every task (maxtasksperchild 1) hand their
+ * whole tables to their replacements: the run is whole. */
+static void test_retiring_workers_keep_their_tables(void **state)
+{
+    (void)state;
+    mp_pool *pool = NULL;
+    assert_int_equal(mp_pool_open(&pool, &(mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2,
+                                                             .maxtasksperchild = 1 }), 0);
+    int64_t xs[12], scale = 1;
+    for (int i = 0; i < 12; i++)
+        xs[i] = i;
+    mp_mapreduce mr = { .map = square_to_one_key, .combine = add_i64, .value_size = 8, .context = &scale,
+                        .context_size = sizeof scale };
+    mp_mr_result res;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, xs, 12, sizeof xs[0], &res), 0);
+    assert_int_equal(res.count, 1);
+    assert_int_equal(*(int64_t *)res.items[0].value, 506);   /* 0^2 + ... + 11^2 */
+    mp_mr_result_free(&res);
+    mp_pool_close(pool);
+}
+
 static int distinct_long_keys(mp_task *task, const void *in, mp_emitter *emit)
 {
     (void)in;
@@ -727,6 +748,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_failures_leave_no_result),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_dead_worker_taints_the_run),
+        cmocka_unit_test(test_retiring_workers_keep_their_tables),
         cmocka_unit_test(test_full_arena_is_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
