@@ -13,8 +13,8 @@
  * the arena and reaches tasks through the context blob as one pointer, so
  * thread and process workers find it alike.  Tables belong to a worker
  * slot and a process: a replacement worker that finds its slot's tables
- * made by another (dead) process marks the run tainted -- the dead one may
- * have combined part of a task that is now run again.
+ * left by a process that died inside a map task marks the run tainted --
+ * the dead one may have combined part of a task that is now run again.
  */
 #include "mr_input.h"
 #include "mr_table.h"
