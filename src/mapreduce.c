@@ -54,11 +54,30 @@ typedef struct mr_call {
     mr_worker worker[];
 } mr_call;
 
+/* A pair waiting to be added.  A word count's tables are larger than the
+ * caches, so a lookup's speed is memory latency: two cache misses, the
+ * slot and the entry.  Pairs go through a short queue instead; the slot
+ * line is prefetched when a pair is emitted, the entry line half a queue
+ * later (when the slot has arrived), and the pair is added a whole queue
+ * later, when both have: the misses of many lookups overlap. */
+#define QUEUE 16                     /* pairs in flight, a power of two */
+#define QUEUED_BYTES 32              /* keys and values up to this size wait; larger go at once */
+
+typedef struct pending {
+    uint64_t hash;
+    mp__mr_table *table;
+    size_t key_size;
+    unsigned char key[QUEUED_BYTES];
+    unsigned char value[QUEUED_BYTES];
+} pending;
+
 struct mp_emitter {
     mr_call *call;
     mr_worker *mine;
     int error;                       /* the first emit failure, 0: none */
     char message[MP_MESSAGE_MAX];
+    unsigned head, count;            /* the queue: q[head], ... count pairs */
+    pending q[QUEUE];
 };
 
 /* What a reduce task hands back: its partition's records. */
@@ -99,6 +118,32 @@ static int emit_failed(mp_emitter *e, int code, const char *fmt, ...)
     return mp__error(code, "%s", e->message);
 }
 
+static int add_now(mp_emitter *e, mp__mr_table *t, uint64_t hash, const void *key, size_t key_size,
+                   const void *value)
+{
+    if (mp__mr_table_add(t, hash, key, key_size, value))
+        return emit_failed(e, MP_ENOMEM, "mp_emit: the keys do not fit in the shared arena (%zu distinct in one "
+                           "table; raise MPROC_SHM_SIZE%s)", t->count, e->call->combine ? "" : " or add a combiner");
+    return 0;
+}
+
+/* Adds the oldest waiting pair.  0, or the error (also kept in e). */
+static int add_oldest(mp_emitter *e)
+{
+    pending *q = &e->q[e->head];
+    e->head = (e->head + 1) % QUEUE;
+    e->count--;
+    return add_now(e, q->table, q->hash, q->key, q->key_size, q->value);
+}
+
+/* Adds every waiting pair: at the end of each map task, so a task's pairs
+ * are all in its worker's tables when it returns. */
+static void drain(mp_emitter *e)
+{
+    while (e->count)
+        add_oldest(e);
+}
+
 int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
 {
     if (!e || !key || !value)
@@ -122,10 +167,22 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
     mp__mr_table *t = &w->tables[p];
     if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
-    if (mp__mr_table_add(t, hash, key, key_size, value))
-        return emit_failed(e, MP_ENOMEM, "mp_emit: the keys do not fit in the shared arena (%zu distinct in one "
-                           "table; raise MPROC_SHM_SIZE%s)", t->count, c->combine ? "" : " or add a combiner");
-    return 0;
+    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES)
+        return add_now(e, t, hash, key, key_size, value);
+    if (e->count == QUEUE && add_oldest(e))
+        return e->error;
+    pending *q = &e->q[(e->head + e->count++) % QUEUE];
+    q->hash = hash;
+    q->table = t;
+    q->key_size = key_size;
+    memcpy(q->key, key, key_size);
+    memcpy(q->value, value, c->value_size);
+    mp__mr_table_prefetch_slot(t, hash);
+    if (e->count > QUEUE / 2) {
+        const pending *half = &e->q[(e->head + e->count - 1 - QUEUE / 2) % QUEUE];
+        mp__mr_table_prefetch_entry(half->table, half->hash);
+    }
+    return e->error;
 }
 
 const void *mp_emitter_context(const mp_emitter *e)
@@ -165,9 +222,14 @@ static mr_worker *my_slot(mr_call *c, mp_task *task)
 
 static int run_map(mr_call *c, mp_task *task, const void *in)
 {
-    mp_emitter e = { .call = c, .mine = my_slot(c, task) };
+    mp_emitter e;
+    e.call = c;
+    e.mine = my_slot(c, task);
+    e.error = 0;
+    e.head = e.count = 0;
     atomic_store(&e.mine->busy, 1);
     int rc = c->map(task, in, &e);
+    drain(&e);
     atomic_store(&e.mine->busy, 0);
     if (e.error)                     /* even if the map ignored mp_emit's answer */
         return mp_task_fail(task, e.error, "%s", e.message);
