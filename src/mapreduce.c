@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define DEFAULT_CHUNK_BYTES (4u << 20)
 #define MAX_KEY (UINT32_C(1) << 31)
@@ -236,10 +237,26 @@ static int run_map(mr_call *c, mp_task *task, const void *in)
     return rc;
 }
 
+/* Maps a chunk's pages into this process's page tables in one call rather
+ * than one fault per page: a process worker reading an arena buffer for
+ * the first time would otherwise take a page fault every 4 KiB, which costs
+ * more than a histogram's work on it.  A hint: failure changes nothing. */
+static void populate(const void *data, size_t size)
+{
+    if (size < ((size_t)64 << 10))
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start = (uintptr_t)data & ~(page - 1);
+    madvise((void *)start, (uintptr_t)data + size - start, MADV_POPULATE_READ);
+}
+
 static int map_task(mp_task *task, const void *in, void *out)
 {
     (void)out;
     mr_call *c = *(mr_call *const *)mp_task_context(task);
+    if (c->input == INPUT_BUFFER) {
+        const mp_mr_chunk *chunk = in;
+        populate(chunk->data, chunk->size);
+    }
     if (c->input != INPUT_FILES)
         return run_map(c, task, in);
     const mp__mr_piece *piece = in;
