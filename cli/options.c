@@ -14,11 +14,11 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
 
 typedef struct opt_def {
-    const char *name;   /* long name without "--" */
+    const char *name;   /* long name without "--"; "" if none */
     char short_name;    /* 0 if none */
     int takes_value;
     enum opt_id id;
@@ -40,6 +40,8 @@ static const opt_def opt_table[] = {
     {"results", 0, 1, OPT_RESULTS},      {"res", 0, 1, OPT_RESULTS},
     {"will-cite", 0, 0, OPT_NOOP},       {"help", 'h', 0, OPT_HELP},
     {"version", 'V', 0, OPT_VERSION},    {"arg-file", 'a', 1, OPT_ARGFILE},
+    {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
+    {"verbose", 't', 0, OPT_TRACE},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -302,6 +304,9 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->results = val;
         break;
+    case OPT_VERBOSE: o->verbose = 1; break;
+    case OPT_SILENT: o->verbose = 0; break;
+    case OPT_TRACE: o->trace = 1; break;
     case OPT_NOOP: break;
     case OPT_HELP: o->show_help = 1; break;
     case OPT_VERSION: o->show_version = 1; break;
@@ -316,7 +321,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
 static const opt_def *find_long(const char *name, size_t len)
 {
     for (size_t k = 0; k < NOPTS; k++)
-        if (strlen(opt_table[k].name) == len && !strncmp(opt_table[k].name, name, len))
+        if (len > 0 && strlen(opt_table[k].name) == len && !strncmp(opt_table[k].name, name, len))
             return &opt_table[k];
     return NULL;
 }

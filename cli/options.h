@@ -44,6 +44,8 @@ typedef struct run_options {
     int line_buffer;
     int ungroup;
     int dry_run;
+    int verbose;                /* -v: print each command on stdout, before its output */
+    int trace;                  /* -t, --verbose: print each command on stderr as it starts */
     int quote;
     int bar, eta, progress;
     size_t max_args;            /* -n; 0 = one input per job */

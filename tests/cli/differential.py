@@ -343,6 +343,25 @@ case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
 case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
 case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
 
+# ---- printing the commands (-v, -t) --------------------------------------
+case("verbose", ["-k", "-v", "echo", ":::", "a", "b c", "it's"])
+case("verbose-shell", ["-k", "-v", "echo {}; echo e{} >&2", ":::", "a", "$x"])
+case("verbose-trace", ["-j1", "-t", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("verbose-trace-long", ["-j1", "--verbose", "echo", ":::", "a", "b"])
+case("verbose-both", ["-j1", "-v", "-t", "echo", ":::", "a", "b"])
+case("verbose-tag", ["-k", "-v", "--tag", "echo", ":::", "a", "b"])
+case("verbose-line-buffer", ["-j1", "-v", "--lb", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("verbose-ungroup", ["-j1", "-v", "-u", "echo", ":::", "a", "b"])
+case("verbose-max-args", ["-k", "-v", "-n2", "echo", ":::", "a", "b", "c"])
+case("verbose-empty-command", ["-k", "-v", ":::", "echo a", "echo b"])
+case("verbose-silent", ["-k", "-v", "--silent", "-t", "echo", ":::", "a"])
+case("verbose-dry-run", ["-k", "-v", "--dry-run", "echo", ":::", "a"])
+case("verbose-trace-dry-run", ["-k", "-t", "--dry-run", "echo", ":::", "a"])
+case("verbose-results-joblog", ["-k", "-v", "--results", "res", "--joblog", "log", "echo", ":::", "a", "b"],
+     results="res", joblog="log")
+case("verbose-retries", ["-k", "-v", "--retries", "2", "echo x >> c; echo try; exit 1", ":::", "a"],
+     after="wc -l < c")
+
 
 def grouped_check(ours):
     """Each job's lines must be contiguous in standard output."""
