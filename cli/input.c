@@ -35,21 +35,53 @@ struct input {
     int started, finished;
     size_t max_args;
     colsep *colsep;
-    char *line;             /* getline buffer */
+    const char *delim;      /* ends each record of a file: -d, -0 or newline */
+    size_t delim_len;
+    char *line;             /* getdelim buffer */
     size_t line_cap;
+    strbuf record;          /* a record ending in a delimiter of several bytes */
     strvec row0;            /* the current row of group 0 */
 };
 
-static int read_line(FILE *f, char **line, size_t *cap, size_t *len)
+/* Reads the next record of f: up to the delimiter (removed) or the end
+ * of the file.  A one-byte delimiter reads straight into in->line; a
+ * longer one collects pieces ending in its last byte until they end in
+ * all of it.  Returns 1 with *rec and *len set, 0 at the end of the file,
+ * -1 on a read error or when out of memory. */
+static int read_record(input *in, FILE *f, const char **rec, size_t *len)
 {
-    errno = 0;
-    ssize_t n = getline(line, cap, f);
-    if (n < 0)
-        return errno ? -1 : 0;
-    if (n > 0 && (*line)[n - 1] == '\n')
-        n--;
-    (*line)[n] = '\0';
-    *len = (size_t)n;
+    const char *delim = in->delim;
+    size_t dlen = in->delim_len;
+    int got = 0;
+    sb_clear(&in->record);
+    for (;;) {
+        errno = 0;
+        ssize_t n = getdelim(&in->line, &in->line_cap, delim[dlen - 1], f);
+        if (n < 0 && errno)
+            return -1;
+        if (n < 0 && !got)
+            return 0;
+        if (n < 0)
+            break; /* the last record, without a delimiter */
+        got = 1;
+        if (dlen == 1) {
+            if (in->line[n - 1] == delim[0])
+                in->line[--n] = '\0';
+            *rec = in->line;
+            *len = (size_t)n;
+            return 1;
+        }
+        if (sb_add(&in->record, in->line, (size_t)n) < 0)
+            return -1;
+        size_t have = in->record.len;
+        if (have >= dlen && !memcmp(in->record.data + have - dlen, delim, dlen)) {
+            in->record.len -= dlen;
+            in->record.data[in->record.len] = '\0';
+            break;
+        }
+    }
+    *rec = in->record.data;
+    *len = in->record.len;
     return 1;
 }
 
@@ -81,10 +113,11 @@ static int slurp_source(input *in, source *s, strbuf *err)
 {
     if (!s->stream)
         return 0;
+    const char *rec;
     size_t len;
     int r;
-    while ((r = read_line(s->stream, &in->line, &in->line_cap, &len)) > 0)
-        if (sv_push(&s->values, in->line, len) < 0) {
+    while ((r = read_record(in, s->stream, &rec, &len)) > 0)
+        if (sv_push(&s->values, rec, len) < 0) {
             sb_adds(err, "out of memory");
             return -1;
         }
@@ -101,6 +134,8 @@ int input_open(input **out, const run_options *o, strbuf *err)
     if (!in)
         goto oom;
     in->max_args = o->max_args ? o->max_args : 1;
+    in->delim = o->delimiter.len ? o->delimiter.data : "\n";
+    in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
         goto fail;
     size_t ns = o->nsources ? o->nsources : 1;
@@ -163,15 +198,16 @@ static int next_row0(input *in, strbuf *err)
 {
     sv_clear(&in->row0);
     if (in->streamed) {
+        const char *rec;
         size_t len;
-        int r = read_line(in->sources[0].stream, &in->line, &in->line_cap, &len);
+        int r = read_record(in, in->sources[0].stream, &rec, &len);
         if (r < 0) {
             sb_addf(err, "cannot read input: %s", strerror(errno));
             return -1;
         }
         if (r == 0)
             return 0;
-        return sv_push(&in->row0, in->line, len) < 0 ? -1 : 1;
+        return sv_push(&in->row0, rec, len) < 0 ? -1 : 1;
     }
     group *g = &in->groups[0];
     if (in->odometer[0] >= g->rows)
@@ -273,6 +309,7 @@ void input_close(input *in)
     free(in->odometer);
     sv_free(&in->row0);
     free(in->line);
+    sb_free(&in->record);
     colsep_free(in->colsep);
     free(in);
 }

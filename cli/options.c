@@ -14,7 +14,7 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
 
 typedef struct opt_def {
@@ -42,6 +42,7 @@ static const opt_def opt_table[] = {
     {"version", 'V', 0, OPT_VERSION},    {"arg-file", 'a', 1, OPT_ARGFILE},
     {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
     {"verbose", 't', 0, OPT_TRACE},
+    {"delimiter", 'd', 1, OPT_DELIMITER}, {"null", '0', 0, OPT_NULL},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -219,6 +220,36 @@ int parse_duration(const char *s, double *seconds, int *percent)
     return 0;
 }
 
+static int is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+int parse_delimiter(const char *s, strbuf *out)
+{
+    sb_clear(out);
+    for (const char *p = s; *p; p++) {
+        if (*p != '\\') {
+            sb_addc(out, *p);
+            continue;
+        }
+        const char *q = p + 1;
+        if (*q == 't' || *q == 'n' || *q == 'r') {
+            sb_addc(out, *q == 't' ? '\t' : *q == 'n' ? '\n' : '\r');
+            p = q;
+        } else if (is_octal(q[0]) && is_octal(q[1]) && is_octal(q[2])) {
+            sb_addc(out, (char)(((q[0] - '0') << 6 | (q[1] - '0') << 3 | (q[2] - '0')) & 0xff));
+            p = q + 2;
+        } else if (is_octal(q[0])) {
+            sb_addc(out, (char)(q[0] - '0'));
+            p = q;
+        } else {
+            sb_addc(out, '\\');
+        }
+    }
+    return out->failed || out->len == 0 ? -1 : 0;
+}
+
 static int add_source(run_options *o, source_spec s, strbuf *err)
 {
     source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
@@ -304,6 +335,13 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->results = val;
         break;
+    case OPT_DELIMITER:
+        if (parse_delimiter(val, &o->delimiter) < 0) {
+            sb_addf(err, "cannot use -d '%s' (expected a non-empty delimiter)", val);
+            return -1;
+        }
+        break;
+    case OPT_NULL: o->null = 1; break;
     case OPT_VERBOSE: o->verbose = 1; break;
     case OPT_SILENT: o->verbose = 0; break;
     case OPT_TRACE: o->trace = 1; break;
@@ -440,6 +478,10 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         sb_adds(err, "the first input source cannot be linked (':::+' or '::::+' needs a source before it)");
         return -1;
     }
+    if (o->null && o->delimiter.len == 0 && sb_addc(&o->delimiter, '\0') < 0) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
     if (o->resume && o->resume_failed)
         o->resume = 0;
     if ((o->resume || o->resume_failed) && !o->joblog) {
@@ -452,6 +494,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 void run_options_free(run_options *o)
 {
     free(o->sources);
+    sb_free(&o->delimiter);
     o->sources = NULL;
     o->nsources = 0;
 }

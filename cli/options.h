@@ -50,6 +50,8 @@ typedef struct run_options {
     int bar, eta, progress;
     size_t max_args;            /* -n; 0 = one input per job */
     const char *colsep;         /* NULL = no column splitting */
+    strbuf delimiter;           /* -d, -0: ends each input record; empty = newline */
+    int null;                   /* -0 (a -d given too wins, as in GNU parallel) */
     const char *joblog;         /* without a leading '+' */
     int joblog_append;          /* +FILE */
     int resume, resume_failed;
@@ -74,6 +76,11 @@ void run_options_free(run_options *o);
 int parse_jobs(const char *s, jobs_kind *kind, double *value);
 int parse_halt(const char *s, halt_spec *h);
 int parse_duration(const char *s, double *seconds, int *percent);
+/* Decodes a -d delimiter as GNU parallel does: \t \n \r, \NNN (three
+ * octal digits) and \N (one octal digit, \0 is NUL) stand for their
+ * bytes; anything else is literal.  Fills *out (cleared first); -1 when
+ * the result is empty or out of memory. */
+int parse_delimiter(const char *s, strbuf *out);
 
 /* Resolves the slot count for a machine with ncpu usable CPUs. */
 long jobs_resolve(jobs_kind kind, double value, long ncpu);

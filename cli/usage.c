@@ -24,6 +24,8 @@ void run_usage(int fd)
         "  -n, --max-args N      up to N inputs per job\n"
         "  -C, --colsep SEP      split input lines into columns at SEP (a regex)\n"
         "  -a, --arg-file FILE   read inputs from FILE (like :::: FILE)\n"
+        "  -d, --delimiter DELIM inputs end at DELIM, not at a newline (\\n \\t \\0 \\NNN)\n"
+        "  -0, --null            inputs end at a NUL byte (find -print0)\n"
         "  -q, --quote           the command's words are literal (no shell syntax)\n"
         "  -k, --keep-order      print output in input order\n"
         "  -u, --ungroup         output goes straight to the terminal, unbuffered\n"

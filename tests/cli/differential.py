@@ -343,6 +343,24 @@ case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
 case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
 case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
 
+# ---- record delimiters (-0, -d) --------------------------------------------
+case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
+case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
+case("null-find-print0", ["-k", "-0", "-a", "list", "cat"], pre="mkdir d && printf 'one\\n' > 'd/a b' && printf 'two\\n' > d/x && "
+     "find d -type f -print0 | sort -z > list")
+case("null-arg-file", ["-k", "-0", "-a", "in", "echo", "[{}]"], files={"in": b"a\nb\0c\0"})
+case("null-argfile-product", ["-k", "-0", "echo", "{1}{2}", "::::", "in", ":::", "x", "y"], files={"in": b"a\0b\0"})
+case("delimiter-comma", ["-k", "-d", ",", "echo", "[{}]"], stdin=b"a,b,,c\n")
+case("delimiter-several-bytes", ["-k", "-d", "xx", "echo", "[{}]"], stdin=b"axxbxcxxx")
+case("delimiter-tab-escape", ["-k", "-d", "\\t", "echo", "[{}]"], stdin=b"a\tb\t")
+case("delimiter-newline-escape", ["-k", "--delimiter", "\\n", "echo", "[{}]"], stdin=b"a\nb c\n")
+case("delimiter-nul-escape", ["-k", "-d", "\\0", "echo", "[{}]"], stdin=b"a\0b\0")
+case("delimiter-octal", ["-k", "-d", "\\101", "echo", "[{}]"], stdin=b"xAyAz")
+case("delimiter-backslash-literal", ["-k", "-d", "\\", "echo", "[{}]"], stdin=b"a\\b\\")
+case("delimiter-wins-over-null", ["-k", "-0", "-d", ",", "echo", "[{}]"], stdin=b"a,b")
+case("delimiter-colsep", ["-k", "-d", ";", "--colsep", ",", "echo", "{2}{1}"], stdin=b"a,b;c,d")
+case("delimiter-bundled", ["-kd,", "echo", "[{}]"], stdin=b"a,b")
+
 # ---- printing the commands (-v, -t) --------------------------------------
 case("verbose", ["-k", "-v", "echo", ":::", "a", "b c", "it's"])
 case("verbose-shell", ["-k", "-v", "echo {}; echo e{} >&2", ":::", "a", "$x"])
@@ -516,7 +534,7 @@ def bad_input_starts_nothing(mproc, base, env):
     os.makedirs(base)
     marker = os.path.join(base, "ran")
     for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "0"],
-                  ["--unknown"], ["--retries", "x"]):
+                  ["--unknown"], ["--retries", "x"], ["-d", ""]):
         argv = [mproc, "run"] + extra + ["touch", marker, ":::", "a"]
         p = subprocess.run(argv, capture_output=True, env=env)
         if p.returncode != 255 or os.path.exists(marker) or not p.stderr.startswith(b"mproc run: "):

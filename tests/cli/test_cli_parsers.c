@@ -310,6 +310,33 @@ static void test_option_values(void **state)
         assert_int_equal(parse_duration(bad_dur[i], &secs, &pct), -1);
 }
 
+static void check_delimiter(const char *in, const char *want, size_t want_len)
+{
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(parse_delimiter(in, &b), 0);
+    assert_int_equal(b.len, want_len);
+    assert_memory_equal(b.data, want, want_len);
+    sb_free(&b);
+}
+
+static void test_delimiters(void **state)
+{
+    (void)state;
+    check_delimiter(",", ",", 1);
+    check_delimiter("\\0", "\0", 1);
+    check_delimiter("\\n", "\n", 1);
+    check_delimiter("\\t\\r", "\t\r", 2);
+    check_delimiter("\\101x", "Ax", 2);
+    check_delimiter("\\7", "\7", 1);
+    check_delimiter("\\18", "\0018", 2);
+    check_delimiter("\\", "\\", 1);
+    check_delimiter("\\x41", "\\x41", 4); /* GNU parallel reads no hex */
+    check_delimiter("\\\\", "\\\\", 2);
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(parse_delimiter("", &b), -1);
+    sb_free(&b);
+}
+
 static void test_command_line(void **state)
 {
     (void)state;
@@ -497,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_quoting_for_context),
         cmocka_unit_test(test_perl_expressions),
         cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_delimiters),
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_command_rendering),
         cmocka_unit_test(test_columns),
