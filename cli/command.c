@@ -40,14 +40,14 @@ static int is_shell_word(const char *s)
 
 /* -q: every word is one argument; its text is literal, only replacement
  * strings in it are replaced. */
-static int compile_quoted(command *c, char **words, size_t nwords)
+static int compile_quoted(command *c, char **words, size_t nwords, const char *replace)
 {
     size_t cap = 0;
     for (size_t w = 0; w < nwords; w++) {
         size_t base = c->text.len;
         size_t before = c->segs.len;
         sb_adds(&c->text, words[w]);
-        long found = template_split(words[w], strlen(words[w]), base, &c->segs);
+        long found = template_split(words[w], strlen(words[w]), base, replace, &c->segs);
         if (found < 0 || c->text.failed)
             return -1;
         if (found > 0)
@@ -109,11 +109,11 @@ static int assign_contexts(command *c, strbuf *err)
 /* The words are joined with spaces into shell text, as GNU parallel does;
  * the text can be exec'd directly when every byte outside the replacement
  * strings is inert to the shell. */
-static int compile_joined(command *c, char **words, size_t nwords, strbuf *err)
+static int compile_joined(command *c, char **words, size_t nwords, const char *replace, strbuf *err)
 {
     if (join_words(&c->text, words, nwords) < 0)
         return -1;
-    long found = template_split(c->text.data, c->text.len, 0, &c->segs);
+    long found = template_split(c->text.data, c->text.len, 0, replace, &c->segs);
     if (found < 0)
         return -1;
     c->has_repl = found > 0;
@@ -149,7 +149,7 @@ static int refuse_perl(char **words, size_t nwords, strbuf *err)
     return rc;
 }
 
-int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *err)
+int command_compile(command *c, char **words, size_t nwords, int quote, const char *replace, strbuf *err)
 {
     memset(c, 0, sizeof *c);
     c->quote = quote;
@@ -161,7 +161,8 @@ int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *
     size_t errlen = err->len;
     int rc = -1;
     if (sb_reserve(&c->text, 1) == 0) /* segments index into text.data */
-        rc = quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords, err);
+        rc = quote ? compile_quoted(c, words, nwords, replace)
+                   : compile_joined(c, words, nwords, replace, err);
     if (rc < 0 && err->len == errlen)
         sb_adds(err, "out of memory");
     return rc;

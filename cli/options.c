@@ -14,13 +14,17 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
+
+/* An option's value: none, the next word (or attached: -j4, --jobs=4),
+ * or optional and then only attached (-iSTR, --replace=STR). */
+enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED };
 
 typedef struct opt_def {
     const char *name;   /* long name without "--"; "" if none */
     char short_name;    /* 0 if none */
-    int takes_value;
+    int takes_value;    /* VALUE_NONE, VALUE_NEXT or VALUE_ATTACHED */
     enum opt_id id;
 } opt_def;
 
@@ -43,6 +47,7 @@ static const opt_def opt_table[] = {
     {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
     {"verbose", 't', 0, OPT_TRACE},
     {"delimiter", 'd', 1, OPT_DELIMITER}, {"null", '0', 0, OPT_NULL},
+    {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -335,6 +340,17 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->results = val;
         break;
+    case OPT_REPLACE_OPT:
+        if (!val)
+            val = "{}";
+        /* fall through */
+    case OPT_REPLACE:
+        if (!*val) {
+            sb_adds(err, "-I needs a non-empty replacement string");
+            return -1;
+        }
+        o->replace = strcmp(val, "{}") ? val : NULL;
+        break;
     case OPT_DELIMITER:
         if (parse_delimiter(val, &o->delimiter) < 0) {
             sb_addf(err, "cannot use -d '%s' (expected a non-empty delimiter)", val);
@@ -387,7 +403,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
             return -1;
         }
         const char *val = NULL;
-        if (d->takes_value) {
+        if (d->takes_value == VALUE_ATTACHED) {
+            val = eq ? eq + 1 : NULL;
+        } else if (d->takes_value) {
             if (eq) {
                 val = eq + 1;
             } else if (*i + 1 < argc) {
@@ -402,7 +420,7 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         }
         return apply_option(o, d, val, err);
     }
-    /* Bundled short options: -kq, -j4, -j 4. */
+    /* Bundled short options: -kq, -j4, -j 4, -iSTR. */
     for (const char *c = w + 1; *c; c++) {
         const opt_def *d = find_short(*c);
         if (!d) {
@@ -415,7 +433,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
             continue;
         }
         const char *val;
-        if (c[1]) {
+        if (d->takes_value == VALUE_ATTACHED) {
+            val = c[1] ? c + 1 : NULL;
+        } else if (c[1]) {
             val = c + 1;
             if (*val == '=')
                 val++;

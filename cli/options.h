@@ -47,6 +47,7 @@ typedef struct run_options {
     int verbose;                /* -v: print each command on stdout, before its output */
     int trace;                  /* -t, --verbose: print each command on stderr as it starts */
     int quote;
+    const char *replace;        /* -I: the string that stands for {}; NULL = {} */
     int bar, eta, progress;
     size_t max_args;            /* -n; 0 = one input per job */
     const char *colsep;         /* NULL = no column splitting */

@@ -669,7 +669,7 @@ int run_jobs(run_options *o, int *signo)
     else
         r.capture = CAPTURE_FILES;
 
-    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, &err) < 0) {
+    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, o->replace, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }

@@ -52,9 +52,11 @@ typedef struct segment_list {
 } segment_list;
 
 /* Splits s[0..n) into text and replacement segments (appended to *out;
- * offsets are relative to s, plus base).  Returns the number of
- * replacement segments found, or -1 on allocation failure. */
-long template_split(const char *s, size_t n, size_t base, segment_list *out);
+ * offsets are relative to s, plus base).  replace is -I's string for all
+ * the arguments (NULL: {}); with one, {} and {N} are plain text, as in
+ * GNU parallel, and the edits ({.}, {N/}...) keep their meaning.  Returns
+ * the number of replacement segments found, or -1 on allocation failure. */
+long template_split(const char *s, size_t n, size_t base, const char *replace, segment_list *out);
 /* Appends s, growing the list.  0, or -1 when out of memory. */
 int segment_list_push(segment_list *l, segment s);
 /* Appends a SEG_TEXT segment for bytes [off, off+len); 0 or -1. */

@@ -24,6 +24,8 @@ void run_usage(int fd)
         "  -n, --max-args N      up to N inputs per job\n"
         "  -C, --colsep SEP      split input lines into columns at SEP (a regex)\n"
         "  -a, --arg-file FILE   read inputs from FILE (like :::: FILE)\n"
+        "  -I STR                STR stands for {} (and {} is plain text)\n"
+        "  -i[STR], --replace[=STR]  the same as -I STR, or -I {}\n"
         "  -d, --delimiter DELIM inputs end at DELIM, not at a newline (\\n \\t \\0 \\NNN)\n"
         "  -0, --null            inputs end at a NUL byte (find -print0)\n"
         "  -q, --quote           the command's words are literal (no shell syntax)\n"

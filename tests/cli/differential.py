@@ -343,6 +343,22 @@ case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
 case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
 case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
 
+# ---- a replacement string of one's own (-I, -i, --replace) ----------------
+case("replace-I", ["-k", "-I", "XX", "echo", "XX", "{}", "{.}", "XX.c", ":::", "a.b"])
+case("replace-I-attached", ["-k", "-IXX", "echo", "<XX>", ":::", "a", "b"])
+case("replace-I-braces", ["-k", "-I", "{a}", "echo", "{a}", "{}", "{a}{a}", "{a.}", ":::", "a.b"])
+case("replace-I-positional-literal", ["-k", "-I", "XX", "echo", "{1}", "{#}", "{1.}", "XX", "{/}", ":::", "a.b/c.d"])
+case("replace-I-edit-string", ["-k", "-I", "{.}", "echo", "{.}", "{}", ":::", "Q.x"])
+case("replace-I-appends-without", ["-k", "-I", "ZZ", "echo", "foo", ":::", "a"])
+case("replace-I-max-args", ["-k", "-I", "ZZ", "-n2", "echo", "ZZ", ":::", "a", "b", "c"])
+case("replace-I-quote", ["-k", "-I", "XX", "-q", "echo", "XX XX", ":::", "a"])
+case("replace-I-shell", ["-k", "-I", "%", "echo % | tr a-z A-Z", ":::", "a b", "it's"])
+case("replace-I-dry-run", ["-k", "--dry-run", "-I", "@@", "mv", "@@", "@@.bak", ":::", "a b", "c"])
+case("replace-i-attached", ["-k", "-iZZ", "echo", "ZZ", "{}", ":::", "a"])
+case("replace-i-alone", ["-k", "-i", "--", "echo", "[{}]", ":::", "a"])
+case("replace-long", ["-k", "--replace=ZZ", "echo", "ZZ", "{}", ":::", "a"])
+case("replace-long-alone", ["-k", "--replace", "--", "echo", "[{}]", ":::", "a"])
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
@@ -534,7 +550,7 @@ def bad_input_starts_nothing(mproc, base, env):
     os.makedirs(base)
     marker = os.path.join(base, "ran")
     for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "0"],
-                  ["--unknown"], ["--retries", "x"], ["-d", ""]):
+                  ["--unknown"], ["--retries", "x"], ["-d", ""], ["-I", ""]):
         argv = [mproc, "run"] + extra + ["touch", marker, ":::", "a"]
         p = subprocess.run(argv, capture_output=True, env=env)
         if p.returncode != 255 or os.path.exists(marker) or not p.stderr.startswith(b"mproc run: "):

@@ -107,8 +107,19 @@ static void test_replacement_strings(void **state)
         assert_int_equal(used, cases[i].used);
     }
     segment_list l = {0, 0, 0};
-    assert_int_equal(template_split("a{}b{{1}}", 9, 0, &l), 2);
+    assert_int_equal(template_split("a{}b{{1}}", 9, 0, NULL, &l), 2);
     assert_int_equal(l.len, 5); /* a, {}, b{, {1}, } */
+    segment_list_free(&l);
+    /* -I XX: XX is every argument; {} and {1} are text, {1.} and {#} are not. */
+    const char *t = "XX{}{1}{1.}{#}aXXb";
+    assert_int_equal(template_split(t, strlen(t), 0, "XX", &l), 4);
+    assert_int_equal(l.len, 7); /* XX, {}{1}, {1.}, {#}, a, XX, b */
+    assert_int_equal(l.items[0].kind, SEG_ALL_ARGS);
+    assert_int_equal(l.items[1].kind, SEG_TEXT);
+    assert_int_equal(l.items[1].len, 5);
+    assert_int_equal(l.items[2].kind, SEG_ARG);
+    assert_int_equal(l.items[3].kind, SEG_SEQ);
+    assert_int_equal(l.items[5].kind, SEG_ALL_ARGS);
     segment_list_free(&l);
 }
 
@@ -253,7 +264,7 @@ static void test_perl_expressions(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         command c;
         strbuf err = STRBUF_INIT;
-        assert_int_equal(command_compile(&c, bad[i].words, bad[i].n, bad[i].quote, &err), -1);
+        assert_int_equal(command_compile(&c, bad[i].words, bad[i].n, bad[i].quote, NULL, &err), -1);
         assert_non_null(strstr(sb_str(&err), bad[i].needle));
         command_free(&c);
         sb_free(&err);
@@ -374,7 +385,7 @@ static void render(char **words, size_t n, int quote, char **args, size_t nargs,
 {
     command c;
     strbuf err = STRBUF_INIT;
-    assert_int_equal(command_compile(&c, words, n, quote, &err), 0);
+    assert_int_equal(command_compile(&c, words, n, quote, NULL, &err), 0);
     sb_free(&err);
     job_values v = {args, nargs, 1, 1};
     strbuf shell = STRBUF_INIT, path = STRBUF_INIT, joined = STRBUF_INIT;
