@@ -14,7 +14,7 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -36,7 +36,7 @@ static const opt_def opt_table[] = {
     {"dry-run", 0, 0, OPT_DRYRUN},       {"dryrun", 0, 0, OPT_DRYRUN},
     {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
     {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
-    {"max-args", 'n', 1, OPT_MAXARGS},   {"colsep", 'C', 1, OPT_COLSEP},
+    {"max-args", 'n', 1, OPT_MAXARGS},   {"", 'N', 1, OPT_MAXARGS},   {"colsep", 'C', 1, OPT_COLSEP},
     {"joblog", 0, 1, OPT_JOBLOG},        {"resume", 0, 0, OPT_RESUME},
     {"resume-failed", 0, 0, OPT_RESUME_FAILED},
     {"retries", 0, 1, OPT_RETRIES},      {"halt", 0, 1, OPT_HALT},
@@ -47,6 +47,8 @@ static const opt_def opt_table[] = {
     {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
     {"verbose", 't', 0, OPT_TRACE},
     {"delimiter", 'd', 1, OPT_DELIMITER}, {"null", '0', 0, OPT_NULL},
+    {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
+    {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY},
     {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
@@ -288,13 +290,20 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_MAXARGS: {
         long v;
-        if (parse_count(val, 1, &v) < 0) {
-            sb_addf(err, "cannot parse -n '%s' (expected a positive integer)", val);
+        if (parse_count(val, 0, &v) < 0) {
+            sb_addf(err, "cannot parse -%c '%s' (expected a non-negative integer)", d->short_name, val);
             return -1;
         }
         o->max_args = (size_t)v;
+        o->no_args = v == 0;
         break;
     }
+    case OPT_EOF_OPT:
+    case OPT_EOF:
+        /* A bare -e turns the end-of-file string off, as in xargs. */
+        o->eof_str = val && *val ? val : NULL;
+        break;
+    case OPT_NO_EMPTY: o->skip_blank = 1; break;
     case OPT_COLSEP:
         if (!*val) {
             sb_adds(err, "--colsep needs a non-empty separator");

@@ -49,7 +49,10 @@ typedef struct run_options {
     int quote;
     const char *replace;        /* -I: the string that stands for {}; NULL = {} */
     int bar, eta, progress;
-    size_t max_args;            /* -n; 0 = one input per job */
+    size_t max_args;            /* -n, -N; 0 = one input per job */
+    int no_args;                /* -n0, -N0: one input per job, given no arguments */
+    const char *eof_str;        /* -E, -e: a record equal to it ends its source */
+    int skip_blank;             /* -r: records of only blanks are skipped */
     const char *colsep;         /* NULL = no column splitting */
     strbuf delimiter;           /* -d, -0: ends each input record; empty = newline */
     int null;                   /* -0 (a -d given too wins, as in GNU parallel) */

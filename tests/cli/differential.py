@@ -359,6 +359,23 @@ case("replace-i-alone", ["-k", "-i", "--", "echo", "[{}]", ":::", "a"])
 case("replace-long", ["-k", "--replace=ZZ", "echo", "ZZ", "{}", ":::", "a"])
 case("replace-long-alone", ["-k", "--replace", "--", "echo", "[{}]", ":::", "a"])
 
+# ---- the xargs family: -N, -E, -r ----------------------------------------
+case("xargs-N", ["-k", "-N2", "echo", ":::", "a", "b", "c"])
+case("xargs-N-positional", ["-k", "-N", "2", "echo", "[{1}]", "[{2}]", ":::", "a", "b", "c"])
+case("xargs-N-colsep", ["-k", "-N2", "--colsep", ",", "echo", "[{1}]", "[{2}]", "[{3}]", ":::", "a,b", "c,d", "e"])
+case("xargs-N0", ["-k", "-N0", "echo", "[{}]", ":::", "a", "b"])
+case("xargs-n0", ["-k", "-n0", "echo", "x", ":::", "a", "b"])
+case("xargs-eof-string", ["-k", "-E", "EOF", "echo"], stdin=b"a\nb\nEOF\nc\n")
+case("xargs-eof-string-attached", ["-k", "-eEOF", "echo"], stdin=b"a\nEOF\nc\n")
+case("xargs-eof-string-long", ["-k", "--eof=END", "echo"], stdin=b"a\nEND\nb\n")
+case("xargs-eof-string-args", ["-k", "-E", "b", "echo", ":::", "a", "b", "c", ":::", "x", "y"])
+case("xargs-eof-string-absent", ["-k", "-E", "zz", "echo"], stdin=b"a\nzzz\n")
+case("xargs-eof-string-null", ["-k", "-0", "-E", "b", "echo"], stdin=b"a\0b\0c\0")
+case("xargs-no-run-if-empty", ["-k", "-r", "echo", "[{}]"], stdin=b"a\n\n  \n\t\nb\n")
+case("xargs-no-run-if-empty-blank", ["-r", "echo", "[{}]"], stdin=b"\n \n")
+case("xargs-no-run-if-empty-long", ["-k", "--no-run-if-empty", "echo", "[{1}{2}]", ":::", "a", " ", "b", ":::", "x", ""])
+case("xargs-no-run-if-empty-N", ["-k", "-N", "2", "-r", "echo", "[{1}]", "[{2}]", ":::", "a", "", "b"])
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
@@ -549,7 +566,7 @@ def newline_in_value_is_one_argument(mproc, base, env):
 def bad_input_starts_nothing(mproc, base, env):
     os.makedirs(base)
     marker = os.path.join(base, "ran")
-    for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "0"],
+    for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "-1"],
                   ["--unknown"], ["--retries", "x"], ["-d", ""], ["-I", ""]):
         argv = [mproc, "run"] + extra + ["touch", marker, ":::", "a"]
         p = subprocess.run(argv, capture_output=True, env=env)
