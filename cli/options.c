@@ -493,7 +493,8 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
                 return -1;
             }
             for (int k = start; k < i; k++) {
-                source_spec s = {SOURCE_FILE, NULL, 0, argv[k], k == start ? linked : 0};
+                /* ::::+ links every file it names, as GNU parallel does. */
+                source_spec s = {SOURCE_FILE, NULL, 0, argv[k], linked};
                 if (add_source(o, s, err) < 0)
                     return -1;
             }

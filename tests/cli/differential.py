@@ -93,6 +93,10 @@ case("linked-in-product", ["-k", "echo", ":::", "a", "b", ":::+", "1", "2", ":::
 case("argfile", ["-k", "echo", "{}", "::::", "in.txt"], files={"in.txt": b"one\ntwo\nthree\n"})
 case("argfile-linked", ["-k", "echo", "::::", "a.txt", "::::+", "b.txt"],
      files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
+case("argfile-linked-several", ["-k", "echo", ":::", "a", "b", "c", "::::+", "f1", "f2"],
+     files={"f1": b"1\n2\n3\n", "f2": b"x\ny\nz\n"})
+case("argfile-linked-several-product", ["-k", "echo", ":::", "a", "b", "::::+", "f1", "f2", ":::", "p", "q"],
+     files={"f1": b"1\n2\n", "f2": b"x\ny\n"})
 case("argfile-two-files", ["-k", "echo", "::::", "a.txt", "b.txt"],
      files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
 case("argfile-and-args", ["-k", "echo", "::::", "a.txt", ":::", "x", "y"], files={"a.txt": b"a1\na2\n"})
