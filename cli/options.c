@@ -329,6 +329,8 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
             sb_addf(err, "cannot parse --retries '%s' (expected a non-negative integer)", val);
             return -1;
         }
+        if (o->retries == 0)
+            o->retries = RETRIES_FOREVER;
         break;
     case OPT_HALT:
         if (parse_halt(val, &o->halt) < 0) {
@@ -463,6 +465,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 {
     memset(o, 0, sizeof *o);
     o->jobs_kind = JOBS_CPUS;
+    o->retries = 1;
     int i = 0;
     for (; i < argc; i++) {
         const char *w = argv[i];

@@ -6,6 +6,7 @@
 #ifndef MPROC_CLI_OPTIONS_H
 #define MPROC_CLI_OPTIONS_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "strbuf.h"
@@ -33,6 +34,10 @@ typedef struct halt_spec {
     int percent;
 } halt_spec;
 
+/* --retries 0: as GNU parallel documents it, a failing job is retried
+ * until it succeeds. */
+#define RETRIES_FOREVER LONG_MAX
+
 /* How the number of job slots was asked for. */
 typedef enum jobs_kind { JOBS_CPUS, JOBS_ABS, JOBS_PLUS, JOBS_MINUS, JOBS_PERCENT, JOBS_UNLIMITED } jobs_kind;
 
@@ -59,7 +64,7 @@ typedef struct run_options {
     const char *joblog;         /* without a leading '+' */
     int joblog_append;          /* +FILE */
     int resume, resume_failed;
-    long retries;               /* total attempts; 0 and 1 mean one */
+    long retries;               /* total attempts (default 1); RETRIES_FOREVER for --retries 0 */
     halt_spec halt;
     double timeout;             /* seconds, or a percentage */
     int timeout_percent;

@@ -657,8 +657,6 @@ int run_jobs(run_options *o, int *signo)
     long limit = slot_limit();
     if (r.slots == 0 || r.slots > limit)
         r.slots = limit;
-    if (o->retries < 1)
-        o->retries = 1;
     r.shell = pick_shell();
     /* Memory files cost no event while a job runs; only --line-buffer
      * needs to see output as it comes. */

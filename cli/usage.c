@@ -40,7 +40,7 @@ void run_usage(int fd)
         "      --joblog [+]FILE  log each job (tab-separated; +FILE appends)\n"
         "      --resume          skip the jobs already in the job log\n"
         "      --resume-failed   skip the jobs the job log shows succeeded\n"
-        "      --retries N       run a failing job up to N times\n"
+        "      --retries N       run a failing job up to N times (0: until it succeeds)\n"
         "      --halt WHEN,WHY=N stop when N jobs (or N%) fail, succeed or are done;\n"
         "                        WHEN is now (kill running jobs) or soon (let them end)\n"
         "      --timeout T       stop jobs running longer than T seconds (or T% of the\n"

@@ -288,6 +288,8 @@ case("retries", ["-k", "--joblog", "log", "--retries", "3", "echo x >> cnt; echo
      joblog="log", after="wc -l < cnt")
 case("retries-success-second", ["-k", "--retries", "3", "echo x >> c{}; test $(wc -l < c{}) -ge 2 && echo ok{}", ":::", "a", "b"],
      after="cat ca cb | wc -l")
+case("retries-zero-forever", ["-k", "--retries", "0", "echo x >> c; test $(wc -l < c) -ge 4 && echo ok{}", ":::", "a"],
+     after="wc -l < c")
 case("halt-now-fail", ["-j1", "-k", "--halt", "now,fail=1", "echo {}; exit {}", ":::", "0", "5", "0"], stderr=False)
 case("halt-soon-fail", ["-j1", "-k", "--halt", "soon,fail=1", "echo {}; exit {}", ":::", "0", "4", "0"], stderr=False)
 case("halt-now-fail-2", ["-j1", "-k", "--halt", "now,fail=2", "echo {}; exit {}", ":::", "0", "5", "0", "3", "0"], stderr=False)
