@@ -177,10 +177,16 @@ void command_free(command *c)
     sb_free(&c->cache_path);
 }
 
-/* Number of values a replacement segment yields. */
-static size_t seg_nvalues(const segment *s, const job_values *v)
+/* Number of values a replacement segment yields.  {N} beyond the job's
+ * arguments yields none: as in GNU parallel it is no text at all, not an
+ * empty word (except with -q, where every word stays a word). */
+static size_t seg_nvalues(const command *c, const segment *s, const job_values *v)
 {
-    return s->kind == SEG_ALL_ARGS ? v->nargs : 1;
+    if (s->kind == SEG_ALL_ARGS)
+        return v->nargs;
+    if (s->kind == SEG_ARG && s->pos > v->nargs && !c->quote)
+        return 0;
+    return 1;
 }
 
 /* Appends value i of a replacement segment (unquoted). */
@@ -238,7 +244,7 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
                 sb_add(out, c->text.data + s->off, s->len);
             continue;
         }
-        size_t n = seg_nvalues(s, v);
+        size_t n = seg_nvalues(c, s, v);
         for (size_t i = 0; i < n; i++) {
             if (i)
                 sb_addc(out, ' ');
@@ -366,7 +372,7 @@ int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
             continue;
         }
         /* The shell splits "x{}y" with two arguments into "xa" and "by". */
-        size_t n = seg_nvalues(s, v);
+        size_t n = seg_nvalues(c, s, v);
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (i)
                 rc = finish_word(argv, &word, &open);

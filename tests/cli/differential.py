@@ -130,6 +130,12 @@ case("path-edits", ["-k", "echo", "[{}]", "[{.}]", "[{/}]", "[{//}]", "[{/.}]", 
 case("positional", ["-k", "echo", "{2}", "{1}", ":::", "a", "b", ":::", "1", "2"])
 case("positional-edits", ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "d/a.x", ":::", "e/f/b.y"])
 case("positional-beyond", ["-k", "echo", "[{3}]", "[{1}]", ":::", "a", ":::", "b"])
+case("colsep-missing-column", ["-k", "--colsep", ",", "printf", "[%s]", "x{3}x", "[{3}]", "{3}", "\"{3}\"", "'{3}'",
+                                "{3}{3}", "{3.}", "{3/}", "{3//}", "z\\n"], stdin=b"a,b\n")
+case("colsep-missing-column-shell", ["-k", "--colsep", ",", "printf '[%s]' {3} z; echo"], stdin=b"a,b\n")
+case("colsep-missing-column-dry-run", ["-k", "--dry-run", "--colsep", ",", "echo", "x{3}x", "{3}", "z"], stdin=b"a,b\n")
+case("colsep-missing-column-quote", ["-k", "-q", "--colsep", ",", "printf", "[%s]", "x{3}x", "{3}", "z\\n"], stdin=b"a,b\n")
+case("max-args-missing-positional", ["-k", "-n2", "printf", "[%s]", "{1}", "{2}", "z\\n", ":::", "a", "b", "c"])
 case("sequence", ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"])
 case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
 # Job 1 holds slot 1 until job 3 has started, which it can only do in the
