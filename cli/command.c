@@ -177,6 +177,16 @@ void command_free(command *c)
     sb_free(&c->cache_path);
 }
 
+/* The index in v->args of the argument a SEG_ARG names: {N} counts from
+ * the first, {-N} from the last.  Returns 0 when there is none. */
+static int arg_index(const segment *s, const job_values *v, size_t *idx)
+{
+    if (s->pos == 0 || s->pos > v->nargs)
+        return 0;
+    *idx = s->from_end ? v->nargs - s->pos : s->pos - 1;
+    return 1;
+}
+
 /* Number of values a replacement segment yields.  {N} beyond the job's
  * arguments yields none: as in GNU parallel it is no text at all, not an
  * empty word (except with -q, where every word stays a word). */
@@ -184,7 +194,8 @@ static size_t seg_nvalues(const command *c, const segment *s, const job_values *
 {
     if (s->kind == SEG_ALL_ARGS)
         return v->nargs;
-    if (s->kind == SEG_ARG && s->pos > v->nargs && !c->quote)
+    size_t idx;
+    if (s->kind == SEG_ARG && !arg_index(s, v, &idx) && !c->quote)
         return 0;
     return 1;
 }
@@ -195,10 +206,12 @@ static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t 
     switch (s->kind) {
     case SEG_ALL_ARGS:
         return path_edit_apply(out, v->args[i], strlen(v->args[i]), s->edit);
-    case SEG_ARG:
-        if (s->pos > v->nargs)
+    case SEG_ARG: {
+        size_t idx;
+        if (!arg_index(s, v, &idx))
             return 0;
-        return path_edit_apply(out, v->args[s->pos - 1], strlen(v->args[s->pos - 1]), s->edit);
+        return path_edit_apply(out, v->args[idx], strlen(v->args[idx]), s->edit);
+    }
     case SEG_SEQ:
         return sb_addf(out, "%lu", v->seq);
     case SEG_SLOT:

@@ -31,8 +31,10 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
         r.kind = SEG_SEQ;
     } else if (inlen == 1 && in[0] == '%') {
         r.kind = SEG_SLOT;
-    } else if (inlen > 0 && in[0] >= '1' && in[0] <= '9') {
-        size_t i = 0, pos = 0;
+    } else if ((inlen > 0 && in[0] >= '1' && in[0] <= '9') ||
+               (inlen > 1 && in[0] == '-' && in[1] >= '0' && in[1] <= '9')) {
+        r.from_end = in[0] == '-';
+        size_t i = (size_t)r.from_end, pos = 0;
         while (i < inlen && in[i] >= '0' && in[i] <= '9') {
             pos = pos * 10 + (size_t)(in[i] - '0');
             if (pos > TEMPLATE_MAX_POS)

@@ -2,6 +2,7 @@
  *
  *   {}  {.}  {/}  {//}  {/.}      every argument of the job, edited
  *   {N} {N.} {N/} {N//} {N/.}     argument N (1-based), edited
+ *   {-N} {-N.} ...                argument N counted from the last
  *   {#}                           the job's sequence number
  *   {%}                           the job's slot number
  *
@@ -28,6 +29,7 @@ typedef struct segment {
     segment_kind kind;
     path_edit edit;
     size_t pos;     /* SEG_ARG: 1-based argument number */
+    int from_end;   /* SEG_ARG: pos counts from the last argument ({-N}) */
     size_t off;     /* SEG_TEXT: offset into the parsed text */
     size_t len;     /* SEG_TEXT: length */
     shell_context ctx; /* replacements: the shell quoting the value lands in */

@@ -17,6 +17,7 @@ void run_usage(int fd)
         "  {}  input       {.}  without extension   {/}  basename\n"
         "  {//} dirname    {/.} basename without extension\n"
         "  {#} job number  {%}  job slot            {N} {N.} {N/} {N//} {N/.}  input N\n"
+        "  {-N} {-N.} ...  input N counted from the last\n"
         "\n"
         "options:\n"
         "  -j, --jobs N          job slots: N, N% of the CPUs, +N, -N, 0 (as many as\n"

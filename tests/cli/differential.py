@@ -136,6 +136,14 @@ case("colsep-missing-column-shell", ["-k", "--colsep", ",", "printf '[%s]' {3} z
 case("colsep-missing-column-dry-run", ["-k", "--dry-run", "--colsep", ",", "echo", "x{3}x", "{3}", "z"], stdin=b"a,b\n")
 case("colsep-missing-column-quote", ["-k", "-q", "--colsep", ",", "printf", "[%s]", "x{3}x", "{3}", "z\\n"], stdin=b"a,b\n")
 case("max-args-missing-positional", ["-k", "-n2", "printf", "[%s]", "{1}", "{2}", "z\\n", ":::", "a", "b", "c"])
+case("positional-from-end", ["-k", "echo", "{-1}", "{-2}", "{-3}", "{-1.}", "{-2/}", ":::", "a.x", ":::", "d/b", ":::", "c"])
+case("positional-from-end-max-args", ["-k", "-n3", "echo", "{-1}", ":::", "a", "b", "c", "d"])
+# Past the first argument, {-N} is no text.  (GNU parallel wraps around once
+# for N up to twice the number of arguments, {-2} with one argument being
+# that argument: not compared.)
+case("positional-from-end-beyond", ["-k", "echo", "x{-3}x", "{-3}", "{-0}", "{-01}", "z", ":::", "a"])
+case("positional-from-end-colsep", ["-k", "--colsep", ",", "echo", "{-1}", "{-2}", ":::", "a,b,c"])
+case("positional-from-end-literal", ["-k", "echo", "{-}", "{--1}", "{-x}", ":::", "a"])
 case("sequence", ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"])
 case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
 # Job 1 holds slot 1 until job 3 has started, which it can only do in the
