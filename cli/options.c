@@ -14,7 +14,7 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -28,27 +28,43 @@ typedef struct opt_def {
     enum opt_id id;
 } opt_def;
 
+/* The long names are GNU parallel's, with the spellings it accepts. */
 static const opt_def opt_table[] = {
     {"jobs", 'j', 1, OPT_JOBS},          {"max-procs", 'P', 1, OPT_JOBS},
-    {"keep-order", 'k', 0, OPT_KEEP},    {"tag", 0, 0, OPT_TAG},
+    {"maxprocs", 0, 1, OPT_JOBS},
+    {"keep-order", 'k', 0, OPT_KEEP},    {"keeporder", 0, 0, OPT_KEEP},
+    {"no-keep-order", 0, 0, OPT_NO_KEEP}, {"nokeeporder", 0, 0, OPT_NO_KEEP},
+    {"nok", 0, 0, OPT_NO_KEEP},          {"no-k", 0, 0, OPT_NO_KEEP},
+    {"tag", 0, 0, OPT_TAG},
     {"line-buffer", 0, 0, OPT_LINEBUF},  {"lb", 0, 0, OPT_LINEBUF},
+    {"line-buffered", 0, 0, OPT_LINEBUF}, {"linebuffer", 0, 0, OPT_LINEBUF},
+    {"linebuffered", 0, 0, OPT_LINEBUF},
     {"ungroup", 'u', 0, OPT_UNGROUP},    {"group", 'g', 0, OPT_GROUP},
     {"dry-run", 0, 0, OPT_DRYRUN},       {"dryrun", 0, 0, OPT_DRYRUN},
+    {"dr", 0, 0, OPT_DRYRUN},
     {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
     {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
-    {"max-args", 'n', 1, OPT_MAXARGS},   {"", 'N', 1, OPT_MAXARGS},   {"colsep", 'C', 1, OPT_COLSEP},
-    {"joblog", 0, 1, OPT_JOBLOG},        {"resume", 0, 0, OPT_RESUME},
-    {"resume-failed", 0, 0, OPT_RESUME_FAILED},
+    {"max-args", 'n', 1, OPT_MAXARGS},   {"maxargs", 0, 1, OPT_MAXARGS},
+    {"max-replace-args", 'N', 1, OPT_MAXARGS}, {"maxreplaceargs", 0, 1, OPT_MAXARGS},
+    {"colsep", 'C', 1, OPT_COLSEP},      {"col-sep", 0, 1, OPT_COLSEP},
+    {"joblog", 0, 1, OPT_JOBLOG},        {"jl", 0, 1, OPT_JOBLOG},
+    {"resume", 0, 0, OPT_RESUME},
+    {"resume-failed", 0, 0, OPT_RESUME_FAILED}, {"resumefailed", 0, 0, OPT_RESUME_FAILED},
     {"retries", 0, 1, OPT_RETRIES},      {"halt", 0, 1, OPT_HALT},
     {"halt-on-error", 0, 1, OPT_HALT},   {"timeout", 0, 1, OPT_TIMEOUT},
     {"results", 0, 1, OPT_RESULTS},      {"res", 0, 1, OPT_RESULTS},
-    {"will-cite", 0, 0, OPT_NOOP},       {"help", 'h', 0, OPT_HELP},
+    {"result", 0, 1, OPT_RESULTS},
+    {"will-cite", 0, 0, OPT_NOOP},       {"willcite", 0, 0, OPT_NOOP},
+    {"nn", 0, 0, OPT_NOOP},              {"nonotice", 0, 0, OPT_NOOP},
+    {"no-notice", 0, 0, OPT_NOOP},
+    {"help", 'h', 0, OPT_HELP},
     {"version", 'V', 0, OPT_VERSION},    {"arg-file", 'a', 1, OPT_ARGFILE},
+    {"argfile", 0, 1, OPT_ARGFILE},
     {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
     {"verbose", 't', 0, OPT_TRACE},
     {"delimiter", 'd', 1, OPT_DELIMITER}, {"null", '0', 0, OPT_NULL},
     {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
-    {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY},
+    {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY}, {"norunifempty", 0, 0, OPT_NO_EMPTY},
     {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
@@ -257,6 +273,59 @@ int parse_delimiter(const char *s, strbuf *out)
     return out->failed || out->len == 0 ? -1 : 0;
 }
 
+static int is_word_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Reads a quoted part of a word, from just after its opening quote q;
+ * returns where it ends (after the closing quote), or NULL if it does
+ * not. */
+static const char *read_quoted(const char *p, char q, strbuf *word)
+{
+    for (; *p && *p != q; p++) {
+        if (*p == '\\' && p[1] && (q == '"' || p[1] == '\\' || p[1] == '\''))
+            p++;
+        sb_addc(word, *p);
+    }
+    return *p ? p + 1 : NULL;
+}
+
+int split_shell_words(const char *s, strvec *out, strbuf *err)
+{
+    strbuf word = STRBUF_INIT;
+    const char *p = s;
+    int rc = 0;
+    while (rc == 0) {
+        while (is_word_blank(*p))
+            p++;
+        if (!*p)
+            break;
+        sb_clear(&word);
+        sb_reserve(&word, 1); /* an empty word ('') is still a word */
+        while (*p && !is_word_blank(*p)) {
+            if (*p == '\'' || *p == '"') {
+                p = read_quoted(p + 1, *p, &word);
+                if (!p) {
+                    sb_addf(err, "unterminated quote in $PARALLEL: %s", s);
+                    rc = -1;
+                    break;
+                }
+                continue;
+            }
+            if (*p == '\\' && p[1])
+                p++;
+            sb_addc(&word, *p++);
+        }
+        if (rc == 0 && (word.failed || sv_push(out, word.data, word.len) < 0)) {
+            sb_adds(err, "out of memory");
+            rc = -1;
+        }
+    }
+    sb_free(&word);
+    return rc;
+}
+
 static int add_source(run_options *o, source_spec s, strbuf *err)
 {
     source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
@@ -279,6 +348,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         break;
     case OPT_KEEP: o->keep_order = 1; break;
+    case OPT_NO_KEEP: o->keep_order = 0; break;
     case OPT_TAG: o->tag = 1; break;
     case OPT_LINEBUF: o->line_buffer = 1; break;
     case OPT_UNGROUP: o->ungroup = 1; break;
@@ -291,7 +361,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_MAXARGS: {
         long v;
         if (parse_count(val, 0, &v) < 0) {
-            sb_addf(err, "cannot parse -%c '%s' (expected a non-negative integer)", d->short_name, val);
+            sb_addf(err, "cannot parse the number of arguments '%s' (expected a non-negative integer)", val);
             return -1;
         }
         o->max_args = (size_t)v;

@@ -91,6 +91,13 @@ int parse_duration(const char *s, double *seconds, int *percent);
  * the result is empty or out of memory. */
 int parse_delimiter(const char *s, strbuf *out);
 
+/* Splits $PARALLEL into words as GNU parallel does (perl's shellwords):
+ * blanks separate words; a backslash keeps the next byte; '...' is
+ * literal but for \\ and \'; "..." keeps what a backslash escapes.
+ * Appends the words to *out.  Returns 0, or -1 with a message in *err
+ * (an unterminated quote, out of memory). */
+int split_shell_words(const char *s, strvec *out, strbuf *err);
+
 /* Resolves the slot count for a machine with ncpu usable CPUs. */
 long jobs_resolve(jobs_kind kind, double value, long ncpu);
 

@@ -52,7 +52,11 @@ void run_usage(int fd)
         "      --silent          cancel -v\n"
         "      --bar, --eta, --progress   progress on standard error\n"
         "      --will-cite       accepted for compatibility; does nothing\n"
+        "      --no-keep-order   cancel -k\n"
         "  -h, --help            show this help\n"
+        "\n"
+        "Default options come from $PARALLEL; GNU parallel's other spellings of\n"
+        "these options (--jl, --result, --linebuffer...) work too.\n"
         "\n"
         "exit status: 0 if all jobs succeeded, the number of failed jobs (101: more\n"
         "than 100), the failing job's status with --halt ...,fail=1, 255 on errors.\n";

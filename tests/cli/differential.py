@@ -42,7 +42,7 @@ HANG = 600
 
 def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
          results=None, timeout=HANG, pre=None, after=None, check=None, stdout=True,
-         expect=None, shell=None):
+         expect=None, shell=None, env=None):
     """Registers one differential case.
 
     args    the words after `parallel` / `mproc run`
@@ -62,10 +62,11 @@ def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=Non
             parallel is unsafe: it is not run, and no file named "pwned" may
             appear in the working directory
     shell   the jobs' shell for this case (default: bash)
+    env     variables set for both tools (e.g. PARALLEL)
     """
     CASES.append(dict(name=name, args=args, stdin=stdin, files=files or {}, stderr=stderr,
                       sort=sort, joblog=joblog, results=results, timeout=timeout, pre=pre, stdout=stdout,
-                      after=after, check=check, expect=expect, shell=shell))
+                      after=after, check=check, expect=expect, shell=shell, env=env or {}))
 
 
 SELF_CHECKS = []
@@ -338,6 +339,17 @@ case("results-alias", ["-k", "--res", "out", "echo", ":::", "a", "b"], results="
 case("tag-colsep", ["-k", "--tag", "--colsep", ",", "echo", "{2}"], stdin=b"a,b\nc,d\n")
 case("keep-order-joblog-failures", ["-j3", "-k", "--joblog", "log", "sleep 0.{}; exit {}", ":::", "3", "1", "2", "0"],
      joblog="log")
+case("long-aliases", ["--jl", "log", "--keeporder", "--maxprocs", "2", "--maxargs", "1", "--col-sep", ",",
+                     "--result", "res", "--willcite", "echo", "{2}", "{1}", ":::", "a,1", "b,2"], joblog="log", results="res")
+case("long-aliases-line-buffer", ["-j1", "--linebuffer", "echo", ":::", "a", "b"])
+case("long-aliases-more", ["--keep-order", "--no-keep-order", "-k", "--line-buffered", "--dr", "--argfile", "in",
+                           "--max-replace-args=2", "--nonotice", "echo", "{2}", "{1}"], files={"in": b"a\nb\nc\n"})
+case("long-aliases-resume", ["-k", "--resumefailed", "--joblog", "log", "--norunifempty", "echo {}; exit {}", ":::", "0", "1"],
+     joblog="log", pre="parallel --will-cite -k --joblog log 'echo {}; exit {}' ::: 0 1 >/dev/null")
+case("env-default-options", ["echo", ":::", "a", "b"], env={"PARALLEL": "-k --tag"})
+case("env-default-options-quoted", ["echo", '"a b"', ":::", "x", "y"], env={"PARALLEL": "-k -I \"a b\"  --tag -j1"})
+case("env-default-options-overridden", ["-j1", "--tag", "echo", ":::", "b", "a"], env={"PARALLEL": "-j2 -k"})
+case("env-default-options-escapes", ["echo", ":::", "x"], env={"PARALLEL": "-k --colsep '\\t' -I\\ a\\\\"})
 case("will-cite", ["--will-cite", "-k", "echo", ":::", "a"])
 
 # ---- exit status ----------------------------------------------------------
@@ -539,6 +551,7 @@ def run_expected(c, mproc, base, env):
 def run_case(c, mproc, base, env):
     if c["shell"]:
         env = dict(env, PARALLEL_SHELL=c["shell"], SHELL=c["shell"])
+    env = dict(env, **c["env"])
     if c["expect"] is not None:
         return run_expected(c, mproc, base, env)
     ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)

@@ -335,6 +335,33 @@ static void check_delimiter(const char *in, const char *want, size_t want_len)
     sb_free(&b);
 }
 
+static void check_words(const char *in, size_t n, const char *const *want)
+{
+    strvec v = STRVEC_INIT;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(split_shell_words(in, &v, &err), 0);
+    assert_int_equal(v.len, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v.items[i], want[i]);
+    sv_free(&v);
+    sb_free(&err);
+}
+
+static void test_shell_words(void **state)
+{
+    (void)state;
+    check_words("", 0, NULL);
+    check_words("  -k\t--tag  ", 2, (const char *const[]){"-k", "--tag"});
+    check_words("-I 'a b' \"c\\\"d\" e\\ f ''", 5, (const char *const[]){"-I", "a b", "c\"d", "e f", ""});
+    check_words("'x\\'y' 'p\\q' a\"b c\"d", 3, (const char *const[]){"x'y", "p\\q", "ab cd"});
+    strvec v = STRVEC_INIT;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(split_shell_words("-k 'open", &v, &err), -1);
+    assert_non_null(strstr(sb_str(&err), "unterminated"));
+    sv_free(&v);
+    sb_free(&err);
+}
+
 static void test_delimiters(void **state)
 {
     (void)state;
@@ -541,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_perl_expressions),
         cmocka_unit_test(test_option_values),
         cmocka_unit_test(test_delimiters),
+        cmocka_unit_test(test_shell_words),
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_command_rendering),
         cmocka_unit_test(test_columns),
