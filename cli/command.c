@@ -40,14 +40,14 @@ static int is_shell_word(const char *s)
 
 /* -q: every word is one argument; its text is literal, only replacement
  * strings in it are replaced. */
-static int compile_quoted(command *c, char **words, size_t nwords)
+static int compile_quoted(command *c, char **words, size_t nwords, const char *replace)
 {
     size_t cap = 0;
     for (size_t w = 0; w < nwords; w++) {
         size_t base = c->text.len;
         size_t before = c->segs.len;
         sb_adds(&c->text, words[w]);
-        long found = template_split(words[w], strlen(words[w]), base, &c->segs);
+        long found = template_split(words[w], strlen(words[w]), base, replace, &c->segs);
         if (found < 0 || c->text.failed)
             return -1;
         if (found > 0)
@@ -109,11 +109,11 @@ static int assign_contexts(command *c, strbuf *err)
 /* The words are joined with spaces into shell text, as GNU parallel does;
  * the text can be exec'd directly when every byte outside the replacement
  * strings is inert to the shell. */
-static int compile_joined(command *c, char **words, size_t nwords, strbuf *err)
+static int compile_joined(command *c, char **words, size_t nwords, const char *replace, strbuf *err)
 {
     if (join_words(&c->text, words, nwords) < 0)
         return -1;
-    long found = template_split(c->text.data, c->text.len, 0, &c->segs);
+    long found = template_split(c->text.data, c->text.len, 0, replace, &c->segs);
     if (found < 0)
         return -1;
     c->has_repl = found > 0;
@@ -149,7 +149,7 @@ static int refuse_perl(char **words, size_t nwords, strbuf *err)
     return rc;
 }
 
-int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *err)
+int command_compile(command *c, char **words, size_t nwords, int quote, const char *replace, strbuf *err)
 {
     memset(c, 0, sizeof *c);
     c->quote = quote;
@@ -161,7 +161,8 @@ int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *
     size_t errlen = err->len;
     int rc = -1;
     if (sb_reserve(&c->text, 1) == 0) /* segments index into text.data */
-        rc = quote ? compile_quoted(c, words, nwords) : compile_joined(c, words, nwords, err);
+        rc = quote ? compile_quoted(c, words, nwords, replace)
+                   : compile_joined(c, words, nwords, replace, err);
     if (rc < 0 && err->len == errlen)
         sb_adds(err, "out of memory");
     return rc;
@@ -176,10 +177,27 @@ void command_free(command *c)
     sb_free(&c->cache_path);
 }
 
-/* Number of values a replacement segment yields. */
-static size_t seg_nvalues(const segment *s, const job_values *v)
+/* The index in v->args of the argument a SEG_ARG names: {N} counts from
+ * the first, {-N} from the last.  Returns 0 when there is none. */
+static int arg_index(const segment *s, const job_values *v, size_t *idx)
 {
-    return s->kind == SEG_ALL_ARGS ? v->nargs : 1;
+    if (s->pos == 0 || s->pos > v->nargs)
+        return 0;
+    *idx = s->from_end ? v->nargs - s->pos : s->pos - 1;
+    return 1;
+}
+
+/* Number of values a replacement segment yields.  {N} beyond the job's
+ * arguments yields none: as in GNU parallel it is no text at all, not an
+ * empty word (except with -q, where every word stays a word). */
+static size_t seg_nvalues(const command *c, const segment *s, const job_values *v)
+{
+    if (s->kind == SEG_ALL_ARGS)
+        return v->nargs;
+    size_t idx;
+    if (s->kind == SEG_ARG && !arg_index(s, v, &idx) && !c->quote)
+        return 0;
+    return 1;
 }
 
 /* Appends value i of a replacement segment (unquoted). */
@@ -188,10 +206,12 @@ static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t 
     switch (s->kind) {
     case SEG_ALL_ARGS:
         return path_edit_apply(out, v->args[i], strlen(v->args[i]), s->edit);
-    case SEG_ARG:
-        if (s->pos > v->nargs)
+    case SEG_ARG: {
+        size_t idx;
+        if (!arg_index(s, v, &idx))
             return 0;
-        return path_edit_apply(out, v->args[s->pos - 1], strlen(v->args[s->pos - 1]), s->edit);
+        return path_edit_apply(out, v->args[idx], strlen(v->args[idx]), s->edit);
+    }
     case SEG_SEQ:
         return sb_addf(out, "%lu", v->seq);
     case SEG_SLOT:
@@ -237,7 +257,7 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
                 sb_add(out, c->text.data + s->off, s->len);
             continue;
         }
-        size_t n = seg_nvalues(s, v);
+        size_t n = seg_nvalues(c, s, v);
         for (size_t i = 0; i < n; i++) {
             if (i)
                 sb_addc(out, ' ');
@@ -365,7 +385,7 @@ int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
             continue;
         }
         /* The shell splits "x{}y" with two arguments into "xa" and "by". */
-        size_t n = seg_nvalues(s, v);
+        size_t n = seg_nvalues(c, s, v);
         for (size_t i = 0; i < n && rc == 0; i++) {
             if (i)
                 rc = finish_word(argv, &word, &open);

@@ -36,11 +36,12 @@ typedef struct job_values {
     unsigned long slot; /* {%} */
 } job_values;
 
-/* Compiles the command words (quote: -q, every word is literal).  Returns
+/* Compiles the command words (quote: -q, every word is literal; replace:
+ * -I's string for {}, NULL for none: see template_split).  Returns
  * 0, or -1 with a message in *err: out of memory, a {= perl expression =},
  * or a replacement string at a place no quoting makes safe (after a $,
  * after a here-document...).  c is always safe to command_free. */
-int command_compile(command *c, char **words, size_t nwords, int quote, strbuf *err);
+int command_compile(command *c, char **words, size_t nwords, int quote, const char *replace, strbuf *err);
 void command_free(command *c);
 
 /* Appends the shell form of the job to *out; returns 0 or -1. */

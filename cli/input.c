@@ -18,6 +18,7 @@ typedef struct source {
     strvec values;      /* in-memory values (unused for a streamed source) */
     FILE *stream;       /* streamed source, or NULL */
     int owns_stream;
+    int at_eof_str;     /* -E: the end-of-file string was read */
 } source;
 
 typedef struct group {
@@ -34,31 +35,111 @@ struct input {
     size_t *odometer;       /* current row of each group */
     int started, finished;
     size_t max_args;
+    int no_args;            /* -n0: jobs are given no arguments */
+    const char *eof_str;    /* -E, or NULL */
+    size_t eof_len;
+    int skip_blank;         /* -r */
     colsep *colsep;
-    char *line;             /* getline buffer */
+    const char *delim;      /* ends each record of a file: -d, -0 or newline */
+    size_t delim_len;
+    char *line;             /* getdelim buffer */
     size_t line_cap;
+    strbuf record;          /* a record ending in a delimiter of several bytes */
     strvec row0;            /* the current row of group 0 */
 };
 
-static int read_line(FILE *f, char **line, size_t *cap, size_t *len)
+/* Reads the next record of f: up to the delimiter (removed) or the end
+ * of the file.  A one-byte delimiter reads straight into in->line; a
+ * longer one collects pieces ending in its last byte until they end in
+ * all of it.  Returns 1 with *rec and *len set, 0 at the end of the file,
+ * -1 on a read error or when out of memory. */
+static int read_record(input *in, FILE *f, const char **rec, size_t *len)
 {
-    errno = 0;
-    ssize_t n = getline(line, cap, f);
-    if (n < 0)
-        return errno ? -1 : 0;
-    if (n > 0 && (*line)[n - 1] == '\n')
-        n--;
-    (*line)[n] = '\0';
-    *len = (size_t)n;
+    const char *delim = in->delim;
+    size_t dlen = in->delim_len;
+    int got = 0;
+    sb_clear(&in->record);
+    for (;;) {
+        errno = 0;
+        ssize_t n = getdelim(&in->line, &in->line_cap, delim[dlen - 1], f);
+        if (n < 0 && errno)
+            return -1;
+        if (n < 0 && !got)
+            return 0;
+        if (n < 0)
+            break; /* the last record, without a delimiter */
+        got = 1;
+        if (dlen == 1) {
+            if (in->line[n - 1] == delim[0])
+                in->line[--n] = '\0';
+            *rec = in->line;
+            *len = (size_t)n;
+            return 1;
+        }
+        if (sb_add(&in->record, in->line, (size_t)n) < 0)
+            return -1;
+        size_t have = in->record.len;
+        if (have >= dlen && !memcmp(in->record.data + have - dlen, delim, dlen)) {
+            in->record.len -= dlen;
+            in->record.data[in->record.len] = '\0';
+            break;
+        }
+    }
+    *rec = in->record.data;
+    *len = in->record.len;
     return 1;
 }
 
-static int open_source(source *s, const source_spec *spec, strbuf *err)
+typedef enum record_verdict { RECORD_KEEP, RECORD_SKIP, RECORD_END } record_verdict;
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!s[i] || !strchr(" \t\n\r\f\v", s[i]))
+            return 0;
+    return 1;
+}
+
+/* What becomes of a record read from a source: -E's string ends the
+ * source, -r skips blank records (in that order, as GNU parallel checks
+ * them); values after ::: are records too. */
+static record_verdict judge_record(const input *in, const char *rec, size_t len)
+{
+    if (in->eof_str && len == in->eof_len && !memcmp(rec, in->eof_str, len))
+        return RECORD_END;
+    if (in->skip_blank && is_blank(rec, len))
+        return RECORD_SKIP;
+    return RECORD_KEEP;
+}
+
+/* The next record of a file source that -E and -r let through.  Returns
+ * 1, 0 at its end, or -1 (see read_record). */
+static int next_record(input *in, source *s, const char **rec, size_t *len)
+{
+    for (;;) {
+        if (s->at_eof_str)
+            return 0;
+        int r = read_record(in, s->stream, rec, len);
+        if (r <= 0)
+            return r;
+        record_verdict v = judge_record(in, *rec, *len);
+        if (v == RECORD_KEEP)
+            return 1;
+        if (v == RECORD_END)
+            s->at_eof_str = 1;
+    }
+}
+
+static int open_source(input *in, source *s, const source_spec *spec, strbuf *err)
 {
     if (spec->kind == SOURCE_ARGS) {
-        for (size_t i = 0; i < spec->nargs; i++)
-            if (sv_pushs(&s->values, spec->args[i]) < 0)
+        for (size_t i = 0; i < spec->nargs; i++) {
+            record_verdict v = judge_record(in, spec->args[i], strlen(spec->args[i]));
+            if (v == RECORD_END)
+                break;
+            if (v == RECORD_KEEP && sv_pushs(&s->values, spec->args[i]) < 0)
                 goto oom;
+        }
         return 0;
     }
     if (!spec->path || !strcmp(spec->path, "-")) {
@@ -81,10 +162,11 @@ static int slurp_source(input *in, source *s, strbuf *err)
 {
     if (!s->stream)
         return 0;
+    const char *rec;
     size_t len;
     int r;
-    while ((r = read_line(s->stream, &in->line, &in->line_cap, &len)) > 0)
-        if (sv_push(&s->values, in->line, len) < 0) {
+    while ((r = next_record(in, s, &rec, &len)) > 0)
+        if (sv_push(&s->values, rec, len) < 0) {
             sb_adds(err, "out of memory");
             return -1;
         }
@@ -101,6 +183,12 @@ int input_open(input **out, const run_options *o, strbuf *err)
     if (!in)
         goto oom;
     in->max_args = o->max_args ? o->max_args : 1;
+    in->no_args = o->no_args;
+    in->eof_str = o->eof_str;
+    in->eof_len = o->eof_str ? strlen(o->eof_str) : 0;
+    in->skip_blank = o->skip_blank;
+    in->delim = o->delimiter.len ? o->delimiter.data : "\n";
+    in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
         goto fail;
     size_t ns = o->nsources ? o->nsources : 1;
@@ -116,7 +204,7 @@ int input_open(input **out, const run_options *o, strbuf *err)
         in->ngroups = 1;
     } else {
         for (size_t i = 0; i < o->nsources; i++) {
-            if (open_source(&in->sources[i], &o->sources[i], err) < 0)
+            if (open_source(in, &in->sources[i], &o->sources[i], err) < 0)
                 goto fail;
             if (i == 0 || !o->sources[i].linked) {
                 in->groups[in->ngroups].first = i;
@@ -163,15 +251,16 @@ static int next_row0(input *in, strbuf *err)
 {
     sv_clear(&in->row0);
     if (in->streamed) {
+        const char *rec;
         size_t len;
-        int r = read_line(in->sources[0].stream, &in->line, &in->line_cap, &len);
+        int r = next_record(in, &in->sources[0], &rec, &len);
         if (r < 0) {
             sb_addf(err, "cannot read input: %s", strerror(errno));
             return -1;
         }
         if (r == 0)
             return 0;
-        return sv_push(&in->row0, in->line, len) < 0 ? -1 : 1;
+        return sv_push(&in->row0, rec, len) < 0 ? -1 : 1;
     }
     group *g = &in->groups[0];
     if (in->odometer[0] >= g->rows)
@@ -256,6 +345,8 @@ int input_next(input *in, strvec *args, strbuf *err)
             break;
         got++;
     }
+    if (in->no_args)
+        sv_clear(args);
     return got > 0;
 }
 
@@ -273,6 +364,7 @@ void input_close(input *in)
     free(in->odometer);
     sv_free(&in->row0);
     free(in->line);
+    sb_free(&in->record);
     colsep_free(in->colsep);
     free(in);
 }

@@ -100,8 +100,7 @@ static int make_outputs(job *j, capture_mode capture, int outp[2], int errp[2], 
     return 0;
 }
 
-int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char *shell,
-              capture_mode capture, strbuf *err)
+int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err)
 {
     j->slot = slot;
     j->attempts++;
@@ -111,6 +110,17 @@ int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char 
     j->received = 0;
     sb_clear(&j->out);
     sb_clear(&j->err);
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
+    sb_clear(&j->cmd);
+    if (command_shell_text(cmd, &v, &j->cmd) < 0) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err)
+{
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, child[2];
     if (make_outputs(j, capture, outp, errp, child, err) < 0) {
         close_pair(outp);
@@ -118,12 +128,10 @@ int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char 
         return -1;
     }
     job_values v = {j->args.items, j->args.len, j->seq, j->slot};
-    sb_clear(&j->cmd);
     strvec argv = STRVEC_INIT;
     strbuf path = STRBUF_INIT;
-    int direct = -1, rc = ENOMEM;
-    if (command_shell_text(cmd, &v, &j->cmd) == 0)
-        direct = command_argv(cmd, &v, &argv, &path);
+    int rc = ENOMEM;
+    int direct = command_argv(cmd, &v, &argv, &path);
     if (direct >= 0) {
         j->start_real = clock_real();
         j->start_mono = clock_mono();

@@ -46,11 +46,15 @@ double clock_real(void);
 job *job_new(void);
 void job_free(job *j);
 
-/* Starts (or restarts) the job in slot: renders its command, then execs
- * it directly when the command allows, through shell otherwise.  Returns
- * 0, or -1 with a message in *err. */
-int job_start(job *j, unsigned long slot, command *cmd, spawner *sp, const char *shell,
-              capture_mode capture, strbuf *err);
+/* Readies the job for a (first or next) attempt in slot: clears what
+ * an earlier attempt left and renders its shell form into j->cmd.
+ * Returns 0, or -1 with a message in *err. */
+int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err);
+
+/* Starts a prepared job: execs it directly when the command allows,
+ * through shell otherwise.  What j->out holds already stays in front of
+ * the job's output.  Returns 0, or -1 with a message in *err. */
+int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err);
 
 /* Reads the memory files of a job that is over into out and err.
  * Returns 0, or -1 when out of memory or unreadable (message in *err). */

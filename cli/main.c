@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,39 +44,62 @@ static void ensure_std_fds(void)
         }
 }
 
+/* GNU parallel reads default options from $PARALLEL, as if they came
+ * first on the command line.  Fills *words with them followed by
+ * argv[0..argc); returns 0, or -1 with a message in *err. */
+static int with_default_options(int argc, char **argv, strvec *words, strbuf *err)
+{
+    const char *env = getenv("PARALLEL");
+    if (env && split_shell_words(env, words, err) < 0)
+        return -1;
+    for (int i = 0; i < argc; i++)
+        if (sv_pushs(words, argv[i]) < 0) {
+            sb_adds(err, "out of memory");
+            return -1;
+        }
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_options o;
     strbuf err = STRBUF_INIT;
-    if (run_options_parse(&o, argc, argv, &err) < 0) {
+    strvec words = STRVEC_INIT;
+    int status = RUN_EXIT_ERROR;
+    memset(&o, 0, sizeof o);
+    if (with_default_options(argc, argv, &words, &err) < 0 ||
+        run_options_parse(&o, (int)words.len, words.items, &err) < 0) {
         strbuf m = STRBUF_INIT;
         sb_addf(&m, "mproc run: %s\nTry 'mproc run --help' for more information.\n", sb_str(&err));
         write_all(2, m.data, m.len);
         sb_free(&m);
-        sb_free(&err);
-        run_options_free(&o);
-        return RUN_EXIT_ERROR;
+        goto out;
     }
-    sb_free(&err);
     if (o.show_help) {
         run_usage(1);
-        run_options_free(&o);
-        return 0;
+        status = 0;
+        goto out;
     }
     if (o.show_version) {
         write_all(1, "mproc run " MPROC_VERSION "\n", strlen("mproc run " MPROC_VERSION "\n"));
-        run_options_free(&o);
-        return 0;
+        status = 0;
+        goto out;
     }
     int signo = 0;
-    int status = run_jobs(&o, &signo);
-    run_options_free(&o);
+    status = run_jobs(&o, &signo);
     if (signo) {
+        run_options_free(&o);
+        sv_free(&words);
+        sb_free(&err);
         /* Tell our parent the truth: we were interrupted. */
         signal(signo, SIG_DFL);
         raise(signo);
         return 128 + signo;
     }
+out:
+    run_options_free(&o);
+    sv_free(&words);
+    sb_free(&err);
     return status;
 }
 

@@ -14,32 +14,58 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
 };
 
+/* An option's value: none, the next word (or attached: -j4, --jobs=4),
+ * or optional and then only attached (-iSTR, --replace=STR). */
+enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED };
+
 typedef struct opt_def {
-    const char *name;   /* long name without "--" */
+    const char *name;   /* long name without "--"; "" if none */
     char short_name;    /* 0 if none */
-    int takes_value;
+    int takes_value;    /* VALUE_NONE, VALUE_NEXT or VALUE_ATTACHED */
     enum opt_id id;
 } opt_def;
 
+/* The long names are GNU parallel's, with the spellings it accepts. */
 static const opt_def opt_table[] = {
     {"jobs", 'j', 1, OPT_JOBS},          {"max-procs", 'P', 1, OPT_JOBS},
-    {"keep-order", 'k', 0, OPT_KEEP},    {"tag", 0, 0, OPT_TAG},
+    {"maxprocs", 0, 1, OPT_JOBS},
+    {"keep-order", 'k', 0, OPT_KEEP},    {"keeporder", 0, 0, OPT_KEEP},
+    {"no-keep-order", 0, 0, OPT_NO_KEEP}, {"nokeeporder", 0, 0, OPT_NO_KEEP},
+    {"nok", 0, 0, OPT_NO_KEEP},          {"no-k", 0, 0, OPT_NO_KEEP},
+    {"tag", 0, 0, OPT_TAG},
     {"line-buffer", 0, 0, OPT_LINEBUF},  {"lb", 0, 0, OPT_LINEBUF},
+    {"line-buffered", 0, 0, OPT_LINEBUF}, {"linebuffer", 0, 0, OPT_LINEBUF},
+    {"linebuffered", 0, 0, OPT_LINEBUF},
     {"ungroup", 'u', 0, OPT_UNGROUP},    {"group", 'g', 0, OPT_GROUP},
     {"dry-run", 0, 0, OPT_DRYRUN},       {"dryrun", 0, 0, OPT_DRYRUN},
+    {"dr", 0, 0, OPT_DRYRUN},
     {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
     {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
-    {"max-args", 'n', 1, OPT_MAXARGS},   {"colsep", 'C', 1, OPT_COLSEP},
-    {"joblog", 0, 1, OPT_JOBLOG},        {"resume", 0, 0, OPT_RESUME},
-    {"resume-failed", 0, 0, OPT_RESUME_FAILED},
+    {"max-args", 'n', 1, OPT_MAXARGS},   {"maxargs", 0, 1, OPT_MAXARGS},
+    {"max-replace-args", 'N', 1, OPT_MAXARGS}, {"maxreplaceargs", 0, 1, OPT_MAXARGS},
+    {"colsep", 'C', 1, OPT_COLSEP},      {"col-sep", 0, 1, OPT_COLSEP},
+    {"joblog", 0, 1, OPT_JOBLOG},        {"jl", 0, 1, OPT_JOBLOG},
+    {"resume", 0, 0, OPT_RESUME},
+    {"resume-failed", 0, 0, OPT_RESUME_FAILED}, {"resumefailed", 0, 0, OPT_RESUME_FAILED},
     {"retries", 0, 1, OPT_RETRIES},      {"halt", 0, 1, OPT_HALT},
     {"halt-on-error", 0, 1, OPT_HALT},   {"timeout", 0, 1, OPT_TIMEOUT},
     {"results", 0, 1, OPT_RESULTS},      {"res", 0, 1, OPT_RESULTS},
-    {"will-cite", 0, 0, OPT_NOOP},       {"help", 'h', 0, OPT_HELP},
+    {"result", 0, 1, OPT_RESULTS},
+    {"will-cite", 0, 0, OPT_NOOP},       {"willcite", 0, 0, OPT_NOOP},
+    {"nn", 0, 0, OPT_NOOP},              {"nonotice", 0, 0, OPT_NOOP},
+    {"no-notice", 0, 0, OPT_NOOP},
+    {"help", 'h', 0, OPT_HELP},
     {"version", 'V', 0, OPT_VERSION},    {"arg-file", 'a', 1, OPT_ARGFILE},
+    {"argfile", 0, 1, OPT_ARGFILE},
+    {"", 'v', 0, OPT_VERBOSE},           {"silent", 0, 0, OPT_SILENT},
+    {"verbose", 't', 0, OPT_TRACE},
+    {"delimiter", 'd', 1, OPT_DELIMITER}, {"null", '0', 0, OPT_NULL},
+    {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
+    {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY}, {"norunifempty", 0, 0, OPT_NO_EMPTY},
+    {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -217,6 +243,89 @@ int parse_duration(const char *s, double *seconds, int *percent)
     return 0;
 }
 
+static int is_octal(char c)
+{
+    return c >= '0' && c <= '7';
+}
+
+int parse_delimiter(const char *s, strbuf *out)
+{
+    sb_clear(out);
+    for (const char *p = s; *p; p++) {
+        if (*p != '\\') {
+            sb_addc(out, *p);
+            continue;
+        }
+        const char *q = p + 1;
+        if (*q == 't' || *q == 'n' || *q == 'r') {
+            sb_addc(out, *q == 't' ? '\t' : *q == 'n' ? '\n' : '\r');
+            p = q;
+        } else if (is_octal(q[0]) && is_octal(q[1]) && is_octal(q[2])) {
+            sb_addc(out, (char)(((q[0] - '0') << 6 | (q[1] - '0') << 3 | (q[2] - '0')) & 0xff));
+            p = q + 2;
+        } else if (is_octal(q[0])) {
+            sb_addc(out, (char)(q[0] - '0'));
+            p = q;
+        } else {
+            sb_addc(out, '\\');
+        }
+    }
+    return out->failed || out->len == 0 ? -1 : 0;
+}
+
+static int is_word_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* Reads a quoted part of a word, from just after its opening quote q;
+ * returns where it ends (after the closing quote), or NULL if it does
+ * not. */
+static const char *read_quoted(const char *p, char q, strbuf *word)
+{
+    for (; *p && *p != q; p++) {
+        if (*p == '\\' && p[1] && (q == '"' || p[1] == '\\' || p[1] == '\''))
+            p++;
+        sb_addc(word, *p);
+    }
+    return *p ? p + 1 : NULL;
+}
+
+int split_shell_words(const char *s, strvec *out, strbuf *err)
+{
+    strbuf word = STRBUF_INIT;
+    const char *p = s;
+    int rc = 0;
+    while (rc == 0) {
+        while (is_word_blank(*p))
+            p++;
+        if (!*p)
+            break;
+        sb_clear(&word);
+        sb_reserve(&word, 1); /* an empty word ('') is still a word */
+        while (*p && !is_word_blank(*p)) {
+            if (*p == '\'' || *p == '"') {
+                p = read_quoted(p + 1, *p, &word);
+                if (!p) {
+                    sb_addf(err, "unterminated quote in $PARALLEL: %s", s);
+                    rc = -1;
+                    break;
+                }
+                continue;
+            }
+            if (*p == '\\' && p[1])
+                p++;
+            sb_addc(&word, *p++);
+        }
+        if (rc == 0 && (word.failed || sv_push(out, word.data, word.len) < 0)) {
+            sb_adds(err, "out of memory");
+            rc = -1;
+        }
+    }
+    sb_free(&word);
+    return rc;
+}
+
 static int add_source(run_options *o, source_spec s, strbuf *err)
 {
     source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
@@ -239,6 +348,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         break;
     case OPT_KEEP: o->keep_order = 1; break;
+    case OPT_NO_KEEP: o->keep_order = 0; break;
     case OPT_TAG: o->tag = 1; break;
     case OPT_LINEBUF: o->line_buffer = 1; break;
     case OPT_UNGROUP: o->ungroup = 1; break;
@@ -250,13 +360,20 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_PROGRESS: o->progress = 1; break;
     case OPT_MAXARGS: {
         long v;
-        if (parse_count(val, 1, &v) < 0) {
-            sb_addf(err, "cannot parse -n '%s' (expected a positive integer)", val);
+        if (parse_count(val, 0, &v) < 0) {
+            sb_addf(err, "cannot parse the number of arguments '%s' (expected a non-negative integer)", val);
             return -1;
         }
         o->max_args = (size_t)v;
+        o->no_args = v == 0;
         break;
     }
+    case OPT_EOF_OPT:
+    case OPT_EOF:
+        /* A bare -e turns the end-of-file string off, as in xargs. */
+        o->eof_str = val && *val ? val : NULL;
+        break;
+    case OPT_NO_EMPTY: o->skip_blank = 1; break;
     case OPT_COLSEP:
         if (!*val) {
             sb_adds(err, "--colsep needs a non-empty separator");
@@ -282,6 +399,8 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
             sb_addf(err, "cannot parse --retries '%s' (expected a non-negative integer)", val);
             return -1;
         }
+        if (o->retries == 0)
+            o->retries = RETRIES_FOREVER;
         break;
     case OPT_HALT:
         if (parse_halt(val, &o->halt) < 0) {
@@ -302,6 +421,27 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->results = val;
         break;
+    case OPT_REPLACE_OPT:
+        if (!val)
+            val = "{}";
+        /* fall through */
+    case OPT_REPLACE:
+        if (!*val) {
+            sb_adds(err, "-I needs a non-empty replacement string");
+            return -1;
+        }
+        o->replace = strcmp(val, "{}") ? val : NULL;
+        break;
+    case OPT_DELIMITER:
+        if (parse_delimiter(val, &o->delimiter) < 0) {
+            sb_addf(err, "cannot use -d '%s' (expected a non-empty delimiter)", val);
+            return -1;
+        }
+        break;
+    case OPT_NULL: o->null = 1; break;
+    case OPT_VERBOSE: o->verbose = 1; break;
+    case OPT_SILENT: o->verbose = 0; break;
+    case OPT_TRACE: o->trace = 1; break;
     case OPT_NOOP: break;
     case OPT_HELP: o->show_help = 1; break;
     case OPT_VERSION: o->show_version = 1; break;
@@ -316,7 +456,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
 static const opt_def *find_long(const char *name, size_t len)
 {
     for (size_t k = 0; k < NOPTS; k++)
-        if (strlen(opt_table[k].name) == len && !strncmp(opt_table[k].name, name, len))
+        if (len > 0 && strlen(opt_table[k].name) == len && !strncmp(opt_table[k].name, name, len))
             return &opt_table[k];
     return NULL;
 }
@@ -344,7 +484,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
             return -1;
         }
         const char *val = NULL;
-        if (d->takes_value) {
+        if (d->takes_value == VALUE_ATTACHED) {
+            val = eq ? eq + 1 : NULL;
+        } else if (d->takes_value) {
             if (eq) {
                 val = eq + 1;
             } else if (*i + 1 < argc) {
@@ -359,7 +501,7 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         }
         return apply_option(o, d, val, err);
     }
-    /* Bundled short options: -kq, -j4, -j 4. */
+    /* Bundled short options: -kq, -j4, -j 4, -iSTR. */
     for (const char *c = w + 1; *c; c++) {
         const opt_def *d = find_short(*c);
         if (!d) {
@@ -372,7 +514,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
             continue;
         }
         const char *val;
-        if (c[1]) {
+        if (d->takes_value == VALUE_ATTACHED) {
+            val = c[1] ? c + 1 : NULL;
+        } else if (c[1]) {
             val = c + 1;
             if (*val == '=')
                 val++;
@@ -391,6 +535,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 {
     memset(o, 0, sizeof *o);
     o->jobs_kind = JOBS_CPUS;
+    o->retries = 1;
     int i = 0;
     for (; i < argc; i++) {
         const char *w = argv[i];
@@ -421,7 +566,8 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
                 return -1;
             }
             for (int k = start; k < i; k++) {
-                source_spec s = {SOURCE_FILE, NULL, 0, argv[k], k == start ? linked : 0};
+                /* ::::+ links every file it names, as GNU parallel does. */
+                source_spec s = {SOURCE_FILE, NULL, 0, argv[k], linked};
                 if (add_source(o, s, err) < 0)
                     return -1;
             }
@@ -433,6 +579,10 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
     }
     if (o->nsources > 0 && o->sources[0].linked) {
         sb_adds(err, "the first input source cannot be linked (':::+' or '::::+' needs a source before it)");
+        return -1;
+    }
+    if (o->null && o->delimiter.len == 0 && sb_addc(&o->delimiter, '\0') < 0) {
+        sb_adds(err, "out of memory");
         return -1;
     }
     if (o->resume && o->resume_failed)
@@ -447,6 +597,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 void run_options_free(run_options *o)
 {
     free(o->sources);
+    sb_free(&o->delimiter);
     o->sources = NULL;
     o->nsources = 0;
 }

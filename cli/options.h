@@ -6,6 +6,7 @@
 #ifndef MPROC_CLI_OPTIONS_H
 #define MPROC_CLI_OPTIONS_H
 
+#include <limits.h>
 #include <stddef.h>
 
 #include "strbuf.h"
@@ -33,6 +34,10 @@ typedef struct halt_spec {
     int percent;
 } halt_spec;
 
+/* --retries 0: as GNU parallel documents it, a failing job is retried
+ * until it succeeds. */
+#define RETRIES_FOREVER LONG_MAX
+
 /* How the number of job slots was asked for. */
 typedef enum jobs_kind { JOBS_CPUS, JOBS_ABS, JOBS_PLUS, JOBS_MINUS, JOBS_PERCENT, JOBS_UNLIMITED } jobs_kind;
 
@@ -44,14 +49,22 @@ typedef struct run_options {
     int line_buffer;
     int ungroup;
     int dry_run;
+    int verbose;                /* -v: print each command on stdout, before its output */
+    int trace;                  /* -t, --verbose: print each command on stderr as it starts */
     int quote;
+    const char *replace;        /* -I: the string that stands for {}; NULL = {} */
     int bar, eta, progress;
-    size_t max_args;            /* -n; 0 = one input per job */
+    size_t max_args;            /* -n, -N; 0 = one input per job */
+    int no_args;                /* -n0, -N0: one input per job, given no arguments */
+    const char *eof_str;        /* -E, -e: a record equal to it ends its source */
+    int skip_blank;             /* -r: records of only blanks are skipped */
     const char *colsep;         /* NULL = no column splitting */
+    strbuf delimiter;           /* -d, -0: ends each input record; empty = newline */
+    int null;                   /* -0 (a -d given too wins, as in GNU parallel) */
     const char *joblog;         /* without a leading '+' */
     int joblog_append;          /* +FILE */
     int resume, resume_failed;
-    long retries;               /* total attempts; 0 and 1 mean one */
+    long retries;               /* total attempts (default 1); RETRIES_FOREVER for --retries 0 */
     halt_spec halt;
     double timeout;             /* seconds, or a percentage */
     int timeout_percent;
@@ -72,6 +85,18 @@ void run_options_free(run_options *o);
 int parse_jobs(const char *s, jobs_kind *kind, double *value);
 int parse_halt(const char *s, halt_spec *h);
 int parse_duration(const char *s, double *seconds, int *percent);
+/* Decodes a -d delimiter as GNU parallel does: \t \n \r, \NNN (three
+ * octal digits) and \N (one octal digit, \0 is NUL) stand for their
+ * bytes; anything else is literal.  Fills *out (cleared first); -1 when
+ * the result is empty or out of memory. */
+int parse_delimiter(const char *s, strbuf *out);
+
+/* Splits $PARALLEL into words as GNU parallel does (perl's shellwords):
+ * blanks separate words; a backslash keeps the next byte; '...' is
+ * literal but for \\ and \'; "..." keeps what a backslash escapes.
+ * Appends the words to *out.  Returns 0, or -1 with a message in *err
+ * (an unterminated quote, out of memory). */
+int split_shell_words(const char *s, strvec *out, strbuf *err);
 
 /* Resolves the slot count for a machine with ncpu usable CPUs. */
 long jobs_resolve(jobs_kind kind, double value, long ncpu);

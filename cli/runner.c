@@ -207,6 +207,48 @@ static void emit_output(runner *r, job *j)
     write_tagged(2, tag, taglen, j->err.data, j->err.len);
 }
 
+/* --line-buffer: prints the complete lines the job has written so far. */
+static void pass_lines(runner *r, job *j, int is_err)
+{
+    if (r->capture != CAPTURE_PIPES || j->discard)
+        return;
+    const char *tag = NULL;
+    size_t taglen = 0;
+    if (r->o->tag) {
+        make_tag(j, &r->scratch);
+        tag = sb_str(&r->scratch);
+        taglen = r->scratch.len;
+    }
+    flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
+}
+
+/* -v and -t: the command as it is run.  -t writes it to standard error
+ * just before the job starts; -v puts it in front of the job's output, so it is
+ * grouped, tagged, stored by --results and counted in the job log's
+ * Receive column with that output (passed on at once when the output
+ * is: --ungroup, --line-buffer). */
+static void announce(runner *r, job *j)
+{
+    if (r->o->trace) {
+        sb_clear(&r->scratch);
+        sb_add(&r->scratch, j->cmd.data, j->cmd.len);
+        sb_addc(&r->scratch, '\n');
+        if (!r->scratch.failed)
+            write_all(2, r->scratch.data, r->scratch.len);
+    }
+    if (!r->o->verbose)
+        return;
+    sb_add(&j->out, j->cmd.data, j->cmd.len);
+    sb_addc(&j->out, '\n');
+    if (r->capture == CAPTURE_NONE) {
+        if (!j->out.failed)
+            write_all(1, j->out.data, j->out.len);
+        sb_clear(&j->out);
+    }
+    j->received = j->out.len;
+    pass_lines(r, j, 0);
+}
+
 /* -k: prints and frees finished jobs from the front of the order list. */
 static void drain_order(runner *r)
 {
@@ -238,7 +280,11 @@ static void stop_all(runner *r, double now)
 static int start_job(runner *r, job *j, long slot)
 {
     strbuf err = STRBUF_INIT;
-    int rc = job_start(j, (unsigned long)slot + 1, &r->cmd, &r->sp, r->shell, r->capture, &err);
+    int rc = job_prepare(j, (unsigned long)slot + 1, &r->cmd, &err);
+    if (rc == 0 && (r->o->verbose || r->o->trace))
+        announce(r, j);
+    if (rc == 0)
+        rc = job_start(j, &r->cmd, &r->sp, r->shell, r->capture, &err);
     if (rc < 0)
         say("%s", sb_str(&err));
     sb_free(&err);
@@ -295,6 +341,8 @@ static void dry_run(runner *r)
         command_shell_text(&r->cmd, &v, &j->cmd);
         sb_addc(&j->cmd, '\n');
         write_all(1, j->cmd.data, j->cmd.len);
+        if (r->o->trace) /* as GNU parallel does; -v adds nothing here */
+            write_all(2, j->cmd.data, j->cmd.len);
         job_free(j);
     }
 }
@@ -447,16 +495,7 @@ static void read_pipe(runner *r, job *j, int is_err)
         r->error = 1;
         return;
     }
-    if (r->o->line_buffer && !r->o->keep_order && !r->o->results && !j->discard) {
-        const char *tag = NULL;
-        size_t taglen = 0;
-        if (r->o->tag) {
-            make_tag(j, &r->scratch);
-            tag = sb_str(&r->scratch);
-            taglen = r->scratch.len;
-        }
-        flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
-    }
+    pass_lines(r, j, is_err);
 }
 
 /* Checks time limits and TERM-then-KILL steps; returns the poll timeout
@@ -618,8 +657,6 @@ int run_jobs(run_options *o, int *signo)
     long limit = slot_limit();
     if (r.slots == 0 || r.slots > limit)
         r.slots = limit;
-    if (o->retries < 1)
-        o->retries = 1;
     r.shell = pick_shell();
     /* Memory files cost no event while a job runs; only --line-buffer
      * needs to see output as it comes. */
@@ -630,7 +667,7 @@ int run_jobs(run_options *o, int *signo)
     else
         r.capture = CAPTURE_FILES;
 
-    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, &err) < 0) {
+    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, o->replace, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }

@@ -31,8 +31,10 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used)
         r.kind = SEG_SEQ;
     } else if (inlen == 1 && in[0] == '%') {
         r.kind = SEG_SLOT;
-    } else if (inlen > 0 && in[0] >= '1' && in[0] <= '9') {
-        size_t i = 0, pos = 0;
+    } else if ((inlen > 0 && in[0] >= '1' && in[0] <= '9') ||
+               (inlen > 1 && in[0] == '-' && in[1] >= '0' && in[1] <= '9')) {
+        r.from_end = in[0] == '-';
+        size_t i = (size_t)r.from_end, pos = 0;
         while (i < inlen && in[i] >= '0' && in[i] <= '9') {
             pos = pos * 10 + (size_t)(in[i] - '0');
             if (pos > TEMPLATE_MAX_POS)
@@ -96,14 +98,36 @@ int segment_list_push_text(segment_list *l, size_t off, size_t len)
     return segment_list_push(l, t);
 }
 
-long template_split(const char *s, size_t n, size_t base, segment_list *out)
+/* With -I, the replacement strings its string takes the place of. */
+static int is_unedited_arg(const segment *seg)
+{
+    return (seg->kind == SEG_ALL_ARGS || seg->kind == SEG_ARG) && seg->edit == EDIT_NONE;
+}
+
+/* If s[0..n) starts with a replacement string, fills *seg and *used. */
+static int find_replacement(const char *s, size_t n, const char *replace, size_t rlen, segment *seg,
+                            size_t *used)
+{
+    if (replace && n >= rlen && !memcmp(s, replace, rlen)) {
+        segment all = {.kind = SEG_ALL_ARGS, .edit = EDIT_NONE};
+        *seg = all;
+        *used = rlen;
+        return 1;
+    }
+    return s[0] == '{' && replacement_parse(s, n, seg, used) && !(replace && is_unedited_arg(seg));
+}
+
+long template_split(const char *s, size_t n, size_t base, const char *replace, segment_list *out)
 {
     long found = 0;
     size_t text_start = 0, i = 0;
+    size_t rlen = replace ? strlen(replace) : 0;
+    if (rlen == 0)
+        replace = NULL;
     while (i < n) {
         segment seg;
         size_t used;
-        if (s[i] == '{' && replacement_parse(s + i, n - i, &seg, &used)) {
+        if (find_replacement(s + i, n - i, replace, rlen, &seg, &used)) {
             if (i > text_start && segment_list_push_text(out, base + text_start, i - text_start) < 0)
                 return -1;
             if (segment_list_push(out, seg) < 0)

@@ -2,6 +2,7 @@
  *
  *   {}  {.}  {/}  {//}  {/.}      every argument of the job, edited
  *   {N} {N.} {N/} {N//} {N/.}     argument N (1-based), edited
+ *   {-N} {-N.} ...                argument N counted from the last
  *   {#}                           the job's sequence number
  *   {%}                           the job's slot number
  *
@@ -28,6 +29,7 @@ typedef struct segment {
     segment_kind kind;
     path_edit edit;
     size_t pos;     /* SEG_ARG: 1-based argument number */
+    int from_end;   /* SEG_ARG: pos counts from the last argument ({-N}) */
     size_t off;     /* SEG_TEXT: offset into the parsed text */
     size_t len;     /* SEG_TEXT: length */
     shell_context ctx; /* replacements: the shell quoting the value lands in */
@@ -52,9 +54,11 @@ typedef struct segment_list {
 } segment_list;
 
 /* Splits s[0..n) into text and replacement segments (appended to *out;
- * offsets are relative to s, plus base).  Returns the number of
- * replacement segments found, or -1 on allocation failure. */
-long template_split(const char *s, size_t n, size_t base, segment_list *out);
+ * offsets are relative to s, plus base).  replace is -I's string for all
+ * the arguments (NULL: {}); with one, {} and {N} are plain text, as in
+ * GNU parallel, and the edits ({.}, {N/}...) keep their meaning.  Returns
+ * the number of replacement segments found, or -1 on allocation failure. */
+long template_split(const char *s, size_t n, size_t base, const char *replace, segment_list *out);
 /* Appends s, growing the list.  0, or -1 when out of memory. */
 int segment_list_push(segment_list *l, segment s);
 /* Appends a SEG_TEXT segment for bytes [off, off+len); 0 or -1. */

@@ -42,7 +42,7 @@ HANG = 600
 
 def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
          results=None, timeout=HANG, pre=None, after=None, check=None, stdout=True,
-         expect=None, shell=None):
+         expect=None, shell=None, env=None):
     """Registers one differential case.
 
     args    the words after `parallel` / `mproc run`
@@ -62,10 +62,11 @@ def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=Non
             parallel is unsafe: it is not run, and no file named "pwned" may
             appear in the working directory
     shell   the jobs' shell for this case (default: bash)
+    env     variables set for both tools (e.g. PARALLEL)
     """
     CASES.append(dict(name=name, args=args, stdin=stdin, files=files or {}, stderr=stderr,
                       sort=sort, joblog=joblog, results=results, timeout=timeout, pre=pre, stdout=stdout,
-                      after=after, check=check, expect=expect, shell=shell))
+                      after=after, check=check, expect=expect, shell=shell, env=env or {}))
 
 
 SELF_CHECKS = []
@@ -93,6 +94,10 @@ case("linked-in-product", ["-k", "echo", ":::", "a", "b", ":::+", "1", "2", ":::
 case("argfile", ["-k", "echo", "{}", "::::", "in.txt"], files={"in.txt": b"one\ntwo\nthree\n"})
 case("argfile-linked", ["-k", "echo", "::::", "a.txt", "::::+", "b.txt"],
      files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
+case("argfile-linked-several", ["-k", "echo", ":::", "a", "b", "c", "::::+", "f1", "f2"],
+     files={"f1": b"1\n2\n3\n", "f2": b"x\ny\nz\n"})
+case("argfile-linked-several-product", ["-k", "echo", ":::", "a", "b", "::::+", "f1", "f2", ":::", "p", "q"],
+     files={"f1": b"1\n2\n", "f2": b"x\ny\n"})
 case("argfile-two-files", ["-k", "echo", "::::", "a.txt", "b.txt"],
      files={"a.txt": b"a1\na2\n", "b.txt": b"b1\nb2\n"})
 case("argfile-and-args", ["-k", "echo", "::::", "a.txt", ":::", "x", "y"], files={"a.txt": b"a1\na2\n"})
@@ -126,6 +131,20 @@ case("path-edits", ["-k", "echo", "[{}]", "[{.}]", "[{/}]", "[{//}]", "[{/.}]", 
 case("positional", ["-k", "echo", "{2}", "{1}", ":::", "a", "b", ":::", "1", "2"])
 case("positional-edits", ["-k", "echo", "{1.}", "{2/}", "{1//}", "{2/.}", ":::", "d/a.x", ":::", "e/f/b.y"])
 case("positional-beyond", ["-k", "echo", "[{3}]", "[{1}]", ":::", "a", ":::", "b"])
+case("colsep-missing-column", ["-k", "--colsep", ",", "printf", "[%s]", "x{3}x", "[{3}]", "{3}", "\"{3}\"", "'{3}'",
+                                "{3}{3}", "{3.}", "{3/}", "{3//}", "z\\n"], stdin=b"a,b\n")
+case("colsep-missing-column-shell", ["-k", "--colsep", ",", "printf '[%s]' {3} z; echo"], stdin=b"a,b\n")
+case("colsep-missing-column-dry-run", ["-k", "--dry-run", "--colsep", ",", "echo", "x{3}x", "{3}", "z"], stdin=b"a,b\n")
+case("colsep-missing-column-quote", ["-k", "-q", "--colsep", ",", "printf", "[%s]", "x{3}x", "{3}", "z\\n"], stdin=b"a,b\n")
+case("max-args-missing-positional", ["-k", "-n2", "printf", "[%s]", "{1}", "{2}", "z\\n", ":::", "a", "b", "c"])
+case("positional-from-end", ["-k", "echo", "{-1}", "{-2}", "{-3}", "{-1.}", "{-2/}", ":::", "a.x", ":::", "d/b", ":::", "c"])
+case("positional-from-end-max-args", ["-k", "-n3", "echo", "{-1}", ":::", "a", "b", "c", "d"])
+# Past the first argument, {-N} is no text.  (GNU parallel wraps around once
+# for N up to twice the number of arguments, {-2} with one argument being
+# that argument: not compared.)
+case("positional-from-end-beyond", ["-k", "echo", "x{-3}x", "{-3}", "{-0}", "{-01}", "z", ":::", "a"])
+case("positional-from-end-colsep", ["-k", "--colsep", ",", "echo", "{-1}", "{-2}", ":::", "a,b,c"])
+case("positional-from-end-literal", ["-k", "echo", "{-}", "{--1}", "{-x}", ":::", "a"])
 case("sequence", ["-k", "echo", "{#}", "{}", ":::", "a", "b", "c"])
 case("slot-one-job", ["-j1", "-k", "echo", "{%}", "{#}", ":::", "a", "b", "c"])
 # Job 1 holds slot 1 until job 3 has started, which it can only do in the
@@ -284,6 +303,8 @@ case("retries", ["-k", "--joblog", "log", "--retries", "3", "echo x >> cnt; echo
      joblog="log", after="wc -l < cnt")
 case("retries-success-second", ["-k", "--retries", "3", "echo x >> c{}; test $(wc -l < c{}) -ge 2 && echo ok{}", ":::", "a", "b"],
      after="cat ca cb | wc -l")
+case("retries-zero-forever", ["-k", "--retries", "0", "echo x >> c; test $(wc -l < c) -ge 4 && echo ok{}", ":::", "a"],
+     after="wc -l < c")
 case("halt-now-fail", ["-j1", "-k", "--halt", "now,fail=1", "echo {}; exit {}", ":::", "0", "5", "0"], stderr=False)
 case("halt-soon-fail", ["-j1", "-k", "--halt", "soon,fail=1", "echo {}; exit {}", ":::", "0", "4", "0"], stderr=False)
 case("halt-now-fail-2", ["-j1", "-k", "--halt", "now,fail=2", "echo {}; exit {}", ":::", "0", "5", "0", "3", "0"], stderr=False)
@@ -318,6 +339,17 @@ case("results-alias", ["-k", "--res", "out", "echo", ":::", "a", "b"], results="
 case("tag-colsep", ["-k", "--tag", "--colsep", ",", "echo", "{2}"], stdin=b"a,b\nc,d\n")
 case("keep-order-joblog-failures", ["-j3", "-k", "--joblog", "log", "sleep 0.{}; exit {}", ":::", "3", "1", "2", "0"],
      joblog="log")
+case("long-aliases", ["--jl", "log", "--keeporder", "--maxprocs", "2", "--maxargs", "1", "--col-sep", ",",
+                     "--result", "res", "--willcite", "echo", "{2}", "{1}", ":::", "a,1", "b,2"], joblog="log", results="res")
+case("long-aliases-line-buffer", ["-j1", "--linebuffer", "echo", ":::", "a", "b"])
+case("long-aliases-more", ["--keep-order", "--no-keep-order", "-k", "--line-buffered", "--dr", "--argfile", "in",
+                           "--max-replace-args=2", "--nonotice", "echo", "{2}", "{1}"], files={"in": b"a\nb\nc\n"})
+case("long-aliases-resume", ["-k", "--resumefailed", "--joblog", "log", "--norunifempty", "echo {}; exit {}", ":::", "0", "1"],
+     joblog="log", pre="parallel --will-cite -k --joblog log 'echo {}; exit {}' ::: 0 1 >/dev/null")
+case("env-default-options", ["echo", ":::", "a", "b"], env={"PARALLEL": "-k --tag"})
+case("env-default-options-quoted", ["echo", '"a b"', ":::", "x", "y"], env={"PARALLEL": "-k -I \"a b\"  --tag -j1"})
+case("env-default-options-overridden", ["-j1", "--tag", "echo", ":::", "b", "a"], env={"PARALLEL": "-j2 -k"})
+case("env-default-options-escapes", ["echo", ":::", "x"], env={"PARALLEL": "-k --colsep '\\t' -I\\ a\\\\"})
 case("will-cite", ["--will-cite", "-k", "echo", ":::", "a"])
 
 # ---- exit status ----------------------------------------------------------
@@ -342,6 +374,76 @@ case("long-argument", ["-k", "echo", ":::", "x" * 60000])
 case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
 case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
 case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
+
+# ---- a replacement string of one's own (-I, -i, --replace) ----------------
+case("replace-I", ["-k", "-I", "XX", "echo", "XX", "{}", "{.}", "XX.c", ":::", "a.b"])
+case("replace-I-attached", ["-k", "-IXX", "echo", "<XX>", ":::", "a", "b"])
+case("replace-I-braces", ["-k", "-I", "{a}", "echo", "{a}", "{}", "{a}{a}", "{a.}", ":::", "a.b"])
+case("replace-I-positional-literal", ["-k", "-I", "XX", "echo", "{1}", "{#}", "{1.}", "XX", "{/}", ":::", "a.b/c.d"])
+case("replace-I-edit-string", ["-k", "-I", "{.}", "echo", "{.}", "{}", ":::", "Q.x"])
+case("replace-I-appends-without", ["-k", "-I", "ZZ", "echo", "foo", ":::", "a"])
+case("replace-I-max-args", ["-k", "-I", "ZZ", "-n2", "echo", "ZZ", ":::", "a", "b", "c"])
+case("replace-I-quote", ["-k", "-I", "XX", "-q", "echo", "XX XX", ":::", "a"])
+case("replace-I-shell", ["-k", "-I", "%", "echo % | tr a-z A-Z", ":::", "a b", "it's"])
+case("replace-I-dry-run", ["-k", "--dry-run", "-I", "@@", "mv", "@@", "@@.bak", ":::", "a b", "c"])
+case("replace-i-attached", ["-k", "-iZZ", "echo", "ZZ", "{}", ":::", "a"])
+case("replace-i-alone", ["-k", "-i", "--", "echo", "[{}]", ":::", "a"])
+case("replace-long", ["-k", "--replace=ZZ", "echo", "ZZ", "{}", ":::", "a"])
+case("replace-long-alone", ["-k", "--replace", "--", "echo", "[{}]", ":::", "a"])
+
+# ---- the xargs family: -N, -E, -r ----------------------------------------
+case("xargs-N", ["-k", "-N2", "echo", ":::", "a", "b", "c"])
+case("xargs-N-positional", ["-k", "-N", "2", "echo", "[{1}]", "[{2}]", ":::", "a", "b", "c"])
+case("xargs-N-colsep", ["-k", "-N2", "--colsep", ",", "echo", "[{1}]", "[{2}]", "[{3}]", ":::", "a,b", "c,d", "e"])
+case("xargs-N0", ["-k", "-N0", "echo", "[{}]", ":::", "a", "b"])
+case("xargs-n0", ["-k", "-n0", "echo", "x", ":::", "a", "b"])
+case("xargs-eof-string", ["-k", "-E", "EOF", "echo"], stdin=b"a\nb\nEOF\nc\n")
+case("xargs-eof-string-attached", ["-k", "-eEOF", "echo"], stdin=b"a\nEOF\nc\n")
+case("xargs-eof-string-long", ["-k", "--eof=END", "echo"], stdin=b"a\nEND\nb\n")
+case("xargs-eof-string-args", ["-k", "-E", "b", "echo", ":::", "a", "b", "c", ":::", "x", "y"])
+case("xargs-eof-string-absent", ["-k", "-E", "zz", "echo"], stdin=b"a\nzzz\n")
+case("xargs-eof-string-null", ["-k", "-0", "-E", "b", "echo"], stdin=b"a\0b\0c\0")
+case("xargs-no-run-if-empty", ["-k", "-r", "echo", "[{}]"], stdin=b"a\n\n  \n\t\nb\n")
+case("xargs-no-run-if-empty-blank", ["-r", "echo", "[{}]"], stdin=b"\n \n")
+case("xargs-no-run-if-empty-long", ["-k", "--no-run-if-empty", "echo", "[{1}{2}]", ":::", "a", " ", "b", ":::", "x", ""])
+case("xargs-no-run-if-empty-N", ["-k", "-N", "2", "-r", "echo", "[{1}]", "[{2}]", ":::", "a", "", "b"])
+
+# ---- record delimiters (-0, -d) --------------------------------------------
+case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
+case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
+case("null-find-print0", ["-k", "-0", "-a", "list", "cat"], pre="mkdir d && printf 'one\\n' > 'd/a b' && printf 'two\\n' > d/x && "
+     "find d -type f -print0 | sort -z > list")
+case("null-arg-file", ["-k", "-0", "-a", "in", "echo", "[{}]"], files={"in": b"a\nb\0c\0"})
+case("null-argfile-product", ["-k", "-0", "echo", "{1}{2}", "::::", "in", ":::", "x", "y"], files={"in": b"a\0b\0"})
+case("delimiter-comma", ["-k", "-d", ",", "echo", "[{}]"], stdin=b"a,b,,c\n")
+case("delimiter-several-bytes", ["-k", "-d", "xx", "echo", "[{}]"], stdin=b"axxbxcxxx")
+case("delimiter-tab-escape", ["-k", "-d", "\\t", "echo", "[{}]"], stdin=b"a\tb\t")
+case("delimiter-newline-escape", ["-k", "--delimiter", "\\n", "echo", "[{}]"], stdin=b"a\nb c\n")
+case("delimiter-nul-escape", ["-k", "-d", "\\0", "echo", "[{}]"], stdin=b"a\0b\0")
+case("delimiter-octal", ["-k", "-d", "\\101", "echo", "[{}]"], stdin=b"xAyAz")
+case("delimiter-backslash-literal", ["-k", "-d", "\\", "echo", "[{}]"], stdin=b"a\\b\\")
+case("delimiter-wins-over-null", ["-k", "-0", "-d", ",", "echo", "[{}]"], stdin=b"a,b")
+case("delimiter-colsep", ["-k", "-d", ";", "--colsep", ",", "echo", "{2}{1}"], stdin=b"a,b;c,d")
+case("delimiter-bundled", ["-kd,", "echo", "[{}]"], stdin=b"a,b")
+
+# ---- printing the commands (-v, -t) --------------------------------------
+case("verbose", ["-k", "-v", "echo", ":::", "a", "b c", "it's"])
+case("verbose-shell", ["-k", "-v", "echo {}; echo e{} >&2", ":::", "a", "$x"])
+case("verbose-trace", ["-j1", "-t", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("verbose-trace-long", ["-j1", "--verbose", "echo", ":::", "a", "b"])
+case("verbose-both", ["-j1", "-v", "-t", "echo", ":::", "a", "b"])
+case("verbose-tag", ["-k", "-v", "--tag", "echo", ":::", "a", "b"])
+case("verbose-line-buffer", ["-j1", "-v", "--lb", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("verbose-ungroup", ["-j1", "-v", "-u", "echo", ":::", "a", "b"])
+case("verbose-max-args", ["-k", "-v", "-n2", "echo", ":::", "a", "b", "c"])
+case("verbose-empty-command", ["-k", "-v", ":::", "echo a", "echo b"])
+case("verbose-silent", ["-k", "-v", "--silent", "-t", "echo", ":::", "a"])
+case("verbose-dry-run", ["-k", "-v", "--dry-run", "echo", ":::", "a"])
+case("verbose-trace-dry-run", ["-k", "-t", "--dry-run", "echo", ":::", "a"])
+case("verbose-results-joblog", ["-k", "-v", "--results", "res", "--joblog", "log", "echo", ":::", "a", "b"],
+     results="res", joblog="log")
+case("verbose-retries", ["-k", "-v", "--retries", "2", "echo x >> c; echo try; exit 1", ":::", "a"],
+     after="wc -l < c")
 
 
 def grouped_check(ours):
@@ -449,6 +551,7 @@ def run_expected(c, mproc, base, env):
 def run_case(c, mproc, base, env):
     if c["shell"]:
         env = dict(env, PARALLEL_SHELL=c["shell"], SHELL=c["shell"])
+    env = dict(env, **c["env"])
     if c["expect"] is not None:
         return run_expected(c, mproc, base, env)
     ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
@@ -496,8 +599,8 @@ def newline_in_value_is_one_argument(mproc, base, env):
 def bad_input_starts_nothing(mproc, base, env):
     os.makedirs(base)
     marker = os.path.join(base, "ran")
-    for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "0"],
-                  ["--unknown"], ["--retries", "x"]):
+    for extra in (["--halt", "soon,fail=x"], ["-j", "1.5x"], ["--timeout", "-3"], ["-n", "-1"],
+                  ["--unknown"], ["--retries", "x"], ["-d", ""], ["-I", ""]):
         argv = [mproc, "run"] + extra + ["touch", marker, ":::", "a"]
         p = subprocess.run(argv, capture_output=True, env=env)
         if p.returncode != 255 or os.path.exists(marker) or not p.stderr.startswith(b"mproc run: "):

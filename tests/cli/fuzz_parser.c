@@ -33,7 +33,7 @@ static void exercise_word(const char *w)
 
     size_t n = strlen(w);
     segment_list segs = {0, 0, 0};
-    (void)template_split(w, n, 0, &segs);
+    (void)template_split(w, n, 0, NULL, &segs);
     segment_list_free(&segs);
 
     strbuf b = STRBUF_INIT;
@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strbuf err = STRBUF_INIT;
     if (run_options_parse(&o, argc, argv, &err) == 0) {
         command c;
-        if (command_compile(&c, o.cmd, o.ncmd, o.quote, &err) == 0) {
+        if (command_compile(&c, o.cmd, o.ncmd, o.quote, o.replace, &err) == 0) {
             char *none[] = {(char *)"", NULL};
             char **args = none;
             size_t nargs = 1;

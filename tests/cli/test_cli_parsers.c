@@ -87,6 +87,11 @@ static void test_replacement_strings(void **state)
         {"{3}", 1, SEG_ARG, EDIT_NONE, 3, 3},
         {"{12/.}", 1, SEG_ARG, EDIT_BASE_NOEXT, 12, 6},
         {"{2//}", 1, SEG_ARG, EDIT_DIRNAME, 2, 5},
+        {"{-1}", 1, SEG_ARG, EDIT_NONE, 1, 4},
+        {"{-12.}", 1, SEG_ARG, EDIT_NOEXT, 12, 6},
+        {"{-0}", 1, SEG_ARG, EDIT_NONE, 0, 4},
+        {"{-}", 0, 0, 0, 0, 0},
+        {"{--1}", 0, 0, 0, 0, 0},
         {"{0}", 0, 0, 0, 0, 0},
         {"{1x}", 0, 0, 0, 0, 0},
         {"{foo}", 0, 0, 0, 0, 0},
@@ -107,8 +112,19 @@ static void test_replacement_strings(void **state)
         assert_int_equal(used, cases[i].used);
     }
     segment_list l = {0, 0, 0};
-    assert_int_equal(template_split("a{}b{{1}}", 9, 0, &l), 2);
+    assert_int_equal(template_split("a{}b{{1}}", 9, 0, NULL, &l), 2);
     assert_int_equal(l.len, 5); /* a, {}, b{, {1}, } */
+    segment_list_free(&l);
+    /* -I XX: XX is every argument; {} and {1} are text, {1.} and {#} are not. */
+    const char *t = "XX{}{1}{1.}{#}aXXb";
+    assert_int_equal(template_split(t, strlen(t), 0, "XX", &l), 4);
+    assert_int_equal(l.len, 7); /* XX, {}{1}, {1.}, {#}, a, XX, b */
+    assert_int_equal(l.items[0].kind, SEG_ALL_ARGS);
+    assert_int_equal(l.items[1].kind, SEG_TEXT);
+    assert_int_equal(l.items[1].len, 5);
+    assert_int_equal(l.items[2].kind, SEG_ARG);
+    assert_int_equal(l.items[3].kind, SEG_SEQ);
+    assert_int_equal(l.items[5].kind, SEG_ALL_ARGS);
     segment_list_free(&l);
 }
 
@@ -253,7 +269,7 @@ static void test_perl_expressions(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         command c;
         strbuf err = STRBUF_INIT;
-        assert_int_equal(command_compile(&c, bad[i].words, bad[i].n, bad[i].quote, &err), -1);
+        assert_int_equal(command_compile(&c, bad[i].words, bad[i].n, bad[i].quote, NULL, &err), -1);
         assert_non_null(strstr(sb_str(&err), bad[i].needle));
         command_free(&c);
         sb_free(&err);
@@ -310,6 +326,60 @@ static void test_option_values(void **state)
         assert_int_equal(parse_duration(bad_dur[i], &secs, &pct), -1);
 }
 
+static void check_delimiter(const char *in, const char *want, size_t want_len)
+{
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(parse_delimiter(in, &b), 0);
+    assert_int_equal(b.len, want_len);
+    assert_memory_equal(b.data, want, want_len);
+    sb_free(&b);
+}
+
+static void check_words(const char *in, size_t n, const char *const *want)
+{
+    strvec v = STRVEC_INIT;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(split_shell_words(in, &v, &err), 0);
+    assert_int_equal(v.len, n);
+    for (size_t i = 0; i < n; i++)
+        assert_string_equal(v.items[i], want[i]);
+    sv_free(&v);
+    sb_free(&err);
+}
+
+static void test_shell_words(void **state)
+{
+    (void)state;
+    check_words("", 0, NULL);
+    check_words("  -k\t--tag  ", 2, (const char *const[]){"-k", "--tag"});
+    check_words("-I 'a b' \"c\\\"d\" e\\ f ''", 5, (const char *const[]){"-I", "a b", "c\"d", "e f", ""});
+    check_words("'x\\'y' 'p\\q' a\"b c\"d", 3, (const char *const[]){"x'y", "p\\q", "ab cd"});
+    strvec v = STRVEC_INIT;
+    strbuf err = STRBUF_INIT;
+    assert_int_equal(split_shell_words("-k 'open", &v, &err), -1);
+    assert_non_null(strstr(sb_str(&err), "unterminated"));
+    sv_free(&v);
+    sb_free(&err);
+}
+
+static void test_delimiters(void **state)
+{
+    (void)state;
+    check_delimiter(",", ",", 1);
+    check_delimiter("\\0", "\0", 1);
+    check_delimiter("\\n", "\n", 1);
+    check_delimiter("\\t\\r", "\t\r", 2);
+    check_delimiter("\\101x", "Ax", 2);
+    check_delimiter("\\7", "\7", 1);
+    check_delimiter("\\18", "\0018", 2);
+    check_delimiter("\\", "\\", 1);
+    check_delimiter("\\x41", "\\x41", 4); /* GNU parallel reads no hex */
+    check_delimiter("\\\\", "\\\\", 2);
+    strbuf b = STRBUF_INIT;
+    assert_int_equal(parse_delimiter("", &b), -1);
+    sb_free(&b);
+}
+
 static void test_command_line(void **state)
 {
     (void)state;
@@ -347,7 +417,7 @@ static void render(char **words, size_t n, int quote, char **args, size_t nargs,
 {
     command c;
     strbuf err = STRBUF_INIT;
-    assert_int_equal(command_compile(&c, words, n, quote, &err), 0);
+    assert_int_equal(command_compile(&c, words, n, quote, NULL, &err), 0);
     sb_free(&err);
     job_values v = {args, nargs, 1, 1};
     strbuf shell = STRBUF_INIT, path = STRBUF_INIT, joined = STRBUF_INIT;
@@ -497,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_quoting_for_context),
         cmocka_unit_test(test_perl_expressions),
         cmocka_unit_test(test_option_values),
+        cmocka_unit_test(test_delimiters),
+        cmocka_unit_test(test_shell_words),
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_command_rendering),
         cmocka_unit_test(test_columns),
