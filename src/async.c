@@ -28,6 +28,7 @@
 
 static void unlink_locked(mp_pool *pool, mp__handle *h)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     for (mp__handle **p = &pool->handles; *p; p = &(*p)->all_next)
         if (*p == h) {
             *p = h->all_next;
@@ -52,6 +53,8 @@ static void free_private(mp__handle *h)
  * the handle still has a pool). */
 static void unref_locked(mp__handle *h)
 {
+    if (h->pool)
+        MP__ASSERT_POOL_LOCKED(h->pool);
     if (atomic_fetch_sub(&h->refs, 1) != 1)
         return;
     if (h->pool)
@@ -72,10 +75,10 @@ static void unref(mp__handle *h)
 {
     mp_pool *pool = h->pool;
     if (pool)
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
     unref_locked(h);
     if (pool)
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
 }
 
 static mp__handle *handle_new(mp_pool *pool, int kind)
@@ -111,16 +114,16 @@ static void run_callbacks(mp__handle *h)
 static void *callback_thread(void *arg)
 {
     mp_pool *pool = arg;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (;;) {
         uint32_t seen = atomic_load(&pool->sh->completions);
         mp__harvest_all_locked(pool);
         mp__handle *h = pool->cb_queue;
         if (h) {
             pool->cb_queue = h->cb_next;
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             run_callbacks(h);
-            pthread_mutex_lock(&pool->lock);
+            mp__pool_lock(pool);
             h->callbacks_done = true;
             pthread_cond_broadcast(&pool->changed);
             mp__notify_completion(pool->sh);
@@ -131,12 +134,13 @@ static void *callback_thread(void *arg)
             break;
         mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     return NULL;
 }
 
 static int ensure_callback_thread_locked(mp_pool *pool)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     if (pool->cb_started)
         return 0;
     int r = pthread_create(&pool->cb_thread, NULL, callback_thread, pool);
@@ -148,10 +152,10 @@ static int ensure_callback_thread_locked(mp_pool *pool)
 
 void mp__callbacks_stop(mp_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     bool started = pool->cb_started;
     pool->cb_stop = true;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     if (started) {
         mp__notify_completion(pool->sh);
         pthread_join(pool->cb_thread, NULL);
@@ -163,7 +167,10 @@ void mp__callbacks_stop(mp_pool *pool)
 /* Finishes a handle whose job is DONE (or was never run).  pool->lock held. */
 static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     mp__handle *h = job->owner;
+    MP__ASSERT(h && h->job == job);
+    MP__ASSERT(forced_code || atomic_load(&job->state) == MP__JOB_DONE);
     int code = forced_code;
     if (!code) {
         mp_failures *want = h->kind == MP__H_FUTURE || h->want_failures ? &h->failures : NULL;
@@ -195,6 +202,7 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
 
 int mp__harvest_all_locked(mp_pool *pool)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     int n = 0;
     uint64_t mask = atomic_load(&pool->sh->active);
     while (mask) {
@@ -212,9 +220,10 @@ int mp__harvest_all_locked(mp_pool *pool)
  * takes it itself, so it is dropped around the call. */
 static int check_unlocked(mp_pool *pool)
 {
-    pthread_mutex_unlock(&pool->lock);
+    MP__ASSERT_POOL_LOCKED(pool);
+    mp__pool_unlock(pool);
     int r = pool->ops->check(pool);
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     return r;
 }
 
@@ -240,7 +249,7 @@ static int handle_wait(mp__handle *h, double timeout)
     if (!pool)
         return 0;                  /* detached: finished long ago */
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (;;) {
         uint32_t seen = atomic_load(&pool->sh->completions);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
@@ -249,20 +258,20 @@ static int handle_wait(mp__handle *h, double timeout)
             break;
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (left <= 0) {
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             return mp__error(MP_ETIMEDOUT, "timed out waiting for the result");
         }
         /* Fast path: spin a little on the job's own state word. */
         mp__job *job = h->job;
         if (job) {
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             double stop = mp__now() + 50e-6;
             for (unsigned i = 1; atomic_load(&job->state) != MP__JOB_DONE; i++) {
                 mp__spin_step(i);
                 if (i % 64 == 0 && mp__now() > stop)
                     break;
             }
-            pthread_mutex_lock(&pool->lock);
+            mp__pool_lock(pool);
             if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
                 continue;
         }
@@ -272,7 +281,7 @@ static int handle_wait(mp__handle *h, double timeout)
         }
         mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     return 0;
 }
 
@@ -280,6 +289,7 @@ static int handle_wait(mp__handle *h, double timeout)
  * (one task) this succeeds only if no worker claimed it yet. */
 static bool cancel_locked(mp_pool *pool, mp__handle *h)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     mp__job *job = h->job;
     if (!job)
         return false;
@@ -299,6 +309,7 @@ static bool cancel_locked(mp_pool *pool, mp__handle *h)
  * shutdown.  pool->lock held. */
 static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     for (;;) {
         uint32_t seen = atomic_load(&pool->sh->completions);
         mp__harvest_all_locked(pool);
@@ -336,19 +347,19 @@ int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
     int r = mp__check_caller(pool, "mp_pool_shutdown", true);
     if (r)
         return r;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     pool->closing = true;
     settle_all_locked(pool, cancel_futures != 0, wait != 0);
     /* Let the callback thread finish what it has queued. */
     while (wait && pool->cb_queue)
-        pthread_cond_wait(&pool->changed, &pool->lock);
-    pthread_mutex_unlock(&pool->lock);
+        mp__pool_wait_changed(pool);
+    mp__pool_unlock(pool);
     return 0;
 }
 
 void mp__handles_close(mp_pool *pool, bool terminate)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     pool->closing = true;
     if (terminate) {
         /* Workers are gone or finishing: what has not finished now ends as
@@ -369,32 +380,32 @@ void mp__handles_close(mp_pool *pool, bool terminate)
         }
     }
     settle_all_locked(pool, false, true);
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     mp__callbacks_stop(pool);
     /* Detach: from here on, handles need no pool. */
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (mp__handle *h = pool->handles; h; h = h->all_next)
         h->pool = NULL;
     pool->handles = NULL;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
 }
 
 /* ---- submission ---------------------------------------------------------- */
 
 static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     h->all_next = pool->handles;
     pool->handles = h;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     /* The job is attached to h before it is published (mp__handle_attach),
      * so a harvester can never see the job finished before h knows it. */
     mp__job *job;
     int r = mp__call_prepare(pool, &h->shape, call, h, &job);
     if (r) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         unlink_locked(pool, h);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         h->job = NULL;
     }
     return r;
@@ -508,10 +519,10 @@ int mp_async_ready(mp_async *result)
         return 0;
     mp__handle *h = (mp__handle *)result;
     if (h->pool && atomic_load(&h->status) == MP__H_PENDING) {
-        pthread_mutex_lock(&h->pool->lock);
+        mp__pool_lock(h->pool);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(h->pool, h->job, 0);
-        pthread_mutex_unlock(&h->pool->lock);
+        mp__pool_unlock(h->pool);
     }
     return atomic_load(&h->status) != MP__H_PENDING;
 }
@@ -565,20 +576,20 @@ static void release_user_ref(mp__handle *h)
     }
     mp_pool *pool = h->pool;
     if (pool) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         if (h->job) {
             cancel_locked(pool, h);   /* a pending future, an async's unstarted tasks */
             if (h->kind == MP__H_ASYNC && h->job) {
                 /* Running tasks still write into the caller's `out`: the
                  * handle cannot go before they finish. */
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
                 handle_wait(h, MP_FOREVER);
-                pthread_mutex_lock(&pool->lock);
+                mp__pool_lock(pool);
             }
         }
         /* A running future finishes on its own; its job holds a reference. */
         unref_locked(h);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         return;
     }
     unref_locked(h);
@@ -694,9 +705,9 @@ int mp_future_cancel(mp_future *future)
         return MP_EINVAL;
     if (!h->pool)
         return 0;
-    pthread_mutex_lock(&h->pool->lock);
+    mp__pool_lock(h->pool);
     bool ok = cancel_locked(h->pool, h);
-    pthread_mutex_unlock(&h->pool->lock);
+    mp__pool_unlock(h->pool);
     return ok;
 }
 
@@ -711,10 +722,10 @@ int mp_future_running(mp_future *future)
     mp__handle *h = (mp__handle *)future;
     if (!h || foreign(h, "mp_future_running") || !h->pool)
         return 0;
-    pthread_mutex_lock(&h->pool->lock);
+    mp__pool_lock(h->pool);
     bool running = h->job && (atomic_load(&h->job->claim) & MP__CLAIM_MASK) != 0 &&
                    atomic_load(&h->job->state) != MP__JOB_DONE;
-    pthread_mutex_unlock(&h->pool->lock);
+    mp__pool_unlock(h->pool);
     return running;
 }
 
@@ -737,7 +748,7 @@ int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *
     cb->arg = arg;
     mp_pool *pool = h->pool;
     if (pool) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(pool, h->job, 0);
         if (atomic_load(&h->status) == MP__H_PENDING) {
@@ -747,15 +758,15 @@ int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *
                 h->callbacks = cb;
                 h->callbacks_done = false;
             }
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             if (r)
                 free(cb);
             return r;
         }
         /* Finished: wait for callbacks already queued, then run ours here. */
         while (!h->callbacks_done)
-            pthread_cond_wait(&pool->changed, &pool->lock);
-        pthread_mutex_unlock(&pool->lock);
+            mp__pool_wait_changed(pool);
+        mp__pool_unlock(pool);
     }
     cb->next = h->callbacks;
     h->callbacks = cb;
@@ -810,7 +821,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
         return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     if (pool)
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
     for (;;) {
         uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
         if (pool)
@@ -827,7 +838,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (ok || left <= 0 || !pool) {
             if (pool)
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
             if (ndone)
                 *ndone = done;
             return ok ? 0 : mp__error(MP_ETIMEDOUT, "mp_wait: timed out with %zu of %zu futures done", done, n);
@@ -884,7 +895,7 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
         if (pool && !it->items[0]->pool)
             pool = NULL;           /* the pool closed: every future is finished */
         if (pool)
-            pthread_mutex_lock(&pool->lock);
+            mp__pool_lock(pool);
         uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
         if (pool)
             mp__harvest_all_locked(pool);
@@ -894,7 +905,7 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
                 it->items[i] = it->items[it->yielded];
                 it->items[it->yielded++] = h;
                 if (pool)
-                    pthread_mutex_unlock(&pool->lock);
+                    mp__pool_unlock(pool);
                 *future = (mp_future *)h;
                 return 0;
             }
@@ -902,11 +913,11 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (left <= 0 || !pool) {
             if (pool)
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
             return mp__error(MP_ETIMEDOUT, "mp_as_completed_next: timed out");
         }
         mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
     }
 }
 

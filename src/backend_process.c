@@ -16,11 +16,11 @@ static int process_start(mp_pool *pool)
 
 static int process_check(mp_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     int r = pool->broken;
     if (r)
         mp__error(r, "%s", pool->broken_msg);
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     return r;
 }
 

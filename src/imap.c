@@ -231,10 +231,10 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     if (pool->task_timeout_ns && pool->backend == MP_BACKEND_PROCESS)
         mp__supervisor_kick(pool);
     mp__job_publish_stream(pool, job);
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     it->next = pool->iterators;
     pool->iterators = it;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     feed(it, 1);
     *out = it;
     return 0;
@@ -378,13 +378,13 @@ static void detach(mp_imap *it)
             mp_shm_free(job->varout[s].data);
     if (atomic_load(&job->progress) == (uint32_t)it->fed)
         atomic_store(&job->state, MP__JOB_DONE);
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (mp_imap **p = &pool->iterators; *p; p = &(*p)->next)
         if (*p == it) {
             *p = it->next;
             break;
         }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     mp__job_release(pool, job, false);
     it->pool = NULL;
     it->job = NULL;
@@ -393,9 +393,9 @@ static void detach(mp_imap *it)
 void mp__imaps_close(mp_pool *pool)
 {
     for (;;) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         mp_imap *it = pool->iterators;
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         if (!it)
             return;
         detach(it);

@@ -186,7 +186,7 @@ static void pool_free(mp_pool *pool)
 /* Stops accepting calls and waits until every call in progress returned. */
 static void drain_callers(mp_pool *pool, bool terminate)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     pool->closing = true;
     while (pool->callers > 0) {
         if (terminate) {
@@ -194,9 +194,9 @@ static void drain_callers(mp_pool *pool, bool terminate)
             for (int i = 0; i < MP__JOB_SLOTS; i++)
                 mp__futex_wake_job(pool, &pool->sh->jobs[i]);
         }
-        pthread_cond_wait(&pool->changed, &pool->lock);
+        mp__pool_wait_changed(pool);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
 }
 
 /* Close and terminate, when they may not do their work here: refused in a
@@ -284,7 +284,7 @@ int mp_pool_cancel(mp_pool *pool)
 
 void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     if (!pool->broken) {
         va_list ap;
         va_start(ap, fmt);
@@ -292,7 +292,7 @@ void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...)
         va_end(ap);
         pool->broken = code;
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
 }
 
 /* ---- failures ------------------------------------------------------------ */

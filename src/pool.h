@@ -185,7 +185,10 @@ struct mp_pool {
     int workers;
     mp__shared *sh;
 
-    pthread_mutex_t lock;            /* guards the fields below */
+    pthread_mutex_t lock;            /* guards the fields below (mp__pool_lock) */
+#ifdef MPROC_ASSERTS
+    _Atomic unsigned long lock_holder; /* the thread holding `lock`, 0: none */
+#endif
     pthread_cond_t changed;          /* a slot freed, a caller left */
     uint64_t next_seq;
     int callers;                     /* calls in progress */
@@ -213,6 +216,46 @@ struct mp_pool {
     bool cb_started, cb_stop;
     struct mp_imap *iterators;       /* open imap iterators (imap.c) */
 };
+
+/* The pool lock.  Every function named *_locked expects the caller to
+ * hold it, and says so with MP__ASSERT_POOL_LOCKED, which contract-checking
+ * builds can verify: they record the holding thread. */
+static inline void mp__pool_lock(mp_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+#ifdef MPROC_ASSERTS
+    atomic_store_explicit(&pool->lock_holder, (unsigned long)pthread_self(), memory_order_relaxed);
+#endif
+}
+
+static inline void mp__pool_unlock(mp_pool *pool)
+{
+#ifdef MPROC_ASSERTS
+    MP__ASSERT(atomic_load_explicit(&pool->lock_holder, memory_order_relaxed) == (unsigned long)pthread_self());
+    atomic_store_explicit(&pool->lock_holder, 0, memory_order_relaxed);
+#endif
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* Waits for pool->changed (a slot freed, a caller left); lock held. */
+static inline void mp__pool_wait_changed(mp_pool *pool)
+{
+#ifdef MPROC_ASSERTS
+    MP__ASSERT(atomic_load_explicit(&pool->lock_holder, memory_order_relaxed) == (unsigned long)pthread_self());
+    atomic_store_explicit(&pool->lock_holder, 0, memory_order_relaxed);
+#endif
+    pthread_cond_wait(&pool->changed, &pool->lock);
+#ifdef MPROC_ASSERTS
+    atomic_store_explicit(&pool->lock_holder, (unsigned long)pthread_self(), memory_order_relaxed);
+#endif
+}
+
+#ifdef MPROC_ASSERTS
+#define MP__ASSERT_POOL_LOCKED(pool) \
+    MP__ASSERT(atomic_load_explicit(&(pool)->lock_holder, memory_order_relaxed) == (unsigned long)pthread_self())
+#else
+#define MP__ASSERT_POOL_LOCKED(pool) ((void)(pool))
+#endif
 
 extern const mp__backend_ops mp__thread_backend;
 extern const mp__backend_ops mp__process_backend;

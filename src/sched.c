@@ -209,6 +209,7 @@ static inline void write_printed(const mp__shared *sh)
 static void complete(mp__shared *sh, mp__job *job)
 {
     uint32_t old = atomic_exchange(&job->state, MP__JOB_DONE);
+    MP__ASSERT((old & ~(uint32_t)MP__JOB_WAITER) == MP__JOB_ACTIVE);   /* completed once */
     if (old & MP__JOB_WAITER)
         mp__futex_wake(&job->state, INT_MAX, sh->futex_shared);
     mp__notify_completion(sh);
@@ -352,6 +353,7 @@ static void run_range(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws
 static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, size_t begin, size_t end)
 {
     mp__wslot *ws = &sh->wslots[task->worker];
+    MP__ASSERT(MP__WS_STATE(atomic_load(&ws->acct)) == (begin < end ? MP__WS_HOLDING : MP__WS_IDLE));
     size_t pending = 0;
     bool have = begin < end;
     uint64_t hint = atomic_load(&job->claim);
@@ -519,11 +521,12 @@ void mp__shutdown_workers(mp__shared *sh)
  * Called with pool->lock held; returns with it held. */
 void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     mp__shared *sh = pool->sh;
     atomic_fetch_add(&sh->completion_waiters, 1);
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     mp__futex_wait(&sh->completions, seen, sh->futex_shared, timeout);
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     atomic_fetch_sub(&sh->completion_waiters, 1);
 }
 
@@ -537,27 +540,28 @@ void mp__notify_completion(mp__shared *sh)
 int mp__job_acquire(mp_pool *pool, mp__job **out)
 {
     mp__shared *sh = pool->sh;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (;;) {
         if (pool->closing || atomic_load(&pool->terminating)) {
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             return mp__error(MP_ECLOSED, "pool is closed or shutting down");
         }
         if (pool->broken) {
             int code = pool->broken;
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             return mp__error(code, "%s", pool->broken_msg);
         }
         for (int i = 0; i < MP__JOB_SLOTS; i++) {
             mp__job *job = &sh->jobs[i];
             if (atomic_load(&job->state) == MP__JOB_FREE) {
+                MP__ASSERT(job->owner == NULL && job->nowned == 0);
                 atomic_store(&job->state, MP__JOB_ACTIVE);  /* reserved */
                 atomic_store(&job->cancelled, 0);
                 atomic_store(&job->timeout_ns, 0);
                 job->cancel_seen = atomic_load(&pool->cancels);
                 atomic_store_explicit(&job->seq, pool->next_seq++, memory_order_relaxed);
                 pool->callers++;
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
                 *out = job;
                 return 0;
             }
@@ -583,6 +587,7 @@ static void new_generation(mp__job *job)
 void mp__job_publish(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);   /* reserved by mp__job_acquire */
     new_generation(job);
     if (atomic_load(&job->count) == 0) {
         atomic_store(&job->state, MP__JOB_DONE);
@@ -602,6 +607,7 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
 void mp__job_publish_stream(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);
     new_generation(job);
     atomic_store(&job->count, 0);
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
@@ -703,7 +709,9 @@ void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
     if (done || atomic_load(&pool->terminating))
         mp__job_free_staged(job);
     if (!locked)
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
+    MP__ASSERT_POOL_LOCKED(pool);
+    MP__ASSERT(pool->callers > 0);
     if (done) {
         atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
         job->owner = NULL;
@@ -714,7 +722,7 @@ void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
     pool->callers--;
     pthread_cond_broadcast(&pool->changed);
     if (!locked)
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
     mp__notify_completion(sh);
 }
 

@@ -128,6 +128,7 @@ static void describe_status(char *buf, size_t len, int status)
 static MP_PRINTF(2, 3) void set_broken(supervisor *s, const char *fmt, ...)
 {
     mp_pool *pool = s->pool;
+    MP__ASSERT_POOL_LOCKED(pool);
     if (!pool->broken) {
         va_list ap;
         va_start(ap, fmt);
@@ -513,9 +514,9 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
         /* Under the pool lock: a caller takes it before it reuses a job
          * slot, so what we read of the job happens before that.  (The real
          * order goes through the workers, which no race detector sees.) */
-        pthread_mutex_lock(&s->pool->lock);
+        mp__pool_lock(s->pool);
         handle_death(s, m->worker, m->pid, m->arg);
-        pthread_mutex_unlock(&s->pool->lock);
+        mp__pool_unlock(s->pool);
         break;
     case MP__FS_FAILED:
         sw->spawning = false;
@@ -527,9 +528,9 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
             }
             pthread_mutex_unlock(&s->lock);
         } else if (!atomic_load(&s->stop)) {
-            pthread_mutex_lock(&s->pool->lock);
+            mp__pool_lock(s->pool);
             set_broken(s, "pool is broken: cannot fork a replacement worker: %s", strerror(m->arg));
-            pthread_mutex_unlock(&s->pool->lock);
+            mp__pool_unlock(s->pool);
         }
         break;
     }
@@ -551,9 +552,9 @@ static void read_messages(supervisor *s)
         while (waitpid(s->fs_pid, NULL, 0) < 0 && errno == EINTR)
             ;
         if (!atomic_load(&s->stop)) {
-            pthread_mutex_lock(&s->pool->lock);
+            mp__pool_lock(s->pool);
             set_broken(s, "pool is broken: its fork server (pid %d) died", (int)s->fs_pid);
-            pthread_mutex_unlock(&s->pool->lock);
+            mp__pool_unlock(s->pool);
             pthread_mutex_lock(&s->lock);
             if (!s->start_error) {
                 s->start_error = MP_EBROKEN;
@@ -608,9 +609,9 @@ static void *supervisor_main(void *arg)
         if (!stop) {
             watch(s, now);
             if (s->nunsure) {
-                pthread_mutex_lock(&pool->lock);
+                mp__pool_lock(pool);
                 settle_unsure(s);
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
             }
             if (atomic_load(&pool->timeouts_used))
                 tick = DEADLINE_TICK;

@@ -70,6 +70,7 @@ _Static_assert(sizeof(mp__wslot) == MP__CACHELINE, "a worker slot is one cache l
 
 static inline void mp__ws_set(mp__wslot *ws, uint64_t unflushed, unsigned state)
 {
+    MP__ASSERT(state <= MP__WS_FLUSHING && unflushed < (UINT64_C(1) << (64 - MP__WS_BITS)));
     atomic_store_explicit(&ws->acct, unflushed << MP__WS_BITS | state, memory_order_release);
 }
 
