@@ -17,7 +17,6 @@
  * pool: handles may be released before or after the pool.
  */
 #include "async.h"
-#include "futex.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -116,7 +115,7 @@ static void *callback_thread(void *arg)
     mp_pool *pool = arg;
     mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
+        uint32_t seen = mp__evc_read(&pool->sh->completions);
         mp__harvest_all_locked(pool);
         mp__handle *h = pool->cb_queue;
         if (h) {
@@ -204,10 +203,8 @@ int mp__harvest_all_locked(mp_pool *pool)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     int n = 0;
-    uint64_t mask = atomic_load(&pool->sh->active);
-    while (mask) {
-        mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(pool->sh, job) {
         if (job->owner && atomic_load(&job->state) == MP__JOB_DONE) {
             harvest_locked(pool, job, 0);
             n++;
@@ -242,6 +239,13 @@ static bool finished(const mp__handle *h)
     return pool && pool->cb_started && pthread_equal(pthread_self(), pool->cb_thread);
 }
 
+#define HANDLE_SPIN_SECONDS 50e-6
+
+static bool job_done(void *job)
+{
+    return atomic_load(&((mp__job *)job)->state) == MP__JOB_DONE;
+}
+
 /* Waits until h is finished.  0 or MP_ETIMEDOUT. */
 static int handle_wait(mp__handle *h, double timeout)
 {
@@ -251,7 +255,7 @@ static int handle_wait(mp__handle *h, double timeout)
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
+        uint32_t seen = mp__evc_read(&pool->sh->completions);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(pool, h->job, 0);
         if (finished(h))
@@ -265,12 +269,7 @@ static int handle_wait(mp__handle *h, double timeout)
         mp__job *job = h->job;
         if (job) {
             mp__pool_unlock(pool);
-            double stop = mp__now() + 50e-6;
-            for (unsigned i = 1; atomic_load(&job->state) != MP__JOB_DONE; i++) {
-                mp__spin_step(i);
-                if (i % 64 == 0 && mp__now() > stop)
-                    break;
-            }
+            mp__await(&job->finished, pool->sh->futex_shared, job_done, job, HANDLE_SPIN_SECONDS, 0);
             mp__pool_lock(pool);
             if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
                 continue;
@@ -311,13 +310,11 @@ static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
+        uint32_t seen = mp__evc_read(&pool->sh->completions);
         mp__harvest_all_locked(pool);
         bool pending = false;
-        uint64_t mask = atomic_load(&pool->sh->active);
-        while (mask) {
-            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-            mask &= mask - 1;
+        mp__job *job;
+        MP__FOR_EACH_ACTIVE(pool->sh, job) {
             if (!job->owner)
                 continue;
             if (cancel_pending && job->owner->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
@@ -327,10 +324,7 @@ static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
         if (!pending || !wait)
             return;
         if (check_unlocked(pool) != 0) {
-            mask = atomic_load(&pool->sh->active);
-            while (mask) {
-                mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-                mask &= mask - 1;
+            MP__FOR_EACH_ACTIVE(pool->sh, job) {
                 if (job->owner)
                     harvest_locked(pool, job, pool->broken);
             }
@@ -364,10 +358,8 @@ void mp__handles_close(mp_pool *pool, bool terminate)
     if (terminate) {
         /* Workers are gone or finishing: what has not finished now ends as
          * closed; a thread pool's running tasks complete first. */
-        uint64_t mask = atomic_load(&pool->sh->active);
-        while (mask) {
-            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-            mask &= mask - 1;
+        mp__job *job;
+        MP__FOR_EACH_ACTIVE(pool->sh, job) {
             if (!job->owner)
                 continue;
             if (pool->ops->shares_caller_memory) {
@@ -823,7 +815,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
     if (pool)
         mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+        uint32_t seen = pool ? mp__evc_read(&pool->sh->completions) : 0;
         if (pool)
             mp__harvest_all_locked(pool);
         size_t done = 0, bad = 0;
@@ -896,7 +888,7 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
             pool = NULL;           /* the pool closed: every future is finished */
         if (pool)
             mp__pool_lock(pool);
-        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+        uint32_t seen = pool ? mp__evc_read(&pool->sh->completions) : 0;
         if (pool)
             mp__harvest_all_locked(pool);
         for (size_t i = it->yielded; i < it->n; i++) {

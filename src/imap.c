@@ -9,11 +9,10 @@
  * Workers tell the consumer about each finished task through the job:
  * slot_done[slot] = i + 1 (for the ordered iterator), the task's index in the
  * `completed` ring (completion order, for the unordered one), and a bump of
- * the `progress` futex word the consumer sleeps on.  Feeding, waiting and the
+ * the `progress` event count the consumer sleeps on.  Feeding, waiting and the
  * generator all run in the thread that calls mp_imap_next.
  */
 #include "pool.h"
-#include "futex.h"
 #include "shm.h"
 
 #include <limits.h>
@@ -194,8 +193,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     job->rng_seed = o->seed;              /* input i draws from stream i */
     job->rng_stream = 0;
     atomic_store(&job->completed_tail, 0);
-    atomic_store(&job->progress, 0);
-    atomic_store(&job->progress_waiters, 0);
+    mp__evc_reset(&job->progress);
     void *p;
     if (!(r = alloc_ring(job, ring, in_size, &p))) {
         it->in_ring = p;
@@ -261,6 +259,18 @@ static size_t ready_task(mp_imap *it)
     return (size_t)(v - 1);
 }
 
+/* What wait_ready waits for: a task to consume, whose index it stores. */
+typedef struct ready_wait {
+    mp_imap *it;
+    size_t *index;
+} ready_wait;
+
+static bool task_ready(void *arg)
+{
+    ready_wait *w = arg;
+    return (*w->index = ready_task(w->it)) != SIZE_MAX;
+}
+
 static int wait_ready(mp_imap *it, double timeout, size_t *index)
 {
     mp__job *job = it->job;
@@ -271,17 +281,10 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
     size_t claimed = (size_t)(atomic_load(&job->claim) & MP__CLAIM_MASK);
     if (claimed + it->batch / 2 >= it->fed)
         feed(it, it->chunk);
-    for (unsigned spin = 1;; spin++) {
-        if ((*index = ready_task(it)) != SIZE_MAX)
-            return 0;
-        mp__spin_step(spin);
-        if (spin % 64 == 0 && mp__now() - start > SPIN_SECONDS)
-            break;
-    }
+    ready_wait w = { it, index };
+    if (mp__await(&job->progress, sh->futex_shared, task_ready, &w, SPIN_SECONDS, 0))
+        return 0;
     for (;;) {
-        uint32_t seen = atomic_load(&job->progress);
-        if ((*index = ready_task(it)) != SIZE_MAX)
-            return 0;
         double now = mp__now();
         if (timeout >= 0 && now - start >= timeout)
             return mp__error(MP_ETIMEDOUT, "mp_imap_next: timed out");
@@ -294,11 +297,8 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
         double slice = MP__WATCH_INTERVAL;
         if (timeout >= 0 && timeout - (now - start) < slice)
             slice = timeout - (now - start);
-        /* A bump of `progress` after `seen` was read makes this return at
-         * once, so no finished task is slept through. */
-        atomic_fetch_add(&job->progress_waiters, 1);
-        mp__futex_wait(&job->progress, seen, sh->futex_shared, slice);
-        atomic_fetch_sub(&job->progress_waiters, 1);
+        if (mp__await(&job->progress, sh->futex_shared, task_ready, &w, 0, slice))
+            return 0;
     }
 }
 
@@ -354,6 +354,14 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     return r;
 }
 
+/* Every task fed was reported finished or taken back: `progress` counts
+ * them, modulo 2^32. */
+static bool all_reported(void *arg)
+{
+    mp_imap *it = arg;
+    return mp__evc_read(&it->job->progress) == (uint32_t)it->fed;
+}
+
 /* Stops the iterator's job: nothing more is fed, what no worker started is
  * taken back, and running tasks (which write into the rings) are waited
  * for.  Afterwards the iterator holds nothing of the pool. */
@@ -364,19 +372,13 @@ static void detach(mp_imap *it)
     mp__shared *sh = pool->sh;
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
-    for (;;) {
-        /* progress counts finished (and cancelled) tasks, modulo 2^32. */
-        uint32_t seen = atomic_load(&job->progress);
-        if (seen == (uint32_t)it->fed || pool->ops->check(pool))
-            break;
-        atomic_fetch_add(&job->progress_waiters, 1);
-        mp__futex_wait(&job->progress, seen, sh->futex_shared, MP__WATCH_INTERVAL);
-        atomic_fetch_sub(&job->progress_waiters, 1);
-    }
+    while (!mp__await(&job->progress, sh->futex_shared, all_reported, it, 0, MP__WATCH_INTERVAL) &&
+           !pool->ops->check(pool))
+        ;
     if (job->varout)
         for (size_t s = 0; s < it->ring; s++)
             mp_shm_free(job->varout[s].data);
-    if (atomic_load(&job->progress) == (uint32_t)it->fed)
+    if (all_reported(it))
         atomic_store(&job->state, MP__JOB_DONE);
     mp__pool_lock(pool);
     for (mp_imap **p = &pool->iterators; *p; p = &(*p)->next)

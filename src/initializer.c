@@ -5,7 +5,6 @@
  * control block, where the opener (or, for a replacement worker, the
  * supervisor) reads them: the message survives the worker's exit. */
 #include "pool.h"
-#include "futex.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -28,35 +27,42 @@ int mp__worker_init(mp_pool *pool, int worker)
                 atomic_store(&sh->init_code, rc);   /* the message is complete */
             }
             atomic_store(&ws->status, MP__WS_INIT_FAILED);
-            mp__futex_wake(&sh->ready, INT_MAX, sh->futex_shared);
+            mp__evc_signal(&sh->started, INT_MAX, sh->futex_shared);
             return rc;
         }
     }
     atomic_store(&ws->status, MP__WS_READY);
     atomic_fetch_add(&sh->ready, 1);
-    mp__futex_wake(&sh->ready, INT_MAX, sh->futex_shared);
+    mp__evc_signal(&sh->started, INT_MAX, sh->futex_shared);
     return 0;
+}
+
+/* Every worker ran its initializer, or one failed. */
+static bool workers_started(void *arg)
+{
+    mp_pool *pool = arg;
+    return atomic_load(&pool->sh->init_code) || atomic_load(&pool->sh->ready) >= (uint32_t)pool->workers;
 }
 
 int mp__workers_wait_ready(mp_pool *pool, int (*failed)(mp_pool *pool))
 {
     mp__shared *sh = pool->sh;
     for (;;) {
-        uint32_t ready = atomic_load(&sh->ready);
+        /* Slices of 10 ms: `failed` notices a worker that died unannounced. */
+        bool settled = mp__await(&sh->started, sh->futex_shared, workers_started, pool, 0, 0.01);
         int32_t code = atomic_load(&sh->init_code);
         if (code)
             return mp__error(code, "mp_pool_open: the worker initializer failed: %s", sh->init_msg);
-        if (ready >= (uint32_t)pool->workers)
+        if (settled)
             return 0;
         int r = failed ? failed(pool) : 0;
         if (r)
             return r;
-        mp__futex_wait(&sh->ready, ready, sh->futex_shared, 0.01);
     }
 }
 
 void mp__wake_all_callers(mp_pool *pool)
 {
     for (int i = 0; i < MP__JOB_SLOTS; i++)
-        mp__futex_wake(&pool->sh->jobs[i].state, INT_MAX, pool->sh->futex_shared);
+        mp__job_nudge(pool->sh, &pool->sh->jobs[i]);
 }

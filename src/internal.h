@@ -5,7 +5,7 @@
 
 #include "mproc.h"
 
-#include <stdatomic.h>
+#include "atomics.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

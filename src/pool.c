@@ -192,7 +192,7 @@ static void drain_callers(mp_pool *pool, bool terminate)
         if (terminate) {
             /* Wake callers sleeping on their jobs so they notice now. */
             for (int i = 0; i < MP__JOB_SLOTS; i++)
-                mp__futex_wake_job(pool, &pool->sh->jobs[i]);
+                mp__job_nudge(pool->sh, &pool->sh->jobs[i]);
         }
         mp__pool_wait_changed(pool);
     }

@@ -15,6 +15,7 @@
 #ifndef MPROC_POOL_H
 #define MPROC_POOL_H
 
+#include "evc.h"
 #include "internal.h"
 #include "supervise.h"
 
@@ -33,12 +34,11 @@
 #define MP__CHUNK_STREAM (UINT64_C(1) << 63)   /* or-ed into chunksize: a stream job */
 #define MP__MAX_WORKERS 4096
 
-/* job->state, the word a waiting caller sleeps on. */
+/* job->state.  A caller waiting for its job sleeps on job->finished. */
 enum {
-    MP__JOB_FREE = 0,
-    MP__JOB_ACTIVE = 1,
-    MP__JOB_DONE = 2,
-    MP__JOB_WAITER = 0x100   /* or-ed in while a caller sleeps on the word */
+    MP__JOB_FREE = 0,      /* the slot is free */
+    MP__JOB_ACTIVE = 1,    /* reserved by a caller, then published */
+    MP__JOB_DONE = 2       /* every task finished or was taken back */
 };
 
 enum mp__job_kind { MP__KIND_MAP, MP__KIND_STAR };
@@ -59,6 +59,7 @@ typedef struct mp__job {
     _Atomic uint64_t claim MP__ALIGNED;  /* next unclaimed task, tagged with gen */
     _Atomic uint64_t done MP__ALIGNED;   /* tasks finished (flushed in batches) */
     _Atomic uint32_t state MP__ALIGNED;
+    mp__evc finished;                    /* notified when state becomes DONE */
     uint32_t gen;                        /* bumped on each reuse of the slot */
     /* Read by workers before they hold a claim, so atomic: the slot may be
      * refilled under them.  Everything below is read only while holding a
@@ -92,8 +93,9 @@ typedef struct mp__job {
     _Atomic uint64_t *completed;
     mp__failure_rec *slot_fail;          /* a stream's failures, per ring slot */
     _Atomic uint64_t completed_tail MP__ALIGNED;
-    _Atomic uint32_t progress MP__ALIGNED; /* futex word for the consumer */
-    _Atomic uint32_t progress_waiters;
+    /* Tasks reported finished or taken back, modulo 2^32; the consumer
+     * sleeps on it. */
+    mp__evc progress MP__ALIGNED;
 
     /* Small inputs and outputs (futures, apply) live here: no allocation. */
     char inline_in[128] MP__ALIGNED;
@@ -138,17 +140,15 @@ struct mp_task {
 /* The control block every worker and the owning process share.  For the
  * process backend it lives in the shared arena. */
 typedef struct mp__shared {
-    _Atomic uint32_t work_seq MP__ALIGNED; /* bumped on publish; idle workers sleep on it */
-    _Atomic uint32_t sleepers;
+    mp__evc work MP__ALIGNED;              /* signalled on publish; idle workers spin on it, then sleep */
     _Atomic uint32_t spinners;             /* idle workers spinning now */
     uint32_t max_spinners;                 /* at most this many spin */
     _Atomic uint32_t shutdown;
     _Atomic uint64_t active MP__ALIGNED;   /* bit i: jobs[i] is published */
-    /* Bumped whenever a job finishes; callers waiting on several jobs
-     * (futures, async results) sleep on it. */
-    _Atomic uint32_t completions MP__ALIGNED;
-    _Atomic uint32_t completion_waiters;
-    bool futex_shared;
+    /* Signalled whenever a job finishes or a slot is released; callers
+     * waiting on several jobs (futures, async results) sleep on it. */
+    mp__evc completions MP__ALIGNED;
+    bool futex_shared;                     /* other processes sleep on these words */
     int workers;
     mp__job jobs[MP__JOB_SLOTS];
     /* Supervision (see supervise.h): one record per worker, and what every
@@ -157,6 +157,7 @@ typedef struct mp__shared {
     bool supervised;                     /* process workers: claims must be recoverable */
     uint64_t maxtasks;                   /* maxtasksperchild, 0: none */
     _Atomic uint32_t ready;              /* workers that finished their initializer */
+    mp__evc started;                     /* signalled when `ready` or init_code changes */
     _Atomic uint32_t init_claimed;       /* 1: a failing worker is writing init_msg */
     _Atomic int32_t init_code;           /* first initializer failure, 0: none */
     char init_msg[MP_MESSAGE_MAX];       /* written by the worker that set init_code */
@@ -300,11 +301,28 @@ void mp__shutdown_workers(mp__shared *sh);
 /* Marks every unclaimed task of every published job as taken, so workers
  * stop at their next claim (terminate). */
 void mp__cancel_all_jobs(mp__shared *sh);
-void mp__futex_wake_job(mp_pool *pool, mp__job *job);
-/* Bumps sh->completions and wakes whoever sleeps on it. */
+/* Wakes the caller waiting for the job, to look at its pool again. */
+void mp__job_nudge(mp__shared *sh, mp__job *job);
+/* Signals sh->completions. */
 void mp__notify_completion(mp__shared *sh);
-/* Sleeps on sh->completions (drops and retakes pool->lock). */
+/* Sleeps on sh->completions until it moves past `seen` or `timeout`
+ * (drops and retakes pool->lock). */
 void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout);
+
+/* The published jobs, one at a time:
+ *     mp__job *job;
+ *     MP__FOR_EACH_ACTIVE(sh, job) { ... }
+ * walks the jobs whose bit was set in sh->active when the walk began. */
+static inline mp__job *mp__next_active(mp__shared *sh, uint64_t *mask)
+{
+    if (!*mask)
+        return NULL;
+    int i = __builtin_ctzll(*mask);
+    *mask &= *mask - 1;
+    return &sh->jobs[i];
+}
+#define MP__FOR_EACH_ACTIVE(sh, job) \
+    for (uint64_t mp__active_ = atomic_load(&(sh)->active); ((job) = mp__next_active((sh), &mp__active_)) != NULL;)
 
 /* Supervision hooks in sched.c, used by the supervisor (supervise.c). */
 /* Records a failure of task `index` (message copied) and counts it. */

@@ -14,7 +14,6 @@
  * two up.
  */
 #include "pool.h"
-#include "futex.h"
 #include "shm.h"
 
 #include <limits.h>
@@ -25,7 +24,6 @@
 #include <unistd.h>
 
 #define SPIN_SECONDS 100e-6      /* how long an idle side spins before sleeping */
-#define SPIN_CHECK_EVERY 64      /* spin iterations between clock reads */
 
 int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
 {
@@ -188,9 +186,8 @@ void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
             atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
         }
     }
-    atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
-    if (atomic_load(&job->progress_waiters))
-        mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
+    mp__evc_add(&job->progress, (uint32_t)(end - begin));
+    mp__evc_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
 
 /* What a process worker's tasks printed is written out before they are
@@ -209,9 +206,9 @@ static inline void write_printed(const mp__shared *sh)
 static void complete(mp__shared *sh, mp__job *job)
 {
     uint32_t old = atomic_exchange(&job->state, MP__JOB_DONE);
-    MP__ASSERT((old & ~(uint32_t)MP__JOB_WAITER) == MP__JOB_ACTIVE);   /* completed once */
-    if (old & MP__JOB_WAITER)
-        mp__futex_wake(&job->state, INT_MAX, sh->futex_shared);
+    MP__ASSERT(old == MP__JOB_ACTIVE);   /* completed once */
+    MP__UNUSED(old);
+    mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
     mp__notify_completion(sh);
 }
 
@@ -404,12 +401,8 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
 /* The oldest published job that still has unclaimed tasks, or NULL. */
 static mp__job *find_job(mp__shared *sh)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    mp__job *best = NULL;
-    while (mask) {
-        int i = __builtin_ctzll(mask);
-        mask &= mask - 1;
-        mp__job *job = &sh->jobs[i];
+    mp__job *job, *best = NULL;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         uint64_t c = atomic_load(&job->claim);
         if ((c & MP__CLAIM_MASK) >= atomic_load_explicit(&job->count, memory_order_relaxed))
             continue;
@@ -424,10 +417,8 @@ static mp__job *find_job(mp__shared *sh)
  * task, has tasks nobody claimed. */
 static bool other_work_pending(mp__shared *sh, mp__job *mine)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    while (mask) {
-        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
         uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
         if (next + (job == mine) < count)
@@ -445,6 +436,18 @@ bool mp__serving(const mp__shared *sh)
     return sh && serving == sh;
 }
 
+/* An idle worker waits for the work count to move past what it saw. */
+typedef struct idle_wait {
+    mp__shared *sh;
+    uint32_t seen;
+} idle_wait;
+
+static bool work_published(void *arg)
+{
+    idle_wait *w = arg;
+    return mp__evc_read(&w->sh->work) != w->seen;
+}
+
 void mp__worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
@@ -458,15 +461,15 @@ void mp__worker_main(mp__shared *sh, int worker)
                 (size_t)atomic_load(&ws->end));
     }
     for (;;) {
-        uint32_t seen = atomic_load(&sh->work_seq);
+        idle_wait idle = { sh, mp__evc_read(&sh->work) };
         if (atomic_load(&sh->shutdown))
             return;
         mp__job *job = find_job(sh);
         if (job) {
             /* Publishing a one-task job wakes nobody when a worker spins;
              * if more work waits than this worker takes, pass the wake on. */
-            if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
-                mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
+            if (mp__evc_has_waiters(&sh->work) && other_work_pending(sh, job))
+                mp__evc_wake(&sh->work, 1, sh->futex_shared);
             run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             unflushed = sh->supervised;
             continue;
@@ -475,44 +478,23 @@ void mp__worker_main(mp__shared *sh, int worker)
          * microsecond), then sleep until the next publish.  Only a few
          * workers spin at once: more spinners than spare cores would take
          * the CPU from the threads doing the work. */
-        if (atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners) {
-            bool woke = false;
-            double deadline = 0;
-            for (unsigned spin = 1; !woke; spin++) {
-                if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
-                    woke = true;
-                else
-                    mp__spin_step(spin);
-                if (spin % SPIN_CHECK_EVERY == 0) {
-                    double now = mp__now();
-                    if (!deadline)
-                        deadline = now + SPIN_SECONDS;
-                    else if (now > deadline)
-                        break;
-                }
-            }
-            atomic_fetch_sub(&sh->spinners, 1);
-            if (woke)
-                continue;
-        } else {
-            atomic_fetch_sub(&sh->spinners, 1);
-        }
+        bool may_spin = atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners;
+        bool woke = mp__await(&sh->work, sh->futex_shared, work_published, &idle, may_spin ? SPIN_SECONDS : 0, 0);
+        atomic_fetch_sub(&sh->spinners, 1);
+        if (woke)
+            continue;
         if (unflushed) {
             fflush(NULL);          /* every stream a task wrote to, before we sleep */
             unflushed = false;
         }
-        atomic_fetch_add(&sh->sleepers, 1);
-        if (!atomic_load(&sh->shutdown))
-            mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
-        atomic_fetch_sub(&sh->sleepers, 1);
+        mp__await(&sh->work, sh->futex_shared, work_published, &idle, 0, -1);
     }
 }
 
 void mp__shutdown_workers(mp__shared *sh)
 {
     atomic_store(&sh->shutdown, 1);
-    atomic_fetch_add(&sh->work_seq, 1);
-    mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
 }
 
 /* ---- caller side ----------------------------------------------------------- */
@@ -523,18 +505,18 @@ void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     mp__shared *sh = pool->sh;
-    atomic_fetch_add(&sh->completion_waiters, 1);
     mp__pool_unlock(pool);
-    mp__futex_wait(&sh->completions, seen, sh->futex_shared, timeout);
+    /* Registered after `seen` was read: every signal moves the count, so
+     * one that came in between makes the sleep return at once. */
+    mp__evc_prepare(&sh->completions);
+    mp__evc_sleep(&sh->completions, seen, sh->futex_shared, timeout);
+    mp__evc_done(&sh->completions);
     mp__pool_lock(pool);
-    atomic_fetch_sub(&sh->completion_waiters, 1);
 }
 
 void mp__notify_completion(mp__shared *sh)
 {
-    atomic_fetch_add(&sh->completions, 1);
-    if (atomic_load(&sh->completion_waiters))
-        mp__futex_wake(&sh->completions, INT_MAX, sh->futex_shared);
+    mp__evc_signal(&sh->completions, INT_MAX, sh->futex_shared);
 }
 
 int mp__job_acquire(mp_pool *pool, mp__job **out)
@@ -568,7 +550,7 @@ int mp__job_acquire(mp_pool *pool, mp__job **out)
         }
         /* Every slot is busy.  Finished async results and futures hold
          * slots until harvested: harvest them, else wait for a finish. */
-        uint32_t seen = atomic_load(&sh->completions);
+        uint32_t seen = mp__evc_read(&sh->completions);
         if (mp__harvest_all_locked(pool) == 0)
             mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
@@ -596,12 +578,13 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     /* Fields first, then the claim word (release), then visibility. */
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
-    atomic_fetch_add(&sh->work_seq, 1);
+    mp__evc_add(&sh->work, 1);
     /* A spinning worker picks up a single task by itself; anything larger
-     * wants every worker. */
-    uint32_t sleeping = atomic_load(&sh->sleepers);
-    if (sleeping && (atomic_load(&job->count) > 1 || atomic_load(&sh->spinners) == 0))
-        mp__futex_wake(&sh->work_seq, atomic_load(&job->count) > 1 ? INT_MAX : 1, sh->futex_shared);
+     * wants every worker.  (Spinners are counted after the count moved: one
+     * that stops spinning now sleeps past the new count at once.) */
+    bool many = atomic_load(&job->count) > 1;
+    if (many || atomic_load(&sh->spinners) == 0)
+        mp__evc_wake(&sh->work, many ? INT_MAX : 1, sh->futex_shared);
 }
 
 void mp__job_publish_stream(mp_pool *pool, mp__job *job)
@@ -643,7 +626,7 @@ void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
     /* n == 0: complete a job whose last flush happened but whose worker
      * died before marking it done (only the supervisor asks this, when no
      * live worker is in the job, so no one else can complete it now). */
-    if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_DONE && atomic_load(&job->done) == count)
+    if (atomic_load(&job->state) != MP__JOB_DONE && atomic_load(&job->done) == count)
         complete(sh, job);
 }
 
@@ -657,25 +640,17 @@ void mp__job_cancel(mp_pool *pool, mp__job *job)
         mp__supervisor_kick(pool);   /* stop the tasks that are running */
 }
 
+static bool job_done(void *job)
+{
+    return atomic_load(&((mp__job *)job)->state) == MP__JOB_DONE;
+}
+
 int mp__job_wait(mp_pool *pool, mp__job *job)
 {
     mp__shared *sh = pool->sh;
-    double start = mp__now();
-    for (unsigned spin = 1; atomic_load(&job->state) != MP__JOB_DONE; spin++) {
-        mp__spin_step(spin);
-        if (spin % SPIN_CHECK_EVERY == 0 && mp__now() - start > SPIN_SECONDS)
-            break;
-    }
-    double next_check = mp__now() + MP__WATCH_INTERVAL;
-    for (;;) {
-        uint32_t st = atomic_load(&job->state);
-        if (st == MP__JOB_DONE)
-            return finished(pool, job);
-        if (!(st & MP__JOB_WAITER) &&
-            !atomic_compare_exchange_strong(&job->state, &st, st | MP__JOB_WAITER))
-            continue;
-        mp__futex_wait(&job->state, st | MP__JOB_WAITER, sh->futex_shared, MP__WATCH_INTERVAL);
-        if (atomic_load(&job->state) == MP__JOB_DONE)
+    double spin = SPIN_SECONDS, next_check = mp__now() + MP__WATCH_INTERVAL;
+    for (;; spin = 0) {
+        if (mp__await(&job->finished, sh->futex_shared, job_done, job, spin, MP__WATCH_INTERVAL))
             return finished(pool, job);
         if (atomic_load(&pool->cancels) != job->cancel_seen && !atomic_load(&job->cancelled)) {
             mp__job_cancel(pool, job);
@@ -737,7 +712,7 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
     if (taken)
         atomic_fetch_add(&job->ncancelled, taken);
     if (taken && job->ring) {
-        atomic_fetch_add(&job->progress, (uint32_t)taken);
+        mp__evc_add(&job->progress, (uint32_t)taken);
     } else if (taken) {
         uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
         if (d == count)
@@ -750,21 +725,18 @@ void mp__job_fed(mp_pool *pool, mp__job *job, size_t count)
 {
     mp__shared *sh = pool->sh;
     atomic_store(&job->count, count);
-    atomic_fetch_add(&sh->work_seq, 1);
-    if (atomic_load(&sh->sleepers))
-        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
 }
-void mp__futex_wake_job(mp_pool *pool, mp__job *job)
+
+void mp__job_nudge(mp__shared *sh, mp__job *job)
 {
-    mp__futex_wake(&job->state, INT_MAX, pool->sh->futex_shared);
+    mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
 }
 
 void mp__cancel_all_jobs(mp__shared *sh)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    while (mask) {
-        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         atomic_store(&job->cancelled, 1);
         if (!job->ring)
             mp__job_cancel_unclaimed(sh, job);

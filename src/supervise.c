@@ -22,7 +22,6 @@
  * wake it; it ticks only while something has a deadline.
  */
 #include "pool.h"
-#include "futex.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -151,7 +150,7 @@ static mp__job *live_job(mp__shared *sh, uint32_t index, uint32_t gen)
         return NULL;
     if ((uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT) != gen)
         return NULL;
-    if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_ACTIVE)
+    if (atomic_load(&job->state) != MP__JOB_ACTIVE)
         return NULL;
     return job;
 }

@@ -29,7 +29,7 @@
 
 #include "internal.h"
 
-#include <stdatomic.h>
+#include "atomics.h"
 #include <stdint.h>
 #include <sys/types.h>
 
