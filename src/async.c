@@ -16,12 +16,53 @@
  * pool finishes (or cancels) and detaches every handle, which then needs no
  * pool: handles may be released before or after the pool.
  */
-#include "async.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+enum { MP__H_ASYNC = 1, MP__H_FUTURE = 2 };
+enum { MP__H_PENDING = 0, MP__H_DONE = 1, MP__H_CANCELLED = 2 };
+
+typedef struct mp__callback {
+    union {
+        mp_async_callback async;
+        mp_future_callback future;
+    } fn;
+    void *arg;
+    int on_success;                  /* async: callback (1) or error_callback (0) */
+    struct mp__callback *next;
+} mp__callback;
+
+/* An mp_async or an mp_future (the public types are this struct). */
+typedef struct mp__handle {
+    int kind;
+    _Atomic int refs;                /* the user's + the job's (or callback queue's) */
+    _Atomic int status;              /* MP__H_PENDING / DONE / CANCELLED */
+    pid_t owner_pid;                 /* the process that made it (its pool's owner) */
+    mp_pool *pool;                   /* NULL once the pool closed */
+    mp__job *job;                    /* while attached (pool->lock) */
+    mp__shape shape;                 /* where results go */
+    bool want_failures;
+
+    /* Outcome, written by the harvester under pool->lock. */
+    int code;                        /* 0, MP_ETASK, MP_ECANCELED, MP_EBROKEN, ... */
+    char message[MP_MESSAGE_MAX + 64];
+    mp_failures failures;
+    bool taken;                      /* a future's bytes handed over (mp_future_bytes) */
+
+    /* Futures: the fixed-size result and the variable-size one. */
+    void *fixed_out;
+    mp_bytes bytes_slot;             /* where the task's mp_task_write lands */
+    mp_bytes bytes;
+
+    mp__callback *callbacks;
+    bool callbacks_done;
+    struct mp__handle *cb_next;      /* in pool->cb_queue */
+    struct mp__handle *all_next;     /* in pool->handles */
+} mp__handle;
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -93,10 +134,7 @@ static mp__handle *handle_new(mp_pool *pool, int kind)
     return h;
 }
 
-void mp__handle_attach(mp__handle *h, mp__job *job)
-{
-    h->job = job;
-}
+static int harvest_all_locked(mp_pool *pool);
 
 /* ---- the callback thread ------------------------------------------------- */
 
@@ -115,8 +153,8 @@ static void *callback_thread(void *arg)
     mp_pool *pool = arg;
     mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = mp__evc_read(&pool->sh->completions);
-        mp__harvest_all_locked(pool);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
+        harvest_all_locked(pool);
         mp__handle *h = pool->cb_queue;
         if (h) {
             pool->cb_queue = h->cb_next;
@@ -125,13 +163,13 @@ static void *callback_thread(void *arg)
             mp__pool_lock(pool);
             h->callbacks_done = true;
             pthread_cond_broadcast(&pool->changed);
-            mp__notify_completion(pool->sh);
+            mp__sched_notify_completion(pool->crew.sh);
             unref_locked(h);
             continue;
         }
         if (pool->cb_stop)
             break;
-        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
     mp__pool_unlock(pool);
     return NULL;
@@ -149,14 +187,14 @@ static int ensure_callback_thread_locked(mp_pool *pool)
     return 0;
 }
 
-void mp__callbacks_stop(mp_pool *pool)
+static void stop_callbacks(mp_pool *pool)
 {
     mp__pool_lock(pool);
     bool started = pool->cb_started;
     pool->cb_stop = true;
     mp__pool_unlock(pool);
     if (started) {
-        mp__notify_completion(pool->sh);
+        mp__sched_notify_completion(pool->crew.sh);
         pthread_join(pool->cb_thread, NULL);
     }
 }
@@ -183,7 +221,7 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
         snprintf(h->message, sizeof h->message, "%s", mp_last_error());
     h->code = code;
     h->job = NULL;
-    mp__job_release(pool, job, true);
+    mp__pool_release_job(pool, job, true);
     atomic_store(&h->status, code == MP_ECANCELED ? MP__H_CANCELLED : MP__H_DONE);
     if (h->callbacks) {
         h->cb_next = NULL;
@@ -199,12 +237,12 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
     pthread_cond_broadcast(&pool->changed);
 }
 
-int mp__harvest_all_locked(mp_pool *pool)
+static int harvest_all_locked(mp_pool *pool)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     int n = 0;
     mp__job *job;
-    MP__FOR_EACH_ACTIVE(pool->sh, job) {
+    MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
         if (job->owner && atomic_load(&job->state) == MP__JOB_DONE) {
             harvest_locked(pool, job, 0);
             n++;
@@ -219,7 +257,7 @@ static int check_unlocked(mp_pool *pool)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     mp__pool_unlock(pool);
-    int r = pool->ops->check(pool);
+    int r = mp__pool_check(pool);
     mp__pool_lock(pool);
     return r;
 }
@@ -255,7 +293,7 @@ static int handle_wait(mp__handle *h, double timeout)
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = mp__evc_read(&pool->sh->completions);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(pool, h->job, 0);
         if (finished(h))
@@ -269,16 +307,16 @@ static int handle_wait(mp__handle *h, double timeout)
         mp__job *job = h->job;
         if (job) {
             mp__pool_unlock(pool);
-            mp__await(&job->finished, pool->sh->futex_shared, job_done, job, HANDLE_SPIN_SECONDS, 0);
+            mp__await(&job->finished, pool->crew.sh->futex_shared, job_done, job, HANDLE_SPIN_SECONDS, 0);
             mp__pool_lock(pool);
             if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
                 continue;
         }
         if (check_unlocked(pool) != 0 && h->job) {
-            harvest_locked(pool, h->job, pool->broken);
+            harvest_locked(pool, h->job, pool->crew.broken);
             continue;
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
     mp__pool_unlock(pool);
     return 0;
@@ -301,7 +339,7 @@ static bool cancel_locked(mp_pool *pool, mp__handle *h)
         harvest_locked(pool, job, MP_ECANCELED);
         return true;
     }
-    return mp__job_cancel_unclaimed(pool->sh, job) > 0;
+    return mp__job_cancel_unclaimed(pool->crew.sh, job) > 0;
 }
 
 /* Finishes or cancels every handle and detaches it: used by close and
@@ -310,48 +348,42 @@ static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
 {
     MP__ASSERT_POOL_LOCKED(pool);
     for (;;) {
-        uint32_t seen = mp__evc_read(&pool->sh->completions);
-        mp__harvest_all_locked(pool);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
+        harvest_all_locked(pool);
         bool pending = false;
         mp__job *job;
-        MP__FOR_EACH_ACTIVE(pool->sh, job) {
+        MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
             if (!job->owner)
                 continue;
-            if (cancel_pending && job->owner->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
+            if (cancel_pending && ((mp__handle *)job->owner)->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
                 continue;
             pending = true;
         }
         if (!pending || !wait)
             return;
         if (check_unlocked(pool) != 0) {
-            MP__FOR_EACH_ACTIVE(pool->sh, job) {
+            MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
                 if (job->owner)
-                    harvest_locked(pool, job, pool->broken);
+                    harvest_locked(pool, job, pool->crew.broken);
             }
             return;
         }
-        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
 }
 
-int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
+/* mp_pool_shutdown (pool.c): settles every handle, then lets the callback
+ * thread finish what it has queued. */
+static void shutdown_locked(mp_pool *pool, bool wait, bool cancel_futures)
 {
-    if (!pool)
-        return mp__error(MP_EINVAL, "mp_pool_shutdown: pool is NULL");
-    int r = mp__check_caller(pool, "mp_pool_shutdown", true);
-    if (r)
-        return r;
-    mp__pool_lock(pool);
-    pool->closing = true;
-    settle_all_locked(pool, cancel_futures != 0, wait != 0);
-    /* Let the callback thread finish what it has queued. */
+    settle_all_locked(pool, cancel_futures, wait);
     while (wait && pool->cb_queue)
         mp__pool_wait_changed(pool);
-    mp__pool_unlock(pool);
-    return 0;
 }
 
-void mp__handles_close(mp_pool *pool, bool terminate)
+/* Close and terminate: finishes or cancels every handle, stops the
+ * callback thread, and detaches the handles from the pool. */
+static void close_handles(mp_pool *pool, bool terminate)
 {
     mp__pool_lock(pool);
     pool->closing = true;
@@ -359,11 +391,11 @@ void mp__handles_close(mp_pool *pool, bool terminate)
         /* Workers are gone or finishing: what has not finished now ends as
          * closed; a thread pool's running tasks complete first. */
         mp__job *job;
-        MP__FOR_EACH_ACTIVE(pool->sh, job) {
+        MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
             if (!job->owner)
                 continue;
-            if (pool->ops->shares_caller_memory) {
-                mp__job_cancel_unclaimed(pool->sh, job);
+            if (!pool->crew.ops->stops_running_tasks) {
+                mp__job_cancel_unclaimed(pool->crew.sh, job);
             } else {
                 mp__error(MP_ECLOSED, "pool was terminated before the call finished");
                 atomic_store(&job->state, MP__JOB_DONE);
@@ -373,7 +405,7 @@ void mp__handles_close(mp_pool *pool, bool terminate)
     }
     settle_all_locked(pool, false, true);
     mp__pool_unlock(pool);
-    mp__callbacks_stop(pool);
+    stop_callbacks(pool);
     /* Detach: from here on, handles need no pool. */
     mp__pool_lock(pool);
     for (mp__handle *h = pool->handles; h; h = h->all_next)
@@ -384,16 +416,23 @@ void mp__handles_close(mp_pool *pool, bool terminate)
 
 /* ---- submission ---------------------------------------------------------- */
 
+/* The async layer of a pool: how the pool reaches handles (pool.h). */
+static const mp__layer async_layer = {
+    .reclaim_locked = harvest_all_locked,
+    .shutdown_locked = shutdown_locked,
+    .close = close_handles,
+};
+
 static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
 {
+    mp__pool_add_layer(pool, &async_layer);
     mp__pool_lock(pool);
     h->all_next = pool->handles;
     pool->handles = h;
     mp__pool_unlock(pool);
-    /* The job is attached to h before it is published (mp__handle_attach),
-     * so a harvester can never see the job finished before h knows it. */
-    mp__job *job;
-    int r = mp__call_prepare(pool, &h->shape, call, h, &job);
+    /* The job is attached to h (h->job) before it is published, so a
+     * harvester can never see the job finished before h knows it. */
+    int r = mp__call_prepare(pool, &h->shape, call, h, &h->job);
     if (r) {
         mp__pool_lock(pool);
         unlink_locked(pool, h);
@@ -492,7 +531,7 @@ static int check_wait(const char *who, const void *handle, double timeout)
     if ((r = mp__check_owner(h->owner_pid, who)))
         return r;
     const mp_pool *pool = h->pool;
-    if (pool && (r = mp__check_not_own_task(pool->sh, who)))
+    if (pool && (r = mp__check_not_own_task(pool->crew.sh, who)))
         return r;
     return mp__check_timeout(who, timeout);
 }
@@ -798,7 +837,7 @@ static int check_set(const char *who, mp_future *const *futures, size_t n, mp_po
     return 0;
 }
 
-static bool failed(const mp__handle *h)
+static bool ended_in_error(const mp__handle *h)
 {
     return atomic_load(&h->status) == MP__H_DONE && h->code != 0;
 }
@@ -807,7 +846,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
 {
     mp_pool *pool;
     int r = check_set("mp_wait", futures, n, &pool);
-    if (r || (pool && (r = mp__check_not_own_task(pool->sh, "mp_wait"))) || (r = mp__check_timeout("mp_wait", timeout)))
+    if (r || (pool && (r = mp__check_not_own_task(pool->crew.sh, "mp_wait"))) || (r = mp__check_timeout("mp_wait", timeout)))
         return r;
     if (mode != MP_FIRST_COMPLETED && mode != MP_FIRST_EXCEPTION && mode != MP_ALL_COMPLETED)
         return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
@@ -815,14 +854,14 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
     if (pool)
         mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = pool ? mp__evc_read(&pool->sh->completions) : 0;
+        uint32_t seen = pool ? mp__evc_read(&pool->crew.sh->completions) : 0;
         if (pool)
-            mp__harvest_all_locked(pool);
+            harvest_all_locked(pool);
         size_t done = 0, bad = 0;
         for (size_t i = 0; i < n; i++) {
             const mp__handle *h = (const mp__handle *)futures[i];
             done += finished(h);
-            bad += finished(h) && failed(h);
+            bad += finished(h) && ended_in_error(h);
         }
         bool ok = mode == MP_ALL_COMPLETED ? done == n
                 : mode == MP_FIRST_COMPLETED ? done > 0
@@ -835,7 +874,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
                 *ndone = done;
             return ok ? 0 : mp__error(MP_ETIMEDOUT, "mp_wait: timed out with %zu of %zu futures done", done, n);
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
 }
 
@@ -880,7 +919,7 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
     if (it->yielded == it->n)
         return MP_EEOF;
     mp_pool *pool = it->pool;
-    if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->sh, "mp_as_completed_next")))
+    if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->crew.sh, "mp_as_completed_next")))
         return r;
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     for (;;) {
@@ -888,9 +927,9 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
             pool = NULL;           /* the pool closed: every future is finished */
         if (pool)
             mp__pool_lock(pool);
-        uint32_t seen = pool ? mp__evc_read(&pool->sh->completions) : 0;
+        uint32_t seen = pool ? mp__evc_read(&pool->crew.sh->completions) : 0;
         if (pool)
-            mp__harvest_all_locked(pool);
+            harvest_all_locked(pool);
         for (size_t i = it->yielded; i < it->n; i++) {
             if (finished(it->items[i])) {
                 mp__handle *h = it->items[i];
@@ -908,7 +947,7 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
                 mp__pool_unlock(pool);
             return mp__error(MP_ETIMEDOUT, "mp_as_completed_next: timed out");
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
         mp__pool_unlock(pool);
     }
 }

@@ -76,10 +76,15 @@ static void feed(mp_imap *it, size_t min_free)
         it->fed++;
     }
     if (it->fed != before)
-        mp__job_fed(it->pool, it->job, it->fed);
+        mp__pool_feed(it->pool, it->job, it->fed);
 }
 
 /* ---- opening ------------------------------------------------------------- */
+
+static void close_iterators(mp_pool *pool, bool terminate);
+
+/* The imap layer of a pool: close and terminate reach iterators here. */
+static const mp__layer imap_layer = { .close = close_iterators };
 
 /* Allocates a ring of `ring` elements of `size` bytes for the job (NULL
  * when that is 0 bytes).  check_window has made sure the product fits. */
@@ -146,7 +151,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     size_t chunk = o->chunksize ? o->chunksize : 1;
     size_t ring = o->window;
     if (!ring) {
-        ring = 4 * (size_t)pool->workers * chunk;
+        ring = 4 * (size_t)pool->crew.workers * chunk;
         if (ring < DEFAULT_MIN_WINDOW) ring = DEFAULT_MIN_WINDOW;
     }
     if ((r = check_window(ring, in_size, out_size)))
@@ -173,8 +178,9 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     it->generator_state = generator_state;
     it->total = generator ? SIZE_MAX : count;
 
+    mp__pool_add_layer(pool, &imap_layer);
     mp__job *job;
-    if ((r = mp__job_acquire(pool, &job))) {
+    if ((r = mp__pool_acquire_job(pool, &job))) {
         free(busy);
         free(it);
         return r;
@@ -219,16 +225,14 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     }
     if (r) {
         atomic_store(&job->state, MP__JOB_DONE);
-        mp__job_release(pool, job, false);
+        mp__pool_release_job(pool, job, false);
         free(busy);
         free(it);
         return r;
     }
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
     atomic_store(&job->timeout_ns, pool->task_timeout_ns);   /* the pool's task_timeout */
-    if (pool->task_timeout_ns && pool->backend == MP_BACKEND_PROCESS)
-        mp__supervisor_kick(pool);
-    mp__job_publish_stream(pool, job);
+    mp__pool_publish_stream(pool, job);
     mp__pool_lock(pool);
     it->next = pool->iterators;
     pool->iterators = it;
@@ -274,7 +278,7 @@ static bool task_ready(void *arg)
 static int wait_ready(mp_imap *it, double timeout, size_t *index)
 {
     mp__job *job = it->job;
-    mp__shared *sh = it->pool->sh;
+    mp__shared *sh = it->pool->crew.sh;
     double start = mp__now(), next_check = start + MP__WATCH_INTERVAL;
     /* Nothing ready yet.  If the workers are about to run dry, feed them
      * what we can now rather than a batch later. */
@@ -290,7 +294,7 @@ static int wait_ready(mp_imap *it, double timeout, size_t *index)
             return mp__error(MP_ETIMEDOUT, "mp_imap_next: timed out");
         if (now >= next_check) {
             next_check = now + MP__WATCH_INTERVAL;
-            int r = it->pool->ops->check(it->pool);
+            int r = mp__pool_check(it->pool);
             if (r)
                 return r;
         }
@@ -311,7 +315,7 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
         return r;
     if (!it->pool)
         return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
-    if ((r = mp__check_not_own_task(it->pool->sh, "mp_imap_next")))
+    if ((r = mp__check_not_own_task(it->pool->crew.sh, "mp_imap_next")))
         return r;
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
@@ -369,11 +373,11 @@ static void detach(mp_imap *it)
 {
     mp_pool *pool = it->pool;
     mp__job *job = it->job;
-    mp__shared *sh = pool->sh;
+    mp__shared *sh = pool->crew.sh;
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
     while (!mp__await(&job->progress, sh->futex_shared, all_reported, it, 0, MP__WATCH_INTERVAL) &&
-           !pool->ops->check(pool))
+           !mp__pool_check(pool))
         ;
     if (job->varout)
         for (size_t s = 0; s < it->ring; s++)
@@ -387,13 +391,16 @@ static void detach(mp_imap *it)
             break;
         }
     mp__pool_unlock(pool);
-    mp__job_release(pool, job, false);
+    mp__pool_release_job(pool, job, false);
     it->pool = NULL;
     it->job = NULL;
 }
 
-void mp__imaps_close(mp_pool *pool)
+/* Close and terminate stop every open iterator; they stay valid to free,
+ * and their next() returns MP_ECLOSED. */
+static void close_iterators(mp_pool *pool, bool terminate)
 {
+    MP__UNUSED(terminate);
     for (;;) {
         mp__pool_lock(pool);
         mp_imap *it = pool->iterators;

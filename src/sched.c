@@ -13,7 +13,7 @@
  * the new job knowingly (and reads that job's fields) rather than mixing the
  * two up.
  */
-#include "pool.h"
+#include "sched.h"
 #include "shm.h"
 
 #include <limits.h>
@@ -25,7 +25,7 @@
 
 #define SPIN_SECONDS 100e-6      /* how long an idle side spins before sleeping */
 
-int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
+int mp__sched_create(int workers, bool futex_shared, bool supervised, mp__shared **out)
 {
     void *mem;
     int r = mp__shm_alloc(sizeof(mp__shared), true, &mem);
@@ -33,6 +33,7 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
         return r;
     mp__shared *sh = mem;
     sh->futex_shared = futex_shared;
+    sh->supervised = supervised;
     sh->workers = workers;
     int cpus = mp_cpu_count();
     sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
@@ -45,7 +46,7 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     return 0;
 }
 
-void mp__shared_destroy(mp__shared *sh)
+void mp__sched_destroy(mp__shared *sh)
 {
     if (!sh)
         return;
@@ -115,10 +116,13 @@ static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_n
 {
     double limit = (double)limit_ns * 1e-9, ran = mp__now() - started;
     if (sh->supervised)
-        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker %d", task->index, limit, (int)getpid());
+        snprintf(task->message, sizeof task->message, "task %zu timed out after %g s on worker %d", task->index, limit,
+                 (int)getpid());
     else
-        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker thread %d (it ran %.3g s: a thread cannot be stopped)",
-                     task->index, limit, task->worker, ran);
+        snprintf(task->message, sizeof task->message,
+                 "task %zu timed out after %g s on worker thread %d (it ran %.3g s: a thread cannot be stopped)",
+                 task->index, limit, task->worker, ran);
+    task->has_message = true;
     return MP_ETIMEDOUT;
 }
 
@@ -176,8 +180,8 @@ static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wsl
         atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
 }
 
-/* A stream's consumer learns of each finished task (see pool.h). */
-void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
+/* A stream's consumer learns of each finished task (see sched.h). */
+void mp__job_report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
 {
     for (size_t i = begin; i < end; i++) {
         atomic_store_explicit(&job->slot_done[i % job->ring], i + 1, memory_order_release);
@@ -209,7 +213,7 @@ static void complete(mp__shared *sh, mp__job *job)
     MP__ASSERT(old == MP__JOB_ACTIVE);   /* completed once */
     MP__UNUSED(old);
     mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
-    mp__notify_completion(sh);
+    mp__sched_notify_completion(sh);
 }
 
 static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
@@ -378,7 +382,7 @@ static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, s
              * finds out which were from slot_done. */
             write_printed(sh);
             mp__ws_set(ws, 0, MP__WS_FLUSHING);
-            mp__report_stream(sh, job, begin, end);
+            mp__job_report_stream(sh, job, begin, end);
             mp__ws_set(ws, 0, MP__WS_CLAIMING);
             continue;
         }
@@ -431,7 +435,7 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
  * workers: a task's blocking call on its own pool is refused by it. */
 static _Thread_local const mp__shared *serving;
 
-bool mp__serving(const mp__shared *sh)
+bool mp__sched_serving(const mp__shared *sh)
 {
     return sh && serving == sh;
 }
@@ -448,7 +452,7 @@ static bool work_published(void *arg)
     return mp__evc_read(&w->sh->work) != w->seen;
 }
 
-void mp__worker_main(mp__shared *sh, int worker)
+void mp__sched_worker_main(mp__shared *sh, int worker)
 {
     mp_task task = { .worker = worker };
     serving = sh;
@@ -491,74 +495,39 @@ void mp__worker_main(mp__shared *sh, int worker)
     }
 }
 
-void mp__shutdown_workers(mp__shared *sh)
+void mp__sched_shutdown(mp__shared *sh)
 {
     atomic_store(&sh->shutdown, 1);
     mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
 }
 
-/* ---- caller side ----------------------------------------------------------- */
+/* ---- submitting and stopping jobs ------------------------------------------ */
 
-/* Sleeps until some job finishes or a slot is released (or `timeout`).
- * Called with pool->lock held; returns with it held. */
-void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
-{
-    MP__ASSERT_POOL_LOCKED(pool);
-    mp__shared *sh = pool->sh;
-    mp__pool_unlock(pool);
-    /* Registered after `seen` was read: every signal moves the count, so
-     * one that came in between makes the sleep return at once. */
-    mp__evc_prepare(&sh->completions);
-    mp__evc_sleep(&sh->completions, seen, sh->futex_shared, timeout);
-    mp__evc_done(&sh->completions);
-    mp__pool_lock(pool);
-}
-
-void mp__notify_completion(mp__shared *sh)
+void mp__sched_notify_completion(mp__shared *sh)
 {
     mp__evc_signal(&sh->completions, INT_MAX, sh->futex_shared);
 }
 
-int mp__job_acquire(mp_pool *pool, mp__job **out)
+mp__job *mp__sched_reserve(mp__shared *sh, uint64_t seq)
 {
-    mp__shared *sh = pool->sh;
-    mp__pool_lock(pool);
-    for (;;) {
-        if (pool->closing || atomic_load(&pool->terminating)) {
-            mp__pool_unlock(pool);
-            return mp__error(MP_ECLOSED, "pool is closed or shutting down");
-        }
-        if (pool->broken) {
-            int code = pool->broken;
-            mp__pool_unlock(pool);
-            return mp__error(code, "%s", pool->broken_msg);
-        }
-        for (int i = 0; i < MP__JOB_SLOTS; i++) {
-            mp__job *job = &sh->jobs[i];
-            if (atomic_load(&job->state) == MP__JOB_FREE) {
-                MP__ASSERT(job->owner == NULL && job->nowned == 0);
-                atomic_store(&job->state, MP__JOB_ACTIVE);  /* reserved */
-                atomic_store(&job->cancelled, 0);
-                atomic_store(&job->timeout_ns, 0);
-                job->cancel_seen = atomic_load(&pool->cancels);
-                atomic_store_explicit(&job->seq, pool->next_seq++, memory_order_relaxed);
-                pool->callers++;
-                mp__pool_unlock(pool);
-                *out = job;
-                return 0;
-            }
-        }
-        /* Every slot is busy.  Finished async results and futures hold
-         * slots until harvested: harvest them, else wait for a finish. */
-        uint32_t seen = mp__evc_read(&sh->completions);
-        if (mp__harvest_all_locked(pool) == 0)
-            mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+    for (int i = 0; i < MP__JOB_SLOTS; i++) {
+        mp__job *job = &sh->jobs[i];
+        if (atomic_load(&job->state) != MP__JOB_FREE)
+            continue;
+        MP__ASSERT(job->owner == NULL && job->nowned == 0);
+        atomic_store(&job->state, MP__JOB_ACTIVE);
+        atomic_store(&job->cancelled, 0);
+        atomic_store(&job->timeout_ns, 0);
+        atomic_store_explicit(&job->seq, seq, memory_order_relaxed);
+        return job;
     }
+    return NULL;
 }
 
 /* A slot starts a new job: a new generation and cleared counters. */
 static void new_generation(mp__job *job)
 {
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);   /* reserved, not yet published */
     job->gen = (job->gen + 1) & MP__GEN_MASK;
     atomic_store(&job->failures, NULL);
     atomic_store(&job->nfailed, 0);
@@ -566,10 +535,8 @@ static void new_generation(mp__job *job)
     atomic_store(&job->done, 0);
 }
 
-void mp__job_publish(mp_pool *pool, mp__job *job)
+void mp__sched_publish(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
-    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);   /* reserved by mp__job_acquire */
     new_generation(job);
     if (atomic_load(&job->count) == 0) {
         atomic_store(&job->state, MP__JOB_DONE);
@@ -587,32 +554,33 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
         mp__evc_wake(&sh->work, many ? INT_MAX : 1, sh->futex_shared);
 }
 
-void mp__job_publish_stream(mp_pool *pool, mp__job *job)
+void mp__sched_publish_stream(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
-    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);
     new_generation(job);
     atomic_store(&job->count, 0);
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
-/* What a finished job's caller is told: 0, or MP_ECANCELED if the call was
- * cancelled (its failure records are dropped: nothing is reported from a
- * cancelled call but the cancellation). */
-static int finished(mp_pool *pool, mp__job *job)
+void mp__sched_feed(mp__shared *sh, mp__job *job, size_t count)
 {
-    if (!atomic_load(&job->cancelled))
-        return 0;
-    if (atomic_load(&pool->terminating))
-        return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
-    mp__failure_rec *f = atomic_exchange(&job->failures, NULL);
-    while (f) {
-        mp__failure_rec *next = f->next;
-        mp_shm_free(f);
-        f = next;
-    }
-    return mp__error(MP_ECANCELED, "the call was cancelled (mp_pool_cancel)");
+    atomic_store(&job->count, count);
+    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
+}
+
+void mp__sched_free(mp__shared *sh, mp__job *job)
+{
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_DONE);
+    atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
+    job->owner = NULL;
+    atomic_store(&job->state, MP__JOB_FREE);
+}
+
+void mp__job_free_staged(mp__job *job)
+{
+    for (int i = 0; i < job->nowned; i++)
+        mp_shm_free(job->owned[i]);
+    job->nowned = 0;
 }
 
 void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
@@ -628,77 +596,6 @@ void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
      * live worker is in the job, so no one else can complete it now). */
     if (atomic_load(&job->state) != MP__JOB_DONE && atomic_load(&job->done) == count)
         complete(sh, job);
-}
-
-void mp__job_cancel(mp_pool *pool, mp__job *job)
-{
-    atomic_store(&job->cancelled, 1);
-    /* Every unclaimed task is counted as finished; tasks already claimed
-     * are skipped by their workers, who count them the same way. */
-    mp__job_cancel_unclaimed(pool->sh, job);
-    if (pool->backend == MP_BACKEND_PROCESS)
-        mp__supervisor_kick(pool);   /* stop the tasks that are running */
-}
-
-static bool job_done(void *job)
-{
-    return atomic_load(&((mp__job *)job)->state) == MP__JOB_DONE;
-}
-
-int mp__job_wait(mp_pool *pool, mp__job *job)
-{
-    mp__shared *sh = pool->sh;
-    double spin = SPIN_SECONDS, next_check = mp__now() + MP__WATCH_INTERVAL;
-    for (;; spin = 0) {
-        if (mp__await(&job->finished, sh->futex_shared, job_done, job, spin, MP__WATCH_INTERVAL))
-            return finished(pool, job);
-        if (atomic_load(&pool->cancels) != job->cancel_seen && !atomic_load(&job->cancelled)) {
-            mp__job_cancel(pool, job);
-            continue;
-        }
-        if (atomic_load(&pool->terminating))
-            return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
-        double now = mp__now();
-        if (now >= next_check) {
-            next_check = now + MP__WATCH_INTERVAL;
-            int r = pool->ops->check(pool);
-            if (r)
-                return r;
-        }
-    }
-}
-
-void mp__job_free_staged(mp__job *job)
-{
-    for (int i = 0; i < job->nowned; i++)
-        mp_shm_free(job->owned[i]);
-    job->nowned = 0;
-}
-
-void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
-{
-    mp__shared *sh = pool->sh;
-    bool done = atomic_load(&job->state) == MP__JOB_DONE;
-    /* After terminate no worker runs (processes were killed; thread pools
-     * stage nothing), so the staged blocks can go. */
-    if (done || atomic_load(&pool->terminating))
-        mp__job_free_staged(job);
-    if (!locked)
-        mp__pool_lock(pool);
-    MP__ASSERT_POOL_LOCKED(pool);
-    MP__ASSERT(pool->callers > 0);
-    if (done) {
-        atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
-        job->owner = NULL;
-        atomic_store(&job->state, MP__JOB_FREE);
-    }
-    /* A job that never finished (a worker died) keeps its slot: workers
-     * may still be writing into it.  The pool is broken anyway. */
-    pool->callers--;
-    pthread_cond_broadcast(&pool->changed);
-    if (!locked)
-        mp__pool_unlock(pool);
-    mp__notify_completion(sh);
 }
 
 size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
@@ -721,11 +618,12 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
     return taken;
 }
 
-void mp__job_fed(mp_pool *pool, mp__job *job, size_t count)
+void mp__job_cancel(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
-    atomic_store(&job->count, count);
-    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
+    atomic_store(&job->cancelled, 1);
+    /* Every unclaimed task is counted as finished; tasks already claimed
+     * are skipped by their workers, who count them the same way. */
+    mp__job_cancel_unclaimed(sh, job);
 }
 
 void mp__job_nudge(mp__shared *sh, mp__job *job)
@@ -733,7 +631,13 @@ void mp__job_nudge(mp__shared *sh, mp__job *job)
     mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
 }
 
-void mp__cancel_all_jobs(mp__shared *sh)
+void mp__sched_nudge_all(mp__shared *sh)
+{
+    for (int i = 0; i < MP__JOB_SLOTS; i++)
+        mp__job_nudge(sh, &sh->jobs[i]);
+}
+
+void mp__sched_cancel_all(mp__shared *sh)
 {
     mp__job *job;
     MP__FOR_EACH_ACTIVE(sh, job) {
