@@ -126,58 +126,137 @@ static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_n
     return MP_ETIMEDOUT;
 }
 
+/* ---- the worker loop ---------------------------------------------------------
+ *
+ * Per task, a worker does one atomic operation (its claim, for chunks of
+ * one), calls the task function, and otherwise touches only its own stack
+ * and cache lines: what it needs of the job is read into a job_view once,
+ * finished tasks are added to the job's `done` in batches, and its worker
+ * slot is written only when a supervisor reads it. */
+
+/* A worker's own state, for its whole life. */
+typedef struct worker {
+    mp__shared *sh;
+    mp__wslot *ws;
+    int workers;
+    bool supervised;             /* sh->supervised, fixed before workers start */
+    uint64_t maxtasks;           /* sh->maxtasks, likewise */
+    mp_task task;                /* the handle every task of this worker gets */
+} worker;
+
+/* What a worker reads of a job to run its tasks.  A job's fields do not
+ * change while the worker holds one of its tasks claimed and unreported:
+ * that keeps the job from finishing and its slot from being refilled.  So
+ * the view is read after a claim made while the worker held nothing of the
+ * job, and reused for the claims it makes while it does (the generation
+ * tag alone would not do: it wraps). */
+typedef struct job_view {
+    mp__job *job;
+    uint32_t gen;
+    int kind;
+    void (*fn)(void);
+    size_t nargs;
+    const char *in[MP_MAX_ARGS];
+    size_t in_size[MP_MAX_ARGS];
+    char *out;
+    size_t out_size;
+    size_t ring;                 /* 0: not a stream */
+    mp_bytes *varout;
+    int64_t timeout_ns;
+    size_t flush_every;
+    bool plain;                  /* a map of no time limit: run_plain_range */
+} job_view;
+
+static void view_job(job_view *v, mp__job *job, uint32_t gen)
+{
+    v->job = job;
+    v->gen = gen;
+    v->kind = job->kind;
+    v->fn = job->fn;
+    v->nargs = job->kind == MP__KIND_MAP ? 1 : job->nargs;
+    for (size_t k = 0; k < v->nargs; k++) {
+        v->in[k] = job->in[k];
+        v->in_size[k] = job->in_size[k];
+    }
+    v->out = job->out;
+    v->out_size = job->out_size;
+    v->ring = job->ring;
+    v->varout = job->varout;
+    v->timeout_ns = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
+    v->flush_every = job->flush_every;
+    v->plain = v->kind == MP__KIND_MAP && !v->ring && v->timeout_ns <= 0;
+}
+
 /* Hands the task's variable-size result to the job, or discards it. */
-static void settle_bytes(mp__job *job, mp_task *task, size_t slot, int rc)
+static void settle_bytes(const job_view *v, mp_task *task, size_t slot, int rc)
 {
     if (rc == 0 && task->var.data) {
-        job->varout[slot] = task->var;
+        v->varout[slot] = task->var;
     } else {
         mp_shm_free(task->var.data);
-        if (job->varout)
-            job->varout[slot] = (mp_bytes){ NULL, 0 };
+        if (v->varout)
+            v->varout[slot] = (mp_bytes){ NULL, 0 };
     }
     task->var = (mp_bytes){ NULL, 0 };
     task->var_cap = 0;
 }
 
-static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t i)
+/* Calls the task function on task i's inputs and output. */
+static inline int call_task(const job_view *v, mp_task *task, size_t slot)
 {
-    int rc;
-    size_t slot = job->ring ? i % job->ring : i;
+    char *out = v->out ? v->out + slot * v->out_size : NULL;
+    if (v->kind == MP__KIND_MAP) {
+        const void *in = v->in[0] ? v->in[0] + slot * v->in_size[0] : NULL;
+        return ((mp_map_fn)v->fn)(task, in, out);
+    }
+    const void *args[MP_MAX_ARGS];
+    for (size_t k = 0; k < v->nargs; k++)
+        args[k] = v->in[k] + slot * v->in_size[k];
+    return ((mp_star_fn)v->fn)(task, args, out);
+}
+
+/* Runs a task with a time limit: its deadline goes in the task handle (and
+ * the worker slot, for a supervisor to enforce); one that returns after it
+ * fails as timed out. */
+static MP__NOINLINE int call_task_timed(worker *w, const job_view *v, size_t i, size_t slot)
+{
+    mp_task *task = &w->task;
+    int64_t limit = v->timeout_ns;
+    double started = mp__now();
+    task->deadline = started + (double)limit * 1e-9;
+    if (w->supervised)
+        atomic_store_explicit(&w->ws->deadline_ns, (uint64_t)(started * 1e9) + (uint64_t)limit, memory_order_relaxed);
+    if (w->supervised)   /* the deadline is visible before the task is marked running */
+        atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+    int rc = call_task(v, task, slot);
+    if (mp__now() > task->deadline)
+        rc = timed_out(w->sh, task, limit, started);
+    task->deadline = 0;
+    return rc;
+}
+
+static inline void run_task(worker *w, const job_view *v, size_t i)
+{
+    mp_task *task = &w->task;
+    size_t slot = v->ring ? i % v->ring : i;
     task->index = i;
     task->has_message = false;
-    int64_t limit = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
-    double started = 0;
-    task->deadline = 0;
-    if (MP__UNLIKELY(limit > 0)) {
-        started = mp__now();
-        task->deadline = started + (double)limit * 1e-9;
-    }
-    /* Only a supervisor reads the slot: thread pools skip the stores. */
-    if (sh->supervised) {
-        atomic_store_explicit(&ws->deadline_ns, limit > 0 ? (uint64_t)(started * 1e9) + (uint64_t)limit : 0,
-                              memory_order_relaxed);
-        /* The deadline is visible before the task is marked running. */
-        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
-    }
-    char *out = job->out ? job->out + slot * job->out_size : NULL;
-    if (job->kind == MP__KIND_MAP) {
-        const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
-        rc = ((mp_map_fn)job->fn)(task, in, out);
+    int rc;
+    if (MP__UNLIKELY(v->timeout_ns > 0)) {
+        rc = call_task_timed(w, v, i, slot);
     } else {
-        const void *args[MP_MAX_ARGS];
-        for (size_t k = 0; k < job->nargs; k++)
-            args[k] = job->in[k] + slot * job->in_size[k];
-        rc = ((mp_star_fn)job->fn)(task, args, out);
+        if (w->supervised) {
+            atomic_store_explicit(&w->ws->deadline_ns, 0, memory_order_relaxed);
+            atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+        }
+        rc = call_task(v, task, slot);
     }
-    if (MP__UNLIKELY(limit > 0) && mp__now() > task->deadline)
-        rc = timed_out(sh, task, limit, started);
     if (MP__UNLIKELY(rc != 0))
-        record_failure(job, task, rc);
-    if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
-        settle_bytes(job, task, slot, rc);
-    if (sh->supervised)
-        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+        record_failure(v->job, task, rc);
+    if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
+        settle_bytes(v, task, slot, rc);
+    if (w->supervised)
+        atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
 }
 
 /* A stream's consumer learns of each finished task (see sched.h). */
@@ -228,17 +307,19 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
         complete(sh, job);
 }
 
-/* Claims the next chunk of a job for a worker that knows it as generation
- * *gen.  Returns false when no unclaimed task is left.
+/* Claims the next chunk of a job by fetch-add (fixed chunks) or
+ * compare-and-swap (guided chunks and streams).  `fresh`: the worker holds
+ * no unreported task of the job, so *v is read anew once the claim
+ * succeeds.  Returns false when no unclaimed task is left.
  *
  * A worker may look at a job just before it finishes and its slot is
  * refilled; its claim then lands on the new job.  With a compare-and-swap
- * (guided chunks) the tag mismatch is seen first and nothing is claimed.
- * With a fetch-add the tasks are already ours: we run them as the new job,
- * whose fields were published before its claim word, which our fetch-add
- * read with acquire ordering.  *gen is updated to say so.  (Workers read a
- * job's other fields afresh for every task, never from a cached copy.) */
-static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin, size_t *end)
+ * the tag mismatch is seen first and nothing is claimed.  With a fetch-add
+ * the tasks are already ours: we run them as the new job, whose fields were
+ * published before its claim word, which our fetch-add read with acquire
+ * ordering; a claim made while fresh re-reads the view, so it is the new
+ * job's. */
+static inline bool claim(job_view *v, mp__job *job, int workers, bool fresh, size_t *begin, size_t *end)
 {
     /* Acquire: a stream's count publishes the inputs fed before it. */
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
@@ -247,34 +328,38 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
     chunk &= ~MP__CHUNK_STREAM;
 
     if (chunk && !stream) {
-        /* Fixed chunks: a fetch-add with no load before it, so the
-         * contended line moves once per claim.  A worker leaves a job at
-         * its first failed claim, so claims past the end overshoot by at
-         * most one chunk per worker. */
+        /* Fixed chunks: a fetch-add with no load of the claim word before
+         * it, so the contended line moves once per claim.  A worker leaves
+         * a job at its first failed claim, so claims past the end overshoot
+         * by at most one chunk per worker. */
         uint64_t old = atomic_fetch_add(&job->claim, chunk);
-        /* Re-read the shape: if the slot was refilled since we looked (even
-         * back to the same generation), these tasks belong to the new job. */
-        *gen = (uint32_t)(old >> MP__CLAIM_SHIFT);
-        count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        uint32_t gen = (uint32_t)(old >> MP__CLAIM_SHIFT);
+        bool reread = fresh || gen != v->gen;
+        /* The slot may have been refilled since we looked (even back to the
+         * same generation): these tasks belong to the job now in it. */
+        if (reread)
+            count = atomic_load_explicit(&job->count, memory_order_relaxed);
         size_t b = old & MP__CLAIM_MASK;
         if (b >= count)
             return false;
+        if (reread)
+            view_job(v, job, gen);   /* now that tasks we hold keep the job alive */
         *begin = b;
         *end = chunk < count - b ? b + chunk : count;   /* we advanced it by chunk */
         return true;
     }
 
-    /* Guided chunks, and streams (whose count grows: never claim past what
-     * has been fed), by compare-and-swap. */
     uint64_t old = atomic_load(&job->claim);
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
-        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
+        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != v->gen || b >= count)
             return false;
         size_t n = stream ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
         if (n > count - b) n = count - b;
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            if (fresh)
+                view_job(v, job, v->gen);
             *begin = b;
             *end = b + n;
             return true;
@@ -287,10 +372,9 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
 /* The claim of a supervised (process) pool: always a compare-and-swap, and
  * the range is written to the worker's slot before it, so that a worker
  * that dies right after winning leaves a record of what it took (see
- * supervise.h).  Never claims past the end (nor past what a stream was
- * fed). */
-static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, uint64_t *hint,
-                                     size_t *begin, size_t *end)
+ * sched.h).  Never claims past the end (nor past what a stream was fed). */
+static inline bool claim_recoverable(job_view *v, mp__job *job, mp__wslot *ws, int workers, bool fresh,
+                                     uint64_t *hint, size_t *begin, size_t *end)
 {
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
@@ -304,7 +388,7 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
     uint64_t old = *hint;
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
-        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != gen || b >= count)
+        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != v->gen || b >= count)
             return false;
         size_t n = chunk ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
@@ -312,6 +396,8 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
         atomic_store_explicit(&ws->begin, b, memory_order_relaxed);
         atomic_store_explicit(&ws->end, b + n, memory_order_relaxed);
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            if (fresh)
+                view_job(v, job, v->gen);
             *hint = old + n;
             *begin = b;
             *end = b + n;
@@ -332,74 +418,122 @@ static MP__NOINLINE void retire(mp__wslot *ws)
     _exit(0);
 }
 
-static void run_range(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t begin, size_t end)
+/* run_range for the common case: a plain map (no stream, no time limit)
+ * on workers nobody supervises.  The loop does only what every task needs:
+ * the cancel check, the task handle, the call, and its outcome. */
+static void run_plain_range(worker *w, const job_view *v, size_t begin, size_t end)
 {
+    mp_task *task = &w->task;
+    mp__job *job = v->job;
+    mp_map_fn fn = (mp_map_fn)v->fn;
+    const char *in = v->in[0];
+    char *out = v->out;
+    for (size_t i = begin; i < end; i++) {
+        if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed)))
+            return;
+        task->index = i;
+        task->has_message = false;
+        int rc = fn(task, in ? in + i * v->in_size[0] : NULL, out ? out + i * v->out_size : NULL);
+        if (MP__UNLIKELY(rc != 0))
+            record_failure(job, task, rc);
+        if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
+            settle_bytes(v, task, i, rc);
+    }
+}
+
+/* Runs tasks [begin, end) of the job, or skips them once it is cancelled
+ * (skipped tasks count as finished: the caller waits only for the ones
+ * already running). */
+static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
+{
+    if (v->plain && !w->supervised) {
+        run_plain_range(w, v, begin, end);
+        return;
+    }
+    mp__job *job = v->job;
     for (size_t i = begin; i < end; i++) {
         if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
-            /* Skipped tasks count as finished: the caller waits only for
-             * the ones already running. */
-            atomic_store_explicit(&ws->pos, 2 * (uint64_t)end, memory_order_release);
+            if (w->supervised)
+                atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)end, memory_order_release);
             return;
         }
-        run_task(sh, job, task, ws, i);
-        if (MP__UNLIKELY(task->tasks_run++ == 0))
-            atomic_store_explicit(&ws->status, MP__WS_WORKED, memory_order_relaxed);
-        if (MP__UNLIKELY(sh->maxtasks != 0) && task->tasks_run >= sh->maxtasks && sh->supervised)
-            retire(ws);
+        run_task(w, v, i);
+        if (MP__UNLIKELY(w->task.tasks_run++ == 0))
+            atomic_store_explicit(&w->ws->status, MP__WS_WORKED, memory_order_relaxed);
+        if (MP__UNLIKELY(w->maxtasks != 0) && w->task.tasks_run >= w->maxtasks && w->supervised)
+            retire(w->ws);
     }
+}
+
+/* The worker's slot says what it holds: written only for a supervisor. */
+static inline void account(worker *w, uint64_t unflushed, unsigned state)
+{
+    if (w->supervised)
+        mp__ws_set(w->ws, unflushed, state);
+}
+
+/* Adds the worker's finished tasks to the job's `done` (a stream reports
+ * [begin, end) to its consumer instead). */
+static inline void report(worker *w, const job_view *v, size_t *pending, size_t begin, size_t end)
+{
+    write_printed(w->sh);
+    if (v->ring) {
+        /* The slot says FLUSHING while they are reported: the supervisor
+         * finds out which were from slot_done. */
+        account(w, 0, MP__WS_FLUSHING);
+        mp__job_report_stream(w->sh, v->job, begin, end);
+        return;
+    }
+    account(w, *pending, MP__WS_FLUSHING);
+    flush_done(w->sh, v->job, pending);
 }
 
 /* Runs a job's tasks until none is left to claim: first [begin, end) if a
  * dead predecessor left it to this worker, then chunk after chunk. */
-static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, size_t begin, size_t end)
+static void run_job(worker *w, mp__job *job, uint32_t gen, size_t begin, size_t end)
 {
-    mp__wslot *ws = &sh->wslots[task->worker];
+    mp__shared *sh = w->sh;
+    mp__wslot *ws = w->ws;
     MP__ASSERT(MP__WS_STATE(atomic_load(&ws->acct)) == (begin < end ? MP__WS_HOLDING : MP__WS_IDLE));
+    job_view v = { .job = job, .gen = gen };
     size_t pending = 0;
     bool have = begin < end;
     uint64_t hint = atomic_load(&job->claim);
-    task->job = job;
-    atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
-    atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
+    w->task.job = job;
+    if (have)
+        view_job(&v, job, gen);   /* a dead predecessor's claim keeps the job alive */
+    if (w->supervised) {
+        atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
+        atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
+    }
     if (!have)
-        mp__ws_set(ws, 0, MP__WS_CLAIMING);
+        account(w, 0, MP__WS_CLAIMING);
     for (;;) {
         if (!have) {
-            if (sh->supervised) {
-                if (!claim_recoverable(job, ws, sh->workers, gen, &hint, &begin, &end))
+            bool fresh = pending == 0;
+            if (w->supervised) {
+                if (!claim_recoverable(&v, job, ws, w->workers, fresh, &hint, &begin, &end))
                     break;
                 atomic_store_explicit(&ws->pos, 2 * (uint64_t)begin, memory_order_relaxed);
                 mp__ws_set(ws, pending, MP__WS_HOLDING);
-            } else if (!claim(job, sh->workers, &gen, &begin, &end)) {
+            } else if (!claim(&v, job, w->workers, fresh, &begin, &end)) {
                 break;
             }
         }
         have = false;
-        run_range(sh, job, task, ws, begin, end);
-        if (job->ring) {
-            /* A stream counts finished tasks in `progress` instead.  The
-             * slot says FLUSHING while they are reported: the supervisor
-             * finds out which were from slot_done. */
-            write_printed(sh);
-            mp__ws_set(ws, 0, MP__WS_FLUSHING);
-            mp__job_report_stream(sh, job, begin, end);
-            mp__ws_set(ws, 0, MP__WS_CLAIMING);
-            continue;
+        run_range(w, &v, begin, end);
+        if (v.ring) {
+            report(w, &v, &pending, begin, end);
+        } else {
+            pending += end - begin;
+            if (pending >= v.flush_every)
+                report(w, &v, &pending, begin, end);
         }
-        pending += end - begin;
-        if (pending >= job->flush_every) {
-            write_printed(sh);
-            mp__ws_set(ws, pending, MP__WS_FLUSHING);
-            flush_done(sh, job, &pending);
-        }
-        mp__ws_set(ws, pending, MP__WS_CLAIMING);
+        account(w, pending, MP__WS_CLAIMING);
     }
-    if (pending) {
-        write_printed(sh);
-        mp__ws_set(ws, pending, MP__WS_FLUSHING);
-        flush_done(sh, job, &pending);
-    }
-    mp__ws_set(ws, 0, MP__WS_IDLE);
+    if (pending)
+        report(w, &v, &pending, begin, end);
+    account(w, 0, MP__WS_IDLE);
 }
 
 /* The oldest published job that still has unclaimed tasks, or NULL. */
@@ -452,17 +586,16 @@ static bool work_published(void *arg)
     return mp__evc_read(&w->sh->work) != w->seen;
 }
 
-void mp__sched_worker_main(mp__shared *sh, int worker)
+void mp__sched_worker_main(mp__shared *sh, int id)
 {
-    mp_task task = { .worker = worker };
+    worker w = { sh, &sh->wslots[id], sh->workers, sh->supervised, sh->maxtasks, { .worker = id } };
     serving = sh;
-    mp__wslot *ws = &sh->wslots[worker];
+    mp__wslot *ws = w.ws;
     bool unflushed = sh->supervised;   /* the initializer may have printed */
     if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {
         /* A replacement: run what the worker before it left unfinished. */
         mp__job *job = &sh->jobs[atomic_load(&ws->job)];
-        run_job(sh, job, &task, atomic_load(&ws->gen), (size_t)(atomic_load(&ws->pos) / 2),
-                (size_t)atomic_load(&ws->end));
+        run_job(&w, job, atomic_load(&ws->gen), (size_t)(atomic_load(&ws->pos) / 2), (size_t)atomic_load(&ws->end));
     }
     for (;;) {
         idle_wait idle = { sh, mp__evc_read(&sh->work) };
@@ -474,7 +607,7 @@ void mp__sched_worker_main(mp__shared *sh, int worker)
              * if more work waits than this worker takes, pass the wake on. */
             if (mp__evc_has_waiters(&sh->work) && other_work_pending(sh, job))
                 mp__evc_wake(&sh->work, 1, sh->futex_shared);
-            run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
+            run_job(&w, job, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             unflushed = sh->supervised;
             continue;
         }
