@@ -250,6 +250,7 @@ MP_API const char *mp_backend_name(mp_backend backend);
  * opts; MPROC_BACKEND not "thread"/"process"; MPROC_WORKERS not a number
  * from 1 to 4096; initializer_context_size without a context; a negative
  * maxtasksperchild; task_timeout NaN or negative; retries outside 0..100),
+ * MP_ENOTSUP (the backend was left out of this build, see README.md),
  * MP_ENOMEM, the initializer's code and message if it failed in a worker,
  * or a system error (-errno) when a worker cannot be started.  On error
  * nothing is left running. */
