@@ -307,18 +307,19 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
         complete(sh, job);
 }
 
-/* Claims the next chunk of a job by fetch-add (fixed chunks) or
- * compare-and-swap (guided chunks and streams).  `fresh`: the worker holds
- * no unreported task of the job, so *v is read anew once the claim
- * succeeds.  Returns false when no unclaimed task is left.
+/* Claims the next chunk of a job.  `fresh`: the worker holds no unreported
+ * task of the job; *v is then read anew once the claim succeeds.  Returns
+ * false when no unclaimed task is left.
  *
- * A worker may look at a job just before it finishes and its slot is
- * refilled; its claim then lands on the new job.  With a compare-and-swap
- * the tag mismatch is seen first and nothing is claimed.  With a fetch-add
- * the tasks are already ours: we run them as the new job, whose fields were
- * published before its claim word, which our fetch-add read with acquire
- * ordering; a claim made while fresh re-reads the view, so it is the new
- * job's. */
+ * The job may finish and its slot be refilled at any moment the worker
+ * holds nothing of it.  So a fresh claim is a compare-and-swap on the
+ * generation-tagged claim word, which fails if the slot moved on.  Once
+ * the worker holds unreported tasks the job cannot finish, and fixed
+ * chunks are claimed with a fetch-add: no load of the contended word
+ * first, so its cache line moves once per claim.  (A fetch-add made while
+ * holding nothing could land on a refilled slot, and the count read after
+ * it could belong to either job.)  Guided chunks, and streams (whose count
+ * grows: never claim past what has been fed), always compare-and-swap. */
 static inline bool claim(job_view *v, mp__job *job, int workers, bool fresh, size_t *begin, size_t *end)
 {
     /* Acquire: a stream's count publishes the inputs fed before it. */
@@ -327,23 +328,14 @@ static inline bool claim(job_view *v, mp__job *job, int workers, bool fresh, siz
     bool stream = chunk & MP__CHUNK_STREAM;
     chunk &= ~MP__CHUNK_STREAM;
 
-    if (chunk && !stream) {
-        /* Fixed chunks: a fetch-add with no load of the claim word before
-         * it, so the contended line moves once per claim.  A worker leaves
-         * a job at its first failed claim, so claims past the end overshoot
-         * by at most one chunk per worker. */
+    if (chunk && !stream && !fresh) {
+        /* A worker leaves a job at its first failed claim, so claims past
+         * the end overshoot by at most one chunk per worker. */
         uint64_t old = atomic_fetch_add(&job->claim, chunk);
-        uint32_t gen = (uint32_t)(old >> MP__CLAIM_SHIFT);
-        bool reread = fresh || gen != v->gen;
-        /* The slot may have been refilled since we looked (even back to the
-         * same generation): these tasks belong to the job now in it. */
-        if (reread)
-            count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        MP__ASSERT((uint32_t)(old >> MP__CLAIM_SHIFT) == v->gen);   /* our tasks keep the job */
         size_t b = old & MP__CLAIM_MASK;
         if (b >= count)
             return false;
-        if (reread)
-            view_job(v, job, gen);   /* now that tasks we hold keep the job alive */
         *begin = b;
         *end = chunk < count - b ? b + chunk : count;   /* we advanced it by chunk */
         return true;
@@ -354,12 +346,12 @@ static inline bool claim(job_view *v, mp__job *job, int workers, bool fresh, siz
         size_t b = old & MP__CLAIM_MASK;
         if ((uint32_t)(old >> MP__CLAIM_SHIFT) != v->gen || b >= count)
             return false;
-        size_t n = stream ? chunk : (count - b) / (2 * (size_t)workers);
+        size_t n = chunk ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
         if (n > count - b) n = count - b;
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
             if (fresh)
-                view_job(v, job, v->gen);
+                view_job(v, job, v->gen);   /* the tasks we now hold keep the job */
             *begin = b;
             *end = b + n;
             return true;
