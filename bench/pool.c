@@ -3,6 +3,7 @@
  *   tiny_map  10^7 tasks that square a long, chunksize 1 and automatic,
  *             threads and processes, vs OpenMP schedule(dynamic,1)
  *   pi        the demo's Monte Carlo workload, vs a serial loop and OpenMP
+ *   progress  tiny_map (automatic chunks) with a progress bar vs without
  */
 #include "bench.h"
 #include "../examples/pi_task.h"
@@ -113,6 +114,66 @@ static void tiny_map(const bench_ctx *ctx)
     mp_shm_free(out);
 }
 
+/* ---- progress: what a bar costs a tiny map -------------------------------- */
+
+static void count_updates(uint64_t done, uint64_t total, void *arg)
+{
+    (void)done;
+    (void)total;
+    ++*(unsigned long *)arg;
+}
+
+/* tiny_map with automatic chunks, its progress reported (to a callback,
+ * which is what a drawn bar costs the call: the thread, the finer claims,
+ * the reads) against the same map without, interleaved and best of five. */
+static void progress_cost(const bench_ctx *ctx)
+{
+    size_t n = ctx->quick ? 1000000 : 10000000;
+    int rounds = ctx->quick ? 2 : 5;
+    long *in, *out;
+    if (mp_shm_alloc(n * sizeof *in, (void **)&in) || mp_shm_alloc(n * sizeof *out, (void **)&out)) {
+        fprintf(stderr, "progress: %s\n", mp_last_error());
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        in[i] = (long)i;
+    const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
+    unsigned long updates = 0;
+    struct timespec pause = { 0, 20 * 1000 * 1000 };
+    for (int b = 0; b < 2; b++) {
+        mp_pool *pool;
+        if (mp_pool_open(&pool, &(mp_pool_options){ .backend = backends[b], .workers = WORKERS })) {
+            fprintf(stderr, "progress: %s\n", mp_last_error());
+            continue;
+        }
+        double best[2] = { 0, 0 };
+        for (int r = 0; r < rounds; r++)
+            for (int on = 0; on < 2; on++) {
+                mp_call call = { .progress = { .mode = on ? MP_PROGRESS_ON : MP_PROGRESS_OFF,
+                                               .fn = on ? count_updates : NULL, .arg = &updates } };
+                nanosleep(&pause, NULL);
+                double t0 = bench_now();
+                if (mp_map(pool, square, in, n, sizeof *in, out, sizeof *out, &call) != 0) {
+                    fprintf(stderr, "progress: %s\n", mp_last_error());
+                    continue;
+                }
+                keep_best(&best[on], bench_now() - t0);
+            }
+        mp_pool_close(pool);
+        if (best[0] <= 0 || best[1] <= 0)
+            continue;
+        bench_row row = {
+            .bench = "progress", .backend = mp_backend_name(backends[b]), .workers = WORKERS, .chunksize = 0,
+            .value = (double)n / best[1], .unit = "tasks/s", .anchor = "same map, no bar",
+            .anchor_value = (double)n / best[0], .goal = "ratio >= 0.98",
+            .note = "tiny_map, automatic chunks, progress callback on",
+        };
+        bench_report(ctx, &row);
+    }
+    mp_shm_free(in);
+    mp_shm_free(out);
+}
+
 /* ---- pi ---------------------------------------------------------------- */
 
 #define PI_TASKS 400
@@ -186,3 +247,4 @@ static void pi(const bench_ctx *ctx)
 
 BENCH_REGISTER("tiny_map", tiny_map)
 BENCH_REGISTER("pi", pi)
+BENCH_REGISTER("progress", progress_cost)

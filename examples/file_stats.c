@@ -10,16 +10,16 @@
  *
  *   mproc run ./file_stats ::: data_*.dat
  *
- * File names travel to the workers as fixed-size strings, an array of
- * char[PATH_MAX].  A file that cannot be read fails its own task with the
- * reason; the other files are still counted, mp_map returns MP_ETASK and
- * mp_call.failures lists what failed.
+ * The file names are argv as it is: mp_map_strings hands each task its
+ * string, on threads and on processes alike (there mproc copies the names
+ * into shared memory for the call).  A file that cannot be read fails its
+ * own task with the reason; the other files are still counted, the call
+ * returns MP_ETASK and mp_call.failures lists what failed.
  */
 #include "example.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <string.h>
 
 typedef struct counts {
@@ -61,21 +61,14 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t n = (size_t)argc - 1;
-    char(*paths)[PATH_MAX] = allocate(n, sizeof *paths);
+    const char *const *paths = (const char *const *)argv + 1;
     counts *results = allocate(n, sizeof *results);
-    for (size_t i = 0; i < n; i++) {
-        if (strlen(argv[i + 1]) >= sizeof *paths) {
-            fprintf(stderr, "file_stats: file name too long: %s\n", argv[i + 1]);
-            return 2;
-        }
-        strcpy(paths[i], argv[i + 1]);
-    }
 
     mp_pool *pool;
     check(mp_pool_open(&pool, NULL));
     mp_failures failures = { 0, NULL };
-    int r = mp_map(pool, process_file, paths, n, sizeof *paths, results, sizeof *results,
-                   &(mp_call){ .failures = &failures });
+    int r = mp_map_strings(pool, process_file, paths, n, results, sizeof *results,
+                           &(mp_call){ .failures = &failures });
     if (r != MP_ETASK) /* task failures are reported below, file by file */
         check(r);
     check(mp_pool_close(pool));
@@ -98,7 +91,6 @@ int main(int argc, char **argv)
         print_counts("total", total);
     int status = failures.count ? 1 : 0;
     mp_failures_free(&failures);
-    free(paths);
     free(results);
     return status;
 }

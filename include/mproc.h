@@ -343,6 +343,48 @@ typedef struct mp_failures {
 
 MP_API void mp_failures_free(mp_failures *failures);
 
+/* --- progress ----------------------------------------------------------
+ * Any map, starmap, async map, imap and set of futures can show a progress
+ * bar on standard error: count, percentage, a bar, elapsed time, ETA and a
+ * smoothed rate, redrawn at most 10 times a second by mproc's progress
+ * thread (never a worker, never the caller's thread), and finished with a
+ * final line when the call ends -- including on failure ("3 failed") or
+ * cancel ("cancelled").  Turn it on in the call (.progress.mode =
+ * MP_PROGRESS_ON), or for every call of any program, without recompiling:
+ *
+ *     MPROC_PROGRESS=1      a bar for every call whose mode is AUTO, when
+ *                           stderr is a terminal
+ *     MPROC_PROGRESS=force  also when stderr is not a terminal (then one
+ *                           plain line per second and a final line)
+ *     MPROC_PROGRESS=0      no bar drawn, whatever the program asked
+ *
+ * Cost: nothing when off.  When on, the thread reads the counters the
+ * workers keep anyway; workers report finished tasks per claimed chunk
+ * rather than per 64 tasks, so even a call of a few slow tasks moves the
+ * bar. */
+typedef enum mp_progress_mode {
+    MP_PROGRESS_AUTO = 0,   /* default: off unless MPROC_PROGRESS says on */
+    MP_PROGRESS_OFF = 1,    /* no bar, even if MPROC_PROGRESS=1 */
+    MP_PROGRESS_ON = 2,     /* a bar when stderr is a terminal */
+    MP_PROGRESS_FORCE = 3   /* a bar even when it is not */
+} mp_progress_mode;
+
+/* A program that draws its own progress: called with the tasks done and
+ * the total (0 if not known yet, as for imap over a generator) at most 10
+ * times a second while the count moves, and exactly once more at the end
+ * with the final count.  Runs in mproc's progress thread, never a worker:
+ * it must be quick and must not wait on the pool. */
+typedef void (*mp_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+typedef struct mp_progress {
+    mp_progress_mode mode;
+    const char *label;          /* text before the bar (copied, at most 63
+                                   bytes); NULL: the call's name */
+    mp_progress_fn fn;          /* optional; called whatever the mode, except
+                                   MP_PROGRESS_OFF */
+    void *arg;                  /* passed to fn */
+} mp_progress;
+
 /* Per-call options.  NULL or a zeroed struct means the defaults. */
 typedef struct mp_call {
     /* Tasks claimed at a time.  0 (default): automatic guided
@@ -377,6 +419,10 @@ typedef struct mp_call {
     uint64_t seed;
     uint64_t stream;
     int stream_set;
+    /* A progress bar for this call (see "progress" above): the map family
+     * and the async forms count finished tasks; zeroed: MPROC_PROGRESS
+     * decides. */
+    mp_progress progress;
 } mp_call;
 
 /* Failures, and what a call reports for them (all appear in
@@ -423,6 +469,26 @@ typedef struct mp_call {
  * mp_pool_cancel; MP_EBROKEN if the pool cannot replace a dead worker. */
 MP_API int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                   void *out, size_t out_size, const mp_call *call);
+
+/* mp_map over C strings: task i gets strings[i] itself as `in` (a
+ * NUL-terminated const char *, or NULL where strings[i] is NULL), so argv,
+ * glob results or lines read from a file map as they are:
+ *
+ *     static int count_lines(mp_task *task, const void *in, void *out)
+ *     {
+ *         const char *path = in;  ...
+ *     }
+ *     mp_map_strings(pool, count_lines, paths, npaths, counts, sizeof *counts, NULL);
+ *
+ * On every backend: process workers get a copy of the pointers and the
+ * strings, packed in one block of shared memory for the call (the strings'
+ * bytes, plus one pointer each), so strings allocated after the pool
+ * opened work too -- with mp_map over an array of char *, they would not
+ * (see the memory rule).  Thread workers read the caller's strings in
+ * place; the caller keeps them unchanged until the call returns.  Errors as
+ * mp_map, and MP_EINVAL if strings is NULL with count > 0. */
+MP_API int mp_map_strings(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                          void *out, size_t out_size, const mp_call *call);
 
 /* One input array of a starmap. */
 typedef struct mp_array {
@@ -495,6 +561,10 @@ typedef void (*mp_async_callback)(mp_async *result, void *arg);
  * once; a further call waits for a slot (a bounded window, not an error). */
 MP_API int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_size,
                         void *out, size_t out_size, const mp_call *call, mp_async **result);
+/* mp_map_strings, async: the strings are copied for the call on every
+ * backend, so the caller may free them as soon as this returns. */
+MP_API int mp_map_strings_async(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                                void *out, size_t out_size, const mp_call *call, mp_async **result);
 MP_API int mp_starmap_async(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                             void *out, size_t out_size, const mp_call *call, mp_async **result);
 MP_API int mp_apply_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
@@ -599,6 +669,11 @@ MP_API int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_compl
  * yielded. */
 MP_API int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future);
 MP_API void mp_as_completed_free(mp_as_completed *it);
+/* Shows a progress bar over the set, counting the futures yielded, as
+ * Python users wrap as_completed in tqdm.  Without this call the iterator
+ * shows one when MPROC_PROGRESS asks.  Call it before the first next;
+ * later calls replace the options.  MP_EINVAL for NULL; MP_ENOMEM. */
+MP_API int mp_as_completed_progress(mp_as_completed *it, const mp_progress *opts);
 
 /* Python's Executor.shutdown: the pool takes no more submissions or calls
  * (MP_ECLOSED); with cancel_futures, futures not yet started are cancelled;
@@ -635,6 +710,9 @@ typedef struct mp_imap_options {
     int collect_bytes;          /* 1: tasks may mp_task_write */
     uint64_t seed;              /* random streams: input i draws from
                                    (seed, i), as in mp_call.seed */
+    mp_progress progress;       /* a bar counting the results taken with
+                                   mp_imap_next; its total is the count, or
+                                   unknown until a generator ends */
 } mp_imap_options;
 
 /* Opens an iterator over fn applied to `count` elements of `in`, or, when
@@ -659,6 +737,197 @@ MP_API int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, m
  * the pool stops open iterators the same way; they must still be freed,
  * and mp_imap_next on them returns MP_ECLOSED. */
 MP_API void mp_imap_free(mp_imap *it);
+
+/* ======================================================================
+ * Progress bars of your own
+ *
+ * The renderer the pools use, for any loop: open a bar with a total (0 if
+ * unknown), move it from any thread, close it.  Drawn as the calls' bars
+ * are (the mode and MPROC_PROGRESS decide; several bars stack, one line
+ * each).  `mproc run --bar` uses it.
+ *
+ *     mp_bar *bar;
+ *     mp_bar_open(&bar, nfiles, &(mp_progress){ .mode = MP_PROGRESS_ON });
+ *     for (...) { work(); mp_bar_add(bar, 1); }
+ *     mp_bar_close(bar);
+ * ====================================================================== */
+
+typedef struct mp_bar mp_bar;
+
+/* Opens a bar.  opts may be NULL (MP_PROGRESS_AUTO, label "progress").
+ * When there is nothing to draw and no callback, *bar is still a valid
+ * handle whose updates cost an atomic add.  Errors: MP_EINVAL (bar NULL),
+ * MP_ENOMEM. */
+MP_API int mp_bar_open(mp_bar **bar, uint64_t total, const mp_progress *opts);
+/* Adds n to the count, or sets it.  Thread-safe, lock-free, no system
+ * call.  MP_EINVAL for NULL. */
+MP_API int mp_bar_add(mp_bar *bar, uint64_t n);
+MP_API int mp_bar_set(mp_bar *bar, uint64_t done);
+/* Changes the total (0: unknown) or the label (copied).  Thread-safe. */
+MP_API int mp_bar_set_total(mp_bar *bar, uint64_t total);
+MP_API int mp_bar_set_label(mp_bar *bar, const char *label);
+/* Draws the final line (and makes the last callback), then frees the bar.
+ * Returns when both are done.  NULL is ignored. */
+MP_API void mp_bar_close(mp_bar *bar);
+
+/* ======================================================================
+ * Map-reduce
+ *
+ * The map reads one input element (an array element, or a chunk of a
+ * buffer or of files split at record boundaries) and emits (key, value)
+ * pairs with mp_emit.  Pairs go into tables of the worker that emitted
+ * them, one per partition; with a combiner, a key's value is combined in
+ * place at every emit, so a word count keeps one counter per distinct word
+ * and never a pair per word.  Then one reduce task per partition merges the
+ * workers' tables for that partition and calls the reduce once per key --
+ * with all its values, or with the combined value -- and the caller gets
+ * one array of (key, result), owned by it.
+ *
+ *     static int words(mp_task *task, const void *in, mp_emitter *emit)
+ *     {
+ *         const mp_mr_chunk *c = in;            (a piece of the files)
+ *         for each word w in c->data[0 .. c->size):
+ *             mp_emit(emit, w, len, &(uint64_t){ 1 });
+ *         return 0;
+ *     }
+ *     static void add(void *acc, const void *v) { *(uint64_t *)acc += *(const uint64_t *)v; }
+ *
+ *     mp_mapreduce mr = { .map = words, .combine = add, .value_size = 8 };
+ *     mp_mr_result res;
+ *     mp_mapreduce_files(pool, &mr, paths, n, MP_MR_WORDS, 0, &res);
+ *     mp_mr_sort_by_value(&res, by_count_descending, 20);   (the top 20)
+ *     ... res.items[i].key, .key_size, .value ...
+ *     mp_mr_result_free(&res);
+ *
+ * Keys are either of one fixed size (key_size > 0: integers, histogram
+ * bins, small arrays) or byte strings of any length (key_size 0; mp_emit
+ * says each one's length).  Values have one fixed size.  Two keys are the
+ * same when their bytes are.
+ *
+ * The memory rule: with a combiner, each worker's tables grow with the
+ * distinct keys it saw (key bytes + value + about 24 bytes each), never
+ * with the pairs emitted; without one, with the pairs (value + 8 bytes
+ * each).  The tables live in the shared arena (MPROC_SHM_SIZE), so process
+ * workers shuffle with no pipe and no copy per pair.  A run whose tables
+ * do not fit fails with MP_ENOMEM and a message, and returns nothing.
+ *
+ * Failures: a map or reduce task that fails (returns non-zero,
+ * mp_task_fail) is reported as in mp_map -- the call returns MP_ETASK,
+ * mp_last_error() names the first failed task, mapreduce.failures lists
+ * each (the map's task indices are input positions or chunk numbers; the
+ * reduce's are partitions) -- and the result is empty: part of a map's
+ * pairs may already have been combined.  For the same reason a process
+ * worker that dies during the map fails the run (MP_ETASK, the failure says
+ * MP_EWORKER), even where the pool's `retries` would re-run its task.
+ *
+ * Runs on thread and process pools, behind the same calls; the map and
+ * reduce functions follow the pool's memory rule (see mp_map).
+ * ====================================================================== */
+
+typedef struct mp_emitter mp_emitter;
+
+/* Emits one pair from a map task: key_size bytes of key (for fixed-size
+ * keys it must equal mapreduce.key_size), and a value of value_size bytes.
+ * Both are copied.  Returns 0; MP_EINVAL (NULL, a wrong or zero key size
+ * for byte-string keys, keys over 2^31 bytes); MP_ENOMEM when the worker's
+ * tables do not fit in the shared arena (return it from the map: the run
+ * then fails with MP_ENOMEM).  Only in the map task it was given to. */
+MP_API int mp_emit(mp_emitter *emit, const void *key, size_t key_size, const void *value);
+/* mapreduce.context (a private copy on process workers), or NULL. */
+MP_API const void *mp_emitter_context(const mp_emitter *emit);
+
+/* The map: reads `in` and emits.  0, or a failure code (mp_task_fail). */
+typedef int (*mp_mr_map_fn)(mp_task *task, const void *in, mp_emitter *emit);
+/* acc = acc (+) value, for an associative and commutative (+).  The first
+ * value of a key is copied into acc; later ones are combined into it. */
+typedef void (*mp_mr_combine_fn)(void *acc, const void *value);
+/* Called once per key, with its n >= 1 values side by side (value_size
+ * bytes each; with a combiner, n is 1: the combined value).  Writes the
+ * key's result (result_size bytes) into out.  0, or a failure code. */
+typedef int (*mp_mr_reduce_fn)(mp_task *task, const void *key, size_t key_size, const void *values, size_t n,
+                               void *out);
+/* Which partition, 0 .. npartitions-1, a key goes to (default: a hash). */
+typedef size_t (*mp_mr_partition_fn)(const void *key, size_t key_size, size_t npartitions);
+/* Orders keys (sort) or results (mp_mr_sort_by_value): < 0, 0, > 0. */
+typedef int (*mp_mr_compare_fn)(const void *a, size_t a_size, const void *b, size_t b_size);
+
+typedef struct mp_mapreduce {
+    mp_mr_map_fn map;                /* required */
+    mp_mr_combine_fn combine;        /* optional */
+    mp_mr_reduce_fn reduce;          /* required without a combiner */
+    mp_mr_partition_fn partition;    /* optional: a hash of the key's bytes */
+    size_t key_size;                 /* bytes of every key; 0: byte strings */
+    size_t value_size;               /* bytes of every value (> 0) */
+    size_t result_size;              /* bytes of each reduce result; 0: value_size */
+    /* Sort the result by key: 0 no (partition order), 1 yes -- by
+     * key_compare, or by the key bytes (memcmp, then length). */
+    int sort;
+    mp_mr_compare_fn key_compare;
+    const void *context;             /* blob the map reads (mp_emitter_context) */
+    size_t context_size;
+    size_t partitions;               /* reduce tasks; 0: 4 x workers */
+    size_t chunk_bytes;              /* buffers and files: bytes per map task
+                                        (0: 4 MiB), cut at record boundaries */
+    mp_failures *failures;           /* OUT, optional, as mp_call.failures */
+    mp_progress progress;            /* a bar over the map's tasks */
+} mp_mapreduce;
+
+/* One key's outcome. */
+typedef struct mp_kv {
+    const void *key;
+    size_t key_size;
+    void *value;                     /* result_size bytes */
+} mp_kv;
+
+/* The caller owns it; mp_mr_result_free releases it (safe twice). */
+typedef struct mp_mr_result {
+    size_t count;
+    size_t value_size;               /* bytes of each item's value (result_size) */
+    mp_kv *items;
+    void *storage_;                  /* private */
+} mp_mr_result;
+
+/* How buffers and files are cut into map tasks: after a newline
+ * (MP_MR_LINES), at whitespace (MP_MR_WORDS), or every record_size bytes
+ * (MP_MR_FIXED). */
+typedef enum mp_mr_records { MP_MR_LINES = 0, MP_MR_WORDS = 1, MP_MR_FIXED = 2 } mp_mr_records;
+
+/* What a map task gets as `in` for a buffer or files: its chunk, which
+ * starts and ends at record boundaries (a record longer than chunk_bytes
+ * stays whole).  data is read-only, valid during the task. */
+typedef struct mp_mr_chunk {
+    const char *data;
+    size_t size;
+    size_t file;                     /* index in paths (0 for a buffer) */
+    uint64_t offset;                 /* of data in that file or buffer */
+} mp_mr_chunk;
+
+/* Runs map over `count` elements of `in` (in_size bytes each; in may be
+ * NULL with in_size 0, as in mp_map), then reduce, into *result.  Returns
+ * 0; MP_ETASK (see "Failures" above; *result is empty); MP_ENOMEM;
+ * MP_EINVAL (NULL pool, mapreduce, map or result; value_size 0; no reduce
+ * and no combiner; result_size set without a reduce; nothing started);
+ * and the pool's errors (MP_ECLOSED, MP_EBROKEN, ...).  *result is empty
+ * on any error. */
+MP_API int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mapreduce, const void *in, size_t count,
+                              size_t in_size, mp_mr_result *result);
+/* Over a buffer cut at record boundaries; each map task gets an
+ * mp_mr_chunk.  On process pools a buffer not in mp_shm memory is copied
+ * into the arena for the call (put large inputs in mp_shm_alloc memory to
+ * avoid the copy).  record_size: MP_MR_FIXED's record length (else 0). */
+MP_API int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mapreduce, const char *data, size_t size,
+                               mp_mr_records records, size_t record_size, mp_mr_result *result);
+/* Over files, each cut at record boundaries (a chunk never spans two
+ * files); workers map their own chunks, read-only.  Errors as above, and
+ * the open/read errors of a file (nothing started). */
+MP_API int mp_mapreduce_files(mp_pool *pool, const mp_mapreduce *mapreduce, const char *const *paths,
+                              size_t npaths, mp_mr_records records, size_t record_size, mp_mr_result *result);
+
+/* Sorts the items by value, largest first (compare gets two values and
+ * value_size twice; ties keep no particular order), keeping the first k
+ * (0: all): the top k.  MP_EINVAL for NULL. */
+MP_API int mp_mr_sort_by_value(mp_mr_result *result, mp_mr_compare_fn compare, size_t k);
+MP_API void mp_mr_result_free(mp_mr_result *result);
 
 /* ======================================================================
  * Random streams

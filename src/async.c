@@ -17,6 +17,7 @@
  * pool: handles may be released before or after the pool.
  */
 #include "pool.h"
+#include "progress.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,6 +220,7 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
     }
     if (code)
         snprintf(h->message, sizeof h->message, "%s", mp_last_error());
+    mp__call_end_bar(job, code, false);   /* the pool's lock is held: the progress thread finishes it */
     h->code = code;
     h->job = NULL;
     mp__pool_release_job(pool, job, true);
@@ -497,6 +499,15 @@ int mp_map_async(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     mp_array arg;
     mp__shape c;
     int r = mp__shape_map("mp_map_async", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
+    return r ? r : start_async(pool, &c, call, result);
+}
+
+int mp_map_strings_async(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                         void *out, size_t out_size, const mp_call *call, mp_async **result)
+{
+    mp_array arg;
+    mp__shape c;
+    int r = mp__shape_strings("mp_map_strings_async", pool, fn, strings, count, out, out_size, call, &arg, &c);
     return r ? r : start_async(pool, &c, call, result);
 }
 
@@ -851,6 +862,10 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
     if (mode != MP_FIRST_COMPLETED && mode != MP_FIRST_EXCEPTION && mode != MP_ALL_COMPLETED)
         return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
+    /* A bar (when MPROC_PROGRESS asks) counts the futures finished. */
+    mp_bar *bar = NULL;
+    if (mp__progress_wanted(NULL))
+        mp__bar_open(&bar, "mp_wait", n, NULL, NULL);
     if (pool)
         mp__pool_lock(pool);
     for (;;) {
@@ -863,6 +878,8 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
             done += finished(h);
             bad += finished(h) && ended_in_error(h);
         }
+        if (bar)
+            mp_bar_set(bar, done);
         bool ok = mode == MP_ALL_COMPLETED ? done == n
                 : mode == MP_FIRST_COMPLETED ? done > 0
                 : bad > 0 || done == n;
@@ -872,7 +889,10 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
                 mp__pool_unlock(pool);
             if (ndone)
                 *ndone = done;
-            return ok ? 0 : mp__error(MP_ETIMEDOUT, "mp_wait: timed out with %zu of %zu futures done", done, n);
+            if (!ok)
+                mp__error(MP_ETIMEDOUT, "mp_wait: timed out with %zu of %zu futures done", done, n);
+            mp__bar_end(bar, ok ? "" : "timed out", true);
+            return ok ? 0 : MP_ETIMEDOUT;
         }
         mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
@@ -883,7 +903,33 @@ struct mp_as_completed {
     mp_pool *pool;
     size_t n, yielded;
     mp__handle **items;      /* not yet yielded first; each holds a reference */
+    mp_progress progress;    /* the bar's options (mp_as_completed_progress) */
+    char label[64];
+    bool progress_set;
+    mp_bar *bar;             /* opened at the first next; counts futures yielded */
 };
+
+int mp_as_completed_progress(mp_as_completed *it, const mp_progress *opts)
+{
+    if (!it || !opts)
+        return mp__error(MP_EINVAL, "mp_as_completed_progress: %s is NULL", it ? "opts" : "it");
+    if (it->yielded || it->bar)
+        return mp__error(MP_EINVAL, "mp_as_completed_progress: call it before the first mp_as_completed_next");
+    it->progress = *opts;
+    if (opts->label) {
+        snprintf(it->label, sizeof it->label, "%s", opts->label);
+        it->progress.label = it->label;
+    }
+    it->progress_set = true;
+    return 0;
+}
+
+static void open_bar(mp_as_completed *it)
+{
+    const mp_progress *o = it->progress_set ? &it->progress : NULL;
+    if (mp__progress_wanted(o))
+        mp__bar_open(&it->bar, "mp_as_completed", it->n, o, NULL);   /* no bar is no error */
+}
 
 int mp_as_completed_open(mp_future *const *futures, size_t n, mp_as_completed **out)
 {
@@ -918,6 +964,8 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
         return r;
     if (it->yielded == it->n)
         return MP_EEOF;
+    if (it->yielded == 0 && !it->bar)
+        open_bar(it);
     mp_pool *pool = it->pool;
     if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->crew.sh, "mp_as_completed_next")))
         return r;
@@ -938,6 +986,13 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
                 if (pool)
                     mp__pool_unlock(pool);
                 *future = (mp_future *)h;
+                if (it->bar) {
+                    mp_bar_set(it->bar, it->yielded);
+                    if (it->yielded == it->n) {
+                        mp__bar_end(it->bar, NULL, true);
+                        it->bar = NULL;
+                    }
+                }
                 return 0;
             }
         }
@@ -958,6 +1013,8 @@ void mp_as_completed_free(mp_as_completed *it)
         return;
     /* A forked child's copy: its references count for nothing there. */
     bool own = it->owner_pid == (pid_t)mp__pid();
+    if (own)
+        mp__bar_end(it->bar, "stopped", true);
     for (size_t i = 0; i < it->n && own; i++)
         unref(it->items[i]);
     free(it->items);

@@ -13,9 +13,11 @@
  * generator all run in the thread that calls mp_imap_next.
  */
 #include "pool.h"
+#include "progress.h"
 #include "shm.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +43,8 @@ struct mp_imap {
     size_t yielded;                 /* results handed to the caller */
     size_t next_index;              /* ordered: the next task to yield */
     uint64_t completed_head;        /* unordered: next completion to read */
+    size_t failed;                  /* failed results yielded */
+    mp_bar *bar;                    /* counts results yielded; NULL: none */
     unsigned char *busy;            /* slot holds a task not yet consumed */
     char *in_ring, *out_ring;
     mp_imap *next;                  /* in pool->iterators */
@@ -65,6 +69,8 @@ static void feed(mp_imap *it, size_t min_free)
             int r = it->generator(it->generator_state, in);
             if (r <= 0) {
                 it->total = it->fed;
+                if (it->bar)
+                    mp_bar_set_total(it->bar, it->total);
                 if (r < 0)
                     it->generator_error = r;
                 break;
@@ -233,6 +239,9 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
     atomic_store(&job->timeout_ns, pool->task_timeout_ns);   /* the pool's task_timeout */
     mp__pool_publish_stream(pool, job);
+    if (mp__progress_wanted(&o->progress))
+        mp__bar_open(&it->bar, o->order == MP_IMAP_UNORDERED ? "mp_imap_unordered" : "mp_imap",
+                     generator ? 0 : count, &o->progress, NULL);   /* no bar is no error */
     mp__pool_lock(pool);
     it->next = pool->iterators;
     pool->iterators = it;
@@ -243,6 +252,23 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
 }
 
 /* ---- taking results ---------------------------------------------------- */
+
+/* The iterator's bar gets its final line: at the end of the results, or
+ * when the iterator stops early ("stopped"). */
+static void end_bar(mp_imap *it, bool stopped)
+{
+    if (!it->bar)
+        return;
+    char note[48] = "";
+    if (stopped)
+        snprintf(note, sizeof note, "stopped");
+    else if (it->generator_error)
+        snprintf(note, sizeof note, "the generator failed");
+    if (it->failed)
+        snprintf(note + strlen(note), sizeof note - strlen(note), "%s%zu failed", *note ? ", " : "", it->failed);
+    mp__bar_end(it->bar, note, true);
+    it->bar = NULL;
+}
 
 /* Index of a finished task not yet consumed, or SIZE_MAX if none yet. */
 static size_t ready_task(mp_imap *it)
@@ -320,6 +346,7 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
     if (it->yielded == it->fed && it->fed == it->total) {
+        end_bar(it, false);
         if (it->generator_error) {
             r = it->generator_error;
             it->generator_error = 0;
@@ -350,9 +377,12 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     if (f->code && f->index == i) {
         r = mp__error(MP_ETASK, "mp_imap_next: task %zu failed (code %d): %s", i, f->code, f->message);
         f->code = 0;
+        it->failed++;
     }
     it->busy[slot] = 0;
     it->yielded++;
+    if (it->bar)
+        mp_bar_set(it->bar, it->yielded);
     it->next_index++;
     feed(it, it->batch);
     return r;
@@ -374,6 +404,7 @@ static void detach(mp_imap *it)
     mp_pool *pool = it->pool;
     mp__job *job = it->job;
     mp__shared *sh = pool->crew.sh;
+    end_bar(it, it->yielded < it->fed || it->fed < it->total);
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
     while (!mp__await(&job->progress, sh->futex_shared, all_reported, it, 0, MP__WATCH_INTERVAL) &&

@@ -9,6 +9,7 @@
  * through the hooks they register (mp__layer).
  */
 #include "pool.h"
+#include "progress.h"
 #include "shm.h"
 
 #include <errno.h>
@@ -270,6 +271,7 @@ void mp__pool_release_job(mp_pool *pool, mp__job *job, bool locked)
      * stage nothing), so the staged blocks can go. */
     if (done || atomic_load(&pool->terminating))
         mp__job_free_staged(job);
+    mp__call_end_bar(job, MP_ECLOSED, false);   /* a call that ended without its caller's finish */
     if (!locked)
         mp__pool_lock(pool);
     MP__ASSERT_POOL_LOCKED(pool);
@@ -603,6 +605,39 @@ static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
     return 0;
 }
 
+/* A strings call's input: the pointer array and every string, packed in
+ * one arena block whose pointers point into the block itself (the arena is
+ * at the same address in every worker).  Thread workers read the caller's
+ * strings as they are, unless the call returns before its tasks run (the
+ * async forms), when the caller may free them at once. */
+static int stage_strings(stager *st, const char *const *strings, size_t count, const void **out)
+{
+    *out = strings;
+    if (!count || (st->pool->crew.ops->memory == MP__MEMORY_SHARED && !st->copy_inputs))
+        return 0;
+    size_t bytes = count * sizeof *strings;   /* fits: checked with the call */
+    for (size_t i = 0; i < count; i++)
+        if (strings[i] && __builtin_add_overflow(bytes, strlen(strings[i]) + 1, &bytes))
+            return mp__error(MP_EINVAL, "the strings' total size overflows a size");
+    void *block;
+    int r = stage_block(st, bytes, false, &block);
+    if (r)
+        return r;
+    const char **copy = block;
+    char *text = (char *)block + count * sizeof *strings;
+    for (size_t i = 0; i < count; i++) {
+        copy[i] = NULL;
+        if (strings[i]) {
+            size_t n = strlen(strings[i]) + 1;
+            memcpy(text, strings[i], n);
+            copy[i] = text;
+            text += n;
+        }
+    }
+    *out = block;
+    return 0;
+}
+
 static int stage_out(stager *st, void *dst, size_t bytes, void **out)
 {
     *out = dst;
@@ -659,7 +694,10 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
     for (size_t k = 0; k < c->nargs && !r; k++) {
         const void *in;
         job->in_size[k] = c->args[k].size;
-        r = stage_in(&st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
+        if (c->kind == MP__KIND_STRINGS)
+            r = stage_strings(&st, c->args[k].base, c->args[k].count, &in);
+        else
+            r = stage_in(&st, c->args[k].base, c->args[k].count * c->args[k].size, &in);
         job->in[k] = in;
     }
     void *out_stage = NULL;
@@ -686,22 +724,55 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
     }
     job->out = out_stage;
 
-    size_t chunk = call->chunksize;
+    /* Workers report finished tasks in batches (fewer atomic operations
+     * on the shared counter) at the end of a claimed chunk, and guided
+     * chunks start at a quarter of the call: a coarse `done` while running.
+     * A progress bar wants it finer, so with one and automatic chunks the
+     * call is claimed in thousandths, each reported when it is done: a call
+     * of a few slow tasks moves its bar task by task, and a call of
+     * millions makes a thousand claims instead of a few dozen. */
+    bool progress = c->count && mp__progress_wanted(&call->progress);
+    size_t thousandth = c->count / 1000 ? c->count / 1000 : 1;
+    size_t chunk = call->chunksize || !progress ? call->chunksize : thousandth;
     if (chunk > c->count) chunk = c->count;
     if (chunk > MP__MAX_CHUNK) chunk = MP__MAX_CHUNK;
     atomic_store(&job->count, c->count);
     atomic_store(&job->chunksize, chunk);
-    /* Workers report finished tasks in batches: fewer atomic operations on
-     * the shared counter, at the price of a coarser `done` while running. */
-    job->flush_every = 64;
+    job->flush_every = progress && thousandth < 64 ? thousandth : 64;
     job->rng_seed = call->seed;
     job->rng_stream = first_stream(pool, c, call);
     atomic_store(&job->timeout_ns, timeout_ns);
     if (timeout_ns && !atomic_exchange(&pool->crew.timeouts_used, true))
         pool->crew.ops->watch(&pool->crew);   /* start watching deadlines */
+    /* The bar reads `done` from its opening on, and a harvester may end it
+     * as soon as the job is published: open it first, on a count started
+     * at zero (publishing starts it at zero again). */
+    job->bar = NULL;
+    if (progress) {
+        atomic_store(&job->done, 0);
+        mp__bar_open(&job->bar, c->who, c->count, &call->progress, &job->done);   /* no bar is no error */
+    }
     *out = job;                                /* before anyone can see it finished */
     mp__pool_publish(pool, job);
     return 0;
+}
+
+void mp__call_end_bar(mp__job *job, int code, bool wait)
+{
+    if (!job->bar)
+        return;
+    char note[48] = "";
+    uint64_t failed = atomic_load(&job->nfailed);
+    if (code == MP_ECANCELED)
+        snprintf(note, sizeof note, "cancelled");
+    else if (code == MP_ECLOSED)
+        snprintf(note, sizeof note, "stopped: the pool closed");
+    else if (failed)
+        snprintf(note, sizeof note, "%llu failed", (unsigned long long)failed);
+    else if (code)
+        snprintf(note, sizeof note, "%s", mp_strerror(code));
+    mp__bar_end(job->bar, note, wait);
+    job->bar = NULL;
 }
 
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures)
@@ -736,6 +807,7 @@ static int run_call(mp_pool *pool, const mp__shape *c, const mp_call *call)
     r = mp__pool_wait_job(pool, job);
     if (r == 0)
         r = mp__call_finish(pool, job, c, call ? call->failures : NULL);
+    mp__call_end_bar(job, r, true);
     mp__pool_release_job(pool, job, false);
     return r;
 }
@@ -825,6 +897,17 @@ int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_ar
     return 0;
 }
 
+int mp__shape_strings(const char *who, mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                      void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
+{
+    if (!strings && count)
+        return mp__error(MP_EINVAL, "%s: strings is NULL but count is %zu", who, count);
+    int r = mp__shape_map(who, pool, fn, strings, count, strings ? sizeof *strings : 0, out, out_size, call, arg, c);
+    if (!r)
+        c->kind = MP__KIND_STRINGS;
+    return r;
+}
+
 int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c)
 {
@@ -838,15 +921,24 @@ int mp_map(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size_t in_
            void *out, size_t out_size, const mp_call *call)
 {
     mp_array arg;
-    mp__shape c;
+    mp__shape c = { 0 };   /* gcc cannot see mp__shape_map fill it */
     int r = mp__shape_map("mp_map", pool, fn, in, count, in_size, out, out_size, call, &arg, &c);
+    return r ? r : run_call(pool, &c, call);
+}
+
+int mp_map_strings(mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                   void *out, size_t out_size, const mp_call *call)
+{
+    mp_array arg;
+    mp__shape c = { 0 };
+    int r = mp__shape_strings("mp_map_strings", pool, fn, strings, count, out, out_size, call, &arg, &c);
     return r ? r : run_call(pool, &c, call);
 }
 
 int mp_starmap(mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                void *out, size_t out_size, const mp_call *call)
 {
-    mp__shape c;
+    mp__shape c = { 0 };
     int r = mp__shape_starmap("mp_starmap", pool, fn, args, nargs, out, out_size, call, &c);
     return r ? r : run_call(pool, &c, call);
 }

@@ -144,6 +144,8 @@ int mp__shape_map(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, 
                   void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 int mp__shape_starmap(const char *who, mp_pool *pool, mp_star_fn fn, const mp_array *args, size_t nargs,
                       void *out, size_t out_size, const mp_call *call, mp__shape *c);
+int mp__shape_strings(const char *who, mp_pool *pool, mp_map_fn fn, const char *const *strings, size_t count,
+                      void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 int mp__shape_apply(const char *who, mp_pool *pool, mp_map_fn fn, const void *in, size_t in_size,
                     void *out, size_t out_size, const mp_call *call, mp_array *arg, mp__shape *c);
 /* Takes a job slot, stages the data and publishes the job.  owner (the
@@ -158,5 +160,9 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
  * MP_ECANCELED when tasks were taken back before they ran.  The slot is
  * still held: the caller releases it. */
 int mp__call_finish(mp_pool *pool, mp__job *job, const mp__shape *c, mp_failures *failures);
+/* Ends the job's progress bar (if it has one) with what the call returns:
+ * `code` and the job's failure and cancel counts make its final note.
+ * `wait`: see mp__bar_end. */
+void mp__call_end_bar(mp__job *job, int code, bool wait);
 
 #endif

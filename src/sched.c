@@ -209,6 +209,8 @@ static inline int call_task(const job_view *v, mp_task *task, size_t slot)
         const void *in = v->in[0] ? v->in[0] + slot * v->in_size[0] : NULL;
         return ((mp_map_fn)v->fn)(task, in, out);
     }
+    if (v->kind == MP__KIND_STRINGS)
+        return ((mp_map_fn)v->fn)(task, ((const char *const *)(const void *)v->in[0])[slot], out);
     const void *args[MP_MAX_ARGS];
     for (size_t k = 0; k < v->nargs; k++)
         args[k] = v->in[k] + slot * v->in_size[k];

@@ -61,7 +61,10 @@ enum {
     MP__JOB_DONE = 2       /* every task finished or was taken back */
 };
 
-enum mp__job_kind { MP__KIND_MAP, MP__KIND_STAR };
+/* MAP: task i gets element i of in[0].  STAR: element i of each in[k].
+ * STRINGS: in[0] is an array of C string pointers; task i gets pointer i
+ * itself (the string). */
+enum mp__job_kind { MP__KIND_MAP, MP__KIND_STAR, MP__KIND_STRINGS };
 
 /* A failed task, recorded by the worker in the shared arena and linked into
  * its job's list; the front end turns the list into mp_failures. */
@@ -133,6 +136,7 @@ typedef struct mp__job {
     _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
     uint32_t cancel_seen;                /* caller side: pool cancel count at acquire */
     void *owner;                         /* the front end's record of the call; NULL: none */
+    struct mp_bar *bar;                  /* the call's progress bar (front end), NULL: none */
 } mp__job;
 
 /* What a task function sees of itself (mp_task_* accessors, task.c). */

@@ -787,6 +787,83 @@ static void test_open_close_cycles_leak_nothing(void **state)
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
 }
 
+/* mp_map_strings: strings built after the pool opened (so not in any
+ * worker's copy of the heap) reach every task, on every backend. */
+static int string_length(mp_task *task, const void *in, void *out)
+{
+    const char *s = in;
+    if (!s)
+        return mp_task_fail(task, 7, "task %zu got NULL", mp_task_index(task));
+    *(size_t *)out = strlen(s) + (s[0] == 'w' ? 1000 : 0);
+    return 0;
+}
+
+static char **make_strings(size_t n)
+{
+    char **v = malloc(n * sizeof *v);
+    assert_non_null(v);
+    for (size_t i = 0; i < n; i++) {
+        v[i] = malloc(i + 2);
+        assert_non_null(v[i]);
+        memset(v[i], 'w', i + 1);
+        v[i][i + 1] = '\0';
+    }
+    return v;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void test_map_over_strings(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        char **v = make_strings(N);
+        size_t len[N];
+        assert_int_equal(mp_map_strings(pool, string_length, (const char *const *)v, N, len, sizeof len[0], NULL), 0);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(len[i], 1000 + i + 1);
+
+        /* A NULL string reaches its task as NULL. */
+        free(v[5]);
+        v[5] = NULL;
+        mp_failures failures = { 0 };
+        mp_call call = { .failures = &failures };
+        assert_int_equal(mp_map_strings(pool, string_length, (const char *const *)v, N, len, sizeof len[0], &call),
+                         MP_ETASK);
+        assert_int_equal(failures.count, 1);
+        assert_int_equal(failures.items[0].index, 5);
+        assert_int_equal(failures.items[0].code, 7);
+        mp_failures_free(&failures);
+
+        /* Async: the strings may go as soon as the call returns. */
+        char **w = make_strings(N);
+        mp_async *res;
+        assert_int_equal(mp_map_strings_async(pool, string_length, (const char *const *)w, N, len, sizeof len[0], NULL,
+                                              &res), 0);
+        free_strings(w, N);
+        assert_int_equal(mp_async_get(res, MP_FOREVER, NULL), 0);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(len[i], 1000 + i + 1);
+        mp_async_free(res);
+
+        /* Bad input changes nothing; an empty map is a map. */
+        assert_int_equal(mp_map_strings(pool, string_length, NULL, 3, len, sizeof len[0], NULL), MP_EINVAL);
+        assert_non_null(strstr(mp_last_error(), "strings is NULL"));
+        assert_int_equal(mp_map_strings(pool, NULL, (const char *const *)v, N, len, sizeof len[0], NULL), MP_EINVAL);
+        assert_int_equal(mp_map_strings(NULL, string_length, (const char *const *)v, N, len, sizeof len[0], NULL), MP_EINVAL);
+        assert_int_equal(mp_map_strings(pool, string_length, NULL, 0, NULL, 0, NULL), 0);
+        free_strings(v, N);
+        mp_pool_close(pool);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -810,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_task_calling_its_own_pool_is_refused),
         cmocka_unit_test(test_forked_child_leaves_the_pool_alone),
         cmocka_unit_test(test_open_close_cycles_leak_nothing),
+        cmocka_unit_test(test_map_over_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

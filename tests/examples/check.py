@@ -200,9 +200,20 @@ def check_imap_squares(run, backend):
     expect(sorted(pairs(unordered)) == [(i, i * i) for i in range(12)], "imap_unordered: every square once")
 
 
+def check_progress_bar(run, backend):
+    total = (40 * 39 // 2) ** 2   # the sum of the cubes of 0..39
+    out, err = run(["40"], backend, stderr=True)
+    for form in ("imap_unordered", "map", "serial"):
+        expect(f"sum of cubes ({form}): {total}" in out, f"the {form} sum")
+    expect(err == "", "no bar when stderr is not a terminal")
+    out, err = run(["40"], backend, stderr=True, env={"MPROC_PROGRESS": "force"})
+    for label in ("imap_unordered", "map", "serial"):
+        expect(re.search(label + r": 100%\|.*\| 40/40 \[", err), f"the {label} bar's final line")
+
+
 def check_sum_squares(run, backend):
     out = run(["10"], backend)
-    expect(len(lines_matching(out, r"(serial|parallel): +sum = 285 in .*")) == 2, "both sums are 285")
+    expect(len(lines_matching(out, r"(serial|parallel|map-reduce): +sum = 285 in .*")) == 3, "the three sums are 285")
 
 
 def check_executor_map(run, backend):
@@ -251,6 +262,25 @@ def check_file_stats(run, backend):
             out = subprocess.run([run.mproc, "run", "-k", run.program, ":::"] + paths, capture_output=True,
                                  text=True, timeout=TIME_LIMIT)
             expect(out.returncode == 0 and out.stdout.splitlines() == expected, "mproc run, one copy per file")
+
+
+def check_wordcount(run, backend):
+    import collections
+    texts = ["The cat and the hat.\n" * 300, "A cat, a dog; THE END 42\n" * 120 + "rare-word once\n",
+             "", "no newline at the end, the cat"]
+    with tempfile.TemporaryDirectory() as d:
+        paths = []
+        for i, text in enumerate(texts):
+            paths.append(os.path.join(d, f"text_{i}.txt"))
+            with open(paths[-1], "w") as f:
+                f.write(text)
+        counts = collections.Counter(re.findall(r"[a-z0-9]+", "".join(t + " " for t in texts).lower()))
+        out = run(paths, backend)
+        rows = lines_matching(out, r" *(\d+) (\S+)")
+        top = sorted(counts.values(), reverse=True)[:20]
+        expect([int(m.group(1)) for m in rows] == top, "the 20 largest counts, largest first")
+        expect(all(counts[m.group(2)] == int(m.group(1)) for m in rows), "each word's count")
+        expect(f"{len(counts)} distinct words" in out, "the number of distinct words")
 
 
 def primes_below(n):
@@ -315,6 +345,8 @@ CHECKS = {
     "pipe_sender_receiver": (check_pipe_sender_receiver, False),
     "queue_producers_consumers": (check_queue_producers_consumers, False),
     "imap_squares": (check_imap_squares, True),
+    "progress_bar": (check_progress_bar, True),
+    "wordcount": (check_wordcount, True),
     "sum_squares": (check_sum_squares, True),
     "executor_map": (check_executor_map, False),
     "submit": (check_submit, True),
@@ -336,8 +368,10 @@ class Runner:
         self.program = program
         self.mproc = mproc  # the mproc command, for checks that use mproc run
 
-    def __call__(self, args, backend, status=0, stderr=False):
-        env = dict(os.environ)
+    def __call__(self, args, backend, status=0, stderr=False, env=None):
+        extra, env = env or {}, dict(os.environ)
+        env.pop("MPROC_PROGRESS", None)
+        env.update(extra)
         env.pop("MPROC_BACKEND", None)
         if backend:
             env["MPROC_BACKEND"] = backend

@@ -1,0 +1,592 @@
+/* mapreduce.c - map, combine, shuffle by key, reduce, on any pool.
+ *
+ * Two calls of the map family.  The map call runs the user's map over the
+ * input; mp_emit puts each pair into the table of the emitting worker for
+ * the key's partition (mr_table.c, in the shared arena), combining in
+ * place when there is a combiner.  The reduce call runs one task per
+ * partition: it merges every worker's table for that partition (on the
+ * heap of the worker running it), calls the reduce per key, and writes the
+ * (key, result) records into one arena block.  The caller then copies the
+ * blocks into the result it hands out, and frees everything else.
+ *
+ * Nothing here knows the backend: the call's state (`mr_call`) lives in
+ * the arena and reaches tasks through the context blob as one pointer, so
+ * thread and process workers find it alike.  Tables belong to a worker
+ * slot and a process: a replacement worker that finds its slot's tables
+ * made by another (dead) process marks the run tainted -- the dead one may
+ * have combined part of a task that is now run again.
+ */
+#include "mr_input.h"
+#include "mr_table.h"
+#include "shm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define DEFAULT_CHUNK_BYTES (4u << 20)
+#define MAX_KEY (UINT32_C(1) << 31)
+
+enum input_kind { INPUT_ARRAY, INPUT_BUFFER, INPUT_FILES };
+
+typedef struct mr_worker {
+    _Atomic uint32_t pid;            /* the process whose tables these are; 0: none */
+    mp__mr_table *tables;            /* `partitions` tables, or NULL */
+} mr_worker;
+
+/* One run, in the arena.  Written by the caller before the map call;
+ * workers only read it, except their own mr_worker and `tainted`. */
+typedef struct mr_call {
+    mp_mr_map_fn map;
+    mp_mr_combine_fn combine;
+    mp_mr_reduce_fn reduce;
+    mp_mr_partition_fn partition;
+    size_t key_size, value_size, result_size;
+    size_t partitions;
+    int workers;
+    enum input_kind input;
+    const void *context;             /* arena copy, or NULL */
+    size_t context_size;
+    char **paths;                    /* files: arena copies */
+    _Atomic uint32_t tainted;
+    mr_worker worker[];
+} mr_call;
+
+struct mp_emitter {
+    mr_call *call;
+    mr_worker *mine;
+    int error;                       /* the first emit failure, 0: none */
+    char message[MP_MESSAGE_MAX];
+};
+
+/* What a reduce task hands back: its partition's records. */
+typedef struct part_out {
+    void *block;                     /* arena */
+    size_t count, bytes;
+} part_out;
+
+/* ---- records of the result ----------------------------------------------------
+ * [key size : 8][reserved : 8][key, padded][result, padded], aligned to
+ * `align` (16 for results of 16-byte multiples, else 8). */
+
+static size_t align_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+static size_t result_align(size_t result_size)
+{
+    return result_size >= 16 && result_size % 16 == 0 ? 16 : 8;
+}
+
+static size_t record_bytes(size_t key_size, size_t result_size)
+{
+    size_t a = result_align(result_size);
+    return 16 + align_up(key_size, a) + align_up(result_size, a);
+}
+
+/* ---- emitting (in map tasks) ------------------------------------------------ */
+
+static int emit_failed(mp_emitter *e, int code, const char *fmt, ...) MP_PRINTF(3, 4);
+static int emit_failed(mp_emitter *e, int code, const char *fmt, ...)
+{
+    if (!e->error) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        va_end(ap);
+        e->error = code;
+    }
+    return mp__error(code, "%s", e->message);
+}
+
+int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
+{
+    if (!e || !key || !value)
+        return mp__error(MP_EINVAL, "mp_emit: %s is NULL", !e ? "emit" : !key ? "key" : "value");
+    mr_call *c = e->call;
+    if (c->key_size ? key_size != c->key_size : key_size == 0 || key_size >= MAX_KEY)
+        return emit_failed(e, MP_EINVAL, "mp_emit: key_size %zu (keys are %s)", key_size,
+                           c->key_size ? "of one fixed size" : "1 to 2^31-1 bytes");
+    uint64_t hash = mp__mr_hash(key, key_size);
+    size_t p = c->partition ? c->partition(key, key_size, c->partitions)
+                            : (size_t)(((hash >> 32) * (uint64_t)c->partitions) >> 32);
+    if (p >= c->partitions)
+        return emit_failed(e, MP_EINVAL, "mp_emit: the partitioner returned %zu for %zu partitions", p, c->partitions);
+    mr_worker *w = e->mine;
+    if (!w->tables) {
+        void *mem;
+        if (mp__shm_alloc(c->partitions * sizeof *w->tables, true, &mem))
+            return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
+        w->tables = mem;
+    }
+    mp__mr_table *t = &w->tables[p];
+    if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
+        return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
+    if (mp__mr_table_add(t, hash, key, key_size, value))
+        return emit_failed(e, MP_ENOMEM, "mp_emit: the keys do not fit in the shared arena (%zu distinct in one "
+                           "table; raise MPROC_SHM_SIZE%s)", t->count, c->combine ? "" : " or add a combiner");
+    return 0;
+}
+
+const void *mp_emitter_context(const mp_emitter *e)
+{
+    return e ? e->call->context : NULL;
+}
+
+static void free_tables(mr_worker *w, size_t partitions)
+{
+    if (!w->tables)
+        return;
+    for (size_t p = 0; p < partitions; p++)
+        if (w->tables[p].slots)
+            mp__mr_table_free(&w->tables[p]);
+    mp_shm_free(w->tables);
+    w->tables = NULL;
+}
+
+/* The tables of this worker slot, for this process.  A slot whose tables
+ * a dead process left taints the run (see the top of the file). */
+static mr_worker *my_slot(mr_call *c, mp_task *task)
+{
+    mr_worker *w = &c->worker[mp_task_worker(task)];
+    uint32_t me = mp__pid(), owner = atomic_load(&w->pid);
+    if (owner != me) {
+        if (owner) {
+            atomic_store(&c->tainted, 1);
+            w->tables = NULL;        /* the dead process's tables may be torn: leave them */
+        }
+        atomic_store(&w->pid, me);
+    }
+    return w;
+}
+
+static int run_map(mr_call *c, mp_task *task, const void *in)
+{
+    mp_emitter e = { .call = c, .mine = my_slot(c, task) };
+    int rc = c->map(task, in, &e);
+    if (e.error)                     /* even if the map ignored mp_emit's answer */
+        return mp_task_fail(task, e.error, "%s", e.message);
+    return rc;
+}
+
+static int map_task(mp_task *task, const void *in, void *out)
+{
+    (void)out;
+    mr_call *c = *(mr_call *const *)mp_task_context(task);
+    if (c->input != INPUT_FILES)
+        return run_map(c, task, in);
+    const mp__mr_piece *piece = in;
+    mp_mr_chunk chunk;
+    void *base;
+    size_t len;
+    int e = mp__mr_map_piece(c->paths[piece->file], piece, &chunk, &base, &len);
+    if (e)
+        return mp_task_fail(task, e, "%s: cannot map bytes %llu..%llu: %s", c->paths[piece->file],
+                            (unsigned long long)piece->offset, (unsigned long long)(piece->offset + piece->size),
+                            strerror(-e));
+    int rc = run_map(c, task, &chunk);
+    munmap(base, len);
+    return rc;
+}
+
+/* ---- reducing (one task per partition) ---------------------------------------- */
+
+/* The partition's keys, merged over every worker's table: the one table
+ * itself when only one worker saw the partition, else a heap table. */
+static int merged_partition(const mr_call *c, size_t p, mp__mr_table *merged, const mp__mr_table **out)
+{
+    const mp__mr_table *only = NULL;
+    int n = 0;
+    for (int w = 0; w < c->workers; w++) {
+        const mp__mr_table *t = c->worker[w].tables ? &c->worker[w].tables[p] : NULL;
+        if (t && t->slots && t->count) {
+            only = t;
+            n++;
+        }
+    }
+    *out = only;
+    if (n <= 1)
+        return 0;
+    if (mp__mr_table_init(merged, c->key_size, c->value_size, c->combine, false))
+        return MP_ENOMEM;
+    for (int w = 0; w < c->workers; w++) {
+        const mp__mr_table *t = c->worker[w].tables ? &c->worker[w].tables[p] : NULL;
+        for (size_t i = 0; t && t->slots && i < t->count; i++) {
+            mp__mr_entry e;
+            mp__mr_table_entry(t, i, &e);
+            int r = c->combine ? mp__mr_table_add(merged, e.hash, e.key, e.key_size, e.value)
+                               : mp__mr_table_add_list(merged, e.hash, e.key, e.key_size, t, e.list);
+            if (r)
+                return r;
+        }
+    }
+    *out = merged;
+    return 0;
+}
+
+/* A key's values side by side in *scratch (grown as needed). */
+static int gather(const mp__mr_table *t, const mp__mr_entry *e, char **scratch, size_t *cap)
+{
+    size_t bytes = (size_t)e->nvalues * t->value_size;
+    if (bytes > *cap) {
+        char *p = realloc(*scratch, bytes);
+        if (!p)
+            return MP_ENOMEM;
+        *scratch = p;
+        *cap = bytes;
+    }
+    size_t k = 0;
+    for (uint64_t at = e->list; at; k++)
+        memcpy(*scratch + k * t->value_size, mp__mr_table_list_value(t, at, &at), t->value_size);
+    return 0;
+}
+
+static int write_records(const mr_call *c, mp_task *task, const mp__mr_table *t, part_out *out)
+{
+    size_t a = result_align(c->result_size), bytes = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        mp__mr_entry e;
+        mp__mr_table_entry(t, i, &e);
+        bytes += record_bytes(e.key_size, c->result_size);
+    }
+    void *block;
+    if (mp__shm_alloc(bytes, true, &block))
+        return mp_task_fail(task, MP_ENOMEM, "map-reduce: no room in the shared arena for %zu results", t->count);
+    char *rec = block, *scratch = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->count && !rc; i++) {
+        mp__mr_entry e;
+        mp__mr_table_entry(t, i, &e);
+        uint64_t ksz = e.key_size;
+        memcpy(rec, &ksz, 8);
+        memcpy(rec + 16, e.key, e.key_size);
+        char *result = rec + 16 + align_up(e.key_size, a);
+        if (!c->reduce) {
+            memcpy(result, e.value, c->value_size);
+        } else if (c->combine) {
+            rc = c->reduce(task, e.key, e.key_size, e.value, 1, result);
+        } else if (gather(t, &e, &scratch, &cap)) {
+            rc = mp_task_fail(task, MP_ENOMEM, "map-reduce: out of memory gathering %llu values",
+                              (unsigned long long)e.nvalues);
+        } else {
+            rc = c->reduce(task, e.key, e.key_size, scratch, (size_t)e.nvalues, result);
+        }
+        rec += record_bytes(e.key_size, c->result_size);
+    }
+    free(scratch);
+    if (rc) {
+        mp_shm_free(block);
+        return rc;
+    }
+    *out = (part_out){ block, t->count, bytes };
+    return 0;
+}
+
+static int reduce_task(mp_task *task, const void *in, void *out)
+{
+    (void)in;
+    const mr_call *c = *(mr_call *const *)mp_task_context(task);
+    size_t p = mp_task_index(task);
+    /* Every element is written: on process pools `out` is a staging copy
+     * whose other bytes are not ours to trust. */
+    *(part_out *)out = (part_out){ NULL, 0, 0 };
+    mp__mr_table merged = { 0 };
+    const mp__mr_table *t;
+    int rc = merged_partition(c, p, &merged, &t);
+    if (rc)
+        rc = mp_task_fail(task, MP_ENOMEM, "map-reduce: out of memory merging partition %zu", p);
+    else if (t)
+        rc = write_records(c, task, t, out);
+    if (merged.slots)
+        mp__mr_table_free(&merged);
+    return rc;
+}
+
+/* ---- the run ---------------------------------------------------------------- */
+
+static int check_mapreduce(const char *who, mp_pool *pool, const mp_mapreduce *mr, mp_mr_result *result)
+{
+    if (!result)
+        return mp__error(MP_EINVAL, "%s: result is NULL", who);
+    *result = (mp_mr_result){ 0, 0, NULL, NULL };
+    if (!pool || !mr)
+        return mp__error(MP_EINVAL, "%s: %s is NULL", who, !pool ? "pool" : "mapreduce");
+    if (!mr->map)
+        return mp__error(MP_EINVAL, "%s: the map function is NULL", who);
+    if (!mr->value_size)
+        return mp__error(MP_EINVAL, "%s: value_size is 0", who);
+    if (!mr->combine && !mr->reduce)
+        return mp__error(MP_EINVAL, "%s: without a combiner a reduce is needed (nothing would merge a key's values)", who);
+    if (mr->result_size && !mr->reduce)
+        return mp__error(MP_EINVAL, "%s: result_size %zu is set but there is no reduce to make results", who,
+                         mr->result_size);
+    if (mr->key_size >= MAX_KEY)
+        return mp__error(MP_EINVAL, "%s: key_size %zu is over 2^31", who, mr->key_size);
+    if (mr->context_size && !mr->context)
+        return mp__error(MP_EINVAL, "%s: context is NULL but context_size is %zu", who, mr->context_size);
+    if (mr->partitions > UINT32_MAX)
+        return mp__error(MP_EINVAL, "%s: %zu partitions is too many", who, mr->partitions);
+    if (mp_pool_workers(pool) < 1)
+        return mp__error(MP_EINVAL, "%s: the pool is not open", who);
+    return 0;
+}
+
+/* The run's state in the arena, with copies of the context and paths. */
+static int call_new(const mp_mapreduce *mr, int workers, enum input_kind input, const char *const *paths,
+                    size_t npaths, mr_call **out)
+{
+    void *mem;
+    if (mp__shm_alloc(sizeof(mr_call) + (size_t)workers * sizeof(mr_worker), true, &mem))
+        return mp__error(MP_ENOMEM, "map-reduce: the shared arena is full");
+    mr_call *c = mem;
+    *c = (mr_call){ .map = mr->map, .combine = mr->combine, .reduce = mr->reduce, .partition = mr->partition,
+                    .key_size = mr->key_size, .value_size = mr->value_size,
+                    .result_size = mr->result_size ? mr->result_size : mr->value_size,
+                    .partitions = mr->partitions ? mr->partitions : 4 * (size_t)workers,
+                    .workers = workers, .input = input };
+    int r = 0;
+    if (mr->context_size && !(r = mp__shm_alloc(mr->context_size, false, &mem))) {
+        memcpy(mem, mr->context, mr->context_size);
+        c->context = mem;
+        c->context_size = mr->context_size;
+    }
+    if (!r && npaths && !(r = mp__shm_alloc(npaths * sizeof *c->paths, true, &mem))) {
+        c->paths = mem;
+        for (size_t i = 0; i < npaths && !r; i++)
+            if (!(r = mp__shm_alloc(strlen(paths[i]) + 1, false, &mem))) {
+                strcpy(mem, paths[i]);
+                c->paths[i] = mem;
+            }
+    }
+    *out = c;
+    return r ? mp__error(MP_ENOMEM, "map-reduce: the shared arena is full") : 0;
+}
+
+static void call_free(mr_call *c, size_t npaths)
+{
+    if (!c)
+        return;
+    for (int w = 0; w < c->workers; w++)
+        free_tables(&c->worker[w], c->partitions);
+    for (size_t i = 0; c->paths && i < npaths; i++)
+        mp_shm_free(c->paths[i]);
+    mp_shm_free(c->paths);
+    mp_shm_free((void *)c->context);
+    mp_shm_free(c);
+}
+
+/* What the map call's failures mean for the run: MP_ENOMEM if a table did
+ * not fit, else MP_ETASK.  `failures` goes to the caller if it asked. */
+static int map_failed(const char *who, mp_failures *failures, const mp_mapreduce *mr)
+{
+    bool nomem = false;
+    for (size_t i = 0; i < failures->count; i++)
+        nomem |= failures->items[i].code == MP_ENOMEM;
+    char first[MP_MESSAGE_MAX + 64] = "";
+    if (failures->count)
+        snprintf(first, sizeof first, "task %zu: %s", failures->items[0].index, failures->items[0].message);
+    int r = nomem ? mp__error(MP_ENOMEM, "%s: the tables do not fit: %s", who, first)
+                  : mp__error(MP_ETASK, "%s: %zu map tasks failed; first: %s", who, failures->count, first);
+    if (mr->failures)
+        *mr->failures = *failures;
+    else
+        mp_failures_free(failures);
+    return r;
+}
+
+static int by_key_bytes(const void *a, size_t an, const void *b, size_t bn)
+{
+    int d = memcmp(a, b, an < bn ? an : bn);
+    return d ? d : (an > bn) - (an < bn);
+}
+
+typedef struct sort_by {
+    mp_mr_compare_fn compare;
+    bool values;                     /* by value, largest first; else by key */
+    size_t value_size;
+} sort_by;
+
+static int compare_items(const void *x, const void *y, void *arg)
+{
+    const mp_kv *a = x, *b = y;
+    const sort_by *by = arg;
+    if (by->values)
+        return by->compare(b->value, by->value_size, a->value, by->value_size);
+    return by->compare(a->key, a->key_size, b->key, b->key_size);
+}
+
+/* The reduce blocks, copied into the caller's result (one allocation for
+ * the records, one for the items). */
+static int collect(const char *who, const mr_call *c, const part_out *parts, mp_mr_result *result)
+{
+    size_t count = 0, bytes = 0;
+    for (size_t p = 0; p < c->partitions; p++) {
+        count += parts[p].count;
+        bytes += parts[p].bytes;
+    }
+    if (!count)
+        return 0;
+    char *storage = malloc(bytes);
+    mp_kv *items = malloc(count * sizeof *items);
+    if (!storage || !items) {
+        free(storage);
+        free(items);
+        return mp__error(MP_ENOMEM, "%s: out of memory for %zu results", who, count);
+    }
+    size_t a = result_align(c->result_size), k = 0;
+    char *at = storage;
+    for (size_t p = 0; p < c->partitions; p++) {
+        if (!parts[p].count)
+            continue;
+        memcpy(at, parts[p].block, parts[p].bytes);
+        for (size_t i = 0; i < parts[p].count; i++) {
+            uint64_t ksz;
+            memcpy(&ksz, at, 8);
+            items[k++] = (mp_kv){ at + 16, (size_t)ksz, at + 16 + align_up((size_t)ksz, a) };
+            at += record_bytes((size_t)ksz, c->result_size);
+        }
+    }
+    *result = (mp_mr_result){ count, c->result_size, items, storage };
+    return 0;
+}
+
+static void free_parts(part_out *parts, size_t n)
+{
+    for (size_t p = 0; p < n; p++)
+        if (parts[p].block)
+            mp_shm_free(parts[p].block);
+    free(parts);
+}
+
+/* Both phases over `in` (count elements of in_size bytes: the user's
+ * array, the buffer's chunks or the files' pieces). */
+static int run(const char *who, mp_pool *pool, const mp_mapreduce *mr, mr_call *c, const void *in, size_t count,
+               size_t in_size, size_t chunksize, mp_mr_result *result)
+{
+    mp_failures failures = { 0, NULL };
+    mp_call call = { .chunksize = chunksize, .context = &c, .context_size = sizeof c, .failures = &failures,
+                     .progress = mr->progress };
+    if (!call.progress.label)
+        call.progress.label = who;
+    if (mr->failures)
+        *mr->failures = (mp_failures){ 0, NULL };
+    int r = mp_map(pool, map_task, in, count, in_size, NULL, 0, &call);
+    if (r == MP_ETASK)
+        return map_failed(who, &failures, mr);
+    mp_failures_free(&failures);
+    if (r)
+        return r;
+    if (atomic_load(&c->tainted))
+        return mp__error(MP_ETASK, "%s: a worker died during the map (MP_EWORKER); its partial tables cannot be "
+                         "trusted, so the run has no result", who);
+
+    part_out *parts = calloc(c->partitions, sizeof *parts);
+    if (!parts)
+        return mp__error(MP_ENOMEM, "%s: out of memory", who);
+    mp_call rcall = { .chunksize = 1, .context = &c, .context_size = sizeof c, .failures = mr->failures };
+    r = mp_map(pool, reduce_task, NULL, c->partitions, 0, parts, sizeof *parts, &rcall);
+    if (r == 0)
+        r = collect(who, c, parts, result);
+    free_parts(parts, c->partitions);
+    if (r == 0 && mr->sort && result->count) {
+        sort_by by = { mr->key_compare ? mr->key_compare : by_key_bytes, false, 0 };
+        qsort_r(result->items, result->count, sizeof *result->items, compare_items, &by);
+    }
+    return r;
+}
+
+int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mr, const void *in, size_t count, size_t in_size,
+                       mp_mr_result *result)
+{
+    static const char who[] = "mp_mapreduce_array";
+    int r = check_mapreduce(who, pool, mr, result);
+    if (r)
+        return r;
+    if ((in && !in_size) || (!in && in_size))
+        return mp__error(MP_EINVAL, "%s: in is %s but in_size is %zu", who, in ? "set" : "NULL", in_size);
+    mr_call *c = NULL;
+    if (!(r = call_new(mr, mp_pool_workers(pool), INPUT_ARRAY, NULL, 0, &c)))
+        r = run(who, pool, mr, c, in, count, in_size, 0, result);
+    call_free(c, 0);
+    return r;
+}
+
+int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mr, const char *data, size_t size, mp_mr_records records,
+                        size_t record_size, mp_mr_result *result)
+{
+    static const char who[] = "mp_mapreduce_buffer";
+    int r = check_mapreduce(who, pool, mr, result);
+    if (r)
+        return r;
+    if (!data && size)
+        return mp__error(MP_EINVAL, "%s: data is NULL but size is %zu", who, size);
+    /* Process workers see a buffer only if it is in the arena: copy it
+     * there for the call when it is not (the memory rule). */
+    const char *visible = data;
+    void *copy = NULL;
+    if (size && mp_pool_backend(pool) == MP_BACKEND_PROCESS && !mp_shm_contains(data, size)) {
+        if (mp__shm_alloc(size, false, &copy))
+            return mp__error(MP_ENOMEM, "%s: no room in the shared arena for a copy of the %zu-byte buffer "
+                             "(put it in mp_shm_alloc memory, or raise MPROC_SHM_SIZE)", who, size);
+        memcpy(copy, data, size);
+        visible = copy;
+    }
+    mp_mr_chunk *chunks = NULL;
+    size_t n = 0;
+    mr_call *c = NULL;
+    r = mp__mr_cut_buffer(who, visible, size, records, record_size,
+                          mr->chunk_bytes ? mr->chunk_bytes : DEFAULT_CHUNK_BYTES, &chunks, &n);
+    if (!r && !(r = call_new(mr, mp_pool_workers(pool), INPUT_BUFFER, NULL, 0, &c)))
+        r = run(who, pool, mr, c, chunks, n, sizeof *chunks, 1, result);
+    call_free(c, 0);
+    free(chunks);
+    if (copy)
+        mp_shm_free(copy);
+    return r;
+}
+
+int mp_mapreduce_files(mp_pool *pool, const mp_mapreduce *mr, const char *const *paths, size_t npaths,
+                       mp_mr_records records, size_t record_size, mp_mr_result *result)
+{
+    static const char who[] = "mp_mapreduce_files";
+    int r = check_mapreduce(who, pool, mr, result);
+    if (r)
+        return r;
+    if (!paths && npaths)
+        return mp__error(MP_EINVAL, "%s: paths is NULL but npaths is %zu", who, npaths);
+    for (size_t i = 0; i < npaths; i++)
+        if (!paths[i])
+            return mp__error(MP_EINVAL, "%s: paths[%zu] is NULL", who, i);
+    mp__mr_piece *pieces = NULL;
+    size_t n = 0;
+    mr_call *c = NULL;
+    r = mp__mr_cut_files(who, paths, npaths, records, record_size,
+                         mr->chunk_bytes ? mr->chunk_bytes : DEFAULT_CHUNK_BYTES, &pieces, &n);
+    if (!r && !(r = call_new(mr, mp_pool_workers(pool), INPUT_FILES, paths, npaths, &c)))
+        r = run(who, pool, mr, c, pieces, n, sizeof *pieces, 1, result);
+    call_free(c, npaths);
+    free(pieces);
+    return r;
+}
+
+int mp_mr_sort_by_value(mp_mr_result *result, mp_mr_compare_fn compare, size_t k)
+{
+    if (!result || !compare)
+        return mp__error(MP_EINVAL, "mp_mr_sort_by_value: %s is NULL", result ? "compare" : "result");
+    if (result->count) {
+        sort_by by = { compare, true, result->value_size };
+        qsort_r(result->items, result->count, sizeof *result->items, compare_items, &by);
+    }
+    if (k && k < result->count)
+        result->count = k;
+    return 0;
+}
+
+void mp_mr_result_free(mp_mr_result *result)
+{
+    if (!result)
+        return;
+    free(result->items);
+    free(result->storage_);
+    *result = (mp_mr_result){ 0, 0, NULL, NULL };
+}

@@ -1,0 +1,68 @@
+/* mr_table.h - map-reduce's hash table: keys to a combined value or to a
+ * list of values, written by one thread at a time.
+ *
+ * Open addressing with linear probing over a slot array of entry numbers,
+ * each with 32 bits of the key's hash, so that a probe that misses never
+ * touches an entry; entries live side by side (stride bytes each, the full
+ * hash first), so a table is walked, merged and rehashed without following
+ * pointers.  Byte-string keys of up to 16 bytes sit in their entry; longer
+ * ones in a separate growing buffer.  A hit thus costs two cache lines: a
+ * word count's table is larger than the caches, and its speed is the
+ * number of lines a lookup touches.  A table and
+ * everything it owns come from the shared arena (`shared`: the map's
+ * tables, which the reduce tasks read from any process) or from the heap
+ * (a reduce task's private merge).  No function here sets a message: a
+ * failure is MP_ENOMEM and the table is unchanged. */
+#ifndef MPROC_MR_TABLE_H
+#define MPROC_MR_TABLE_H
+
+#include "internal.h"
+
+typedef struct mp__mr_table {
+    size_t key_size;        /* 0: byte strings */
+    size_t value_size;
+    bool combine;           /* one combined value per key; else a list */
+    bool shared;            /* memory from the arena, else the heap */
+    mp_mr_combine_fn combiner;
+    size_t stride, key_at, value_at;   /* entry layout */
+    uint64_t *slots;        /* hash bits << 32 | entry number + 1; 0: empty */
+    size_t mask;            /* slots - 1 */
+    char *entries;
+    size_t count, capacity; /* entries */
+    char *keys;             /* byte-string keys' bytes */
+    size_t keys_len, keys_cap;
+    char *values;           /* lists: records of [next record + 1 : 8][value] */
+    size_t values_len, values_cap, value_stride;
+} mp__mr_table;
+
+/* One entry, as the walk functions see it. */
+typedef struct mp__mr_entry {
+    uint64_t hash;
+    const void *key;
+    size_t key_size;
+    void *value;            /* combine: the value; list: NULL */
+    uint64_t list;          /* list: first record + 1 (0: none) */
+    uint64_t nvalues;       /* list: how many */
+} mp__mr_entry;
+
+/* The hash every table and the default partitioner use. */
+uint64_t mp__mr_hash(const void *key, size_t size);
+
+int mp__mr_table_init(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr_combine_fn combiner,
+                      bool shared);
+void mp__mr_table_free(mp__mr_table *t);
+
+/* Adds value under key: combined into the key's value, or appended to its
+ * list.  0 or MP_ENOMEM (then nothing changed). */
+int mp__mr_table_add(mp__mr_table *t, uint64_t hash, const void *key, size_t key_size, const void *value);
+/* Appends every value of `src`'s list `first` (a record of src) to the
+ * key's list in t: the merge of two list tables. */
+int mp__mr_table_add_list(mp__mr_table *t, uint64_t hash, const void *key, size_t key_size,
+                          const mp__mr_table *src, uint64_t first);
+
+/* Entry i (0 <= i < t->count). */
+void mp__mr_table_entry(const mp__mr_table *t, size_t i, mp__mr_entry *e);
+/* A list's value records: the value of record `at` (1-based) and the next. */
+const void *mp__mr_table_list_value(const mp__mr_table *t, uint64_t at, uint64_t *next);
+
+#endif
