@@ -17,7 +17,6 @@
 #include "shm.h"
 
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
