@@ -44,11 +44,11 @@ typedef struct mp__handle {
     _Atomic int status;              /* MP__H_PENDING / DONE / CANCELLED */
     pid_t owner_pid;                 /* the process that made it (its pool's owner) */
     mp_pool *pool;                   /* NULL once the pool closed */
-    mp__job *job;                    /* while attached (pool->lock) */
+    mp__job *job;                    /* while attached (the pool lock) */
     mp__shape shape;                 /* where results go */
     bool want_failures;
 
-    /* Outcome, written by the harvester under pool->lock. */
+    /* Outcome, written by the harvester under the pool lock. */
     int code;                        /* 0, MP_ETASK, MP_ECANCELED, MP_EBROKEN, ... */
     char message[MP_MESSAGE_MAX + 64];
     mp_failures failures;
@@ -90,7 +90,7 @@ static void free_private(mp__handle *h)
     free(h);
 }
 
-/* Drops a reference; the last one frees the handle.  pool->lock held (if
+/* Drops a reference; the last one frees the handle.  the pool lock held (if
  * the handle still has a pool). */
 static void unref_locked(mp__handle *h)
 {
@@ -202,7 +202,7 @@ static void stop_callbacks(mp_pool *pool)
 
 /* ---- harvesting -------------------------------------------------------- */
 
-/* Finishes a handle whose job is DONE (or was never run).  pool->lock held. */
+/* Finishes a handle whose job is DONE (or was never run).  the pool lock held. */
 static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
 {
     MP__ASSERT_POOL_LOCKED(pool);
@@ -253,7 +253,7 @@ static int harvest_all_locked(mp_pool *pool)
     return n;
 }
 
-/* Asks the backend whether a worker died.  pool->lock held; the backend
+/* Asks the backend whether a worker died.  the pool lock held; the backend
  * takes it itself, so it is dropped around the call. */
 static int check_unlocked(mp_pool *pool)
 {
@@ -324,7 +324,7 @@ static int handle_wait(mp__handle *h, double timeout)
     return 0;
 }
 
-/* Cancels a handle's unstarted tasks.  pool->lock held.  For a future
+/* Cancels a handle's unstarted tasks.  the pool lock held.  For a future
  * (one task) this succeeds only if no worker claimed it yet. */
 static bool cancel_locked(mp_pool *pool, mp__handle *h)
 {
@@ -345,7 +345,7 @@ static bool cancel_locked(mp_pool *pool, mp__handle *h)
 }
 
 /* Finishes or cancels every handle and detaches it: used by close and
- * shutdown.  pool->lock held. */
+ * shutdown.  the pool lock held. */
 static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
 {
     MP__ASSERT_POOL_LOCKED(pool);

@@ -141,7 +141,7 @@ const mp__backend_ops *mp__backend_for(mp_backend backend);
 extern const mp__backend_ops mp__thread_backend;    /* backend_thread.c */
 extern const mp__backend_ops mp__process_backend;   /* backend_process.c, MPROC_PROCESS_BACKEND */
 
-/* ---- helpers for backends (initializer.c) -------------------------------- */
+/* ---- helpers for backends (crew.c) ----------------------------------------- */
 
 /* The pool lock, and the contract every *_locked function states with
  * MP__ASSERT_LOCKED: contract-checking builds record the holding thread. */

@@ -279,7 +279,7 @@ void mp__job_report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t en
  * returns -- without closing its pool, which kills the workers -- loses no
  * line.  stdout is what tasks print to, and asking whether it holds
  * anything costs a load: the per-report check looks at it alone; other
- * streams are flushed when the worker goes idle (mp__worker_main).  Thread
+ * streams are flushed when the worker goes idle (mp__sched_worker_main).  Thread
  * workers share the program's stdio: nothing to do. */
 static inline void write_printed(const mp__shared *sh)
 {

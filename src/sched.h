@@ -130,7 +130,7 @@ typedef struct mp__job {
      * finished). */
     void *owned[MP_MAX_ARGS + 4];
     int nowned;
-    /* Supervision (see supervise.h).  Atomic: the supervisor thread reads
+    /* Supervision (see supervise.c).  Atomic: the supervisor thread reads
      * them while the caller and workers run. */
     _Atomic int64_t timeout_ns;          /* per-task limit, 0: none */
     _Atomic uint32_t cancelled;          /* 1: skip every task not yet started */
@@ -218,10 +218,10 @@ typedef struct mp__shared {
     bool futex_shared;                     /* other processes sleep on these words */
     int workers;
     mp__job jobs[MP__JOB_SLOTS];
-    /* Supervision (see supervise.h): one record per worker, and what every
+    /* Supervision (see supervise.c): one record per worker, and what every
      * worker must know about the pool's limits. */
     struct mp__wslot *wslots;
-    bool supervised;                     /* process workers: claims must be recoverable */
+    bool supervised;                     /* a supervisor recovers dead workers' claims (backend.h) */
     uint64_t maxtasks;                   /* maxtasksperchild, 0: none */
     _Atomic uint32_t ready;              /* workers that finished their initializer */
     mp__evc started;                     /* signalled when `ready` or init_code changes */

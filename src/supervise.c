@@ -5,7 +5,7 @@
  * It talks to the fork server (forkserver.c) over a socket: "spawn worker
  * 3", "send signal 15 to worker 3"; the fork server answers "worker 3 is pid
  * 4711" and "worker 3 (pid 4711) died with status S".  A death is settled
- * from the dead worker's slot (supervise.h):
+ * from the dead worker's slot (sched.h):
  *   - the tasks it finished but had not counted are added to the job's done;
  *   - the task it was running fails with the cause ("worker 4711 killed by
  *     SIGSEGV while running task 17"), or runs again if retries allow, or
