@@ -84,6 +84,14 @@ install: build
 clean:
 	@rm -rf build build-demo build-asan build-tsan build-fuzz
 
+# The tutorials' pi exercise as a plot: speedup at 1..4 workers, the ideal
+# line and Amdahl's law fitted, in build/pi-speedup.svg (and .json).
+.PHONY: speedup-pi
+speedup-pi: build
+	@./$(BUILD)/cli/mproc speedup --max 4 --svg $(BUILD)/pi-speedup.svg --json $(BUILD)/pi-speedup.json -- \
+	  ./$(BUILD)/examples/pi_workers --once
+	@echo "speedup-pi: the plot is $(BUILD)/pi-speedup.svg"
+
 # Only the example programs (examples/README.md): no test package needed.
 .PHONY: examples
 examples: deps-build

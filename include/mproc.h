@@ -817,8 +817,10 @@ MP_API void mp_bar_close(mp_bar *bar);
  * each (the map's task indices are input positions or chunk numbers; the
  * reduce's are partitions) -- and the result is empty: part of a map's
  * pairs may already have been combined.  For the same reason a process
- * worker that dies during the map fails the run (MP_ETASK, the failure says
- * MP_EWORKER), even where the pool's `retries` would re-run its task.
+ * worker that dies in the middle of a map task fails the run (MP_ETASK),
+ * even where the pool's `retries` re-ran the task; a worker replaced
+ * between tasks (maxtasksperchild, or killed while idle) hands its tables
+ * to its replacement and the run goes on.
  *
  * Runs on thread and process pools, behind the same calls; the map and
  * reduce functions follow the pool's memory rule (see mp_map).

@@ -13,8 +13,8 @@
  * the arena and reaches tasks through the context blob as one pointer, so
  * thread and process workers find it alike.  Tables belong to a worker
  * slot and a process: a replacement worker that finds its slot's tables
- * made by another (dead) process marks the run tainted -- the dead one may
- * have combined part of a task that is now run again.
+ * left by a process that died inside a map task marks the run tainted --
+ * the dead one may have combined part of a task that is now run again.
  */
 #include "mr_input.h"
 #include "mr_table.h"
@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define DEFAULT_CHUNK_BYTES (4u << 20)
 #define MAX_KEY (UINT32_C(1) << 31)
@@ -32,6 +33,7 @@ enum input_kind { INPUT_ARRAY, INPUT_BUFFER, INPUT_FILES };
 
 typedef struct mr_worker {
     _Atomic uint32_t pid;            /* the process whose tables these are; 0: none */
+    _Atomic uint32_t busy;           /* 1 while a map task of that process runs */
     mp__mr_table *tables;            /* `partitions` tables, or NULL */
 } mr_worker;
 
@@ -53,11 +55,30 @@ typedef struct mr_call {
     mr_worker worker[];
 } mr_call;
 
+/* A pair waiting to be added.  A word count's tables are larger than the
+ * caches, so a lookup's speed is memory latency: two cache misses, the
+ * slot and the entry.  Pairs go through a short queue instead; the slot
+ * line is prefetched when a pair is emitted, the entry line half a queue
+ * later (when the slot has arrived), and the pair is added a whole queue
+ * later, when both have: the misses of many lookups overlap. */
+#define QUEUE 16                     /* pairs in flight, a power of two */
+#define QUEUED_BYTES 32              /* keys and values up to this size wait; larger go at once */
+
+typedef struct pending {
+    uint64_t hash;
+    mp__mr_table *table;
+    size_t key_size;
+    unsigned char key[QUEUED_BYTES];
+    unsigned char value[QUEUED_BYTES];
+} pending;
+
 struct mp_emitter {
     mr_call *call;
     mr_worker *mine;
     int error;                       /* the first emit failure, 0: none */
     char message[MP_MESSAGE_MAX];
+    unsigned head, count;            /* the queue: q[head], ... count pairs */
+    pending q[QUEUE];
 };
 
 /* What a reduce task hands back: its partition's records. */
@@ -98,6 +119,32 @@ static int emit_failed(mp_emitter *e, int code, const char *fmt, ...)
     return mp__error(code, "%s", e->message);
 }
 
+static int add_now(mp_emitter *e, mp__mr_table *t, uint64_t hash, const void *key, size_t key_size,
+                   const void *value)
+{
+    if (mp__mr_table_add(t, hash, key, key_size, value))
+        return emit_failed(e, MP_ENOMEM, "mp_emit: the keys do not fit in the shared arena (%zu distinct in one "
+                           "table; raise MPROC_SHM_SIZE%s)", t->count, e->call->combine ? "" : " or add a combiner");
+    return 0;
+}
+
+/* Adds the oldest waiting pair.  0, or the error (also kept in e). */
+static int add_oldest(mp_emitter *e)
+{
+    pending *q = &e->q[e->head];
+    e->head = (e->head + 1) % QUEUE;
+    e->count--;
+    return add_now(e, q->table, q->hash, q->key, q->key_size, q->value);
+}
+
+/* Adds every waiting pair: at the end of each map task, so a task's pairs
+ * are all in its worker's tables when it returns. */
+static void drain(mp_emitter *e)
+{
+    while (e->count)
+        add_oldest(e);
+}
+
 int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
 {
     if (!e || !key || !value)
@@ -121,10 +168,22 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
     mp__mr_table *t = &w->tables[p];
     if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
-    if (mp__mr_table_add(t, hash, key, key_size, value))
-        return emit_failed(e, MP_ENOMEM, "mp_emit: the keys do not fit in the shared arena (%zu distinct in one "
-                           "table; raise MPROC_SHM_SIZE%s)", t->count, c->combine ? "" : " or add a combiner");
-    return 0;
+    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES)
+        return add_now(e, t, hash, key, key_size, value);
+    if (e->count == QUEUE && add_oldest(e))
+        return e->error;
+    pending *q = &e->q[(e->head + e->count++) % QUEUE];
+    q->hash = hash;
+    q->table = t;
+    q->key_size = key_size;
+    memcpy(q->key, key, key_size);
+    memcpy(q->value, value, c->value_size);
+    mp__mr_table_prefetch_slot(t, hash);
+    if (e->count > QUEUE / 2) {
+        const pending *half = &e->q[(e->head + e->count - 1 - QUEUE / 2) % QUEUE];
+        mp__mr_table_prefetch_entry(half->table, half->hash);
+    }
+    return e->error;
 }
 
 const void *mp_emitter_context(const mp_emitter *e)
@@ -143,16 +202,19 @@ static void free_tables(mr_worker *w, size_t partitions)
     w->tables = NULL;
 }
 
-/* The tables of this worker slot, for this process.  A slot whose tables
- * a dead process left taints the run (see the top of the file). */
+/* The tables of this worker slot, for this process.  A process worker
+ * replaced between two tasks (maxtasksperchild, or killed while idle) left
+ * whole tables: its replacement carries on with them.  One that died in
+ * the middle of a task may have left them torn, or combined part of a task
+ * that is now run again: that taints the run (see the top of the file). */
 static mr_worker *my_slot(mr_call *c, mp_task *task)
 {
     mr_worker *w = &c->worker[mp_task_worker(task)];
     uint32_t me = mp__pid(), owner = atomic_load(&w->pid);
     if (owner != me) {
-        if (owner) {
+        if (owner && atomic_load(&w->busy)) {
             atomic_store(&c->tainted, 1);
-            w->tables = NULL;        /* the dead process's tables may be torn: leave them */
+            w->tables = NULL;        /* torn, maybe: left in the arena, never read */
         }
         atomic_store(&w->pid, me);
     }
@@ -161,17 +223,40 @@ static mr_worker *my_slot(mr_call *c, mp_task *task)
 
 static int run_map(mr_call *c, mp_task *task, const void *in)
 {
-    mp_emitter e = { .call = c, .mine = my_slot(c, task) };
+    mp_emitter e;
+    e.call = c;
+    e.mine = my_slot(c, task);
+    e.error = 0;
+    e.head = e.count = 0;
+    atomic_store(&e.mine->busy, 1);
     int rc = c->map(task, in, &e);
+    drain(&e);
+    atomic_store(&e.mine->busy, 0);
     if (e.error)                     /* even if the map ignored mp_emit's answer */
         return mp_task_fail(task, e.error, "%s", e.message);
     return rc;
+}
+
+/* Maps a chunk's pages into this process's page tables in one call rather
+ * than one fault per page: a process worker reading an arena buffer for
+ * the first time would otherwise take a page fault every 4 KiB, which costs
+ * more than a histogram's work on it.  A hint: failure changes nothing. */
+static void populate(const void *data, size_t size)
+{
+    if (size < ((size_t)64 << 10))
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), start = (uintptr_t)data & ~(page - 1);
+    madvise((void *)start, (uintptr_t)data + size - start, MADV_POPULATE_READ);
 }
 
 static int map_task(mp_task *task, const void *in, void *out)
 {
     (void)out;
     mr_call *c = *(mr_call *const *)mp_task_context(task);
+    if (c->input == INPUT_BUFFER) {
+        const mp_mr_chunk *chunk = in;
+        populate(chunk->data, chunk->size);
+    }
     if (c->input != INPUT_FILES)
         return run_map(c, task, in);
     const mp__mr_piece *piece = in;

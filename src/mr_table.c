@@ -143,8 +143,44 @@ static inline const void *key_of(const mp__mr_table *t, const char *e, size_t *s
 
 static inline uint64_t slot_tag(uint64_t hash) { return (hash >> 24) << 32; }
 
+/* A probe compares a key with an entry's many times per emit: keys of up
+ * to 16 bytes (words, integers) are compared as two 64-bit words, zero
+ * padded, rather than through memcmp. */
+typedef struct probe_key {
+    const void *bytes;
+    size_t size;
+    bool words;              /* short: compare `w` */
+    uint64_t w[2];
+} probe_key;
+
+static inline void probe_key_init(const mp__mr_table *t, probe_key *k, const void *key, size_t size)
+{
+    k->bytes = key;
+    k->size = size;
+    k->words = size <= INLINE_KEY && (!t->key_size || t->key_size % 8 == 0 || t->key_size == 4);
+    if (k->words) {
+        k->w[0] = k->w[1] = 0;
+        memcpy(k->w, key, size);
+    }
+}
+
+static inline bool same_key(const mp__mr_table *t, const char *e, const probe_key *k)
+{
+    size_t n;
+    const void *stored = key_of(t, e, &n);
+    if (n != k->size)
+        return false;
+    if (!k->words)
+        return memcmp(stored, k->bytes, n) == 0;
+    /* Inline string keys are zero padded to 16 bytes; fixed keys of 4, 8
+     * or 16 bytes are read for their own size only. */
+    uint64_t w[2] = { 0, 0 };
+    memcpy(w, stored, t->key_size ? t->key_size : INLINE_KEY);
+    return w[0] == k->w[0] && w[1] == k->w[1];
+}
+
 /* The slot holding key, or the empty slot where it would go. */
-static inline size_t probe(const mp__mr_table *t, uint64_t hash, const void *key, size_t size, bool *found)
+static inline size_t probe(const mp__mr_table *t, uint64_t hash, const probe_key *key, bool *found)
 {
     uint64_t tag = slot_tag(hash);
     for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
@@ -158,13 +194,9 @@ static inline size_t probe(const mp__mr_table *t, uint64_t hash, const void *key
         const char *e = entry_at(t, (uint32_t)s - 1);
         uint64_t h;
         memcpy(&h, e, 8);
-        if (h == hash) {
-            size_t n;
-            const void *k = key_of(t, e, &n);
-            if (n == size && memcmp(k, key, size) == 0) {
-                *found = true;
-                return i;
-            }
+        if (h == hash && same_key(t, e, key)) {
+            *found = true;
+            return i;
         }
     }
 }
@@ -196,7 +228,9 @@ static int rehash(mp__mr_table *t)
 static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_t size, char **entry, bool *fresh)
 {
     bool found;
-    size_t slot = probe(t, hash, key, size, &found);
+    probe_key k;
+    probe_key_init(t, &k, key, size);
+    size_t slot = probe(t, hash, &k, &found);
     *fresh = !found;
     if (found) {
         *entry = entry_at(t, (uint32_t)t->slots[slot] - 1);
@@ -213,7 +247,7 @@ static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_
     if (grow_slots) {
         if (rehash(t))
             return MP_ENOMEM;
-        slot = probe(t, hash, key, size, &found);
+        slot = probe(t, hash, &k, &found);
     }
     char *e = entry_at(t, t->count);
     memset(e, 0, t->stride);

@@ -60,6 +60,21 @@ int mp__mr_table_add(mp__mr_table *t, uint64_t hash, const void *key, size_t key
 int mp__mr_table_add_list(mp__mr_table *t, uint64_t hash, const void *key, size_t key_size,
                           const mp__mr_table *src, uint64_t first);
 
+/* Hints for a caller that looks keys up in batches: bring the key's first
+ * slot, then (once the slot has arrived) the entry it names, into the
+ * cache ahead of mp__mr_table_add.  No effect on the table. */
+static inline void mp__mr_table_prefetch_slot(const mp__mr_table *t, uint64_t hash)
+{
+    __builtin_prefetch(&t->slots[hash & t->mask]);
+}
+
+static inline void mp__mr_table_prefetch_entry(const mp__mr_table *t, uint64_t hash)
+{
+    uint64_t s = t->slots[hash & t->mask];
+    if (s)
+        __builtin_prefetch(t->entries + ((uint32_t)s - 1) * t->stride);
+}
+
 /* Entry i (0 <= i < t->count). */
 void mp__mr_table_entry(const mp__mr_table *t, size_t i, mp__mr_entry *e);
 /* A list's value records: the value of record `at` (1-based) and the next. */

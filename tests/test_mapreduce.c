@@ -356,6 +356,79 @@ static void test_array_without_combiner(void **state)
     free(xs);
 }
 
+/* ---- every combination ------------------------------------------------------------ */
+
+/* Key i % 37, as a uint64_t or as its decimal string; value i. */
+static int key_kinds(mp_task *task, const void *in, mp_emitter *emit)
+{
+    const int *string_keys = mp_emitter_context(emit);
+    (void)task;
+    uint64_t x = *(const uint64_t *)in, k = x % 37;
+    if (!*string_keys)
+        return mp_emit(emit, &k, sizeof k, &x);
+    char text[24];
+    int n = snprintf(text, sizeof text, "%llu", (unsigned long long)k);
+    return mp_emit(emit, text, (size_t)n, &x);
+}
+
+static int numeric_u64(const void *a, size_t as, const void *b, size_t bs)
+{
+    (void)as;
+    (void)bs;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_every_key_kind_combiner_and_order(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    uint64_t *xs = malloc(N * sizeof *xs), expect[37] = { 0 };
+    assert_non_null(xs);
+    for (uint64_t i = 0; i < N; i++) {
+        xs[i] = i;
+        expect[i % 37] += i;
+    }
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        for (int strings = 0; strings < 2; strings++)
+            for (int combine = 0; combine < 2; combine++)
+                for (int sort = 0; sort < 2; sort++) {
+                    mp_mapreduce mr = { .map = key_kinds, .combine = combine ? add_u64 : NULL,
+                                        .reduce = combine ? NULL : sum_ones, .key_size = strings ? 0 : 8,
+                                        .value_size = 8, .sort = sort, .key_compare = strings ? NULL : numeric_u64,
+                                        .context = &strings, .context_size = sizeof strings };
+                    mp_mr_result res;
+                    assert_int_equal(mp_mapreduce_array(pool, &mr, xs, N, sizeof *xs, &res), 0);
+                    assert_int_equal(res.count, 37);
+                    bool seen[37] = { false };
+                    for (size_t i = 0; i < res.count; i++) {
+                        uint64_t k;
+                        if (strings) {
+                            char text[24] = "";
+                            memcpy(text, res.items[i].key, res.items[i].key_size);
+                            k = strtoull(text, NULL, 10);
+                        } else {
+                            assert_int_equal(res.items[i].key_size, 8);
+                            k = *(const uint64_t *)res.items[i].key;
+                        }
+                        assert_true(k < 37 && !seen[k]);
+                        seen[k] = true;
+                        assert_int_equal(*(const uint64_t *)res.items[i].value, expect[k]);
+                        if (sort && i > 0) {
+                            const mp_kv *p = &res.items[i - 1], *q = &res.items[i];
+                            int d = strings ? memcmp(p->key, q->key, p->key_size < q->key_size ? p->key_size : q->key_size)
+                                            : numeric_u64(p->key, 8, q->key, 8);
+                            assert_true(d < 0 || (strings && d == 0 && p->key_size < q->key_size));
+                        }
+                    }
+                    mp_mr_result_free(&res);
+                }
+        mp_pool_close(pool);
+    }
+    free(xs);
+}
+
 /* ---- the tutorial's sum of squares, a context, a partitioner ------------------- */
 
 static int square_to_one_key(mp_task *task, const void *in, mp_emitter *emit)
@@ -585,6 +658,27 @@ static void test_dead_worker_taints_the_run(void **state)
     mp_pool_close(pool);
 }
 
+/* Workers that retire after every task (maxtasksperchild 1) hand their
+ * whole tables to their replacements: the run is whole. */
+static void test_retiring_workers_keep_their_tables(void **state)
+{
+    (void)state;
+    mp_pool *pool = NULL;
+    assert_int_equal(mp_pool_open(&pool, &(mp_pool_options){ .backend = MP_BACKEND_PROCESS, .workers = 2,
+                                                             .maxtasksperchild = 1 }), 0);
+    int64_t xs[12], scale = 1;
+    for (int i = 0; i < 12; i++)
+        xs[i] = i;
+    mp_mapreduce mr = { .map = square_to_one_key, .combine = add_i64, .value_size = 8, .context = &scale,
+                        .context_size = sizeof scale };
+    mp_mr_result res;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, xs, 12, sizeof xs[0], &res), 0);
+    assert_int_equal(res.count, 1);
+    assert_int_equal(*(int64_t *)res.items[0].value, 506);   /* 0^2 + ... + 11^2 */
+    mp_mr_result_free(&res);
+    mp_pool_close(pool);
+}
+
 static int distinct_long_keys(mp_task *task, const void *in, mp_emitter *emit)
 {
     (void)in;
@@ -649,10 +743,12 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_word_count_files_and_top_k),
         cmocka_unit_test(test_histogram_fixed_keys_sorted),
         cmocka_unit_test(test_array_without_combiner),
+        cmocka_unit_test(test_every_key_kind_combiner_and_order),
         cmocka_unit_test(test_sum_of_squares_context_partitioner),
         cmocka_unit_test(test_failures_leave_no_result),
         cmocka_unit_test(test_bad_input_changes_nothing),
         cmocka_unit_test(test_dead_worker_taints_the_run),
+        cmocka_unit_test(test_retiring_workers_keep_their_tables),
         cmocka_unit_test(test_full_arena_is_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -332,6 +332,24 @@ def check_pi(run, backend):
     expect("all three estimates identical: yes" in out, "serial, threads and processes agree")
 
 
+def check_pi_workers(run, backend):
+    out = run(["400000", "3"], backend)
+    rows = lines_matching(out, r" +(\d) +[\d.]+s +([\d.]+)x +\d+% +([\d.]+)")
+    expect([int(m.group(1)) for m in rows] == [1, 2, 3], "a row per worker count")
+    expect(len({m.group(3) for m in rows}) == 1, "the same estimate at every worker count")
+    expect(rows[0].group(2) == "1.00", "speedup 1 at one worker")
+    # The plot: mproc speedup over --once, as `make speedup-pi` makes it.
+    if run.mproc and backend == BACKENDS[0]:
+        with tempfile.TemporaryDirectory() as d:
+            svg = os.path.join(d, "pi-speedup.svg")
+            p = subprocess.run([run.mproc, "speedup", "--workers", "1,2", "--runs", "1", "--svg", svg, "--",
+                                run.program, "--once", "400000"], capture_output=True, text=True, timeout=TIME_LIMIT)
+            expect(p.returncode == 0, f"mproc speedup ran: {p.stderr}")
+            import xml.etree.ElementTree as ET
+            ET.parse(svg)
+            expect("Amdahl" in p.stdout and os.path.getsize(svg) > 0, "the table, the fits and the SVG")
+
+
 # name: (check, runs per backend?)
 CHECKS = {
     "square_map": (check_square_map, True),
@@ -347,6 +365,7 @@ CHECKS = {
     "imap_squares": (check_imap_squares, True),
     "progress_bar": (check_progress_bar, True),
     "wordcount": (check_wordcount, True),
+    "pi_workers": (check_pi_workers, True),
     "sum_squares": (check_sum_squares, True),
     "executor_map": (check_executor_map, False),
     "submit": (check_submit, True),
