@@ -200,6 +200,13 @@ static void settle_bytes(const job_view *v, mp_task *task, size_t slot, int rc)
     task->var_cap = 0;
 }
 
+/* Calls a plain map's task function (job_view.plain) on task i. */
+static inline int call_map(const job_view *v, mp_task *task, size_t i)
+{
+    const char *in = v->in[0], *out = v->out;
+    return ((mp_map_fn)v->fn)(task, in ? in + i * v->in_size[0] : NULL, out ? (char *)out + i * v->out_size : NULL);
+}
+
 /* Calls the task function on task i's inputs and output. */
 static inline int call_task(const job_view *v, mp_task *task, size_t slot)
 {
@@ -225,10 +232,11 @@ static MP__NOINLINE int call_task_timed(worker *w, const job_view *v, size_t i, 
     int64_t limit = v->timeout_ns;
     double started = mp__now();
     task->deadline = started + (double)limit * 1e-9;
-    if (w->supervised)
+    if (w->supervised) {
         atomic_store_explicit(&w->ws->deadline_ns, (uint64_t)(started * 1e9) + (uint64_t)limit, memory_order_relaxed);
-    if (w->supervised)   /* the deadline is visible before the task is marked running */
+        /* The deadline is visible before the task is marked running. */
         atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+    }
     int rc = call_task(v, task, slot);
     if (mp__now() > task->deadline)
         rc = timed_out(w->sh, task, limit, started);
@@ -236,28 +244,25 @@ static MP__NOINLINE int call_task_timed(worker *w, const job_view *v, size_t i, 
     return rc;
 }
 
+/* What every task's end needs: its failure recorded, its variable-size
+ * result handed over (or discarded). */
+static inline void finish_task(const job_view *v, mp_task *task, size_t slot, int rc)
+{
+    if (MP__UNLIKELY(rc != 0))
+        record_failure(v->job, task, rc);
+    if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
+        settle_bytes(v, task, slot, rc);
+}
+
+/* One task on an unsupervised worker, of any kind of job. */
 static inline void run_task(worker *w, const job_view *v, size_t i)
 {
     mp_task *task = &w->task;
     size_t slot = v->ring ? i % v->ring : i;
     task->index = i;
     task->has_message = false;
-    int rc;
-    if (MP__UNLIKELY(v->timeout_ns > 0)) {
-        rc = call_task_timed(w, v, i, slot);
-    } else {
-        if (w->supervised) {
-            atomic_store_explicit(&w->ws->deadline_ns, 0, memory_order_relaxed);
-            atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
-        }
-        rc = call_task(v, task, slot);
-    }
-    if (MP__UNLIKELY(rc != 0))
-        record_failure(v->job, task, rc);
-    if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
-        settle_bytes(v, task, slot, rc);
-    if (w->supervised)
-        atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+    int rc = MP__UNLIKELY(v->timeout_ns > 0) ? call_task_timed(w, v, i, slot) : call_task(v, task, slot);
+    finish_task(v, task, slot, rc);
 }
 
 /* A stream's consumer learns of each finished task (see sched.h). */
@@ -418,19 +423,47 @@ static void run_plain_range(worker *w, const job_view *v, size_t begin, size_t e
 {
     mp_task *task = &w->task;
     mp__job *job = v->job;
-    mp_map_fn fn = (mp_map_fn)v->fn;
-    const char *in = v->in[0];
-    char *out = v->out;
     for (size_t i = begin; i < end; i++) {
         if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed)))
             return;
         task->index = i;
         task->has_message = false;
-        int rc = fn(task, in ? in + i * v->in_size[0] : NULL, out ? out + i * v->out_size : NULL);
-        if (MP__UNLIKELY(rc != 0))
-            record_failure(job, task, rc);
-        if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
-            settle_bytes(v, task, i, rc);
+        finish_task(v, task, i, call_map(v, task, i));
+    }
+}
+
+/* run_range for a supervised worker: each task's start and end go in its
+ * slot (pos, and the deadline first), so that a supervisor can settle its
+ * death exactly; it counts the tasks it ran (maxtasksperchild). */
+static void run_recorded_range(worker *w, const job_view *v, size_t begin, size_t end)
+{
+    mp_task *task = &w->task;
+    mp__job *job = v->job;
+    mp__wslot *ws = w->ws;
+    uint64_t maxtasks = w->maxtasks;
+    bool timed = v->timeout_ns > 0;
+    for (size_t i = begin; i < end; i++) {
+        if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
+            atomic_store_explicit(&ws->pos, 2 * (uint64_t)end, memory_order_release);
+            return;
+        }
+        size_t slot = v->ring ? i % v->ring : i;
+        task->index = i;
+        task->has_message = false;
+        int rc;
+        if (MP__UNLIKELY(timed)) {
+            rc = call_task_timed(w, v, i, slot);
+        } else {
+            atomic_store_explicit(&ws->deadline_ns, 0, memory_order_relaxed);
+            atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+            rc = v->plain ? call_map(v, task, i) : call_task(v, task, slot);
+        }
+        finish_task(v, task, slot, rc);
+        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+        if (MP__UNLIKELY(task->tasks_run++ == 0))
+            atomic_store_explicit(&ws->status, MP__WS_WORKED, memory_order_relaxed);
+        if (MP__UNLIKELY(maxtasks != 0) && task->tasks_run >= maxtasks)
+            retire(ws);
     }
 }
 
@@ -439,22 +472,18 @@ static void run_plain_range(worker *w, const job_view *v, size_t begin, size_t e
  * already running). */
 static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
 {
-    if (v->plain && !w->supervised) {
+    if (w->supervised) {
+        run_recorded_range(w, v, begin, end);
+        return;
+    }
+    if (v->plain) {
         run_plain_range(w, v, begin, end);
         return;
     }
-    mp__job *job = v->job;
     for (size_t i = begin; i < end; i++) {
-        if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
-            if (w->supervised)
-                atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)end, memory_order_release);
+        if (MP__UNLIKELY(atomic_load_explicit(&v->job->cancelled, memory_order_relaxed)))
             return;
-        }
         run_task(w, v, i);
-        if (MP__UNLIKELY(w->task.tasks_run++ == 0))
-            atomic_store_explicit(&w->ws->status, MP__WS_WORKED, memory_order_relaxed);
-        if (MP__UNLIKELY(w->maxtasks != 0) && w->task.tasks_run >= w->maxtasks && w->supervised)
-            retire(w->ws);
     }
 }
 
