@@ -163,7 +163,7 @@ typedef struct job_view {
     mp_bytes *varout;
     int64_t timeout_ns;
     size_t flush_every;
-    bool plain;                  /* a map of no time limit: run_plain_range */
+    bool plain;                  /* a map, not a stream, of no time limit: call_map */
 } job_view;
 
 static void view_job(job_view *v, mp__job *job, uint32_t gen)
@@ -203,8 +203,9 @@ static void settle_bytes(const job_view *v, mp_task *task, size_t slot, int rc)
 /* Calls a plain map's task function (job_view.plain) on task i. */
 static inline int call_map(const job_view *v, mp_task *task, size_t i)
 {
-    const char *in = v->in[0], *out = v->out;
-    return ((mp_map_fn)v->fn)(task, in ? in + i * v->in_size[0] : NULL, out ? (char *)out + i * v->out_size : NULL);
+    const char *in = v->in[0];
+    char *out = v->out;
+    return ((mp_map_fn)v->fn)(task, in ? in + i * v->in_size[0] : NULL, out ? out + i * v->out_size : NULL);
 }
 
 /* Calls the task function on task i's inputs and output. */
