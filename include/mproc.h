@@ -56,27 +56,34 @@ extern "C" {
  * ====================================================================== */
 
 /* Result codes.  System errors are reported as the negated errno value
- * (libuv's convention); mproc's own conditions use values below -4000. */
-enum {
-    MP_OK = 0,
-    MP_ENOENT = -2,         /* no such object (named segment, key) */
-    MP_EAGAIN = -11,        /* would block (non-blocking form) */
-    MP_ENOMEM = -12,        /* out of memory (heap or shared arena) */
-    MP_EEXIST = -17,        /* already exists */
-    MP_EINVAL = -22,        /* invalid argument from the caller */
-    MP_ERANGE = -34,        /* caller's buffer too small (message says the size) */
-    MP_EMSGSIZE = -90,      /* message larger than the object's bound */
-    MP_ENOTSUP = -95,       /* not supported (backend, platform) */
-    MP_ETIMEDOUT = -110,    /* the timeout expired */
-    MP_ECANCELED = -125,    /* cancelled */
-    MP_EOWNERDEAD = -130,   /* acquired a lock whose previous owner died */
-    MP_ETASK = -4001,       /* one or more tasks failed (see mp_failures) */
-    MP_ECLOSED = -4002,     /* the object is closed or being closed */
-    MP_EBROKEN = -4003,     /* the pool is broken and can run no more work */
-    MP_EWORKER = -4004,     /* a worker died while running the task */
-    MP_EFULL = -4005,       /* a fixed-capacity table is full */
-    MP_EEOF = -4095         /* end of file: the peer closed or died */
-};
+ * (libuv's convention); mproc's own conditions use values below -4000.
+ *
+ * MP_ERRNO_MAP is the one list of them: X(name, value, description) for
+ * each, in the order of their values.  It generates the enum below and
+ * mp_strerror's descriptions; a program can use it to list every code. */
+#define MP_ERRNO_MAP(X)                                                                   \
+    X(OK, 0, "success")                                                                   \
+    X(ENOENT, -2, "no such object")          /* named segment, key */                     \
+    X(EAGAIN, -11, "operation would block")  /* non-blocking form */                     \
+    X(ENOMEM, -12, "out of memory")          /* heap or shared arena */                   \
+    X(EEXIST, -17, "already exists")                                                      \
+    X(EINVAL, -22, "invalid argument")       /* from the caller */                        \
+    X(ERANGE, -34, "buffer too small")       /* the message says the size */              \
+    X(EMSGSIZE, -90, "message too large")    /* larger than the object's bound */         \
+    X(ENOTSUP, -95, "not supported")         /* backend, platform */                      \
+    X(ETIMEDOUT, -110, "timed out")          /* the timeout expired */                    \
+    X(ECANCELED, -125, "cancelled")                                                       \
+    X(EOWNERDEAD, -130, "previous owner died") /* acquired a lock whose owner died */     \
+    X(ETASK, -4001, "one or more tasks failed") /* see mp_failures */                     \
+    X(ECLOSED, -4002, "closed")              /* the object is closed or being closed */   \
+    X(EBROKEN, -4003, "pool is broken")      /* it can run no more work */                \
+    X(EWORKER, -4004, "worker died")         /* while running the task */                 \
+    X(EFULL, -4005, "table is full")         /* a fixed-capacity table */                 \
+    X(EEOF, -4095, "end of file")            /* the peer closed or died */
+
+#define MP__ERRNO_ENUM(name, value, text) MP_##name = (value),
+enum { MP_ERRNO_MAP(MP__ERRNO_ENUM) };
+#undef MP__ERRNO_ENUM
 
 /* Short static description of a code ("invalid argument").  Never NULL. */
 MP_API const char *mp_strerror(int code);
@@ -243,6 +250,7 @@ MP_API const char *mp_backend_name(mp_backend backend);
  * opts; MPROC_BACKEND not "thread"/"process"; MPROC_WORKERS not a number
  * from 1 to 4096; initializer_context_size without a context; a negative
  * maxtasksperchild; task_timeout NaN or negative; retries outside 0..100),
+ * MP_ENOTSUP (the backend was left out of this build, see README.md),
  * MP_ENOMEM, the initializer's code and message if it failed in a worker,
  * or a system error (-errno) when a worker cannot be started.  On error
  * nothing is left running. */

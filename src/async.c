@@ -16,8 +16,7 @@
  * pool finishes (or cancels) and detaches every handle, which then needs no
  * pool: handles may be released before or after the pool.
  */
-#include "async.h"
-#include "futex.h"
+#include "pool.h"
 #include "progress.h"
 
 #include <math.h>
@@ -25,10 +24,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { MP__H_ASYNC = 1, MP__H_FUTURE = 2 };
+enum { MP__H_PENDING = 0, MP__H_DONE = 1, MP__H_CANCELLED = 2 };
+
+typedef struct mp__callback {
+    union {
+        mp_async_callback async;
+        mp_future_callback future;
+    } fn;
+    void *arg;
+    int on_success;                  /* async: callback (1) or error_callback (0) */
+    struct mp__callback *next;
+} mp__callback;
+
+/* An mp_async or an mp_future (the public types are this struct). */
+typedef struct mp__handle {
+    int kind;
+    _Atomic int refs;                /* the user's + the job's (or callback queue's) */
+    _Atomic int status;              /* MP__H_PENDING / DONE / CANCELLED */
+    pid_t owner_pid;                 /* the process that made it (its pool's owner) */
+    mp_pool *pool;                   /* NULL once the pool closed */
+    mp__job *job;                    /* while attached (the pool lock) */
+    mp__shape shape;                 /* where results go */
+    bool want_failures;
+
+    /* Outcome, written by the harvester under the pool lock. */
+    int code;                        /* 0, MP_ETASK, MP_ECANCELED, MP_EBROKEN, ... */
+    char message[MP_MESSAGE_MAX + 64];
+    mp_failures failures;
+    bool taken;                      /* a future's bytes handed over (mp_future_bytes) */
+
+    /* Futures: the fixed-size result and the variable-size one. */
+    void *fixed_out;
+    mp_bytes bytes_slot;             /* where the task's mp_task_write lands */
+    mp_bytes bytes;
+
+    mp__callback *callbacks;
+    bool callbacks_done;
+    struct mp__handle *cb_next;      /* in pool->cb_queue */
+    struct mp__handle *all_next;     /* in pool->handles */
+} mp__handle;
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 static void unlink_locked(mp_pool *pool, mp__handle *h)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     for (mp__handle **p = &pool->handles; *p; p = &(*p)->all_next)
         if (*p == h) {
             *p = h->all_next;
@@ -49,10 +90,12 @@ static void free_private(mp__handle *h)
     free(h);
 }
 
-/* Drops a reference; the last one frees the handle.  pool->lock held (if
+/* Drops a reference; the last one frees the handle.  the pool lock held (if
  * the handle still has a pool). */
 static void unref_locked(mp__handle *h)
 {
+    if (h->pool)
+        MP__ASSERT_POOL_LOCKED(h->pool);
     if (atomic_fetch_sub(&h->refs, 1) != 1)
         return;
     if (h->pool)
@@ -73,10 +116,10 @@ static void unref(mp__handle *h)
 {
     mp_pool *pool = h->pool;
     if (pool)
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
     unref_locked(h);
     if (pool)
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
 }
 
 static mp__handle *handle_new(mp_pool *pool, int kind)
@@ -92,10 +135,7 @@ static mp__handle *handle_new(mp_pool *pool, int kind)
     return h;
 }
 
-void mp__handle_attach(mp__handle *h, mp__job *job)
-{
-    h->job = job;
-}
+static int harvest_all_locked(mp_pool *pool);
 
 /* ---- the callback thread ------------------------------------------------- */
 
@@ -112,32 +152,33 @@ static void run_callbacks(mp__handle *h)
 static void *callback_thread(void *arg)
 {
     mp_pool *pool = arg;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
-        mp__harvest_all_locked(pool);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
+        harvest_all_locked(pool);
         mp__handle *h = pool->cb_queue;
         if (h) {
             pool->cb_queue = h->cb_next;
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             run_callbacks(h);
-            pthread_mutex_lock(&pool->lock);
+            mp__pool_lock(pool);
             h->callbacks_done = true;
             pthread_cond_broadcast(&pool->changed);
-            mp__notify_completion(pool->sh);
+            mp__sched_notify_completion(pool->crew.sh);
             unref_locked(h);
             continue;
         }
         if (pool->cb_stop)
             break;
-        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     return NULL;
 }
 
 static int ensure_callback_thread_locked(mp_pool *pool)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     if (pool->cb_started)
         return 0;
     int r = pthread_create(&pool->cb_thread, NULL, callback_thread, pool);
@@ -147,24 +188,27 @@ static int ensure_callback_thread_locked(mp_pool *pool)
     return 0;
 }
 
-void mp__callbacks_stop(mp_pool *pool)
+static void stop_callbacks(mp_pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     bool started = pool->cb_started;
     pool->cb_stop = true;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     if (started) {
-        mp__notify_completion(pool->sh);
+        mp__sched_notify_completion(pool->crew.sh);
         pthread_join(pool->cb_thread, NULL);
     }
 }
 
 /* ---- harvesting -------------------------------------------------------- */
 
-/* Finishes a handle whose job is DONE (or was never run).  pool->lock held. */
+/* Finishes a handle whose job is DONE (or was never run).  the pool lock held. */
 static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     mp__handle *h = job->owner;
+    MP__ASSERT(h && h->job == job);
+    MP__ASSERT(forced_code || atomic_load(&job->state) == MP__JOB_DONE);
     int code = forced_code;
     if (!code) {
         mp_failures *want = h->kind == MP__H_FUTURE || h->want_failures ? &h->failures : NULL;
@@ -179,7 +223,7 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
     mp__call_end_bar(job, code, false);   /* the pool's lock is held: the progress thread finishes it */
     h->code = code;
     h->job = NULL;
-    mp__job_release(pool, job, true);
+    mp__pool_release_job(pool, job, true);
     atomic_store(&h->status, code == MP_ECANCELED ? MP__H_CANCELLED : MP__H_DONE);
     if (h->callbacks) {
         h->cb_next = NULL;
@@ -195,13 +239,12 @@ static void harvest_locked(mp_pool *pool, mp__job *job, int forced_code)
     pthread_cond_broadcast(&pool->changed);
 }
 
-int mp__harvest_all_locked(mp_pool *pool)
+static int harvest_all_locked(mp_pool *pool)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     int n = 0;
-    uint64_t mask = atomic_load(&pool->sh->active);
-    while (mask) {
-        mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
         if (job->owner && atomic_load(&job->state) == MP__JOB_DONE) {
             harvest_locked(pool, job, 0);
             n++;
@@ -210,13 +253,14 @@ int mp__harvest_all_locked(mp_pool *pool)
     return n;
 }
 
-/* Asks the backend whether a worker died.  pool->lock held; the backend
+/* Asks the backend whether a worker died.  the pool lock held; the backend
  * takes it itself, so it is dropped around the call. */
 static int check_unlocked(mp_pool *pool)
 {
-    pthread_mutex_unlock(&pool->lock);
-    int r = pool->ops->check(pool);
-    pthread_mutex_lock(&pool->lock);
+    MP__ASSERT_POOL_LOCKED(pool);
+    mp__pool_unlock(pool);
+    int r = mp__pool_check(pool);
+    mp__pool_lock(pool);
     return r;
 }
 
@@ -235,6 +279,13 @@ static bool finished(const mp__handle *h)
     return pool && pool->cb_started && pthread_equal(pthread_self(), pool->cb_thread);
 }
 
+#define HANDLE_SPIN_SECONDS 50e-6
+
+static bool job_done(void *job)
+{
+    return atomic_load(&((mp__job *)job)->state) == MP__JOB_DONE;
+}
+
 /* Waits until h is finished.  0 or MP_ETIMEDOUT. */
 static int handle_wait(mp__handle *h, double timeout)
 {
@@ -242,46 +293,42 @@ static int handle_wait(mp__handle *h, double timeout)
     if (!pool)
         return 0;                  /* detached: finished long ago */
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(pool, h->job, 0);
         if (finished(h))
             break;
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (left <= 0) {
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             return mp__error(MP_ETIMEDOUT, "timed out waiting for the result");
         }
         /* Fast path: spin a little on the job's own state word. */
         mp__job *job = h->job;
         if (job) {
-            pthread_mutex_unlock(&pool->lock);
-            double stop = mp__now() + 50e-6;
-            for (unsigned i = 1; atomic_load(&job->state) != MP__JOB_DONE; i++) {
-                mp__spin_step(i);
-                if (i % 64 == 0 && mp__now() > stop)
-                    break;
-            }
-            pthread_mutex_lock(&pool->lock);
+            mp__pool_unlock(pool);
+            mp__await(&job->finished, pool->crew.sh->futex_shared, job_done, job, HANDLE_SPIN_SECONDS, 0);
+            mp__pool_lock(pool);
             if (h->job == job && atomic_load(&job->state) == MP__JOB_DONE)
                 continue;
         }
         if (check_unlocked(pool) != 0 && h->job) {
-            harvest_locked(pool, h->job, pool->broken);
+            harvest_locked(pool, h->job, pool->crew.broken);
             continue;
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     return 0;
 }
 
-/* Cancels a handle's unstarted tasks.  pool->lock held.  For a future
+/* Cancels a handle's unstarted tasks.  the pool lock held.  For a future
  * (one task) this succeeds only if no worker claimed it yet. */
 static bool cancel_locked(mp_pool *pool, mp__handle *h)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     mp__job *job = h->job;
     if (!job)
         return false;
@@ -294,75 +341,63 @@ static bool cancel_locked(mp_pool *pool, mp__handle *h)
         harvest_locked(pool, job, MP_ECANCELED);
         return true;
     }
-    return mp__job_cancel_unclaimed(pool->sh, job) > 0;
+    return mp__job_cancel_unclaimed(pool->crew.sh, job) > 0;
 }
 
 /* Finishes or cancels every handle and detaches it: used by close and
- * shutdown.  pool->lock held. */
+ * shutdown.  the pool lock held. */
 static void settle_all_locked(mp_pool *pool, bool cancel_pending, bool wait)
 {
+    MP__ASSERT_POOL_LOCKED(pool);
     for (;;) {
-        uint32_t seen = atomic_load(&pool->sh->completions);
-        mp__harvest_all_locked(pool);
+        uint32_t seen = mp__evc_read(&pool->crew.sh->completions);
+        harvest_all_locked(pool);
         bool pending = false;
-        uint64_t mask = atomic_load(&pool->sh->active);
-        while (mask) {
-            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-            mask &= mask - 1;
+        mp__job *job;
+        MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
             if (!job->owner)
                 continue;
-            if (cancel_pending && job->owner->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
+            if (cancel_pending && ((mp__handle *)job->owner)->kind == MP__H_FUTURE && cancel_locked(pool, job->owner))
                 continue;
             pending = true;
         }
         if (!pending || !wait)
             return;
         if (check_unlocked(pool) != 0) {
-            mask = atomic_load(&pool->sh->active);
-            while (mask) {
-                mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-                mask &= mask - 1;
+            MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
                 if (job->owner)
-                    harvest_locked(pool, job, pool->broken);
+                    harvest_locked(pool, job, pool->crew.broken);
             }
             return;
         }
-        mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
     }
 }
 
-int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
+/* mp_pool_shutdown (pool.c): settles every handle, then lets the callback
+ * thread finish what it has queued. */
+static void shutdown_locked(mp_pool *pool, bool wait, bool cancel_futures)
 {
-    if (!pool)
-        return mp__error(MP_EINVAL, "mp_pool_shutdown: pool is NULL");
-    int r = mp__check_caller(pool, "mp_pool_shutdown", true);
-    if (r)
-        return r;
-    pthread_mutex_lock(&pool->lock);
-    pool->closing = true;
-    settle_all_locked(pool, cancel_futures != 0, wait != 0);
-    /* Let the callback thread finish what it has queued. */
+    settle_all_locked(pool, cancel_futures, wait);
     while (wait && pool->cb_queue)
-        pthread_cond_wait(&pool->changed, &pool->lock);
-    pthread_mutex_unlock(&pool->lock);
-    return 0;
+        mp__pool_wait_changed(pool);
 }
 
-void mp__handles_close(mp_pool *pool, bool terminate)
+/* Close and terminate: finishes or cancels every handle, stops the
+ * callback thread, and detaches the handles from the pool. */
+static void close_handles(mp_pool *pool, bool terminate)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     pool->closing = true;
     if (terminate) {
         /* Workers are gone or finishing: what has not finished now ends as
          * closed; a thread pool's running tasks complete first. */
-        uint64_t mask = atomic_load(&pool->sh->active);
-        while (mask) {
-            mp__job *job = &pool->sh->jobs[__builtin_ctzll(mask)];
-            mask &= mask - 1;
+        mp__job *job;
+        MP__FOR_EACH_ACTIVE(pool->crew.sh, job) {
             if (!job->owner)
                 continue;
-            if (pool->ops->shares_caller_memory) {
-                mp__job_cancel_unclaimed(pool->sh, job);
+            if (!pool->crew.ops->stops_running_tasks) {
+                mp__job_cancel_unclaimed(pool->crew.sh, job);
             } else {
                 mp__error(MP_ECLOSED, "pool was terminated before the call finished");
                 atomic_store(&job->state, MP__JOB_DONE);
@@ -371,32 +406,39 @@ void mp__handles_close(mp_pool *pool, bool terminate)
         }
     }
     settle_all_locked(pool, false, true);
-    pthread_mutex_unlock(&pool->lock);
-    mp__callbacks_stop(pool);
+    mp__pool_unlock(pool);
+    stop_callbacks(pool);
     /* Detach: from here on, handles need no pool. */
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (mp__handle *h = pool->handles; h; h = h->all_next)
         h->pool = NULL;
     pool->handles = NULL;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
 }
 
 /* ---- submission ---------------------------------------------------------- */
 
+/* The async layer of a pool: how the pool reaches handles (pool.h). */
+static const mp__layer async_layer = {
+    .reclaim_locked = harvest_all_locked,
+    .shutdown_locked = shutdown_locked,
+    .close = close_handles,
+};
+
 static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_add_layer(pool, &async_layer);
+    mp__pool_lock(pool);
     h->all_next = pool->handles;
     pool->handles = h;
-    pthread_mutex_unlock(&pool->lock);
-    /* The job is attached to h before it is published (mp__handle_attach),
-     * so a harvester can never see the job finished before h knows it. */
-    mp__job *job;
-    int r = mp__call_prepare(pool, &h->shape, call, h, &job);
+    mp__pool_unlock(pool);
+    /* The job is attached to h (h->job) before it is published, so a
+     * harvester can never see the job finished before h knows it. */
+    int r = mp__call_prepare(pool, &h->shape, call, h, &h->job);
     if (r) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         unlink_locked(pool, h);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         h->job = NULL;
     }
     return r;
@@ -500,7 +542,7 @@ static int check_wait(const char *who, const void *handle, double timeout)
     if ((r = mp__check_owner(h->owner_pid, who)))
         return r;
     const mp_pool *pool = h->pool;
-    if (pool && (r = mp__check_not_own_task(pool->sh, who)))
+    if (pool && (r = mp__check_not_own_task(pool->crew.sh, who)))
         return r;
     return mp__check_timeout(who, timeout);
 }
@@ -519,10 +561,10 @@ int mp_async_ready(mp_async *result)
         return 0;
     mp__handle *h = (mp__handle *)result;
     if (h->pool && atomic_load(&h->status) == MP__H_PENDING) {
-        pthread_mutex_lock(&h->pool->lock);
+        mp__pool_lock(h->pool);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(h->pool, h->job, 0);
-        pthread_mutex_unlock(&h->pool->lock);
+        mp__pool_unlock(h->pool);
     }
     return atomic_load(&h->status) != MP__H_PENDING;
 }
@@ -576,20 +618,20 @@ static void release_user_ref(mp__handle *h)
     }
     mp_pool *pool = h->pool;
     if (pool) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         if (h->job) {
             cancel_locked(pool, h);   /* a pending future, an async's unstarted tasks */
             if (h->kind == MP__H_ASYNC && h->job) {
                 /* Running tasks still write into the caller's `out`: the
                  * handle cannot go before they finish. */
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
                 handle_wait(h, MP_FOREVER);
-                pthread_mutex_lock(&pool->lock);
+                mp__pool_lock(pool);
             }
         }
         /* A running future finishes on its own; its job holds a reference. */
         unref_locked(h);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         return;
     }
     unref_locked(h);
@@ -705,9 +747,9 @@ int mp_future_cancel(mp_future *future)
         return MP_EINVAL;
     if (!h->pool)
         return 0;
-    pthread_mutex_lock(&h->pool->lock);
+    mp__pool_lock(h->pool);
     bool ok = cancel_locked(h->pool, h);
-    pthread_mutex_unlock(&h->pool->lock);
+    mp__pool_unlock(h->pool);
     return ok;
 }
 
@@ -722,10 +764,10 @@ int mp_future_running(mp_future *future)
     mp__handle *h = (mp__handle *)future;
     if (!h || foreign(h, "mp_future_running") || !h->pool)
         return 0;
-    pthread_mutex_lock(&h->pool->lock);
+    mp__pool_lock(h->pool);
     bool running = h->job && (atomic_load(&h->job->claim) & MP__CLAIM_MASK) != 0 &&
                    atomic_load(&h->job->state) != MP__JOB_DONE;
-    pthread_mutex_unlock(&h->pool->lock);
+    mp__pool_unlock(h->pool);
     return running;
 }
 
@@ -748,7 +790,7 @@ int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *
     cb->arg = arg;
     mp_pool *pool = h->pool;
     if (pool) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         if (h->job && atomic_load(&h->job->state) == MP__JOB_DONE)
             harvest_locked(pool, h->job, 0);
         if (atomic_load(&h->status) == MP__H_PENDING) {
@@ -758,15 +800,15 @@ int mp_future_add_done_callback(mp_future *future, mp_future_callback fn, void *
                 h->callbacks = cb;
                 h->callbacks_done = false;
             }
-            pthread_mutex_unlock(&pool->lock);
+            mp__pool_unlock(pool);
             if (r)
                 free(cb);
             return r;
         }
         /* Finished: wait for callbacks already queued, then run ours here. */
         while (!h->callbacks_done)
-            pthread_cond_wait(&pool->changed, &pool->lock);
-        pthread_mutex_unlock(&pool->lock);
+            mp__pool_wait_changed(pool);
+        mp__pool_unlock(pool);
     }
     cb->next = h->callbacks;
     h->callbacks = cb;
@@ -806,7 +848,7 @@ static int check_set(const char *who, mp_future *const *futures, size_t n, mp_po
     return 0;
 }
 
-static bool failed(const mp__handle *h)
+static bool ended_in_error(const mp__handle *h)
 {
     return atomic_load(&h->status) == MP__H_DONE && h->code != 0;
 }
@@ -815,7 +857,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
 {
     mp_pool *pool;
     int r = check_set("mp_wait", futures, n, &pool);
-    if (r || (pool && (r = mp__check_not_own_task(pool->sh, "mp_wait"))) || (r = mp__check_timeout("mp_wait", timeout)))
+    if (r || (pool && (r = mp__check_not_own_task(pool->crew.sh, "mp_wait"))) || (r = mp__check_timeout("mp_wait", timeout)))
         return r;
     if (mode != MP_FIRST_COMPLETED && mode != MP_FIRST_EXCEPTION && mode != MP_ALL_COMPLETED)
         return mp__error(MP_EINVAL, "mp_wait: unknown mode %d", (int)mode);
@@ -825,16 +867,16 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
     if (mp__progress_wanted(NULL))
         mp__bar_open(&bar, "mp_wait", n, NULL, NULL);
     if (pool)
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
     for (;;) {
-        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+        uint32_t seen = pool ? mp__evc_read(&pool->crew.sh->completions) : 0;
         if (pool)
-            mp__harvest_all_locked(pool);
+            harvest_all_locked(pool);
         size_t done = 0, bad = 0;
         for (size_t i = 0; i < n; i++) {
             const mp__handle *h = (const mp__handle *)futures[i];
             done += finished(h);
-            bad += finished(h) && failed(h);
+            bad += finished(h) && ended_in_error(h);
         }
         if (bar)
             mp_bar_set(bar, done);
@@ -844,7 +886,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (ok || left <= 0 || !pool) {
             if (pool)
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
             if (ndone)
                 *ndone = done;
             if (!ok)
@@ -852,7 +894,7 @@ int mp_wait(mp_future *const *futures, size_t n, double timeout, mp_wait_mode mo
             mp__bar_end(bar, ok ? "" : "timed out", true);
             return ok ? 0 : MP_ETIMEDOUT;
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
     }
 }
 
@@ -925,24 +967,24 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
     if (it->yielded == 0 && !it->bar)
         open_bar(it);
     mp_pool *pool = it->pool;
-    if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->sh, "mp_as_completed_next")))
+    if (pool && it->items[0]->pool && (r = mp__check_not_own_task(pool->crew.sh, "mp_as_completed_next")))
         return r;
     double deadline = timeout < 0 ? -1 : mp__now() + timeout;
     for (;;) {
         if (pool && !it->items[0]->pool)
             pool = NULL;           /* the pool closed: every future is finished */
         if (pool)
-            pthread_mutex_lock(&pool->lock);
-        uint32_t seen = pool ? atomic_load(&pool->sh->completions) : 0;
+            mp__pool_lock(pool);
+        uint32_t seen = pool ? mp__evc_read(&pool->crew.sh->completions) : 0;
         if (pool)
-            mp__harvest_all_locked(pool);
+            harvest_all_locked(pool);
         for (size_t i = it->yielded; i < it->n; i++) {
             if (finished(it->items[i])) {
                 mp__handle *h = it->items[i];
                 it->items[i] = it->items[it->yielded];
                 it->items[it->yielded++] = h;
                 if (pool)
-                    pthread_mutex_unlock(&pool->lock);
+                    mp__pool_unlock(pool);
                 *future = (mp_future *)h;
                 if (it->bar) {
                     mp_bar_set(it->bar, it->yielded);
@@ -957,11 +999,11 @@ int mp_as_completed_next(mp_as_completed *it, double timeout, mp_future **future
         double left = deadline < 0 ? MP__WATCH_INTERVAL : deadline - mp__now();
         if (left <= 0 || !pool) {
             if (pool)
-                pthread_mutex_unlock(&pool->lock);
+                mp__pool_unlock(pool);
             return mp__error(MP_ETIMEDOUT, "mp_as_completed_next: timed out");
         }
-        mp__wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_wait_completion_locked(pool, seen, left < MP__WATCH_INTERVAL ? left : MP__WATCH_INTERVAL);
+        mp__pool_unlock(pool);
     }
 }
 

@@ -1,23 +1,24 @@
 /* backend_thread.c - workers are threads of the calling process.
  *
- * The control block is shared by construction, so the backend only starts
- * and joins threads.  A thread cannot be killed: terminate lets each worker
- * finish the task it is running. */
-#include "pool.h"
+ * Workers see the caller's memory and share the control block by
+ * construction, so the backend only starts and joins threads.  A thread
+ * cannot be killed: terminate lets each worker finish the task it is
+ * running, and nothing needs supervising (a crash takes the process). */
+#include "backend.h"
 
 #include <stdlib.h>
 
 typedef struct thread_worker {
     pthread_t thread;
-    mp_pool *pool;
+    mp__crew *crew;
     int id;
 } thread_worker;
 
 static void *thread_main(void *arg)
 {
     thread_worker *w = arg;
-    if (mp__worker_init(w->pool, w->id) == 0)
-        mp__worker_main(w->pool->sh, w->id);
+    if (mp__crew_worker_init(w->crew, w->id) == 0)
+        mp__sched_worker_main(w->crew->sh, w->id);
     return NULL;
 }
 
@@ -27,59 +28,72 @@ static void join_all(thread_worker *w, int n)
         pthread_join(w[i].thread, NULL);
 }
 
-static int thread_start(mp_pool *pool)
+static int thread_start(mp__crew *crew)
 {
-    thread_worker *w = calloc((size_t)pool->workers, sizeof *w);
+    thread_worker *w = calloc((size_t)crew->workers, sizeof *w);
     if (!w)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
-    for (int i = 0; i < pool->workers; i++) {
-        w[i].pool = pool;
+    for (int i = 0; i < crew->workers; i++) {
+        w[i].crew = crew;
         w[i].id = i;
         int r = pthread_create(&w[i].thread, NULL, thread_main, &w[i]);
         if (r) {
-            mp__shutdown_workers(pool->sh);
+            mp__sched_shutdown(crew->sh);
             join_all(w, i);
             free(w);
-            return mp__error(-r, "mp_pool_open: cannot start worker thread %d of %d", i + 1, pool->workers);
+            return mp__error(-r, "mp_pool_open: cannot start worker thread %d of %d", i + 1, crew->workers);
         }
     }
-    int r = mp__workers_wait_ready(pool, NULL);
+    int r = mp__crew_wait_ready(crew, NULL);
     if (r) {
-        mp__shutdown_workers(pool->sh);
-        join_all(w, pool->workers);
+        mp__sched_shutdown(crew->sh);
+        join_all(w, crew->workers);
         free(w);
         return r;
     }
-    pool->backend_data = w;
+    crew->backend_data = w;
     return 0;
 }
 
-static int thread_check(mp_pool *pool)
+static int thread_check(mp__crew *crew)
 {
-    MP__UNUSED(pool);
+    MP__UNUSED(crew);
     return 0;   /* a thread cannot die alone: a crash takes the process */
 }
 
-static void thread_stop(mp_pool *pool, bool now)
+static void thread_stop(mp__crew *crew, bool now)
 {
     MP__UNUSED(now);
-    join_all(pool->backend_data, pool->workers);
-    free(pool->backend_data);
-    pool->backend_data = NULL;
+    join_all(crew->backend_data, crew->workers);
+    free(crew->backend_data);
+    crew->backend_data = NULL;
 }
 
 /* A forked child has none of the threads: only the array is its own. */
-static void thread_forget(mp_pool *pool)
+static void thread_forget(mp__crew *crew)
 {
-    free(pool->backend_data);
-    pool->backend_data = NULL;
+    free(crew->backend_data);
+    crew->backend_data = NULL;
+}
+
+/* A running thread cannot be stopped, and deadlines are checked by the
+ * worker itself when its task returns (sched.c): nothing to watch. */
+static void thread_watch(mp__crew *crew)
+{
+    MP__UNUSED(crew);
 }
 
 const mp__backend_ops mp__thread_backend = {
     .name = "thread",
-    .shares_caller_memory = true,
+    .memory = MP__MEMORY_SHARED,
+    .supervised = false,
+    .futex_shared = false,
+    .stops_running_tasks = false,
     .start = thread_start,
     .check = thread_check,
     .stop = thread_stop,
     .forget = thread_forget,
+    .publish = mp__crew_publish_in_place,
+    .feed = mp__crew_feed_in_place,
+    .watch = thread_watch,
 };

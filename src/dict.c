@@ -186,7 +186,7 @@ int mp_dict_set(mp_dict *d, const void *key, size_t klen, const void *value, siz
             memcpy(s->bytes, key, klen);
         if (vlen)
             memcpy(s->bytes + d->key_max, value, vlen);
-        __atomic_store_n(&s->state, SLOT_FULL, __ATOMIC_RELEASE);
+        MP__STORE(&s->state, SLOT_FULL);
         d->count++;
     }
     unlock(d);

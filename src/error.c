@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MP__MESSAGE_MAX 512
@@ -12,26 +13,13 @@ static _Thread_local char last_error[MP__MESSAGE_MAX];
 
 const char *mp_strerror(int code)
 {
+#define DESCRIBE(name, value, text) \
+    case MP_##name:                  \
+        return text;
     switch (code) {
-    case MP_OK:         return "success";
-    case MP_ENOENT:     return "no such object";
-    case MP_EAGAIN:     return "operation would block";
-    case MP_ENOMEM:     return "out of memory";
-    case MP_EEXIST:     return "already exists";
-    case MP_EINVAL:     return "invalid argument";
-    case MP_ERANGE:     return "buffer too small";
-    case MP_EMSGSIZE:   return "message too large";
-    case MP_ENOTSUP:    return "not supported";
-    case MP_ETIMEDOUT:  return "timed out";
-    case MP_ECANCELED:  return "cancelled";
-    case MP_EOWNERDEAD: return "previous owner died";
-    case MP_ETASK:      return "one or more tasks failed";
-    case MP_ECLOSED:    return "closed";
-    case MP_EBROKEN:    return "pool is broken";
-    case MP_EWORKER:    return "worker died";
-    case MP_EFULL:      return "table is full";
-    case MP_EEOF:       return "end of file";
+    MP_ERRNO_MAP(DESCRIBE)
     }
+#undef DESCRIBE
     if (code < 0 && code > -4000)
         return strerror(-code);
     return "unknown error";
@@ -81,4 +69,10 @@ int mp_set_error(int code, const char *fmt, ...)
     mp__verror(code, fmt ? fmt : "", ap);
     va_end(ap);
     return code;
+}
+
+void mp__assert_failed(const char *cond, const char *file, int line, const char *func)
+{
+    fprintf(stderr, "mproc: internal contract broken at %s:%d in %s: %s\n", file, line, func, cond);
+    abort();
 }

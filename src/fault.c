@@ -10,7 +10,7 @@
  * in the program itself, then looks at the address: mapped in the program
  * but not in the worker means the memory rule.
  */
-#include "supervise.h"
+#include "fault.h"
 
 #include <signal.h>
 #include <stdio.h>

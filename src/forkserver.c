@@ -21,7 +21,8 @@
  * program, even by SIGKILL, leaves no process behind.  When its socket
  * closes or it is told to quit, it kills and reaps its workers and exits.
  */
-#include "pool.h"
+#include "fault.h"
+#include "forkserver.h"
 #include "forked.h"
 
 #include <errno.h>
@@ -75,7 +76,7 @@ static _Noreturn void quit(int fd, child *kids, int n)
     _exit(0);
 }
 
-static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int sigfd, child *kids, int id)
+static void spawn(mp__crew *crew, void (*worker_fn)(mp__crew *, int), int fd, int sigfd, child *kids, int id)
 {
     pid_t me = getpid();
     pid_t pid = fork();
@@ -89,8 +90,8 @@ static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int 
         if (getppid() != me)
             _exit(1);        /* the fork server died before we got here */
         mp__reseed_libc_random();
-        mp__fault_watch(&pool->sh->wslots[id]);
-        worker_fn(pool, id);
+        mp__fault_watch(&crew->sh->wslots[id]);
+        worker_fn(crew, id);
         _exit(0);
     }
     if (pid < 0) {
@@ -101,7 +102,7 @@ static void spawn(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, int 
     send_msg(fd, MP__FS_SPAWNED, id, pid, 0);
 }
 
-static _Noreturn void serve(mp_pool *pool, void (*worker_fn)(mp_pool *, int), int fd, pid_t parent)
+static _Noreturn void serve(mp__crew *crew, void (*worker_fn)(mp__crew *, int), int fd, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
@@ -117,7 +118,7 @@ static _Noreturn void serve(mp_pool *pool, void (*worker_fn)(mp_pool *, int), in
     sigprocmask(SIG_SETMASK, &chld, NULL);
     int sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
 
-    int n = pool->workers;
+    int n = crew->workers;
     child *kids = calloc((size_t)n, sizeof *kids);
     if (!kids || sigfd < 0)
         _exit(1);
@@ -142,14 +143,14 @@ static _Noreturn void serve(mp_pool *pool, void (*worker_fn)(mp_pool *, int), in
             if (got != (ssize_t)sizeof m || m.type == MP__FS_QUIT)
                 quit(fd, kids, n);       /* told to, or the supervisor is gone */
             if (m.type == MP__FS_SPAWN && m.worker >= 0 && m.worker < n && !kids[m.worker].pid)
-                spawn(pool, worker_fn, fd, sigfd, kids, m.worker);
+                spawn(crew, worker_fn, fd, sigfd, kids, m.worker);
             else if (m.type == MP__FS_KILL && m.worker >= 0 && m.worker < n && kids[m.worker].pid == m.pid)
                 kill(m.pid, m.arg);
         }
     }
 }
 
-int mp__forkserver_start(mp_pool *pool, void (*worker_fn)(mp_pool *, int), pid_t *pid_out, int *fd_out)
+int mp__forkserver_start(mp__crew *crew, void (*worker_fn)(mp__crew *, int), pid_t *pid_out, int *fd_out)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -161,7 +162,7 @@ int mp__forkserver_start(mp_pool *pool, void (*worker_fn)(mp_pool *, int), pid_t
     pid_t pid = fork();
     if (pid == 0) {
         close(sv[0]);
-        serve(pool, worker_fn, sv[1], parent);
+        serve(crew, worker_fn, sv[1], parent);
     }
     int err = errno;
     close(sv[1]);

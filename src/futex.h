@@ -6,10 +6,11 @@
 #ifndef MPROC_FUTEX_H
 #define MPROC_FUTEX_H
 
+#include "atomics.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/syscall.h>

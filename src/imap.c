@@ -9,11 +9,10 @@
  * Workers tell the consumer about each finished task through the job:
  * slot_done[slot] = i + 1 (for the ordered iterator), the task's index in the
  * `completed` ring (completion order, for the unordered one), and a bump of
- * the `progress` futex word the consumer sleeps on.  Feeding, waiting and the
+ * the `progress` event count the consumer sleeps on.  Feeding, waiting and the
  * generator all run in the thread that calls mp_imap_next.
  */
 #include "pool.h"
-#include "futex.h"
 #include "progress.h"
 #include "shm.h"
 
@@ -83,10 +82,15 @@ static void feed(mp_imap *it, size_t min_free)
         it->fed++;
     }
     if (it->fed != before)
-        mp__job_fed(it->pool, it->job, it->fed);
+        mp__pool_feed(it->pool, it->job, it->fed);
 }
 
 /* ---- opening ------------------------------------------------------------- */
+
+static void close_iterators(mp_pool *pool, bool terminate);
+
+/* The imap layer of a pool: close and terminate reach iterators here. */
+static const mp__layer imap_layer = { .close = close_iterators };
 
 /* Allocates a ring of `ring` elements of `size` bytes for the job (NULL
  * when that is 0 bytes).  check_window has made sure the product fits. */
@@ -153,7 +157,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     size_t chunk = o->chunksize ? o->chunksize : 1;
     size_t ring = o->window;
     if (!ring) {
-        ring = 4 * (size_t)pool->workers * chunk;
+        ring = 4 * (size_t)pool->crew.workers * chunk;
         if (ring < DEFAULT_MIN_WINDOW) ring = DEFAULT_MIN_WINDOW;
     }
     if ((r = check_window(ring, in_size, out_size)))
@@ -180,8 +184,9 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     it->generator_state = generator_state;
     it->total = generator ? SIZE_MAX : count;
 
+    mp__pool_add_layer(pool, &imap_layer);
     mp__job *job;
-    if ((r = mp__job_acquire(pool, &job))) {
+    if ((r = mp__pool_acquire_job(pool, &job))) {
         free(busy);
         free(it);
         return r;
@@ -200,8 +205,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     job->rng_seed = o->seed;              /* input i draws from stream i */
     job->rng_stream = 0;
     atomic_store(&job->completed_tail, 0);
-    atomic_store(&job->progress, 0);
-    atomic_store(&job->progress_waiters, 0);
+    mp__evc_reset(&job->progress);
     void *p;
     if (!(r = alloc_ring(job, ring, in_size, &p))) {
         it->in_ring = p;
@@ -227,23 +231,21 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
     }
     if (r) {
         atomic_store(&job->state, MP__JOB_DONE);
-        mp__job_release(pool, job, false);
+        mp__pool_release_job(pool, job, false);
         free(busy);
         free(it);
         return r;
     }
     atomic_store(&job->chunksize, chunk | MP__CHUNK_STREAM);
     atomic_store(&job->timeout_ns, pool->task_timeout_ns);   /* the pool's task_timeout */
-    if (pool->task_timeout_ns && pool->backend == MP_BACKEND_PROCESS)
-        mp__supervisor_kick(pool);
-    mp__job_publish_stream(pool, job);
+    mp__pool_publish_stream(pool, job);
     if (mp__progress_wanted(&o->progress))
         mp__bar_open(&it->bar, o->order == MP_IMAP_UNORDERED ? "mp_imap_unordered" : "mp_imap",
                      generator ? 0 : count, &o->progress, NULL);   /* no bar is no error */
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     it->next = pool->iterators;
     pool->iterators = it;
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
     feed(it, 1);
     *out = it;
     return 0;
@@ -287,44 +289,46 @@ static size_t ready_task(mp_imap *it)
     return (size_t)(v - 1);
 }
 
+/* What wait_ready waits for: a task to consume, whose index it stores. */
+typedef struct ready_wait {
+    mp_imap *it;
+    size_t *index;
+} ready_wait;
+
+static bool task_ready(void *arg)
+{
+    ready_wait *w = arg;
+    return (*w->index = ready_task(w->it)) != SIZE_MAX;
+}
+
 static int wait_ready(mp_imap *it, double timeout, size_t *index)
 {
     mp__job *job = it->job;
-    mp__shared *sh = it->pool->sh;
+    mp__shared *sh = it->pool->crew.sh;
     double start = mp__now(), next_check = start + MP__WATCH_INTERVAL;
     /* Nothing ready yet.  If the workers are about to run dry, feed them
      * what we can now rather than a batch later. */
     size_t claimed = (size_t)(atomic_load(&job->claim) & MP__CLAIM_MASK);
     if (claimed + it->batch / 2 >= it->fed)
         feed(it, it->chunk);
-    for (unsigned spin = 1;; spin++) {
-        if ((*index = ready_task(it)) != SIZE_MAX)
-            return 0;
-        mp__spin_step(spin);
-        if (spin % 64 == 0 && mp__now() - start > SPIN_SECONDS)
-            break;
-    }
+    ready_wait w = { it, index };
+    if (mp__await(&job->progress, sh->futex_shared, task_ready, &w, SPIN_SECONDS, 0))
+        return 0;
     for (;;) {
-        uint32_t seen = atomic_load(&job->progress);
-        if ((*index = ready_task(it)) != SIZE_MAX)
-            return 0;
         double now = mp__now();
         if (timeout >= 0 && now - start >= timeout)
             return mp__error(MP_ETIMEDOUT, "mp_imap_next: timed out");
         if (now >= next_check) {
             next_check = now + MP__WATCH_INTERVAL;
-            int r = it->pool->ops->check(it->pool);
+            int r = mp__pool_check(it->pool);
             if (r)
                 return r;
         }
         double slice = MP__WATCH_INTERVAL;
         if (timeout >= 0 && timeout - (now - start) < slice)
             slice = timeout - (now - start);
-        /* A bump of `progress` after `seen` was read makes this return at
-         * once, so no finished task is slept through. */
-        atomic_fetch_add(&job->progress_waiters, 1);
-        mp__futex_wait(&job->progress, seen, sh->futex_shared, slice);
-        atomic_fetch_sub(&job->progress_waiters, 1);
+        if (mp__await(&job->progress, sh->futex_shared, task_ready, &w, 0, slice))
+            return 0;
     }
 }
 
@@ -337,7 +341,7 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
         return r;
     if (!it->pool)
         return mp__error(MP_ECLOSED, "mp_imap_next: the pool was closed");
-    if ((r = mp__check_not_own_task(it->pool->sh, "mp_imap_next")))
+    if ((r = mp__check_not_own_task(it->pool->crew.sh, "mp_imap_next")))
         return r;
     if (it->out_size && !out)
         return mp__error(MP_EINVAL, "mp_imap_next: out is NULL but results have %zu bytes", it->out_size);
@@ -384,6 +388,14 @@ int mp_imap_next(mp_imap *it, double timeout, void *out, size_t *index, mp_bytes
     return r;
 }
 
+/* Every task fed was reported finished or taken back: `progress` counts
+ * them, modulo 2^32. */
+static bool all_reported(void *arg)
+{
+    mp_imap *it = arg;
+    return mp__evc_read(&it->job->progress) == (uint32_t)it->fed;
+}
+
 /* Stops the iterator's job: nothing more is fed, what no worker started is
  * taken back, and running tasks (which write into the rings) are waited
  * for.  Afterwards the iterator holds nothing of the pool. */
@@ -391,42 +403,39 @@ static void detach(mp_imap *it)
 {
     mp_pool *pool = it->pool;
     mp__job *job = it->job;
-    mp__shared *sh = pool->sh;
+    mp__shared *sh = pool->crew.sh;
     end_bar(it, it->yielded < it->fed || it->fed < it->total);
     it->total = it->fed;
     mp__job_cancel_unclaimed(sh, job);
-    for (;;) {
-        /* progress counts finished (and cancelled) tasks, modulo 2^32. */
-        uint32_t seen = atomic_load(&job->progress);
-        if (seen == (uint32_t)it->fed || pool->ops->check(pool))
-            break;
-        atomic_fetch_add(&job->progress_waiters, 1);
-        mp__futex_wait(&job->progress, seen, sh->futex_shared, MP__WATCH_INTERVAL);
-        atomic_fetch_sub(&job->progress_waiters, 1);
-    }
+    while (!mp__await(&job->progress, sh->futex_shared, all_reported, it, 0, MP__WATCH_INTERVAL) &&
+           !mp__pool_check(pool))
+        ;
     if (job->varout)
         for (size_t s = 0; s < it->ring; s++)
             mp_shm_free(job->varout[s].data);
-    if (atomic_load(&job->progress) == (uint32_t)it->fed)
+    if (all_reported(it))
         atomic_store(&job->state, MP__JOB_DONE);
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     for (mp_imap **p = &pool->iterators; *p; p = &(*p)->next)
         if (*p == it) {
             *p = it->next;
             break;
         }
-    pthread_mutex_unlock(&pool->lock);
-    mp__job_release(pool, job, false);
+    mp__pool_unlock(pool);
+    mp__pool_release_job(pool, job, false);
     it->pool = NULL;
     it->job = NULL;
 }
 
-void mp__imaps_close(mp_pool *pool)
+/* Close and terminate stop every open iterator; they stay valid to free,
+ * and their next() returns MP_ECLOSED. */
+static void close_iterators(mp_pool *pool, bool terminate)
 {
+    MP__UNUSED(terminate);
     for (;;) {
-        pthread_mutex_lock(&pool->lock);
+        mp__pool_lock(pool);
         mp_imap *it = pool->iterators;
-        pthread_mutex_unlock(&pool->lock);
+        mp__pool_unlock(pool);
         if (!it)
             return;
         detach(it);

@@ -5,7 +5,7 @@
 
 #include "mproc.h"
 
-#include <stdatomic.h>
+#include "atomics.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +16,19 @@
 #define MP__LIKELY(x) __builtin_expect(!!(x), 1)
 #define MP__UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MP__NOINLINE __attribute__((noinline, cold))
+
+/* --- contracts ------------------------------------------------------------
+ * MP__ASSERT(cond) states an internal contract: a job-state transition, the
+ * precondition of a _locked function, a worker slot's state.  Compiled into
+ * debug and sanitizer builds (MPROC_ASSERTS, see CMakeLists.txt), where a
+ * broken contract prints where and aborts; an optimised release build does
+ * not evaluate `cond` at all, so it must have no side effect. */
+#ifdef MPROC_ASSERTS
+#define MP__ASSERT(cond) (MP__LIKELY(cond) ? (void)0 : mp__assert_failed(#cond, __FILE__, __LINE__, __func__))
+#else
+#define MP__ASSERT(cond) ((void)sizeof(!(cond)))
+#endif
+_Noreturn void mp__assert_failed(const char *cond, const char *file, int line, const char *func);
 
 /* --- errors (error.c) ---------------------------------------------------
  * Records a formatted message as the calling thread's last error and

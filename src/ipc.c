@@ -163,7 +163,7 @@ int mp__sleep(uint32_t *word, uint32_t expected, double deadline, double slice)
         }
     }
     /* An unbounded slice with no deadline sleeps without a time limit. */
-    int r = mp__futex_wait(mp__futex_word(word), expected, true, left > MP__TIMEOUT_HUGE ? -1.0 : left);
+    int r = mp__futex_wait(MP__ATOMIC(word), expected, true, left > MP__TIMEOUT_HUGE ? -1.0 : left);
     if (r == -ETIMEDOUT)
         return last_slice ? MP_ETIMEDOUT : 1;
     return 0;

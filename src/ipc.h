@@ -7,13 +7,16 @@
  * milliseconds so that a waiter can notice that the process it waits for has
  * died (a robust lock's owner, a pipe's peer) instead of sleeping forever.
  *
- * Fields of objects in shared memory are plain integers accessed with the
- * __atomic builtins: the public header can then show the layout of the
- * objects a caller places in its own shared memory (mp_lock_init and
- * friends) without exposing C11 atomics to C++ or older compilers. */
+ * Fields of objects in shared memory are plain integers, seen as atomic
+ * through MP__ATOMIC (atomics.h): the public header can then show the
+ * layout of the objects a caller places in its own shared memory
+ * (mp_lock_init and friends) without exposing C11 atomics to C++ or older
+ * compilers. */
 #ifndef MPROC_IPC_H
 #define MPROC_IPC_H
 
+#include "atomics.h"
+#include "evc.h"
 #include "futex.h"
 #include "internal.h"
 
@@ -67,18 +70,6 @@ static inline void mp__spin_feedback(int succeeded)
 /* Flag stored beside a magic number: the object came from mp_shm_alloc and
  * its destroy function gives the memory back. */
 #define MP__FLAG_ALLOCATED 1u
-
-#define MP__LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define MP__LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define MP__STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define MP__STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
-#define MP__CAS(p, expected, desired) \
-    __atomic_compare_exchange_n((p), (expected), (desired), false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)
-
-static inline _Atomic uint32_t *mp__futex_word(uint32_t *word)
-{
-    return (_Atomic uint32_t *)(void *)word;
-}
 
 /* The calling thread's kernel id, cached per thread (and refreshed in a
  * child after fork). */
@@ -162,38 +153,7 @@ static inline double mp__next_slice(double slice)
     return slice > MP__SLICE_MAX ? MP__SLICE_MAX : slice;
 }
 
-/* An event count: lets a waiter sleep until "something changed" without
- * losing a wake-up, and lets the notifier skip the system call when nobody
- * sleeps.  Waiter:   s = mp__evc_prepare(e); if (!ready) mp__sleep(&e->seq, s, ...);
- *                    mp__evc_done(e);
- * Notifier: make the change visible, then mp__evc_notify(e, n). */
-typedef struct mp__evc {
-    uint32_t seq;
-    uint32_t waiters;
-} mp__evc;
-
-static inline uint32_t mp__evc_prepare(mp__evc *e)
-{
-    uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
-    __atomic_fetch_add(&e->waiters, 1, __ATOMIC_SEQ_CST);
-    return s;
-}
-
-static inline void mp__evc_done(mp__evc *e)
-{
-    __atomic_fetch_sub(&e->waiters, 1, __ATOMIC_SEQ_CST);
-}
-
-static inline void mp__evc_notify(mp__evc *e, int n)
-{
-    /* Pairs with the waiter's increment of `waiters`: either the waiter
-     * sees our change, or we see it waiting and move `seq` under it. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0) {
-        __atomic_fetch_add(&e->seq, 1, __ATOMIC_SEQ_CST);
-        mp__futex_wake(mp__futex_word(&e->seq), n, true);
-    }
-}
+/* The event count (mp__evc) is in evc.h. */
 
 /* --- the robust lock under every locked structure (sync_lock.c) --------
  * The word holds the owner's thread id, with MP__LOCK_WAITERS set while

@@ -276,7 +276,7 @@ int mp_pipe_create(mp_pipe **a, mp_pipe **b, int flags, size_t capacity)
  * them). */
 static int let_go(block *k, uint32_t bits)
 {
-    uint32_t left = __atomic_and_fetch(&k->refs, ~bits, __ATOMIC_ACQ_REL);
+    uint32_t left = atomic_fetch_and_explicit(MP__ATOMIC(&k->refs), ~bits, memory_order_acq_rel) & ~bits;
     if (left != 0 && !(left & ALL_OPEN) && mp__task_dead(k->creator) && MP__CAS(&k->refs, &left, 0))
         left = 0;
     if (left != 0)
@@ -301,9 +301,9 @@ int mp_pipe_close(mp_pipe *p)
         /* Wake the peer wherever it sleeps: waiting for our bytes, or for
          * room in the ring we read. */
         if (p->out)
-            mp__evc_notify(&p->out->data, INT_MAX);
+            mp__evc_notify(&p->out->data, INT_MAX, true);
         if (p->in)
-            mp__evc_notify(&p->in->space, INT_MAX);
+            mp__evc_notify(&p->in->space, INT_MAX, true);
     } else if (was && !held) {
         return mp__error(MP_ECLOSED, "mp_pipe_close: this end is already closed");
     }
@@ -332,7 +332,7 @@ static void put_frame_bytes(chan *c, uint64_t pos, const unsigned char *hdr, con
 static void publish(chan *c, uint64_t tail)
 {
     MP__STORE(&c->tail, tail);
-    mp__evc_notify(&c->data, 1);
+    mp__evc_notify(&c->data, 1, true);
 }
 
 int mp_pipe_send(mp_pipe *p, const void *msg, size_t size, double timeout)
@@ -418,7 +418,7 @@ static int take_frame(mp_pipe *p, void *dst, uint64_t size, const char *who)
             head += k;
             left -= k;
             MP__STORE(&c->head, head);
-            mp__evc_notify(&c->space, 1);
+            mp__evc_notify(&c->space, 1, true);
         }
         if (left == 0) {
             MP__STORE_RELAXED(&c->receiving, 0);

@@ -1,11 +1,14 @@
-/* pool.c - the pool front end: opening and closing, and the map family.
+/* pool.c - the pool front end: opening, shutting down, closing and
+ * terminating, the pool's side of a job, and the map family.
  *
  * A call is checked here, its data staged where the workers can see it
  * (process workers see only the shared arena), run as one job by the
- * scheduler, and its results and failures handed back.  Nothing here knows
- * whether workers are threads or processes beyond ops->shares_caller_memory.
+ * scheduler, and its results and failures handed back.  Nothing here asks
+ * which backend a pool has: only what its table says it can do
+ * (backend.h).  The layers above (async results, imap) are reached only
+ * through the hooks they register (mp__layer).
  */
-#include "async.h"
+#include "pool.h"
 #include "progress.h"
 #include "shm.h"
 
@@ -87,17 +90,17 @@ static int resolve_supervision(const mp_pool_options *opts, mp_pool *pool)
     double t = opts->task_timeout;
     if (t != MP_FOREVER && (isnan(t) || t < 0 || t > 1e9))
         return mp__error(MP_EINVAL, "mp_pool_open: task_timeout %g is not a number of seconds from 0 (no limit) to 1e9", t);
-    pool->initializer = opts->initializer;
-    pool->retries = opts->retries;
+    pool->crew.initializer = opts->initializer;
+    pool->crew.retries = opts->retries;
     pool->task_timeout_ns = t > 0 ? (int64_t)(t * 1e9) : 0;
     if (pool->task_timeout_ns)
-        atomic_store(&pool->timeouts_used, true);
+        atomic_store(&pool->crew.timeouts_used, true);
     if (opts->initializer_context_size) {
-        pool->init_ctx = malloc(opts->initializer_context_size);
-        if (!pool->init_ctx)
+        pool->crew.init_ctx = malloc(opts->initializer_context_size);
+        if (!pool->crew.init_ctx)
             return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
-        memcpy(pool->init_ctx, opts->initializer_context, opts->initializer_context_size);
-        pool->init_ctx_size = opts->initializer_context_size;
+        memcpy(pool->crew.init_ctx, opts->initializer_context, opts->initializer_context_size);
+        pool->crew.init_ctx_size = opts->initializer_context_size;
     }
     return 0;
 }
@@ -116,7 +119,7 @@ int mp__check_owner(pid_t owner, const char *who)
 
 int mp__check_not_own_task(const mp__shared *sh, const char *who)
 {
-    if (MP__LIKELY(!mp__serving(sh)))
+    if (MP__LIKELY(!mp__sched_serving(sh)))
         return 0;
     return mp__error(MP_EINVAL, "%s: called from a task of the same pool, which would wait for itself", who);
 }
@@ -124,12 +127,177 @@ int mp__check_not_own_task(const mp__shared *sh, const char *who)
 int mp__check_caller(const mp_pool *pool, const char *who, bool blocking)
 {
     int r;
-    if (blocking && (r = mp__check_not_own_task(pool->sh, who)))
+    if (blocking && (r = mp__check_not_own_task(pool->crew.sh, who)))
         return r;
     /* A process worker's pool is a copy forked with it: say why plainly. */
-    if (MP__UNLIKELY(mp__serving(pool->sh)) && pool->owner_pid != (pid_t)mp__pid())
+    if (MP__UNLIKELY(mp__sched_serving(pool->crew.sh)) && pool->owner_pid != (pid_t)mp__pid())
         return mp__error(MP_EINVAL, "%s: called from a task of the same pool: a process worker cannot use the pool it serves", who);
     return mp__check_owner(pool->owner_pid, who);
+}
+
+/* ---- backends ------------------------------------------------------------ */
+
+const mp__backend_ops *mp__backend_for(mp_backend backend)
+{
+    switch (backend) {
+    case MP_BACKEND_THREAD:
+        return &mp__thread_backend;
+    case MP_BACKEND_PROCESS:
+#ifdef MPROC_HAVE_PROCESS_BACKEND
+        return &mp__process_backend;
+#else
+        return NULL;
+#endif
+    case MP_BACKEND_DEFAULT:
+        break;
+    }
+    return NULL;
+}
+
+/* ---- the pool's side of a job ------------------------------------------- */
+
+#define WAIT_SPIN_SECONDS 100e-6   /* how long a caller spins on its job before sleeping */
+
+int mp__pool_acquire_job(mp_pool *pool, mp__job **out)
+{
+    mp__shared *sh = pool->crew.sh;
+    mp__pool_lock(pool);
+    for (;;) {
+        if (pool->closing || atomic_load(&pool->terminating)) {
+            mp__pool_unlock(pool);
+            return mp__error(MP_ECLOSED, "pool is closed or shutting down");
+        }
+        if (pool->crew.broken) {
+            int code = pool->crew.broken;
+            mp__pool_unlock(pool);
+            return mp__error(code, "%s", pool->crew.broken_msg);
+        }
+        mp__job *job = mp__sched_reserve(sh, pool->next_seq);
+        if (job) {
+            pool->next_seq++;
+            job->cancel_seen = atomic_load(&pool->cancels);
+            pool->callers++;
+            mp__pool_unlock(pool);
+            *out = job;
+            return 0;
+        }
+        /* Every slot is busy.  A layer may hold finished jobs nobody waits
+         * on (async results, futures): let it release them, else wait for
+         * a finish. */
+        uint32_t seen = mp__evc_read(&sh->completions);
+        int reclaimed = 0;
+        for (int i = 0; i < pool->nlayers; i++)
+            if (pool->layers[i]->reclaim_locked)
+                reclaimed += pool->layers[i]->reclaim_locked(pool);
+        if (reclaimed == 0)
+            mp__pool_wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+    }
+}
+
+void mp__pool_publish(mp_pool *pool, mp__job *job)
+{
+    pool->crew.ops->publish(&pool->crew, job);
+}
+
+void mp__pool_publish_stream(mp_pool *pool, mp__job *job)
+{
+    mp__sched_publish_stream(pool->crew.sh, job);
+    if (pool->task_timeout_ns)
+        pool->crew.ops->watch(&pool->crew);   /* streams take the pool's task_timeout */
+}
+
+void mp__pool_feed(mp_pool *pool, mp__job *job, size_t count)
+{
+    pool->crew.ops->feed(&pool->crew, job, count);
+}
+
+void mp__pool_cancel_job(mp_pool *pool, mp__job *job)
+{
+    mp__job_cancel(pool->crew.sh, job);
+    pool->crew.ops->watch(&pool->crew);   /* stop the tasks that are running */
+}
+
+/* What a finished job's caller is told: 0, or MP_ECANCELED if the call was
+ * cancelled (its failure records are dropped: nothing is reported from a
+ * cancelled call but the cancellation). */
+static int finished(mp_pool *pool, mp__job *job)
+{
+    if (!atomic_load(&job->cancelled))
+        return 0;
+    if (atomic_load(&pool->terminating))
+        return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
+    mp__failure_rec *f = atomic_exchange(&job->failures, NULL);
+    while (f) {
+        mp__failure_rec *next = f->next;
+        mp_shm_free(f);
+        f = next;
+    }
+    return mp__error(MP_ECANCELED, "the call was cancelled (mp_pool_cancel)");
+}
+
+static bool job_finished(void *job)
+{
+    return mp__job_done(job);
+}
+
+int mp__pool_wait_job(mp_pool *pool, mp__job *job)
+{
+    mp__shared *sh = pool->crew.sh;
+    double spin = WAIT_SPIN_SECONDS, next_check = mp__now() + MP__WATCH_INTERVAL;
+    for (;; spin = 0) {
+        if (mp__await(&job->finished, sh->futex_shared, job_finished, job, spin, MP__WATCH_INTERVAL))
+            return finished(pool, job);
+        if (atomic_load(&pool->cancels) != job->cancel_seen && !atomic_load(&job->cancelled)) {
+            mp__pool_cancel_job(pool, job);
+            continue;
+        }
+        if (atomic_load(&pool->terminating))
+            return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
+        double now = mp__now();
+        if (now >= next_check) {
+            next_check = now + MP__WATCH_INTERVAL;
+            int r = mp__pool_check(pool);
+            if (r)
+                return r;
+        }
+    }
+}
+
+void mp__pool_release_job(mp_pool *pool, mp__job *job, bool locked)
+{
+    mp__shared *sh = pool->crew.sh;
+    bool done = mp__job_done(job);
+    /* After terminate no worker runs (processes were killed; thread pools
+     * stage nothing), so the staged blocks can go. */
+    if (done || atomic_load(&pool->terminating))
+        mp__job_free_staged(job);
+    mp__call_end_bar(job, MP_ECLOSED, false);   /* a call that ended without its caller's finish */
+    if (!locked)
+        mp__pool_lock(pool);
+    MP__ASSERT_POOL_LOCKED(pool);
+    MP__ASSERT(pool->callers > 0);
+    /* A job that never finished (a worker died) keeps its slot: workers
+     * may still be writing into it.  The pool is broken anyway. */
+    if (done)
+        mp__sched_free(sh, job);
+    pool->callers--;
+    pthread_cond_broadcast(&pool->changed);
+    if (!locked)
+        mp__pool_unlock(pool);
+    mp__sched_notify_completion(sh);
+}
+
+void mp__pool_wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
+{
+    MP__ASSERT_POOL_LOCKED(pool);
+    mp__shared *sh = pool->crew.sh;
+    mp__pool_unlock(pool);
+    /* Registered after `seen` was read: every signal moves the count, so
+     * one that came in between makes the sleep return at once. */
+    mp__evc_prepare(&sh->completions);
+    mp__evc_sleep(&sh->completions, seen, sh->futex_shared, timeout);
+    mp__evc_done(&sh->completions);
+    mp__pool_lock(pool);
 }
 
 /* ---- open / close ------------------------------------------------------ */
@@ -149,25 +317,26 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
     if (!pool)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     pool->backend = backend;
-    pool->workers = workers;
-    pool->ops = backend == MP_BACKEND_PROCESS ? &mp__process_backend : &mp__thread_backend;
+    pool->crew.workers = workers;
+    pool->crew.ops = mp__backend_for(backend);
     pool->owner_pid = (pid_t)mp__pid();
-    pthread_mutex_init(&pool->lock, NULL);
+    pthread_mutex_init(&pool->crew.lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
 
-    r = resolve_supervision(opts, pool);
+    const mp__backend_ops *ops = pool->crew.ops;
+    r = ops ? resolve_supervision(opts, pool)
+            : mp__error(MP_ENOTSUP, "mp_pool_open: the %s backend was left out of this build", mp_backend_name(backend));
     if (r == 0)
-        r = mp__shared_create(workers, !pool->ops->shares_caller_memory, &pool->sh);
+        r = mp__sched_create(workers, ops->futex_shared, ops->supervised, &pool->crew.sh);
     if (r == 0) {
-        pool->sh->supervised = !pool->ops->shares_caller_memory;
-        pool->sh->maxtasks = opts && opts->maxtasksperchild > 0 ? (uint64_t)opts->maxtasksperchild : 0;
-        if ((r = pool->ops->start(pool)) != 0)
-            mp__shared_destroy(pool->sh);
+        pool->crew.sh->maxtasks = opts && opts->maxtasksperchild > 0 ? (uint64_t)opts->maxtasksperchild : 0;
+        if ((r = ops->start(&pool->crew)) != 0)
+            mp__sched_destroy(pool->crew.sh);
     }
     if (r) {
         pthread_cond_destroy(&pool->changed);
-        pthread_mutex_destroy(&pool->lock);
-        free(pool->init_ctx);
+        pthread_mutex_destroy(&pool->crew.lock);
+        free(pool->crew.init_ctx);
         free(pool);
         return r;
     }
@@ -177,27 +346,52 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
 
 static void pool_free(mp_pool *pool)
 {
-    mp__shared_destroy(pool->sh);
+    mp__sched_destroy(pool->crew.sh);
     pthread_cond_destroy(&pool->changed);
-    pthread_mutex_destroy(&pool->lock);
-    free(pool->init_ctx);
+    pthread_mutex_destroy(&pool->crew.lock);
+    free(pool->crew.init_ctx);
     free(pool);
+}
+
+/* ---- layers ---------------------------------------------------------------- */
+
+void mp__pool_add_layer(mp_pool *pool, const mp__layer *layer)
+{
+    mp__pool_lock(pool);
+    bool known = false;
+    for (int i = 0; i < pool->nlayers; i++)
+        known |= pool->layers[i] == layer;
+    MP__ASSERT(known || pool->nlayers < MP__MAX_LAYERS);
+    if (!known)
+        pool->layers[pool->nlayers++] = layer;
+    mp__pool_unlock(pool);
+}
+
+/* Close and terminate: every layer settles what it holds, in the order the
+ * layers registered.  The list no longer changes: the pool is closing. */
+static void close_layers(mp_pool *pool, bool terminate)
+{
+    mp__pool_lock(pool);
+    pool->closing = true;
+    int n = pool->nlayers;
+    mp__pool_unlock(pool);
+    for (int i = 0; i < n; i++)
+        pool->layers[i]->close(pool, terminate);
 }
 
 /* Stops accepting calls and waits until every call in progress returned. */
 static void drain_callers(mp_pool *pool, bool terminate)
 {
-    pthread_mutex_lock(&pool->lock);
+    mp__pool_lock(pool);
     pool->closing = true;
     while (pool->callers > 0) {
         if (terminate) {
             /* Wake callers sleeping on their jobs so they notice now. */
-            for (int i = 0; i < MP__JOB_SLOTS; i++)
-                mp__futex_wake_job(pool, &pool->sh->jobs[i]);
+            mp__sched_nudge_all(pool->crew.sh);
         }
-        pthread_cond_wait(&pool->changed, &pool->lock);
+        mp__pool_wait_changed(pool);
     }
-    pthread_mutex_unlock(&pool->lock);
+    mp__pool_unlock(pool);
 }
 
 /* Close and terminate, when they may not do their work here: refused in a
@@ -207,12 +401,12 @@ static void drain_callers(mp_pool *pool, bool terminate)
  * goes on unharmed.  Returns true when it settled the call (*r: result). */
 static bool not_here(mp_pool *pool, const char *who, int *r)
 {
-    if ((*r = mp__check_not_own_task(pool->sh, who)))
+    if ((*r = mp__check_not_own_task(pool->crew.sh, who)))
         return true;
     if (MP__LIKELY(pool->owner_pid == (pid_t)mp__pid()))
         return false;
-    pool->ops->forget(pool);
-    free(pool->init_ctx);
+    pool->crew.ops->forget(&pool->crew);
+    free(pool->crew.init_ctx);
     free(pool);
     return true;
 }
@@ -224,14 +418,13 @@ int mp_pool_close(mp_pool *pool)
         return 0;
     if (not_here(pool, "mp_pool_close", &r))
         return r;
-    mp__handles_close(pool, false);
-    mp__imaps_close(pool);
+    close_layers(pool, false);
     drain_callers(pool, false);
-    mp__shutdown_workers(pool->sh);
-    pool->ops->stop(pool, false);
-    r = pool->broken;
+    mp__sched_shutdown(pool->crew.sh);
+    pool->crew.ops->stop(&pool->crew, false);
+    r = pool->crew.broken;
     if (r)
-        mp__error(r, "%s", pool->broken_msg);
+        mp__error(r, "%s", pool->crew.broken_msg);
     pool_free(pool);
     return r;
 }
@@ -245,23 +438,39 @@ int mp_pool_terminate(mp_pool *pool)
         return r;
     /* Take every unclaimed task back first, so workers stop at their next
      * claim, and tell waiting callers to give up. */
-    mp__cancel_all_jobs(pool->sh);
+    mp__sched_cancel_all(pool->crew.sh);
     atomic_store(&pool->terminating, true);
-    if (!pool->ops->shares_caller_memory)
-        pool->ops->stop(pool, true);     /* processes die now */
-    mp__handles_close(pool, true);
-    mp__imaps_close(pool);
+    const mp__backend_ops *ops = pool->crew.ops;
+    if (ops->stops_running_tasks)
+        ops->stop(&pool->crew, true);     /* workers end now: nothing runs on */
+    close_layers(pool, true);
     drain_callers(pool, true);
-    mp__shutdown_workers(pool->sh);
-    if (pool->ops->shares_caller_memory)
-        pool->ops->stop(pool, true);     /* threads finish their task first */
+    mp__sched_shutdown(pool->crew.sh);
+    if (!ops->stops_running_tasks)
+        ops->stop(&pool->crew, true);     /* workers finish their task first */
     pool_free(pool);
+    return 0;
+}
+
+int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
+{
+    if (!pool)
+        return mp__error(MP_EINVAL, "mp_pool_shutdown: pool is NULL");
+    int r = mp__check_caller(pool, "mp_pool_shutdown", true);
+    if (r)
+        return r;
+    mp__pool_lock(pool);
+    pool->closing = true;
+    for (int i = 0; i < pool->nlayers; i++)
+        if (pool->layers[i]->shutdown_locked)
+            pool->layers[i]->shutdown_locked(pool, wait != 0, cancel_futures != 0);
+    mp__pool_unlock(pool);
     return 0;
 }
 
 int mp_pool_workers(const mp_pool *pool)
 {
-    return pool ? pool->workers : -1;
+    return pool ? pool->crew.workers : -1;
 }
 
 mp_backend mp_pool_backend(const mp_pool *pool)
@@ -279,21 +488,8 @@ int mp_pool_cancel(mp_pool *pool)
     if (!pool || pool->owner_pid != (pid_t)mp__pid())
         return MP_EINVAL;
     atomic_fetch_add(&pool->cancels, 1);
-    mp__wake_all_callers(pool);
+    mp__sched_nudge_all(pool->crew.sh);
     return 0;
-}
-
-void mp__pool_mark_broken(mp_pool *pool, int code, const char *fmt, ...)
-{
-    pthread_mutex_lock(&pool->lock);
-    if (!pool->broken) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(pool->broken_msg, sizeof pool->broken_msg, fmt, ap);
-        va_end(ap);
-        pool->broken = code;
-    }
-    pthread_mutex_unlock(&pool->lock);
 }
 
 /* ---- failures ------------------------------------------------------------ */
@@ -372,7 +568,7 @@ typedef struct stager {
 
 static bool visible(const stager *st, const void *p, size_t bytes)
 {
-    return !p || !bytes || st->pool->ops->shares_caller_memory || mp_shm_contains(p, bytes);
+    return !p || !bytes || st->pool->crew.ops->memory == MP__MEMORY_SHARED || mp_shm_contains(p, bytes);
 }
 
 static bool input_usable_in_place(const stager *st, const void *p, size_t bytes)
@@ -417,7 +613,7 @@ static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
 static int stage_strings(stager *st, const char *const *strings, size_t count, const void **out)
 {
     *out = strings;
-    if (!count || (st->pool->ops->shares_caller_memory && !st->copy_inputs))
+    if (!count || (st->pool->crew.ops->memory == MP__MEMORY_SHARED && !st->copy_inputs))
         return 0;
     size_t bytes = count * sizeof *strings;   /* fits: checked with the call */
     for (size_t i = 0; i < count; i++)
@@ -467,8 +663,7 @@ static uint64_t first_stream(mp_pool *pool, const mp__shape *c, const mp_call *c
     return call->stream;
 }
 
-int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, struct mp__handle *owner,
-                     mp__job **out)
+int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, void *owner, mp__job **out)
 {
     static const mp_call defaults;
     if (!call)
@@ -484,7 +679,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
                        : call->timeout == MP_FOREVER ? 0 : pool->task_timeout_ns;
 
     mp__job *job;
-    int r = mp__job_acquire(pool, &job);
+    int r = mp__pool_acquire_job(pool, &job);
     if (r)
         return r;
     stager st = { pool, job, false, false, owner != NULL };
@@ -496,8 +691,6 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     job->ring = 0;
     job->varout = NULL;
     job->owner = owner;
-    if (owner)
-        mp__handle_attach(owner, job);
     for (size_t k = 0; k < c->nargs && !r; k++) {
         const void *in;
         job->in_size[k] = c->args[k].size;
@@ -515,7 +708,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     if (!r && c->results && c->count) {
         /* Each task's result pointer lands here; thread workers can use the
          * caller's array directly. */
-        if (pool->ops->shares_caller_memory) {
+        if (pool->crew.ops->memory == MP__MEMORY_SHARED) {
             memset(c->results, 0, c->count * sizeof *c->results);
             job->varout = c->results;
         } else {
@@ -526,7 +719,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     }
     if (r) {
         atomic_store(&job->state, MP__JOB_DONE);   /* never published */
-        mp__job_release(pool, job, false);
+        mp__pool_release_job(pool, job, false);
         return r;
     }
     job->out = out_stage;
@@ -549,13 +742,18 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, str
     job->rng_seed = call->seed;
     job->rng_stream = first_stream(pool, c, call);
     atomic_store(&job->timeout_ns, timeout_ns);
-    if (timeout_ns && !atomic_exchange(&pool->timeouts_used, true) && pool->backend == MP_BACKEND_PROCESS)
-        mp__supervisor_kick(pool);   /* start watching deadlines */
+    if (timeout_ns && !atomic_exchange(&pool->crew.timeouts_used, true))
+        pool->crew.ops->watch(&pool->crew);   /* start watching deadlines */
+    /* The bar reads `done` from its opening on, and a harvester may end it
+     * as soon as the job is published: open it first, on a count started
+     * at zero (publishing starts it at zero again). */
     job->bar = NULL;
-    mp__job_publish(pool, job);
-    if (progress)
+    if (progress) {
+        atomic_store(&job->done, 0);
         mp__bar_open(&job->bar, c->who, c->count, &call->progress, &job->done);   /* no bar is no error */
-    *out = job;
+    }
+    *out = job;                                /* before anyone can see it finished */
+    mp__pool_publish(pool, job);
     return 0;
 }
 
@@ -606,11 +804,11 @@ static int run_call(mp_pool *pool, const mp__shape *c, const mp_call *call)
     mp__job *job;
     if ((r = mp__call_prepare(pool, c, call, NULL, &job)))
         return r;
-    r = mp__job_wait(pool, job);
+    r = mp__pool_wait_job(pool, job);
     if (r == 0)
         r = mp__call_finish(pool, job, c, call ? call->failures : NULL);
     mp__call_end_bar(job, r, true);
-    mp__job_release(pool, job, false);
+    mp__pool_release_job(pool, job, false);
     return r;
 }
 

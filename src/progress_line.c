@@ -7,7 +7,7 @@
  *   label: 420 [00:03, 140/s]                      (total unknown)
  *   label: 100%|█████████████| 1000/1000 [00:07, 142/s, 3 failed]   (final)
  */
-#include "progress.h"
+#include "progress_line.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -114,9 +114,9 @@ int mp_queue_close(mp_queue *q)
     int r = queue_check(q, "mp_queue_close");
     if (r < 0 || !mp__owns(&q->owner))
         return r;
-    __atomic_store_n(&q->closed, 1, __ATOMIC_SEQ_CST);
-    mp__evc_notify(&q->get.wait, INT_MAX);
-    mp__evc_notify(&q->put.wait, INT_MAX);
+    atomic_store(MP__ATOMIC(&q->closed), 1);
+    mp__evc_notify(&q->get.wait, INT_MAX, true);
+    mp__evc_notify(&q->put.wait, INT_MAX, true);
     return 0;
 }
 
@@ -205,7 +205,7 @@ static int wait_until(mp_queue *q, mp__evc *e, int (*ready)(mp_queue *, size_t),
     for (;;) {
         uint32_t s = mp__evc_prepare(e);
         int ok = ready(q, need);
-        int closed = !ok && __atomic_load_n(&q->closed, __ATOMIC_SEQ_CST);
+        int closed = !ok && atomic_load(MP__ATOMIC(&q->closed));
         int r = 0;
         if (!ok && !closed && timeout != 0)
             r = mp__sleep(&e->seq, s, deadline, INFINITY);
@@ -271,7 +271,7 @@ int mp_queue_put(mp_queue *q, const void *msg, size_t size, double timeout)
     }
     mp__unlock_word(&q->put.lock);
     if (r == 0)
-        mp__evc_notify(&q->get.wait, 1);
+        mp__evc_notify(&q->get.wait, 1, true);
     return r;
 }
 
@@ -315,7 +315,7 @@ static void get_end(mp_queue *q, int took)
 {
     mp__unlock_word(&q->get.lock);
     if (took)
-        mp__evc_notify(&q->put.wait, 1);
+        mp__evc_notify(&q->put.wait, 1, true);
 }
 
 int mp_queue_get(mp_queue *q, void *buf, size_t cap, size_t *size, double timeout)
@@ -395,9 +395,9 @@ int mp_queue_task_done(mp_queue *q)
     do {
         if (done >= MP__LOAD(&q->put.count))
             return mp__error(MP_EINVAL, "mp_queue_task_done: called more times than items were put");
-    } while (!__atomic_compare_exchange_n(&q->ndone, &done, done + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    } while (!atomic_compare_exchange_strong_explicit(MP__ATOMIC(&q->ndone), &done, done + 1, memory_order_seq_cst, memory_order_relaxed));
     if (done + 1 >= MP__LOAD(&q->put.count))
-        mp__evc_notify(&q->all_done, INT_MAX);
+        mp__evc_notify(&q->all_done, INT_MAX, true);
     return 0;
 }
 

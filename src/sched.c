@@ -13,22 +13,18 @@
  * the new job knowingly (and reads that job's fields) rather than mixing the
  * two up.
  */
-#include "pool.h"
-#include "futex.h"
-#include "progress.h"
+#include "sched.h"
 #include "shm.h"
 
 #include <limits.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <string.h>
 #include <unistd.h>
 
 #define SPIN_SECONDS 100e-6      /* how long an idle side spins before sleeping */
-#define SPIN_CHECK_EVERY 64      /* spin iterations between clock reads */
 
-int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
+int mp__sched_create(int workers, bool futex_shared, bool supervised, mp__shared **out)
 {
     void *mem;
     int r = mp__shm_alloc(sizeof(mp__shared), true, &mem);
@@ -36,6 +32,7 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
         return r;
     mp__shared *sh = mem;
     sh->futex_shared = futex_shared;
+    sh->supervised = supervised;
     sh->workers = workers;
     int cpus = mp_cpu_count();
     sh->max_spinners = cpus > 1 ? (uint32_t)(cpus - 1) : 1;
@@ -48,7 +45,7 @@ int mp__shared_create(int workers, bool futex_shared, mp__shared **out)
     return 0;
 }
 
-void mp__shared_destroy(mp__shared *sh)
+void mp__sched_destroy(mp__shared *sh)
 {
     if (!sh)
         return;
@@ -118,71 +115,159 @@ static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_n
 {
     double limit = (double)limit_ns * 1e-9, ran = mp__now() - started;
     if (sh->supervised)
-        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker %d", task->index, limit, (int)getpid());
+        snprintf(task->message, sizeof task->message, "task %zu timed out after %g s on worker %d", task->index, limit,
+                 (int)getpid());
     else
-        mp_task_fail(task, MP_ETIMEDOUT, "task %zu timed out after %g s on worker thread %d (it ran %.3g s: a thread cannot be stopped)",
-                     task->index, limit, task->worker, ran);
+        snprintf(task->message, sizeof task->message,
+                 "task %zu timed out after %g s on worker thread %d (it ran %.3g s: a thread cannot be stopped)",
+                 task->index, limit, task->worker, ran);
+    task->has_message = true;
     return MP_ETIMEDOUT;
 }
 
+/* ---- the worker loop ---------------------------------------------------------
+ *
+ * Per task, a worker does one atomic operation (its claim, for chunks of
+ * one), calls the task function, and otherwise touches only its own stack
+ * and cache lines: what it needs of the job is read into a job_view once,
+ * finished tasks are added to the job's `done` in batches, and its worker
+ * slot is written only when a supervisor reads it. */
+
+/* A worker's own state, for its whole life. */
+typedef struct worker {
+    mp__shared *sh;
+    mp__wslot *ws;
+    int workers;
+    bool supervised;             /* sh->supervised, fixed before workers start */
+    uint64_t maxtasks;           /* sh->maxtasks, likewise */
+    mp_task task;                /* the handle every task of this worker gets */
+} worker;
+
+/* What a worker reads of a job to run its tasks.  A job's fields do not
+ * change while the worker holds one of its tasks claimed and unreported:
+ * that keeps the job from finishing and its slot from being refilled.  So
+ * the view is read after a claim made while the worker held nothing of the
+ * job, and reused for the claims it makes while it does (the generation
+ * tag alone would not do: it wraps). */
+typedef struct job_view {
+    mp__job *job;
+    uint32_t gen;
+    int kind;
+    void (*fn)(void);
+    size_t nargs;
+    const char *in[MP_MAX_ARGS];
+    size_t in_size[MP_MAX_ARGS];
+    char *out;
+    size_t out_size;
+    size_t ring;                 /* 0: not a stream */
+    mp_bytes *varout;
+    int64_t timeout_ns;
+    size_t flush_every;
+    bool plain;                  /* a map, not a stream, of no time limit: call_map */
+} job_view;
+
+static void view_job(job_view *v, mp__job *job, uint32_t gen)
+{
+    v->job = job;
+    v->gen = gen;
+    v->kind = job->kind;
+    v->fn = job->fn;
+    v->nargs = job->kind == MP__KIND_MAP ? 1 : job->nargs;
+    for (size_t k = 0; k < v->nargs; k++) {
+        v->in[k] = job->in[k];
+        v->in_size[k] = job->in_size[k];
+    }
+    v->out = job->out;
+    v->out_size = job->out_size;
+    v->ring = job->ring;
+    v->varout = job->varout;
+    v->timeout_ns = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
+    v->flush_every = job->flush_every;
+    v->plain = v->kind == MP__KIND_MAP && !v->ring && v->timeout_ns <= 0;
+}
+
 /* Hands the task's variable-size result to the job, or discards it. */
-static void settle_bytes(mp__job *job, mp_task *task, size_t slot, int rc)
+static void settle_bytes(const job_view *v, mp_task *task, size_t slot, int rc)
 {
     if (rc == 0 && task->var.data) {
-        job->varout[slot] = task->var;
+        v->varout[slot] = task->var;
     } else {
         mp_shm_free(task->var.data);
-        if (job->varout)
-            job->varout[slot] = (mp_bytes){ NULL, 0 };
+        if (v->varout)
+            v->varout[slot] = (mp_bytes){ NULL, 0 };
     }
     task->var = (mp_bytes){ NULL, 0 };
     task->var_cap = 0;
 }
 
-static inline void run_task(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t i)
+/* Calls a plain map's task function (job_view.plain) on task i. */
+static inline int call_map(const job_view *v, mp_task *task, size_t i)
 {
-    int rc;
-    size_t slot = job->ring ? i % job->ring : i;
-    task->index = i;
-    task->has_message = false;
-    int64_t limit = atomic_load_explicit(&job->timeout_ns, memory_order_relaxed);
-    double started = 0;
-    task->deadline = 0;
-    if (MP__UNLIKELY(limit > 0)) {
-        started = mp__now();
-        task->deadline = started + (double)limit * 1e-9;
-    }
-    /* Only a supervisor reads the slot: thread pools skip the stores. */
-    if (sh->supervised) {
-        atomic_store_explicit(&ws->deadline_ns, limit > 0 ? (uint64_t)(started * 1e9) + (uint64_t)limit : 0,
-                              memory_order_relaxed);
-        /* The deadline is visible before the task is marked running. */
-        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
-    }
-    char *out = job->out ? job->out + slot * job->out_size : NULL;
-    if (job->kind == MP__KIND_MAP) {
-        const void *in = job->in[0] ? job->in[0] + slot * job->in_size[0] : NULL;
-        rc = ((mp_map_fn)job->fn)(task, in, out);
-    } else if (job->kind == MP__KIND_STRINGS) {
-        rc = ((mp_map_fn)job->fn)(task, ((const char *const *)(const void *)job->in[0])[slot], out);
-    } else {
-        const void *args[MP_MAX_ARGS];
-        for (size_t k = 0; k < job->nargs; k++)
-            args[k] = job->in[k] + slot * job->in_size[k];
-        rc = ((mp_star_fn)job->fn)(task, args, out);
-    }
-    if (MP__UNLIKELY(limit > 0) && mp__now() > task->deadline)
-        rc = timed_out(sh, task, limit, started);
-    if (MP__UNLIKELY(rc != 0))
-        record_failure(job, task, rc);
-    if (MP__UNLIKELY(task->var.data != NULL) || job->varout)
-        settle_bytes(job, task, slot, rc);
-    if (sh->supervised)
-        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
+    const char *in = v->in[0];
+    char *out = v->out;
+    return ((mp_map_fn)v->fn)(task, in ? in + i * v->in_size[0] : NULL, out ? out + i * v->out_size : NULL);
 }
 
-/* A stream's consumer learns of each finished task (see pool.h). */
-void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
+/* Calls the task function on task i's inputs and output. */
+static inline int call_task(const job_view *v, mp_task *task, size_t slot)
+{
+    char *out = v->out ? v->out + slot * v->out_size : NULL;
+    if (v->kind == MP__KIND_MAP) {
+        const void *in = v->in[0] ? v->in[0] + slot * v->in_size[0] : NULL;
+        return ((mp_map_fn)v->fn)(task, in, out);
+    }
+    if (v->kind == MP__KIND_STRINGS)
+        return ((mp_map_fn)v->fn)(task, ((const char *const *)(const void *)v->in[0])[slot], out);
+    const void *args[MP_MAX_ARGS];
+    for (size_t k = 0; k < v->nargs; k++)
+        args[k] = v->in[k] + slot * v->in_size[k];
+    return ((mp_star_fn)v->fn)(task, args, out);
+}
+
+/* Runs a task with a time limit: its deadline goes in the task handle (and
+ * the worker slot, for a supervisor to enforce); one that returns after it
+ * fails as timed out. */
+static MP__NOINLINE int call_task_timed(worker *w, const job_view *v, size_t i, size_t slot)
+{
+    mp_task *task = &w->task;
+    int64_t limit = v->timeout_ns;
+    double started = mp__now();
+    task->deadline = started + (double)limit * 1e-9;
+    if (w->supervised) {
+        atomic_store_explicit(&w->ws->deadline_ns, (uint64_t)(started * 1e9) + (uint64_t)limit, memory_order_relaxed);
+        /* The deadline is visible before the task is marked running. */
+        atomic_store_explicit(&w->ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+    }
+    int rc = call_task(v, task, slot);
+    if (mp__now() > task->deadline)
+        rc = timed_out(w->sh, task, limit, started);
+    task->deadline = 0;
+    return rc;
+}
+
+/* What every task's end needs: its failure recorded, its variable-size
+ * result handed over (or discarded). */
+static inline void finish_task(const job_view *v, mp_task *task, size_t slot, int rc)
+{
+    if (MP__UNLIKELY(rc != 0))
+        record_failure(v->job, task, rc);
+    if (MP__UNLIKELY(task->var.data != NULL) || v->varout)
+        settle_bytes(v, task, slot, rc);
+}
+
+/* One task on an unsupervised worker, of any kind of job. */
+static inline void run_task(worker *w, const job_view *v, size_t i)
+{
+    mp_task *task = &w->task;
+    size_t slot = v->ring ? i % v->ring : i;
+    task->index = i;
+    task->has_message = false;
+    int rc = MP__UNLIKELY(v->timeout_ns > 0) ? call_task_timed(w, v, i, slot) : call_task(v, task, slot);
+    finish_task(v, task, slot, rc);
+}
+
+/* A stream's consumer learns of each finished task (see sched.h). */
+void mp__job_report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
 {
     for (size_t i = begin; i < end; i++) {
         atomic_store_explicit(&job->slot_done[i % job->ring], i + 1, memory_order_release);
@@ -191,9 +276,8 @@ void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
             atomic_store_explicit(&job->completed[at % job->ring], i + 1, memory_order_release);
         }
     }
-    atomic_fetch_add(&job->progress, (uint32_t)(end - begin));
-    if (atomic_load(&job->progress_waiters))
-        mp__futex_wake(&job->progress, INT_MAX, sh->futex_shared);
+    mp__evc_add(&job->progress, (uint32_t)(end - begin));
+    mp__evc_wake(&job->progress, INT_MAX, sh->futex_shared);
 }
 
 /* What a process worker's tasks printed is written out before they are
@@ -201,7 +285,7 @@ void mp__report_stream(mp__shared *sh, mp__job *job, size_t begin, size_t end)
  * returns -- without closing its pool, which kills the workers -- loses no
  * line.  stdout is what tasks print to, and asking whether it holds
  * anything costs a load: the per-report check looks at it alone; other
- * streams are flushed when the worker goes idle (mp__worker_main).  Thread
+ * streams are flushed when the worker goes idle (mp__sched_worker_main).  Thread
  * workers share the program's stdio: nothing to do. */
 static inline void write_printed(const mp__shared *sh)
 {
@@ -212,9 +296,10 @@ static inline void write_printed(const mp__shared *sh)
 static void complete(mp__shared *sh, mp__job *job)
 {
     uint32_t old = atomic_exchange(&job->state, MP__JOB_DONE);
-    if (old & MP__JOB_WAITER)
-        mp__futex_wake(&job->state, INT_MAX, sh->futex_shared);
-    mp__notify_completion(sh);
+    MP__ASSERT(old == MP__JOB_ACTIVE);   /* completed once */
+    MP__UNUSED(old);
+    mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
+    mp__sched_notify_completion(sh);
 }
 
 static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
@@ -229,17 +314,20 @@ static inline void flush_done(mp__shared *sh, mp__job *job, size_t *pending)
         complete(sh, job);
 }
 
-/* Claims the next chunk of a job for a worker that knows it as generation
- * *gen.  Returns false when no unclaimed task is left.
+/* Claims the next chunk of a job.  `fresh`: the worker holds no unreported
+ * task of the job; *v is then read anew once the claim succeeds.  Returns
+ * false when no unclaimed task is left.
  *
- * A worker may look at a job just before it finishes and its slot is
- * refilled; its claim then lands on the new job.  With a compare-and-swap
- * (guided chunks) the tag mismatch is seen first and nothing is claimed.
- * With a fetch-add the tasks are already ours: we run them as the new job,
- * whose fields were published before its claim word, which our fetch-add
- * read with acquire ordering.  *gen is updated to say so.  (Workers read a
- * job's other fields afresh for every task, never from a cached copy.) */
-static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin, size_t *end)
+ * The job may finish and its slot be refilled at any moment the worker
+ * holds nothing of it.  So a fresh claim is a compare-and-swap on the
+ * generation-tagged claim word, which fails if the slot moved on.  Once
+ * the worker holds unreported tasks the job cannot finish, and fixed
+ * chunks are claimed with a fetch-add: no load of the contended word
+ * first, so its cache line moves once per claim.  (A fetch-add made while
+ * holding nothing could land on a refilled slot, and the count read after
+ * it could belong to either job.)  Guided chunks, and streams (whose count
+ * grows: never claim past what has been fed), always compare-and-swap. */
+static inline bool claim(job_view *v, mp__job *job, int workers, bool fresh, size_t *begin, size_t *end)
 {
     /* Acquire: a stream's count publishes the inputs fed before it. */
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
@@ -247,16 +335,11 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
     bool stream = chunk & MP__CHUNK_STREAM;
     chunk &= ~MP__CHUNK_STREAM;
 
-    if (chunk && !stream) {
-        /* Fixed chunks: a fetch-add with no load before it, so the
-         * contended line moves once per claim.  A worker leaves a job at
-         * its first failed claim, so claims past the end overshoot by at
-         * most one chunk per worker. */
+    if (chunk && !stream && !fresh) {
+        /* A worker leaves a job at its first failed claim, so claims past
+         * the end overshoot by at most one chunk per worker. */
         uint64_t old = atomic_fetch_add(&job->claim, chunk);
-        /* Re-read the shape: if the slot was refilled since we looked (even
-         * back to the same generation), these tasks belong to the new job. */
-        *gen = (uint32_t)(old >> MP__CLAIM_SHIFT);
-        count = atomic_load_explicit(&job->count, memory_order_relaxed);
+        MP__ASSERT((uint32_t)(old >> MP__CLAIM_SHIFT) == v->gen);   /* our tasks keep the job */
         size_t b = old & MP__CLAIM_MASK;
         if (b >= count)
             return false;
@@ -265,17 +348,17 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
         return true;
     }
 
-    /* Guided chunks, and streams (whose count grows: never claim past what
-     * has been fed), by compare-and-swap. */
     uint64_t old = atomic_load(&job->claim);
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
-        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != *gen || b >= count)
+        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != v->gen || b >= count)
             return false;
-        size_t n = stream ? chunk : (count - b) / (2 * (size_t)workers);
+        size_t n = chunk ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
         if (n > count - b) n = count - b;
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            if (fresh)
+                view_job(v, job, v->gen);   /* the tasks we now hold keep the job */
             *begin = b;
             *end = b + n;
             return true;
@@ -288,10 +371,9 @@ static inline bool claim(mp__job *job, int workers, uint32_t *gen, size_t *begin
 /* The claim of a supervised (process) pool: always a compare-and-swap, and
  * the range is written to the worker's slot before it, so that a worker
  * that dies right after winning leaves a record of what it took (see
- * supervise.h).  Never claims past the end (nor past what a stream was
- * fed). */
-static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, uint32_t gen, uint64_t *hint,
-                                     size_t *begin, size_t *end)
+ * sched.h).  Never claims past the end (nor past what a stream was fed). */
+static inline bool claim_recoverable(job_view *v, mp__job *job, mp__wslot *ws, int workers, bool fresh,
+                                     uint64_t *hint, size_t *begin, size_t *end)
 {
     size_t count = atomic_load_explicit(&job->count, memory_order_acquire);
     size_t chunk = atomic_load_explicit(&job->chunksize, memory_order_relaxed);
@@ -305,7 +387,7 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
     uint64_t old = *hint;
     for (;;) {
         size_t b = old & MP__CLAIM_MASK;
-        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != gen || b >= count)
+        if ((uint32_t)(old >> MP__CLAIM_SHIFT) != v->gen || b >= count)
             return false;
         size_t n = chunk ? chunk : (count - b) / (2 * (size_t)workers);
         if (n < 1) n = 1;
@@ -313,6 +395,8 @@ static inline bool claim_recoverable(mp__job *job, mp__wslot *ws, int workers, u
         atomic_store_explicit(&ws->begin, b, memory_order_relaxed);
         atomic_store_explicit(&ws->end, b + n, memory_order_relaxed);
         if (atomic_compare_exchange_weak(&job->claim, &old, old + n)) {
+            if (fresh)
+                view_job(v, job, v->gen);
             *hint = old + n;
             *begin = b;
             *end = b + n;
@@ -333,84 +417,153 @@ static MP__NOINLINE void retire(mp__wslot *ws)
     _exit(0);
 }
 
-static void run_range(mp__shared *sh, mp__job *job, mp_task *task, mp__wslot *ws, size_t begin, size_t end)
+/* run_range for the common case: a plain map (no stream, no time limit)
+ * on workers nobody supervises.  The loop does only what every task needs:
+ * the cancel check, the task handle, the call, and its outcome. */
+static void run_plain_range(worker *w, const job_view *v, size_t begin, size_t end)
 {
+    mp_task *task = &w->task;
+    mp__job *job = v->job;
+    for (size_t i = begin; i < end; i++) {
+        if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed)))
+            return;
+        task->index = i;
+        task->has_message = false;
+        finish_task(v, task, i, call_map(v, task, i));
+    }
+}
+
+/* run_range for a supervised worker: each task's start and end go in its
+ * slot (pos, and the deadline first), so that a supervisor can settle its
+ * death exactly; it counts the tasks it ran (maxtasksperchild). */
+static void run_recorded_range(worker *w, const job_view *v, size_t begin, size_t end)
+{
+    mp_task *task = &w->task;
+    mp__job *job = v->job;
+    mp__wslot *ws = w->ws;
+    uint64_t maxtasks = w->maxtasks;
+    bool timed = v->timeout_ns > 0;
     for (size_t i = begin; i < end; i++) {
         if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
-            /* Skipped tasks count as finished: the caller waits only for
-             * the ones already running. */
             atomic_store_explicit(&ws->pos, 2 * (uint64_t)end, memory_order_release);
             return;
         }
-        run_task(sh, job, task, ws, i);
+        size_t slot = v->ring ? i % v->ring : i;
+        task->index = i;
+        task->has_message = false;
+        int rc;
+        if (MP__UNLIKELY(timed)) {
+            rc = call_task_timed(w, v, i, slot);
+        } else {
+            atomic_store_explicit(&ws->deadline_ns, 0, memory_order_relaxed);
+            atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 1, memory_order_release);
+            rc = v->plain ? call_map(v, task, i) : call_task(v, task, slot);
+        }
+        finish_task(v, task, slot, rc);
+        atomic_store_explicit(&ws->pos, 2 * (uint64_t)i + 2, memory_order_release);
         if (MP__UNLIKELY(task->tasks_run++ == 0))
             atomic_store_explicit(&ws->status, MP__WS_WORKED, memory_order_relaxed);
-        if (MP__UNLIKELY(sh->maxtasks != 0) && task->tasks_run >= sh->maxtasks && sh->supervised)
+        if (MP__UNLIKELY(maxtasks != 0) && task->tasks_run >= maxtasks)
             retire(ws);
     }
 }
 
+/* Runs tasks [begin, end) of the job, or skips them once it is cancelled
+ * (skipped tasks count as finished: the caller waits only for the ones
+ * already running). */
+static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
+{
+    if (w->supervised) {
+        run_recorded_range(w, v, begin, end);
+        return;
+    }
+    if (v->plain) {
+        run_plain_range(w, v, begin, end);
+        return;
+    }
+    for (size_t i = begin; i < end; i++) {
+        if (MP__UNLIKELY(atomic_load_explicit(&v->job->cancelled, memory_order_relaxed)))
+            return;
+        run_task(w, v, i);
+    }
+}
+
+/* The worker's slot says what it holds: written only for a supervisor. */
+static inline void account(worker *w, uint64_t unflushed, unsigned state)
+{
+    if (w->supervised)
+        mp__ws_set(w->ws, unflushed, state);
+}
+
+/* Adds the worker's finished tasks to the job's `done` (a stream reports
+ * [begin, end) to its consumer instead). */
+static inline void report(worker *w, const job_view *v, size_t *pending, size_t begin, size_t end)
+{
+    write_printed(w->sh);
+    if (v->ring) {
+        /* The slot says FLUSHING while they are reported: the supervisor
+         * finds out which were from slot_done. */
+        account(w, 0, MP__WS_FLUSHING);
+        mp__job_report_stream(w->sh, v->job, begin, end);
+        return;
+    }
+    account(w, *pending, MP__WS_FLUSHING);
+    flush_done(w->sh, v->job, pending);
+}
+
 /* Runs a job's tasks until none is left to claim: first [begin, end) if a
  * dead predecessor left it to this worker, then chunk after chunk. */
-static void run_job(mp__shared *sh, mp__job *job, mp_task *task, uint32_t gen, size_t begin, size_t end)
+static void run_job(worker *w, mp__job *job, uint32_t gen, size_t begin, size_t end)
 {
-    mp__wslot *ws = &sh->wslots[task->worker];
+    mp__shared *sh = w->sh;
+    mp__wslot *ws = w->ws;
+    MP__ASSERT(MP__WS_STATE(atomic_load(&ws->acct)) == (begin < end ? MP__WS_HOLDING : MP__WS_IDLE));
+    job_view v = { .job = job, .gen = gen };
     size_t pending = 0;
     bool have = begin < end;
     uint64_t hint = atomic_load(&job->claim);
-    task->job = job;
-    atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
-    atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
+    w->task.job = job;
+    if (have)
+        view_job(&v, job, gen);   /* a dead predecessor's claim keeps the job alive */
+    if (w->supervised) {
+        atomic_store_explicit(&ws->job, (uint32_t)(job - sh->jobs), memory_order_relaxed);
+        atomic_store_explicit(&ws->gen, gen, memory_order_relaxed);
+    }
     if (!have)
-        mp__ws_set(ws, 0, MP__WS_CLAIMING);
+        account(w, 0, MP__WS_CLAIMING);
     for (;;) {
         if (!have) {
-            if (sh->supervised) {
-                if (!claim_recoverable(job, ws, sh->workers, gen, &hint, &begin, &end))
+            bool fresh = pending == 0;
+            if (w->supervised) {
+                if (!claim_recoverable(&v, job, ws, w->workers, fresh, &hint, &begin, &end))
                     break;
                 atomic_store_explicit(&ws->pos, 2 * (uint64_t)begin, memory_order_relaxed);
                 mp__ws_set(ws, pending, MP__WS_HOLDING);
-            } else if (!claim(job, sh->workers, &gen, &begin, &end)) {
+            } else if (!claim(&v, job, w->workers, fresh, &begin, &end)) {
                 break;
             }
         }
         have = false;
-        run_range(sh, job, task, ws, begin, end);
-        if (job->ring) {
-            /* A stream counts finished tasks in `progress` instead.  The
-             * slot says FLUSHING while they are reported: the supervisor
-             * finds out which were from slot_done. */
-            write_printed(sh);
-            mp__ws_set(ws, 0, MP__WS_FLUSHING);
-            mp__report_stream(sh, job, begin, end);
-            mp__ws_set(ws, 0, MP__WS_CLAIMING);
-            continue;
+        run_range(w, &v, begin, end);
+        if (v.ring) {
+            report(w, &v, &pending, begin, end);
+        } else {
+            pending += end - begin;
+            if (pending >= v.flush_every)
+                report(w, &v, &pending, begin, end);
         }
-        pending += end - begin;
-        if (pending >= job->flush_every) {
-            write_printed(sh);
-            mp__ws_set(ws, pending, MP__WS_FLUSHING);
-            flush_done(sh, job, &pending);
-        }
-        mp__ws_set(ws, pending, MP__WS_CLAIMING);
+        account(w, pending, MP__WS_CLAIMING);
     }
-    if (pending) {
-        write_printed(sh);
-        mp__ws_set(ws, pending, MP__WS_FLUSHING);
-        flush_done(sh, job, &pending);
-    }
-    mp__ws_set(ws, 0, MP__WS_IDLE);
+    if (pending)
+        report(w, &v, &pending, begin, end);
+    account(w, 0, MP__WS_IDLE);
 }
 
 /* The oldest published job that still has unclaimed tasks, or NULL. */
 static mp__job *find_job(mp__shared *sh)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    mp__job *best = NULL;
-    while (mask) {
-        int i = __builtin_ctzll(mask);
-        mask &= mask - 1;
-        mp__job *job = &sh->jobs[i];
+    mp__job *job, *best = NULL;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         uint64_t c = atomic_load(&job->claim);
         if ((c & MP__CLAIM_MASK) >= atomic_load_explicit(&job->count, memory_order_relaxed))
             continue;
@@ -425,10 +578,8 @@ static mp__job *find_job(mp__shared *sh)
  * task, has tasks nobody claimed. */
 static bool other_work_pending(mp__shared *sh, mp__job *mine)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    while (mask) {
-        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
         uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
         if (next + (job == mine) < count)
@@ -441,34 +592,45 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
  * workers: a task's blocking call on its own pool is refused by it. */
 static _Thread_local const mp__shared *serving;
 
-bool mp__serving(const mp__shared *sh)
+bool mp__sched_serving(const mp__shared *sh)
 {
     return sh && serving == sh;
 }
 
-void mp__worker_main(mp__shared *sh, int worker)
+/* An idle worker waits for the work count to move past what it saw. */
+typedef struct idle_wait {
+    mp__shared *sh;
+    uint32_t seen;
+} idle_wait;
+
+static bool work_published(void *arg)
 {
-    mp_task task = { .worker = worker };
+    idle_wait *w = arg;
+    return mp__evc_read(&w->sh->work) != w->seen;
+}
+
+void mp__sched_worker_main(mp__shared *sh, int id)
+{
+    worker w = { sh, &sh->wslots[id], sh->workers, sh->supervised, sh->maxtasks, { .worker = id } };
     serving = sh;
-    mp__wslot *ws = &sh->wslots[worker];
+    mp__wslot *ws = w.ws;
     bool unflushed = sh->supervised;   /* the initializer may have printed */
     if (MP__WS_STATE(atomic_load(&ws->acct)) == MP__WS_HOLDING) {
         /* A replacement: run what the worker before it left unfinished. */
         mp__job *job = &sh->jobs[atomic_load(&ws->job)];
-        run_job(sh, job, &task, atomic_load(&ws->gen), (size_t)(atomic_load(&ws->pos) / 2),
-                (size_t)atomic_load(&ws->end));
+        run_job(&w, job, atomic_load(&ws->gen), (size_t)(atomic_load(&ws->pos) / 2), (size_t)atomic_load(&ws->end));
     }
     for (;;) {
-        uint32_t seen = atomic_load(&sh->work_seq);
+        idle_wait idle = { sh, mp__evc_read(&sh->work) };
         if (atomic_load(&sh->shutdown))
             return;
         mp__job *job = find_job(sh);
         if (job) {
             /* Publishing a one-task job wakes nobody when a worker spins;
              * if more work waits than this worker takes, pass the wake on. */
-            if (atomic_load(&sh->sleepers) && other_work_pending(sh, job))
-                mp__futex_wake(&sh->work_seq, 1, sh->futex_shared);
-            run_job(sh, job, &task, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
+            if (mp__evc_has_waiters(&sh->work) && other_work_pending(sh, job))
+                mp__evc_wake(&sh->work, 1, sh->futex_shared);
+            run_job(&w, job, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             unflushed = sh->supervised;
             continue;
         }
@@ -476,106 +638,52 @@ void mp__worker_main(mp__shared *sh, int worker)
          * microsecond), then sleep until the next publish.  Only a few
          * workers spin at once: more spinners than spare cores would take
          * the CPU from the threads doing the work. */
-        if (atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners) {
-            bool woke = false;
-            double deadline = 0;
-            for (unsigned spin = 1; !woke; spin++) {
-                if (atomic_load_explicit(&sh->work_seq, memory_order_relaxed) != seen)
-                    woke = true;
-                else
-                    mp__spin_step(spin);
-                if (spin % SPIN_CHECK_EVERY == 0) {
-                    double now = mp__now();
-                    if (!deadline)
-                        deadline = now + SPIN_SECONDS;
-                    else if (now > deadline)
-                        break;
-                }
-            }
-            atomic_fetch_sub(&sh->spinners, 1);
-            if (woke)
-                continue;
-        } else {
-            atomic_fetch_sub(&sh->spinners, 1);
-        }
+        bool may_spin = atomic_fetch_add(&sh->spinners, 1) < sh->max_spinners;
+        bool woke = mp__await(&sh->work, sh->futex_shared, work_published, &idle, may_spin ? SPIN_SECONDS : 0, 0);
+        atomic_fetch_sub(&sh->spinners, 1);
+        if (woke)
+            continue;
         if (unflushed) {
             fflush(NULL);          /* every stream a task wrote to, before we sleep */
             unflushed = false;
         }
-        atomic_fetch_add(&sh->sleepers, 1);
-        if (!atomic_load(&sh->shutdown))
-            mp__futex_wait(&sh->work_seq, seen, sh->futex_shared, -1);
-        atomic_fetch_sub(&sh->sleepers, 1);
+        mp__await(&sh->work, sh->futex_shared, work_published, &idle, 0, -1);
     }
 }
 
-void mp__shutdown_workers(mp__shared *sh)
+void mp__sched_shutdown(mp__shared *sh)
 {
     atomic_store(&sh->shutdown, 1);
-    atomic_fetch_add(&sh->work_seq, 1);
-    mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
+    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
 }
 
-/* ---- caller side ----------------------------------------------------------- */
+/* ---- submitting and stopping jobs ------------------------------------------ */
 
-/* Sleeps until some job finishes or a slot is released (or `timeout`).
- * Called with pool->lock held; returns with it held. */
-void mp__wait_completion_locked(mp_pool *pool, uint32_t seen, double timeout)
+void mp__sched_notify_completion(mp__shared *sh)
 {
-    mp__shared *sh = pool->sh;
-    atomic_fetch_add(&sh->completion_waiters, 1);
-    pthread_mutex_unlock(&pool->lock);
-    mp__futex_wait(&sh->completions, seen, sh->futex_shared, timeout);
-    pthread_mutex_lock(&pool->lock);
-    atomic_fetch_sub(&sh->completion_waiters, 1);
+    mp__evc_signal(&sh->completions, INT_MAX, sh->futex_shared);
 }
 
-void mp__notify_completion(mp__shared *sh)
+mp__job *mp__sched_reserve(mp__shared *sh, uint64_t seq)
 {
-    atomic_fetch_add(&sh->completions, 1);
-    if (atomic_load(&sh->completion_waiters))
-        mp__futex_wake(&sh->completions, INT_MAX, sh->futex_shared);
-}
-
-int mp__job_acquire(mp_pool *pool, mp__job **out)
-{
-    mp__shared *sh = pool->sh;
-    pthread_mutex_lock(&pool->lock);
-    for (;;) {
-        if (pool->closing || atomic_load(&pool->terminating)) {
-            pthread_mutex_unlock(&pool->lock);
-            return mp__error(MP_ECLOSED, "pool is closed or shutting down");
-        }
-        if (pool->broken) {
-            int code = pool->broken;
-            pthread_mutex_unlock(&pool->lock);
-            return mp__error(code, "%s", pool->broken_msg);
-        }
-        for (int i = 0; i < MP__JOB_SLOTS; i++) {
-            mp__job *job = &sh->jobs[i];
-            if (atomic_load(&job->state) == MP__JOB_FREE) {
-                atomic_store(&job->state, MP__JOB_ACTIVE);  /* reserved */
-                atomic_store(&job->cancelled, 0);
-                atomic_store(&job->timeout_ns, 0);
-                job->cancel_seen = atomic_load(&pool->cancels);
-                atomic_store_explicit(&job->seq, pool->next_seq++, memory_order_relaxed);
-                pool->callers++;
-                pthread_mutex_unlock(&pool->lock);
-                *out = job;
-                return 0;
-            }
-        }
-        /* Every slot is busy.  Finished async results and futures hold
-         * slots until harvested: harvest them, else wait for a finish. */
-        uint32_t seen = atomic_load(&sh->completions);
-        if (mp__harvest_all_locked(pool) == 0)
-            mp__wait_completion_locked(pool, seen, MP__WATCH_INTERVAL);
+    for (int i = 0; i < MP__JOB_SLOTS; i++) {
+        mp__job *job = &sh->jobs[i];
+        if (atomic_load(&job->state) != MP__JOB_FREE)
+            continue;
+        MP__ASSERT(job->owner == NULL && job->nowned == 0);
+        atomic_store(&job->state, MP__JOB_ACTIVE);
+        atomic_store(&job->cancelled, 0);
+        atomic_store(&job->timeout_ns, 0);
+        atomic_store_explicit(&job->seq, seq, memory_order_relaxed);
+        return job;
     }
+    return NULL;
 }
 
 /* A slot starts a new job: a new generation and cleared counters. */
 static void new_generation(mp__job *job)
 {
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_ACTIVE);   /* reserved, not yet published */
     job->gen = (job->gen + 1) & MP__GEN_MASK;
     atomic_store(&job->failures, NULL);
     atomic_store(&job->nfailed, 0);
@@ -583,9 +691,8 @@ static void new_generation(mp__job *job)
     atomic_store(&job->done, 0);
 }
 
-void mp__job_publish(mp_pool *pool, mp__job *job)
+void mp__sched_publish(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
     new_generation(job);
     if (atomic_load(&job->count) == 0) {
         atomic_store(&job->state, MP__JOB_DONE);
@@ -594,39 +701,42 @@ void mp__job_publish(mp_pool *pool, mp__job *job)
     /* Fields first, then the claim word (release), then visibility. */
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
-    atomic_fetch_add(&sh->work_seq, 1);
+    mp__evc_add(&sh->work, 1);
     /* A spinning worker picks up a single task by itself; anything larger
-     * wants every worker. */
-    uint32_t sleeping = atomic_load(&sh->sleepers);
-    if (sleeping && (atomic_load(&job->count) > 1 || atomic_load(&sh->spinners) == 0))
-        mp__futex_wake(&sh->work_seq, atomic_load(&job->count) > 1 ? INT_MAX : 1, sh->futex_shared);
+     * wants every worker.  (Spinners are counted after the count moved: one
+     * that stops spinning now sleeps past the new count at once.) */
+    bool many = atomic_load(&job->count) > 1;
+    if (many || atomic_load(&sh->spinners) == 0)
+        mp__evc_wake(&sh->work, many ? INT_MAX : 1, sh->futex_shared);
 }
 
-void mp__job_publish_stream(mp_pool *pool, mp__job *job)
+void mp__sched_publish_stream(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
     new_generation(job);
     atomic_store(&job->count, 0);
     atomic_store(&job->claim, (uint64_t)job->gen << MP__CLAIM_SHIFT);
     atomic_fetch_or(&sh->active, UINT64_C(1) << (job - sh->jobs));
 }
 
-/* What a finished job's caller is told: 0, or MP_ECANCELED if the call was
- * cancelled (its failure records are dropped: nothing is reported from a
- * cancelled call but the cancellation). */
-static int finished(mp_pool *pool, mp__job *job)
+void mp__sched_feed(mp__shared *sh, mp__job *job, size_t count)
 {
-    if (!atomic_load(&job->cancelled))
-        return 0;
-    if (atomic_load(&pool->terminating))
-        return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
-    mp__failure_rec *f = atomic_exchange(&job->failures, NULL);
-    while (f) {
-        mp__failure_rec *next = f->next;
-        mp_shm_free(f);
-        f = next;
-    }
-    return mp__error(MP_ECANCELED, "the call was cancelled (mp_pool_cancel)");
+    atomic_store(&job->count, count);
+    mp__evc_signal(&sh->work, INT_MAX, sh->futex_shared);
+}
+
+void mp__sched_free(mp__shared *sh, mp__job *job)
+{
+    MP__ASSERT(atomic_load(&job->state) == MP__JOB_DONE);
+    atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
+    job->owner = NULL;
+    atomic_store(&job->state, MP__JOB_FREE);
+}
+
+void mp__job_free_staged(mp__job *job)
+{
+    for (int i = 0; i < job->nowned; i++)
+        mp_shm_free(job->owned[i]);
+    job->nowned = 0;
 }
 
 void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
@@ -640,86 +750,8 @@ void mp__job_credit(mp__shared *sh, mp__job *job, uint64_t n)
     /* n == 0: complete a job whose last flush happened but whose worker
      * died before marking it done (only the supervisor asks this, when no
      * live worker is in the job, so no one else can complete it now). */
-    if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_DONE && atomic_load(&job->done) == count)
+    if (atomic_load(&job->state) != MP__JOB_DONE && atomic_load(&job->done) == count)
         complete(sh, job);
-}
-
-void mp__job_cancel(mp_pool *pool, mp__job *job)
-{
-    atomic_store(&job->cancelled, 1);
-    /* Every unclaimed task is counted as finished; tasks already claimed
-     * are skipped by their workers, who count them the same way. */
-    mp__job_cancel_unclaimed(pool->sh, job);
-    if (pool->backend == MP_BACKEND_PROCESS)
-        mp__supervisor_kick(pool);   /* stop the tasks that are running */
-}
-
-int mp__job_wait(mp_pool *pool, mp__job *job)
-{
-    mp__shared *sh = pool->sh;
-    double start = mp__now();
-    for (unsigned spin = 1; atomic_load(&job->state) != MP__JOB_DONE; spin++) {
-        mp__spin_step(spin);
-        if (spin % SPIN_CHECK_EVERY == 0 && mp__now() - start > SPIN_SECONDS)
-            break;
-    }
-    double next_check = mp__now() + MP__WATCH_INTERVAL;
-    for (;;) {
-        uint32_t st = atomic_load(&job->state);
-        if (st == MP__JOB_DONE)
-            return finished(pool, job);
-        if (!(st & MP__JOB_WAITER) &&
-            !atomic_compare_exchange_strong(&job->state, &st, st | MP__JOB_WAITER))
-            continue;
-        mp__futex_wait(&job->state, st | MP__JOB_WAITER, sh->futex_shared, MP__WATCH_INTERVAL);
-        if (atomic_load(&job->state) == MP__JOB_DONE)
-            return finished(pool, job);
-        if (atomic_load(&pool->cancels) != job->cancel_seen && !atomic_load(&job->cancelled)) {
-            mp__job_cancel(pool, job);
-            continue;
-        }
-        if (atomic_load(&pool->terminating))
-            return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
-        double now = mp__now();
-        if (now >= next_check) {
-            next_check = now + MP__WATCH_INTERVAL;
-            int r = pool->ops->check(pool);
-            if (r)
-                return r;
-        }
-    }
-}
-
-void mp__job_free_staged(mp__job *job)
-{
-    for (int i = 0; i < job->nowned; i++)
-        mp_shm_free(job->owned[i]);
-    job->nowned = 0;
-}
-
-void mp__job_release(mp_pool *pool, mp__job *job, bool locked)
-{
-    mp__shared *sh = pool->sh;
-    bool done = atomic_load(&job->state) == MP__JOB_DONE;
-    /* After terminate no worker runs (processes were killed; thread pools
-     * stage nothing), so the staged blocks can go. */
-    if (done || atomic_load(&pool->terminating))
-        mp__job_free_staged(job);
-    mp__call_end_bar(job, MP_ECLOSED, false);   /* a call that ended without its caller's finish */
-    if (!locked)
-        pthread_mutex_lock(&pool->lock);
-    if (done) {
-        atomic_fetch_and(&sh->active, ~(UINT64_C(1) << (job - sh->jobs)));
-        job->owner = NULL;
-        atomic_store(&job->state, MP__JOB_FREE);
-    }
-    /* A job that never finished (a worker died) keeps its slot: workers
-     * may still be writing into it.  The pool is broken anyway. */
-    pool->callers--;
-    pthread_cond_broadcast(&pool->changed);
-    if (!locked)
-        pthread_mutex_unlock(&pool->lock);
-    mp__notify_completion(sh);
 }
 
 size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
@@ -733,7 +765,7 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
     if (taken)
         atomic_fetch_add(&job->ncancelled, taken);
     if (taken && job->ring) {
-        atomic_fetch_add(&job->progress, (uint32_t)taken);
+        mp__evc_add(&job->progress, (uint32_t)taken);
     } else if (taken) {
         uint64_t d = atomic_fetch_add(&job->done, taken) + taken;
         if (d == count)
@@ -742,25 +774,29 @@ size_t mp__job_cancel_unclaimed(mp__shared *sh, mp__job *job)
     return taken;
 }
 
-void mp__job_fed(mp_pool *pool, mp__job *job, size_t count)
+void mp__job_cancel(mp__shared *sh, mp__job *job)
 {
-    mp__shared *sh = pool->sh;
-    atomic_store(&job->count, count);
-    atomic_fetch_add(&sh->work_seq, 1);
-    if (atomic_load(&sh->sleepers))
-        mp__futex_wake(&sh->work_seq, INT_MAX, sh->futex_shared);
-}
-void mp__futex_wake_job(mp_pool *pool, mp__job *job)
-{
-    mp__futex_wake(&job->state, INT_MAX, pool->sh->futex_shared);
+    atomic_store(&job->cancelled, 1);
+    /* Every unclaimed task is counted as finished; tasks already claimed
+     * are skipped by their workers, who count them the same way. */
+    mp__job_cancel_unclaimed(sh, job);
 }
 
-void mp__cancel_all_jobs(mp__shared *sh)
+void mp__job_nudge(mp__shared *sh, mp__job *job)
 {
-    uint64_t mask = atomic_load(&sh->active);
-    while (mask) {
-        mp__job *job = &sh->jobs[__builtin_ctzll(mask)];
-        mask &= mask - 1;
+    mp__evc_notify(&job->finished, INT_MAX, sh->futex_shared);
+}
+
+void mp__sched_nudge_all(mp__shared *sh)
+{
+    for (int i = 0; i < MP__JOB_SLOTS; i++)
+        mp__job_nudge(sh, &sh->jobs[i]);
+}
+
+void mp__sched_cancel_all(mp__shared *sh)
+{
+    mp__job *job;
+    MP__FOR_EACH_ACTIVE(sh, job) {
         atomic_store(&job->cancelled, 1);
         if (!job->ring)
             mp__job_cancel_unclaimed(sh, job);

@@ -208,7 +208,9 @@ int mp_value_add_i64(mp_value *v, int64_t delta, int64_t *result)
     int64_t *p = i64_of(v, "mp_value_add_i64", &r);
     if (!p)
         return r;
-    int64_t now = __atomic_add_fetch(p, delta, __ATOMIC_SEQ_CST);
+    /* The atomic add wraps around; so does the sum we report. */
+    int64_t old = atomic_fetch_add(MP__ATOMIC(p), delta);
+    int64_t now = (int64_t)((uint64_t)old + (uint64_t)delta);
     if (result)
         *result = now;
     return 0;
@@ -222,7 +224,7 @@ int mp_value_get_i64(mp_value *v, int64_t *out)
         return r;
     if (!out)
         return mp__error(MP_EINVAL, "mp_value_get_i64: out is NULL");
-    *out = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    *out = atomic_load(MP__ATOMIC(p));
     return 0;
 }
 
@@ -232,7 +234,7 @@ int mp_value_set_i64(mp_value *v, int64_t x)
     int64_t *p = i64_of(v, "mp_value_set_i64", &r);
     if (!p)
         return r;
-    __atomic_store_n(p, x, __ATOMIC_SEQ_CST);
+    atomic_store(MP__ATOMIC(p), x);
     return 0;
 }
 
@@ -244,7 +246,7 @@ int mp_value_get_f64(mp_value *v, double *out)
         return r;
     if (!out)
         return mp__error(MP_EINVAL, "mp_value_get_f64: out is NULL");
-    int64_t bits = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+    int64_t bits = atomic_load(MP__ATOMIC(p));
     memcpy(out, &bits, sizeof *out);
     return 0;
 }
@@ -257,6 +259,6 @@ int mp_value_set_f64(mp_value *v, double x)
         return r;
     int64_t bits;
     memcpy(&bits, &x, sizeof bits);
-    __atomic_store_n(p, bits, __ATOMIC_SEQ_CST);
+    atomic_store(MP__ATOMIC(p), bits);
     return 0;
 }

@@ -5,7 +5,7 @@
  * It talks to the fork server (forkserver.c) over a socket: "spawn worker
  * 3", "send signal 15 to worker 3"; the fork server answers "worker 3 is pid
  * 4711" and "worker 3 (pid 4711) died with status S".  A death is settled
- * from the dead worker's slot (supervise.h):
+ * from the dead worker's slot (sched.h):
  *   - the tasks it finished but had not counted are added to the job's done;
  *   - the task it was running fails with the cause ("worker 4711 killed by
  *     SIGSEGV while running task 17"), or runs again if retries allow, or
@@ -21,8 +21,7 @@
  * poll() on the fork server's socket and an eventfd that callers use to
  * wake it; it ticks only while something has a deadline.
  */
-#include "pool.h"
-#include "futex.h"
+#include "supervise.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -68,7 +67,7 @@ typedef struct retry_rec {
 } retry_rec;
 
 typedef struct supervisor {
-    mp_pool *pool;
+    mp__crew *crew;
     pthread_t thread;
     int fs_fd;
     pid_t fs_pid;
@@ -124,18 +123,15 @@ static void describe_status(char *buf, size_t len, int status)
 }
 
 /* Marks the pool broken (the first reason stays) and wakes every caller.
- * Called with pool->lock held. */
+ * Called with the pool lock held. */
 static MP_PRINTF(2, 3) void set_broken(supervisor *s, const char *fmt, ...)
 {
-    mp_pool *pool = s->pool;
-    if (!pool->broken) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(pool->broken_msg, sizeof pool->broken_msg, fmt, ap);
-        va_end(ap);
-        pool->broken = MP_EBROKEN;
-    }
-    mp__wake_all_callers(pool);
+    char msg[sizeof s->crew->broken_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    mp__crew_break_locked(s->crew, MP_EBROKEN, "%s", msg);
 }
 
 /* The job a slot names, if it is still that generation and running. */
@@ -150,7 +146,7 @@ static mp__job *live_job(mp__shared *sh, uint32_t index, uint32_t gen)
         return NULL;
     if ((uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT) != gen)
         return NULL;
-    if ((atomic_load(&job->state) & ~(uint32_t)MP__JOB_WAITER) != MP__JOB_ACTIVE)
+    if (atomic_load(&job->state) != MP__JOB_ACTIVE)
         return NULL;
     return job;
 }
@@ -160,7 +156,7 @@ static mp__job *live_job(mp__shared *sh, uint32_t index, uint32_t gen)
  * as the table is scanned. */
 static int attempts(supervisor *s, uint32_t job, uint32_t gen, uint64_t index, bool bump)
 {
-    mp__shared *sh = s->pool->sh;
+    mp__shared *sh = s->crew->sh;
     for (size_t i = 0; i < s->nretry;) {
         retry_rec *r = &s->retry[i];
         if (!live_job(sh, r->job, r->gen)) {
@@ -198,7 +194,7 @@ static void account(mp__shared *sh, mp__job *job, uint64_t begin, uint64_t end)
     }
     for (uint64_t i = begin; i < end; i++)
         if (atomic_load(&job->slot_done[i % job->ring]) < i + 1)
-            mp__report_stream(sh, job, i, i + 1);
+            mp__job_report_stream(sh, job, i, i + 1);
 }
 
 static void reset_slot(mp__wslot *ws)
@@ -223,7 +219,7 @@ static void hand_over(mp__wslot *ws, uint32_t job, uint32_t gen, uint64_t begin,
 
 static void spawn(supervisor *s, int id)
 {
-    if (atomic_load(&s->stop) || s->pool->broken || s->fs_gone)
+    if (atomic_load(&s->stop) || s->crew->broken || s->fs_gone)
         return;
     s->w[id].spawning = true;
     request(s, MP__FS_SPAWN, id, 0, 0);
@@ -233,7 +229,7 @@ static void spawn(supervisor *s, int id)
  * decides the fate of the task it was running, hands the rest over. */
 static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job *job, uint64_t unflushed)
 {
-    mp__shared *sh = s->pool->sh;
+    mp__shared *sh = s->crew->sh;
     mp__wslot *ws = &sh->wslots[id];
     sup_worker *sw = &s->w[id];
     uint32_t jix = atomic_load(&ws->job), gen = atomic_load(&ws->gen);
@@ -256,7 +252,7 @@ static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job
             next++;
         } else {
             int tried = attempts(s, jix, gen, i, false);
-            if (tried < s->pool->retries) {
+            if (tried < s->crew->retries) {
                 attempts(s, jix, gen, i, true);
             } else {
                 describe_status(why, sizeof why, status);
@@ -284,8 +280,8 @@ static void settle_holding(supervisor *s, int id, pid_t pid, int status, mp__job
 
 static void handle_death(supervisor *s, int id, pid_t pid, int status)
 {
-    mp_pool *pool = s->pool;
-    mp__shared *sh = pool->sh;
+    mp__crew *crew = s->crew;
+    mp__shared *sh = crew->sh;
     mp__wslot *ws = &sh->wslots[id];
     sup_worker *sw = &s->w[id];
     if (sw->pid == pid) {
@@ -383,9 +379,9 @@ static void handle_death(supervisor *s, int id, pid_t pid, int status)
  * count (a flush that did not happen).  The missing number says which. */
 static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
 {
-    mp__shared *sh = s->pool->sh;
+    mp__shared *sh = s->crew->sh;
     int ids[16], n = 0;
-    for (int i = 0; i < s->pool->workers && n < 16; i++)
+    for (int i = 0; i < s->crew->workers && n < 16; i++)
         if (s->w[i].unsure && s->w[i].job == jix && s->w[i].gen == gen)
             ids[n++] = i;
     mp__job *job = live_job(sh, jix, gen);
@@ -393,7 +389,7 @@ static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
     int pick = -1;
     if (job) {
         uint64_t c1 = atomic_load(&job->claim);
-        for (int i = 0; i < s->pool->workers; i++) {
+        for (int i = 0; i < s->crew->workers; i++) {
             if (s->w[i].unsure)
                 continue;
             mp__wslot *ws = &sh->wslots[i];
@@ -449,7 +445,7 @@ static void settle_unsure_job(supervisor *s, uint32_t jix, uint32_t gen)
 
 static void settle_unsure(supervisor *s)
 {
-    for (int i = 0; i < s->pool->workers && s->nunsure; i++)
+    for (int i = 0; i < s->crew->workers && s->nunsure; i++)
         if (s->w[i].unsure)
             settle_unsure_job(s, s->w[i].job, s->w[i].gen);
 }
@@ -457,9 +453,9 @@ static void settle_unsure(supervisor *s)
 /* Deadlines and cancelled calls: signal the workers that must stop. */
 static void watch(supervisor *s, double now)
 {
-    mp__shared *sh = s->pool->sh;
+    mp__shared *sh = s->crew->sh;
     uint64_t now_ns = (uint64_t)(now * 1e9);
-    for (int i = 0; i < s->pool->workers; i++) {
+    for (int i = 0; i < s->crew->workers; i++) {
         sup_worker *sw = &s->w[i];
         if (!sw->pid)
             continue;
@@ -499,7 +495,7 @@ static void watch(supervisor *s, double now)
 
 static void on_message(supervisor *s, const mp__fs_msg *m)
 {
-    if (m->worker < 0 || m->worker >= s->pool->workers)
+    if (m->worker < 0 || m->worker >= s->crew->workers)
         return;
     sup_worker *sw = &s->w[m->worker];
     switch (m->type) {
@@ -513,9 +509,9 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
         /* Under the pool lock: a caller takes it before it reuses a job
          * slot, so what we read of the job happens before that.  (The real
          * order goes through the workers, which no race detector sees.) */
-        pthread_mutex_lock(&s->pool->lock);
+        mp__crew_lock(s->crew);
         handle_death(s, m->worker, m->pid, m->arg);
-        pthread_mutex_unlock(&s->pool->lock);
+        mp__crew_unlock(s->crew);
         break;
     case MP__FS_FAILED:
         sw->spawning = false;
@@ -527,9 +523,9 @@ static void on_message(supervisor *s, const mp__fs_msg *m)
             }
             pthread_mutex_unlock(&s->lock);
         } else if (!atomic_load(&s->stop)) {
-            pthread_mutex_lock(&s->pool->lock);
+            mp__crew_lock(s->crew);
             set_broken(s, "pool is broken: cannot fork a replacement worker: %s", strerror(m->arg));
-            pthread_mutex_unlock(&s->pool->lock);
+            mp__crew_unlock(s->crew);
         }
         break;
     }
@@ -551,9 +547,9 @@ static void read_messages(supervisor *s)
         while (waitpid(s->fs_pid, NULL, 0) < 0 && errno == EINTR)
             ;
         if (!atomic_load(&s->stop)) {
-            pthread_mutex_lock(&s->pool->lock);
+            mp__crew_lock(s->crew);
             set_broken(s, "pool is broken: its fork server (pid %d) died", (int)s->fs_pid);
-            pthread_mutex_unlock(&s->pool->lock);
+            mp__crew_unlock(s->crew);
             pthread_mutex_lock(&s->lock);
             if (!s->start_error) {
                 s->start_error = MP_EBROKEN;
@@ -568,7 +564,7 @@ static void read_messages(supervisor *s)
 
 static bool any_spawning(supervisor *s)
 {
-    for (int i = 0; i < s->pool->workers; i++)
+    for (int i = 0; i < s->crew->workers; i++)
         if (s->w[i].spawning)
             return true;
     return false;
@@ -590,7 +586,7 @@ static bool quit_due(supervisor *s, int stop, double now, double close_deadline)
 static void *supervisor_main(void *arg)
 {
     supervisor *s = arg;
-    mp_pool *pool = s->pool;
+    mp__crew *crew = s->crew;
     double close_deadline = 0;
     for (;;) {
         int stop = atomic_load(&s->stop);
@@ -608,13 +604,13 @@ static void *supervisor_main(void *arg)
         if (!stop) {
             watch(s, now);
             if (s->nunsure) {
-                pthread_mutex_lock(&pool->lock);
+                mp__crew_lock(crew);
                 settle_unsure(s);
-                pthread_mutex_unlock(&pool->lock);
+                mp__crew_unlock(crew);
             }
-            if (atomic_load(&pool->timeouts_used))
+            if (atomic_load(&crew->timeouts_used))
                 tick = DEADLINE_TICK;
-            for (int i = 0; i < pool->workers; i++)
+            for (int i = 0; i < crew->workers; i++)
                 if (s->w[i].kill_reason && s->w[i].pid)
                     tick = DEADLINE_TICK;
             if (s->nunsure)
@@ -638,13 +634,13 @@ static void *supervisor_main(void *arg)
 
 /* ---- start and stop ---------------------------------------------------------- */
 
-static void worker_main(mp_pool *pool, int id)
+static void worker_main(mp__crew *crew, int id)
 {
-    if (mp__worker_init(pool, id) != 0) {
+    if (mp__crew_worker_init(crew, id) != 0) {
         fflush(NULL);
         _exit(MP__EXIT_INIT_FAILED);
     }
-    mp__worker_main(pool->sh, id);
+    mp__sched_worker_main(crew->sh, id);
     fflush(NULL);          /* the tasks' own buffered output */
     _exit(0);              /* no atexit handlers: they belong to the program */
 }
@@ -655,7 +651,7 @@ static void worker_main(mp_pool *pool, int id)
 static void *supervisor_boot(void *arg)
 {
     supervisor *s = arg;
-    int r = mp__forkserver_start(s->pool, worker_main, &s->fs_pid, &s->fs_fd);
+    int r = mp__forkserver_start(s->crew, worker_main, &s->fs_pid, &s->fs_fd);
     pthread_mutex_lock(&s->lock);
     if (r) {
         s->start_error = r;
@@ -667,14 +663,14 @@ static void *supervisor_boot(void *arg)
     pthread_mutex_unlock(&s->lock);
     if (r)
         return NULL;
-    for (int i = 0; i < s->pool->workers; i++)
+    for (int i = 0; i < s->crew->workers; i++)
         spawn(s, i);
     return supervisor_main(s);
 }
 
-static int startup_failed(mp_pool *pool)
+static int startup_failed(mp__crew *crew)
 {
-    supervisor *s = pool->backend_data;
+    supervisor *s = crew->backend_data;
     pthread_mutex_lock(&s->lock);
     int r = s->start_error;
     if (r)
@@ -701,16 +697,16 @@ static void destroy(supervisor *s)
     release(s);
 }
 
-int mp__supervisor_start(mp_pool *pool)
+int mp__supervisor_start(mp__crew *crew)
 {
     supervisor *s = calloc(1, sizeof *s);
-    sup_worker *w = calloc((size_t)pool->workers, sizeof *w);
+    sup_worker *w = calloc((size_t)crew->workers, sizeof *w);
     if (!s || !w) {
         free(s);
         free(w);
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     }
-    s->pool = pool;
+    s->crew = crew;
     s->w = w;
     s->fs_fd = -1;
     s->starting = true;
@@ -723,7 +719,7 @@ int mp__supervisor_start(mp_pool *pool)
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
-    pool->backend_data = s;
+    crew->backend_data = s;
 
     /* The supervisor takes no signal meant for the program. */
     sigset_t all, old;
@@ -732,7 +728,7 @@ int mp__supervisor_start(mp_pool *pool)
     int r = pthread_create(&s->thread, NULL, supervisor_boot, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
-        pool->backend_data = NULL;
+        crew->backend_data = NULL;
         destroy(s);
         return mp__error(-r, "mp_pool_open: cannot start the supervisor thread");
     }
@@ -741,45 +737,45 @@ int mp__supervisor_start(mp_pool *pool)
         pthread_cond_wait(&s->cond, &s->lock);
     pthread_mutex_unlock(&s->lock);
 
-    r = mp__workers_wait_ready(pool, startup_failed);
+    r = mp__crew_wait_ready(crew, startup_failed);
     if (r) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mp_last_error());
-        mp__supervisor_stop(pool, true);
+        mp__supervisor_stop(crew, true);
         return mp__error(r, "%s", msg);
     }
     atomic_store(&s->starting, false);
     return 0;
 }
 
-void mp__supervisor_kick(mp_pool *pool)
+void mp__supervisor_kick(mp__crew *crew)
 {
-    supervisor *s = pool->backend_data;
+    supervisor *s = crew->backend_data;
     uint64_t one = 1;
     if (s && write(s->kick_fd, &one, sizeof one) < 0) {
         /* The counter is full: the supervisor has wake-ups pending anyway. */
     }
 }
 
-void mp__supervisor_forget(mp_pool *pool)
+void mp__supervisor_forget(mp__crew *crew)
 {
-    supervisor *s = pool->backend_data;
+    supervisor *s = crew->backend_data;
     if (!s)
         return;
     /* The lock and condition variable are not destroyed: a thread of the
      * owner may have held them at the fork, and they are only memory. */
     release(s);
-    pool->backend_data = NULL;
+    crew->backend_data = NULL;
 }
 
-void mp__supervisor_stop(mp_pool *pool, bool now)
+void mp__supervisor_stop(mp__crew *crew, bool now)
 {
-    supervisor *s = pool->backend_data;
+    supervisor *s = crew->backend_data;
     if (!s)
         return;
     atomic_store(&s->stop, now ? 2 : 1);
-    mp__supervisor_kick(pool);
+    mp__supervisor_kick(crew);
     pthread_join(s->thread, NULL);
-    pool->backend_data = NULL;
+    crew->backend_data = NULL;
     destroy(s);
 }

@@ -64,8 +64,8 @@ static void break_locked(mp_barrier *b, uint32_t gen)
     MP__STORE_RELAXED(&b->broken, 1);
     b->broken_gen = gen;
     b->arrived = 0;
-    __atomic_store_n(&b->gen, gen + 1, __ATOMIC_SEQ_CST);
-    mp__futex_wake(mp__futex_word(&b->gen), INT_MAX, true);
+    atomic_store(MP__ATOMIC(&b->gen), gen + 1);
+    mp__futex_wake(MP__ATOMIC(&b->gen), INT_MAX, true);
 }
 
 static void lock_internal(mp_barrier *b)
@@ -89,9 +89,9 @@ int mp_barrier_wait(mp_barrier *b, double timeout, unsigned *index)
     unsigned arrival = b->arrived++;
     if (b->arrived == b->parties) {
         b->arrived = 0;
-        __atomic_store_n(&b->gen, gen + 1, __ATOMIC_SEQ_CST);
+        atomic_store(MP__ATOMIC(&b->gen), gen + 1);
         mp__unlock_word(&b->lock);
-        mp__futex_wake(mp__futex_word(&b->gen), INT_MAX, true);
+        mp__futex_wake(MP__ATOMIC(&b->gen), INT_MAX, true);
         if (index)
             *index = arrival;
         return 0;

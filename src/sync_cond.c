@@ -136,7 +136,7 @@ static int notify(mp_cond *c, int n, const char *who)
         return r;
     if ((MP__LOAD_RELAXED(&c->lock.word) & MP__LOCK_TID) != mp__tid())
         return mp__error(MP_EINVAL, "%s: the calling thread does not hold the condition's lock", who);
-    mp__evc_notify((mp__evc *)&c->seq, n);
+    mp__evc_notify((mp__evc *)&c->seq, n, true);
     return 0;
 }
 

@@ -52,9 +52,9 @@ int mp_event_set(mp_event *e)
     int r = event_check(e, "mp_event_set");
     if (r < 0)
         return r;
-    __atomic_store_n(&e->flag, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&e->waiters, __ATOMIC_SEQ_CST) != 0)
-        mp__futex_wake(mp__futex_word(&e->flag), INT_MAX, true);
+    atomic_store(MP__ATOMIC(&e->flag), 1);
+    if (atomic_load(MP__ATOMIC(&e->waiters)) != 0)
+        mp__futex_wake(MP__ATOMIC(&e->flag), INT_MAX, true);
     return 0;
 }
 
@@ -63,7 +63,7 @@ int mp_event_clear(mp_event *e)
     int r = event_check(e, "mp_event_clear");
     if (r < 0)
         return r;
-    __atomic_store_n(&e->flag, 0, __ATOMIC_SEQ_CST);
+    atomic_store(MP__ATOMIC(&e->flag), 0);
     return 0;
 }
 
@@ -95,11 +95,11 @@ int mp_event_wait(mp_event *e, double timeout)
     for (;;) {
         if (timeout == 0)
             return mp__expired("mp_event_wait", timeout);
-        __atomic_fetch_add(&e->waiters, 1, __ATOMIC_SEQ_CST);
+        atomic_fetch_add(MP__ATOMIC(&e->waiters), 1);
         int w = 0;
-        if (__atomic_load_n(&e->flag, __ATOMIC_SEQ_CST) == 0)
+        if (atomic_load(MP__ATOMIC(&e->flag)) == 0)
             w = mp__sleep(&e->flag, 0, deadline, MP__SLICE_MAX);
-        __atomic_fetch_sub(&e->waiters, 1, __ATOMIC_SEQ_CST);
+        atomic_fetch_sub(MP__ATOMIC(&e->waiters), 1);
         if (MP__LOAD(&e->flag))
             return 0;
         if (w == MP_ETIMEDOUT)

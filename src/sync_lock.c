@@ -83,9 +83,9 @@ int mp__lock_word(uint32_t *word, double timeout, const char *who)
 
 void mp__unlock_word(uint32_t *word)
 {
-    uint32_t old = __atomic_exchange_n(word, 0, __ATOMIC_RELEASE);
+    uint32_t old = atomic_exchange_explicit(MP__ATOMIC(word), 0, memory_order_release);
     if (old & MP__LOCK_WAITERS)
-        mp__futex_wake(mp__futex_word(word), 1, true);
+        mp__futex_wake(MP__ATOMIC(word), 1, true);
 }
 
 static int holds(const uint32_t *word)

@@ -62,7 +62,7 @@ static int try_down(mp_sem *s)
 {
     uint32_t v = MP__LOAD_RELAXED(&s->value);
     while (v > 0)
-        if (__atomic_compare_exchange_n(&s->value, &v, v - 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        if (atomic_compare_exchange_strong_explicit(MP__ATOMIC(&s->value), &v, v - 1, memory_order_acquire, memory_order_relaxed))
             return 1;
     return 0;
 }
@@ -93,11 +93,11 @@ int mp_sem_acquire(mp_sem *s, double timeout)
         /* Register, then sleep only while the count is still zero: the
          * kernel compares the word atomically with going to sleep, and a
          * releaser that incremented it sees us registered and wakes us. */
-        __atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        atomic_fetch_add(MP__ATOMIC(&s->waiters), 1);
         int w = 0;
-        if (__atomic_load_n(&s->value, __ATOMIC_SEQ_CST) == 0)
+        if (atomic_load(MP__ATOMIC(&s->value)) == 0)
             w = mp__sleep(&s->value, 0, deadline, MP__SLICE_MAX);
-        __atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+        atomic_fetch_sub(MP__ATOMIC(&s->waiters), 1);
         if (w == MP_ETIMEDOUT) {
             if (try_down(s))
                 return 0;
@@ -117,11 +117,11 @@ int mp_sem_release(mp_sem *s)
             return mp__error(MP_EINVAL, "mp_sem_release: released more often than acquired (bound %u)", s->max);
         if (v >= INT32_MAX)
             return mp__error(MP_ERANGE, "mp_sem_release: count overflow");
-        if (__atomic_compare_exchange_n(&s->value, &v, v + 1, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        if (atomic_compare_exchange_strong_explicit(MP__ATOMIC(&s->value), &v, v + 1, memory_order_seq_cst, memory_order_relaxed))
             break;
     }
-    if (__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST) != 0)
-        mp__futex_wake(mp__futex_word(&s->value), 1, true);
+    if (atomic_load(MP__ATOMIC(&s->waiters)) != 0)
+        mp__futex_wake(MP__ATOMIC(&s->value), 1, true);
     return 0;
 }
 

@@ -1,5 +1,5 @@
 /* task.c - what a running task can ask about itself. */
-#include "pool.h"
+#include "sched.h"
 #include "shm.h"
 
 #include <stdio.h>

@@ -116,6 +116,28 @@ static void test_error_strings(void **state)
     assert_string_equal(mp_strerror(-9999), "unknown error");
 }
 
+/* The one list of codes generates both the enum and the descriptions: each
+ * code keeps its published value and describes itself with the list's text. */
+static void test_error_map(void **state)
+{
+    (void)state;
+    const struct { int code, value; const char *text; } map[] = {
+#define ROW(name, value, text) { MP_##name, value, text },
+        MP_ERRNO_MAP(ROW)
+#undef ROW
+    };
+    assert_int_equal(sizeof map / sizeof *map, 18);
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+        assert_int_equal(map[i].code, map[i].value);
+        assert_string_equal(mp_strerror(map[i].code), map[i].text);
+    }
+    /* The published values, which programs compiled against older headers use. */
+    assert_int_equal(MP_EINVAL, -22);
+    assert_int_equal(MP_ETIMEDOUT, -110);
+    assert_int_equal(MP_ETASK, -4001);
+    assert_int_equal(MP_EEOF, -4095);
+}
+
 /* ---- arena set-up, in a fresh process ---------------------------------------- */
 
 /* Every public entry that may be the first to need the arena. */
@@ -324,6 +346,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_many_blocks_coalesce_back),
         cmocka_unit_test(test_misuse_is_an_error),
         cmocka_unit_test(test_error_strings),
+        cmocka_unit_test(test_error_map),
         cmocka_unit_test(test_arena_failure_is_reported_by_every_entry),
         cmocka_unit_test(test_arena_reservation_failure_is_reported),
         cmocka_unit_test(test_shm_size_is_validated),
