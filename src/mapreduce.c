@@ -17,6 +17,7 @@
  * the dead one may have combined part of a task that is now run again.
  */
 #include "mr_input.h"
+#include "pool.h"
 #include "mr_table.h"
 #include "shm.h"
 
@@ -609,7 +610,7 @@ int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mr, const char *data,
      * there for the call when it is not (the memory rule). */
     const char *visible = data;
     void *copy = NULL;
-    if (size && mp_pool_backend(pool) == MP_BACKEND_PROCESS && !mp_shm_contains(data, size)) {
+    if (size && !mp__pool_shares_memory(pool) && !mp_shm_contains(data, size)) {
         if (mp__shm_alloc(size, false, &copy))
             return mp__error(MP_ENOMEM, "%s: no room in the shared arena for a copy of the %zu-byte buffer "
                              "(put it in mp_shm_alloc memory, or raise MPROC_SHM_SIZE)", who, size);

@@ -124,6 +124,11 @@ int mp__check_not_own_task(const mp__shared *sh, const char *who)
     return mp__error(MP_EINVAL, "%s: called from a task of the same pool, which would wait for itself", who);
 }
 
+bool mp__pool_shares_memory(const mp_pool *pool)
+{
+    return pool->crew.ops->memory == MP__MEMORY_SHARED;
+}
+
 int mp__check_caller(const mp_pool *pool, const char *who, bool blocking)
 {
     int r;

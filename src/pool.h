@@ -100,6 +100,9 @@ int mp__check_owner(pid_t owner, const char *who);
 int mp__check_not_own_task(const mp__shared *sh, const char *who);
 /* Both, for a call on `pool`; the own-task check only when `blocking`. */
 int mp__check_caller(const mp_pool *pool, const char *who, bool blocking);
+/* Whether the pool's workers see the caller's memory as it is (threads):
+ * layers above the pool (map-reduce) ask it instead of naming backends. */
+bool mp__pool_shares_memory(const mp_pool *pool);
 
 /* ---- the pool's side of a job (pool.c) ------------------------------------ */
 
