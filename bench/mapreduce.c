@@ -498,13 +498,21 @@ static double serial_kmeans(const point *pts, point *means)
     return bench_now() - t0;
 }
 
+/* A chunk of points: each goes to its nearest mean. */
 static int assign(mp_task *task, const void *in, mp_emitter *emit)
 {
     (void)task;
-    const point *p = in, *means = mp_emitter_context(emit);
-    uint32_t k = nearest(p, means);
-    cluster_sum s = { { p->v[0], p->v[1], p->v[2] }, 1 };
-    return mp_emit(emit, &k, sizeof k, &s);
+    const mp_mr_chunk *c = in;
+    const point *means = mp_emitter_context(emit);
+    for (size_t i = 0; i < c->size / sizeof(point); i++) {
+        point p;
+        memcpy(&p, c->data + i * sizeof p, sizeof p);
+        uint32_t k = nearest(&p, means);
+        cluster_sum s = { { p.v[0], p.v[1], p.v[2] }, 1 };
+        if (mp_emit(emit, &k, sizeof k, &s))
+            return MP_ENOMEM;
+    }
+    return 0;
 }
 
 static void add_cluster(void *acc, const void *v)
@@ -522,9 +530,10 @@ static double mr_kmeans_once(mp_pool *pool, const point *pts, point *means)
     for (int it = 0; it < ITERATIONS; it++) {
         mp_mapreduce spec = { .map = assign, .combine = add_cluster, .key_size = sizeof(uint32_t),
                               .value_size = sizeof(cluster_sum), .context = means,
-                              .context_size = MEANS * sizeof *means };
+                              .context_size = MEANS * sizeof *means, .chunk_bytes = 64 << 10 };
         mp_mr_result res;
-        if (mp_mapreduce_array(pool, &spec, pts, POINTS, sizeof *pts, &res)) {
+        if (mp_mapreduce_buffer(pool, &spec, (const char *)pts, POINTS * sizeof *pts, MP_MR_FIXED, sizeof *pts,
+                                &res)) {
             fprintf(stderr, "mr_kmeans: %s\n", mp_last_error());
             return -1;
         }

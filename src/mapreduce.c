@@ -229,10 +229,11 @@ static int run_map(mr_call *c, mp_task *task, const void *in)
     e.mine = my_slot(c, task);
     e.error = 0;
     e.head = e.count = 0;
-    atomic_store(&e.mine->busy, 1);
+    /* Relaxed: only a replacement process reads it, after this one died. */
+    atomic_store_explicit(&e.mine->busy, 1, memory_order_relaxed);
     int rc = c->map(task, in, &e);
     drain(&e);
-    atomic_store(&e.mine->busy, 0);
+    atomic_store_explicit(&e.mine->busy, 0, memory_order_relaxed);
     if (e.error)                     /* even if the map ignored mp_emit's answer */
         return mp_task_fail(task, e.error, "%s", e.message);
     return rc;

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define PROGRESS_STEPS 128       /* claims of a call with a progress bar */
+
 /* ---- options --------------------------------------------------------- */
 
 const char *mp_backend_name(mp_backend backend)
@@ -733,17 +735,18 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
      * on the shared counter) at the end of a claimed chunk, and guided
      * chunks start at a quarter of the call: a coarse `done` while running.
      * A progress bar wants it finer, so with one and automatic chunks the
-     * call is claimed in thousandths, each reported when it is done: a call
-     * of a few slow tasks moves its bar task by task, and a call of
-     * millions makes a thousand claims instead of a few dozen. */
+     * call is claimed in PROGRESS_STEPS steps, each reported when it is
+     * done: a call of a few slow tasks moves its bar task by task, and a
+     * call of millions makes a hundred-odd claims instead of a few dozen
+     * (a step is under 1% of the bar, and of the work left to balance). */
     bool progress = c->count && mp__progress_wanted(&call->progress);
-    size_t thousandth = c->count / 1000 ? c->count / 1000 : 1;
-    size_t chunk = call->chunksize || !progress ? call->chunksize : thousandth;
+    size_t step = c->count / PROGRESS_STEPS ? c->count / PROGRESS_STEPS : 1;
+    size_t chunk = call->chunksize || !progress ? call->chunksize : step;
     if (chunk > c->count) chunk = c->count;
     if (chunk > MP__MAX_CHUNK) chunk = MP__MAX_CHUNK;
     atomic_store(&job->count, c->count);
     atomic_store(&job->chunksize, chunk);
-    job->flush_every = progress && thousandth < 64 ? thousandth : 64;
+    job->flush_every = progress && step < 64 ? step : 64;
     job->rng_seed = call->seed;
     job->rng_stream = first_stream(pool, c, call);
     atomic_store(&job->timeout_ns, timeout_ns);

@@ -3,8 +3,8 @@
  *
  * Bars are counters.  A call's bar reads the `done` count its workers keep
  * anyway, so the hot path pays nothing; a bar of one's own (mp_bar_add) is
- * an atomic add.  One thread, started with the first bar and gone with the
- * last, reads every counter, smooths the rates, lays out the lines
+ * an atomic add.  One thread, started with the first bar and gone a second
+ * after the last, reads every counter, smooths the rates, lays out the lines
  * (progress_line.c) and writes them in one write(2): live bars stacked at
  * the bottom of the terminal, each finished bar's final line above them.
  * Drawing from that thread and nowhere else keeps a slow terminal away from
@@ -30,6 +30,7 @@
 
 #define FRAME_SECONDS 0.1        /* ten redraws a second at most */
 #define PLAIN_SECONDS 1.0        /* not a terminal: one line a second */
+#define LINGER_SECONDS 1.0       /* an idle thread waits this long for a new bar */
 #define LABEL_MAX 64
 #define LINE_MAX_BYTES 512
 
@@ -353,6 +354,21 @@ static bool anything_live(void)
     return false;
 }
 
+/* With no bar left, the thread waits a little for the next one before it
+ * exits: a program that runs call after call with a bar then starts one
+ * thread, not one per call.  True if a bar came.  R.lock held. */
+static bool linger(void)
+{
+    double until = mp__now() + LINGER_SECONDS;
+    struct timespec ts;
+    ts.tv_sec = (time_t)until;
+    ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+    while (!anything_live())
+        if (pthread_cond_timedwait(&R.wake, &R.lock, &ts) == ETIMEDOUT)
+            return anything_live();
+    return true;
+}
+
 static void *progress_thread(void *unused)
 {
     (void)unused;
@@ -372,7 +388,7 @@ static void *progress_thread(void *unused)
             pthread_mutex_lock(&R.lock);
         }
         retire_ended();
-        if (!anything_live()) {
+        if (!anything_live() && !linger()) {
             R.running = false;
             pthread_mutex_unlock(&R.lock);
             return NULL;
@@ -447,6 +463,7 @@ static int bar_new(mp_bar **out, const char *label, uint64_t total, const mp_pro
         while (*tail)
             tail = &(*tail)->next;
         *tail = b;
+        pthread_cond_signal(&R.wake);    /* a lingering thread takes it on */
         pthread_mutex_unlock(&R.lock);
     }
     *out = b;
