@@ -376,6 +376,24 @@ static void test_forced_bar_and_the_environment(void **state)
 
 /* In a terminal (a pseudo-terminal here) MP_PROGRESS_ON draws in place:
  * carriage returns and erase-to-end-of-line, ending at 100%. */
+static char *self_path;
+
+/* The program on the terminal's side: a fresh process (exec'd, so that no
+ * thread of this one -- a lingering progress thread -- is forked along,
+ * which ThreadSanitizer does not support) running one map with a bar. */
+static int terminal_child(const char *backend)
+{
+    unsetenv("MPROC_PROGRESS");
+    mp_pool *pool = NULL;
+    mp_backend b = strcmp(backend, "process") ? MP_BACKEND_THREAD : MP_BACKEND_PROCESS;
+    if (mp_pool_open(&pool, &(mp_pool_options){ .backend = b, .workers = 2 }))
+        return 2;
+    mp_call call = { .progress = { .mode = MP_PROGRESS_ON, .label = "tty" } };
+    int r = mp_map(pool, nap, NULL, 30, 0, NULL, 0, &call);
+    mp_pool_close(pool);
+    return r == 0 ? 0 : 1;
+}
+
 static void test_terminal_bar(void **state)
 {
     (void)state;
@@ -384,13 +402,8 @@ static void test_terminal_bar(void **state)
         pid_t pid = forkpty(&master, NULL, NULL, NULL);
         assert_true(pid >= 0);
         if (pid == 0) {
-            unsetenv("MPROC_PROGRESS");
-            mp_pool *pool = NULL;
-            mp_pool_open(&pool, &(mp_pool_options){ .backend = b, .workers = 2 });
-            mp_call call = { .progress = { .mode = MP_PROGRESS_ON, .label = "tty" } };
-            int r = mp_map(pool, nap, NULL, 30, 0, NULL, 0, &call);
-            mp_pool_close(pool);
-            _exit(r == 0 ? 0 : 1);
+            execl(self_path, self_path, "--terminal-child", mp_backend_name(b), (char *)NULL);
+            _exit(127);
         }
         char text[65536];
         size_t len = 0;
@@ -571,8 +584,11 @@ static void test_cancelled_final_line(void **state)
     mp_shm_free((void *)started);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    self_path = argv[0];
+    if (argc == 3 && !strcmp(argv[1], "--terminal-child"))
+        return terminal_child(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_with_a_total),
         cmocka_unit_test(test_line_without_a_total_and_final),
