@@ -186,6 +186,17 @@ static void make_tag(const job *j, strbuf *tag)
     sb_addc(tag, '\t');
 }
 
+/* The job's --tag text (in r->scratch) and its length, or NULL without --tag. */
+static const char *job_tag(runner *r, const job *j, size_t *len)
+{
+    *len = 0;
+    if (!r->o->tag)
+        return NULL;
+    make_tag(j, &r->scratch);
+    *len = r->scratch.len;
+    return sb_str(&r->scratch);
+}
+
 /* Prints what a finished job left in its buffers. */
 static void emit_output(runner *r, job *j)
 {
@@ -196,13 +207,8 @@ static void emit_output(runner *r, job *j)
                  sb_str(&j->cmd));
     if (r->o->ungroup || r->o->results)
         return;
-    const char *tag = NULL;
-    size_t taglen = 0;
-    if (r->o->tag) {
-        make_tag(j, &r->scratch);
-        tag = sb_str(&r->scratch);
-        taglen = r->scratch.len;
-    }
+    size_t taglen;
+    const char *tag = job_tag(r, j, &taglen);
     write_tagged(1, tag, taglen, j->out.data, j->out.len);
     write_tagged(2, tag, taglen, j->err.data, j->err.len);
 }
@@ -212,13 +218,8 @@ static void pass_lines(runner *r, job *j, int is_err)
 {
     if (r->capture != CAPTURE_PIPES || j->discard)
         return;
-    const char *tag = NULL;
-    size_t taglen = 0;
-    if (r->o->tag) {
-        make_tag(j, &r->scratch);
-        tag = sb_str(&r->scratch);
-        taglen = r->scratch.len;
-    }
+    size_t taglen;
+    const char *tag = job_tag(r, j, &taglen);
     flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
 }
 
