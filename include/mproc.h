@@ -192,15 +192,17 @@ typedef struct mp_async mp_async;     /* an async call's handle, below */
 typedef enum mp_backend {
     MP_BACKEND_DEFAULT = 0,   /* MPROC_BACKEND if set, else threads */
     MP_BACKEND_THREAD = 1,    /* workers are threads of this process */
-    MP_BACKEND_PROCESS = 2    /* workers are processes forked at open */
+    MP_BACKEND_PROCESS = 2,   /* workers are processes forked at open */
+    MP_BACKEND_MPI = 3        /* workers are the other ranks of an MPI job
+                                 (docs/mpi.md; MP_ENOTSUP when left out) */
 } mp_backend;
 
 /* Options for mp_pool_open.  Zero-initialise ({0}) for the defaults; fields
  * may be added at the end in later versions. */
 typedef struct mp_pool_options {
     mp_backend backend;  /* MP_BACKEND_DEFAULT: the environment variable
-                            MPROC_BACKEND ("thread" or "process"), else
-                            threads */
+                            MPROC_BACKEND ("thread", "process" or "mpi"),
+                            else threads */
     int workers;         /* 0: MPROC_WORKERS if set, else mp_cpu_count() */
 
     /* Runs once in every worker as it starts, before it takes any task
@@ -229,7 +231,7 @@ typedef struct mp_pool_options {
  * cgroup v2 cpu.max quota when one is set (rounded up).  At least 1. */
 MP_API int mp_cpu_count(void);
 
-/* "thread", "process", or "unknown". */
+/* "thread", "process", "mpi", or "unknown". */
 MP_API const char *mp_backend_name(mp_backend backend);
 
 /* Opens a pool and starts its workers.  opts may be NULL (defaults).
@@ -247,10 +249,11 @@ MP_API const char *mp_backend_name(mp_backend backend);
  * ignore SIGINT (a terminal's Ctrl-C is for the program: it may cancel the
  * pool or exit) and die with the program, even when it is killed.
  * Errors: MP_EINVAL (out NULL; workers < 0 or > 4096; unknown backend in
- * opts; MPROC_BACKEND not "thread"/"process"; MPROC_WORKERS not a number
+ * opts; MPROC_BACKEND not "thread"/"process"/"mpi"; MPROC_WORKERS not a number
  * from 1 to 4096; initializer_context_size without a context; a negative
  * maxtasksperchild; task_timeout NaN or negative; retries outside 0..100),
- * MP_ENOTSUP (the backend was left out of this build, see README.md),
+ * MP_ENOTSUP (the backend was left out of this build, see README.md;
+ * MPI: the program was not started by mpirun, or runs on one rank),
  * MP_ENOMEM, the initializer's code and message if it failed in a worker,
  * or a system error (-errno) when a worker cannot be started.  On error
  * nothing is left running. */
@@ -289,6 +292,48 @@ MP_API int mp_pool_terminate(mp_pool *pool);
  * handler may call it.  Thread-safe.  Returns 0, or MP_EINVAL (without a
  * message) if pool is NULL or the calling process is not its owner. */
 MP_API int mp_pool_cancel(mp_pool *pool);
+
+/* --- MPI -------------------------------------------------------------
+ * The MPI backend (a build component: on when CMake finds an MPI C
+ * library; docs/mpi.md).  Run the program under mpirun with
+ * MPROC_BACKEND=mpi, or open a pool with .backend = MP_BACKEND_MPI:
+ *
+ *     mpirun -n 4 env MPROC_BACKEND=mpi ./prog
+ *
+ * Rank 0 runs main; every other rank serves tasks and never returns into
+ * main (with MPROC_BACKEND=mpi it serves from before main; with only
+ * .backend it runs main up to mp_pool_open and serves from there).  Every
+ * rank exits when rank 0's program ends.  Rank 0's pool has one worker per
+ * serving rank and every pool API works as on the other backends.
+ *
+ * The memory rule for MPI, in one sentence: a task sees the bytes of its
+ * inputs, of the call's context and of the initializer's context, copied
+ * to the rank that runs it, and nothing else of the caller -- not its
+ * globals, not its heap, not what a pointer inside those bytes points to.
+ * The context goes to each rank once per call, inputs once per chunk.
+ * Task functions and the initializer are found on the other ranks by
+ * their place in the executable or shared library that holds them (the
+ * same binary on every rank); a function pointer that is in no loaded
+ * object (JIT code, a trampoline) is refused at the call with MP_EINVAL.
+ * IPC objects (pipes, queues, locks, shared values, mp_process) are
+ * node-local: they work between the processes of one rank, not across
+ * ranks.  Task timeouts are checked when a task returns (a remote task
+ * cannot be stopped); cancel skips tasks not yet shipped.  A rank that
+ * dies ends the MPI job (Open MPI's default): mpirun names the rank. */
+
+/* The collective form, for SPMD programs (as mpi4py's MPICommExecutor):
+ * every rank of the communicator calls it.  comm points to an MPI_Comm
+ * (NULL: MPI_COMM_WORLD).  At `root` it opens a pool whose workers are the
+ * other ranks, stores it in *out and returns 0; at every other rank it
+ * serves the root's tasks until the root closes (or terminates) that
+ * pool, then stores NULL in *out and returns 0, so the program goes on
+ * after the parallel part.  MPI must be initialised (MPI_Init_thread with
+ * MPI_THREAD_MULTIPLE) by the program; mproc does not finalise it.  opts
+ * as for mp_pool_open (backend is ignored).  Errors: MP_EINVAL (out NULL,
+ * root not a rank of comm, bad opts), MP_ENOTSUP (built without MPI, MPI
+ * not initialised, or initialised below MPI_THREAD_MULTIPLE), as
+ * mp_pool_open.  Thread-safe as mp_pool_open. */
+MP_API int mp_pool_open_mpi(mp_pool **out, const mp_pool_options *opts, const void *comm, int root);
 
 MP_API int mp_pool_workers(const mp_pool *pool);          /* -1 if NULL */
 MP_API mp_backend mp_pool_backend(const mp_pool *pool);   /* DEFAULT if NULL */

@@ -48,6 +48,8 @@ typedef enum mp__memory_model {
 typedef struct mp__crew {
     const struct mp__backend_ops *ops;
     int workers;                     /* how many the backend starts */
+    int width;                       /* tasks that run at once (mp_pool_workers):
+                                        `workers`, unless prepare says otherwise */
     mp__shared *sh;                  /* the workers' control block */
     void *backend_data;              /* the backend's private state */
 
@@ -92,6 +94,12 @@ typedef struct mp__backend_ops {
 
     /* ---- life cycle ---------------------------------------------------- */
 
+    /* mp_pool_open, before the control block exists; NULL: nothing to do.
+     * May set crew->workers (the control block's worker slots) and
+     * crew->width from what is there to run on; `requested` is the count
+     * the options or MPROC_WORKERS asked for, 0 if neither did.  0, or an
+     * error with a message (nothing to undo). */
+    int (*prepare)(mp__crew *crew, int requested);
     /* mp_pool_open, in the opening thread, once the control block exists.
      * Starts crew->workers workers, each running mp__crew_worker_init and
      * then mp__sched_worker_main, and returns once every worker ran its
@@ -119,6 +127,11 @@ typedef struct mp__backend_ops {
 
     /* ---- jobs ------------------------------------------------------------ */
 
+    /* At the start of each call, with its task function: 0, or MP_EINVAL
+     * with a message naming `who` when the workers cannot run `fn`.  Any
+     * thread.  NULL for backends whose workers run any function of this
+     * process. */
+    int (*check_fn)(mp__crew *crew, void (*fn)(void), const char *who);
     /* How a published job is announced: called by the submitting thread,
      * under no lock, once the job is filled (mp__sched_publish's
      * preconditions hold).  Control-block backends publish it in place; a
@@ -140,6 +153,7 @@ typedef struct mp__backend_ops {
 const mp__backend_ops *mp__backend_for(mp_backend backend);
 extern const mp__backend_ops mp__thread_backend;    /* backend_thread.c */
 extern const mp__backend_ops mp__process_backend;   /* backend_process.c, MPROC_PROCESS_BACKEND */
+extern const mp__backend_ops mp__mpi_backend;       /* backend_mpi.c, MPROC_MPI_BACKEND */
 
 /* ---- helpers for backends (crew.c) ----------------------------------------- */
 
@@ -192,6 +206,9 @@ int mp__crew_broken(mp__crew *crew);
 /* In a worker, before its loop: runs the pool's initializer.  0, or its
  * code after recording the message in the control block. */
 int mp__crew_worker_init(mp__crew *crew, int worker);
+/* The part of mp__crew_worker_init after the initializer: the worker is
+ * ready (for workers whose initializer runs elsewhere). */
+void mp__crew_worker_ready(mp__crew *crew, int worker);
 /* In start: waits until every worker ran its initializer, or one failed,
  * or `failed` (may be NULL), asked every 10 ms, reports an error. */
 int mp__crew_wait_ready(mp__crew *crew, int (*failed)(mp__crew *crew));

@@ -35,10 +35,16 @@ int mp__crew_worker_init(mp__crew *crew, int worker)
             return rc;
         }
     }
-    atomic_store(&ws->status, MP__WS_READY);
+    mp__crew_worker_ready(crew, worker);
+    return 0;
+}
+
+void mp__crew_worker_ready(mp__crew *crew, int worker)
+{
+    mp__shared *sh = crew->sh;
+    atomic_store(&sh->wslots[worker].status, MP__WS_READY);
     atomic_fetch_add(&sh->ready, 1);
     mp__evc_signal(&sh->started, INT_MAX, sh->futex_shared);
-    return 0;
 }
 
 /* Every worker ran its initializer, or one failed. */

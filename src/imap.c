@@ -186,7 +186,7 @@ int mp_imap_open(mp_pool *pool, mp_map_fn fn, const void *in, size_t count, size
 
     mp__pool_add_layer(pool, &imap_layer);
     mp__job *job;
-    if ((r = mp__pool_acquire_job(pool, &job))) {
+    if ((r = mp__pool_check_fn(pool, (void (*)(void))fn, "mp_imap_open")) || (r = mp__pool_acquire_job(pool, &job))) {
         free(busy);
         free(it);
         return r;

@@ -400,6 +400,12 @@ static int check_mapreduce(const char *who, mp_pool *pool, const mp_mapreduce *m
         return mp__error(MP_EINVAL, "%s: %s is NULL", who, !pool ? "pool" : "mapreduce");
     if (!mr->map)
         return mp__error(MP_EINVAL, "%s: the map function is NULL", who);
+    /* Map tasks emit into tables the reduce reads where they are: that
+     * needs workers that share memory with each other. */
+    if (mp__pool_ships_memory(pool))
+        return mp__error(MP_ENOTSUP, "%s: map-reduce does not run on %s pools yet (its tables live in memory the "
+                         "workers share); use a thread or process pool on each node", who,
+                         mp_backend_name(mp_pool_backend(pool)));
     if (!mr->value_size)
         return mp__error(MP_EINVAL, "%s: value_size is 0", who);
     if (!mr->combine && !mr->reduce)

@@ -28,6 +28,7 @@ const char *mp_backend_name(mp_backend backend)
     switch (backend) {
     case MP_BACKEND_THREAD: return "thread";
     case MP_BACKEND_PROCESS: return "process";
+    case MP_BACKEND_MPI: return "mpi";
     case MP_BACKEND_DEFAULT: return "default";
     }
     return "unknown";
@@ -36,7 +37,7 @@ const char *mp_backend_name(mp_backend backend)
 static int resolve_backend(const mp_pool_options *opts, mp_backend *out)
 {
     mp_backend b = opts ? opts->backend : MP_BACKEND_DEFAULT;
-    if (b != MP_BACKEND_DEFAULT && b != MP_BACKEND_THREAD && b != MP_BACKEND_PROCESS)
+    if (b != MP_BACKEND_DEFAULT && b != MP_BACKEND_THREAD && b != MP_BACKEND_PROCESS && b != MP_BACKEND_MPI)
         return mp__error(MP_EINVAL, "mp_pool_open: unknown backend %d", (int)b);
     if (b == MP_BACKEND_DEFAULT) {
         const char *env = getenv("MPROC_BACKEND");
@@ -46,15 +47,19 @@ static int resolve_backend(const mp_pool_options *opts, mp_backend *out)
                 b = MP_BACKEND_THREAD;
             else if (!strcmp(env, "process") || !strcmp(env, "processes"))
                 b = MP_BACKEND_PROCESS;
+            else if (!strcmp(env, "mpi"))
+                b = MP_BACKEND_MPI;
             else
-                return mp__error(MP_EINVAL, "MPROC_BACKEND: unknown backend '%s' (expected thread or process)", env);
+                return mp__error(MP_EINVAL, "MPROC_BACKEND: unknown backend '%s' (expected thread, process or mpi)", env);
         }
     }
     *out = b;
     return 0;
 }
 
-static int resolve_workers(const mp_pool_options *opts, int *out)
+/* The worker count: the options', else MPROC_WORKERS, else the CPUs;
+ * *requested: the first two, 0 if neither said. */
+static int resolve_workers(const mp_pool_options *opts, int *out, int *requested)
 {
     int n = opts ? opts->workers : 0;
     if (n < 0 || n > MP__MAX_WORKERS)
@@ -68,11 +73,10 @@ static int resolve_workers(const mp_pool_options *opts, int *out)
             if (errno || *end || end == env || v < 1 || v > MP__MAX_WORKERS)
                 return mp__error(MP_EINVAL, "MPROC_WORKERS: '%s' is not a number from 1 to %d", env, MP__MAX_WORKERS);
             n = (int)v;
-        } else {
-            n = mp_cpu_count();
         }
     }
-    *out = n;
+    *requested = n;
+    *out = n ? n : mp_cpu_count();
     return 0;
 }
 
@@ -126,6 +130,17 @@ int mp__check_not_own_task(const mp__shared *sh, const char *who)
     return mp__error(MP_EINVAL, "%s: called from a task of the same pool, which would wait for itself", who);
 }
 
+int mp__pool_check_fn(mp_pool *pool, void (*fn)(void), const char *who)
+{
+    const mp__backend_ops *ops = pool->crew.ops;
+    return ops->check_fn ? ops->check_fn(&pool->crew, fn, who) : 0;
+}
+
+bool mp__pool_ships_memory(const mp_pool *pool)
+{
+    return pool->crew.ops->memory == MP__MEMORY_SHIPPED;
+}
+
 bool mp__pool_shares_memory(const mp_pool *pool)
 {
     return pool->crew.ops->memory == MP__MEMORY_SHARED;
@@ -152,6 +167,12 @@ const mp__backend_ops *mp__backend_for(mp_backend backend)
     case MP_BACKEND_PROCESS:
 #ifdef MPROC_HAVE_PROCESS_BACKEND
         return &mp__process_backend;
+#else
+        return NULL;
+#endif
+    case MP_BACKEND_MPI:
+#ifdef MPROC_HAVE_MPI_BACKEND
+        return &mp__mpi_backend;
 #else
         return NULL;
 #endif
@@ -309,13 +330,30 @@ void mp__pool_wait_completion_locked(mp_pool *pool, uint32_t seen, double timeou
 
 /* ---- open / close ------------------------------------------------------ */
 
+static int backend_missing(mp_backend backend)
+{
+    if (backend == MP_BACKEND_MPI)
+        return mp__error(MP_ENOTSUP, "mp_pool_open: the mpi backend was left out of this build: install an MPI "
+                                     "library (Debian: apt-get install libopenmpi-dev openmpi-bin) and rebuild "
+                                     "(CMake finds it; see docs/mpi.md)");
+    return mp__error(MP_ENOTSUP, "mp_pool_open: the %s backend was left out of this build", mp_backend_name(backend));
+}
+
+#ifndef MPROC_HAVE_MPI_BACKEND
+int mp_pool_open_mpi(mp_pool **out, const mp_pool_options *opts, const void *comm, int root)
+{
+    MP__UNUSED(out), MP__UNUSED(opts), MP__UNUSED(comm), MP__UNUSED(root);
+    return backend_missing(MP_BACKEND_MPI);
+}
+#endif
+
 int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
 {
     if (!out)
         return mp__error(MP_EINVAL, "mp_pool_open: out is NULL");
     mp_backend backend = MP_BACKEND_THREAD;
-    int workers = 0, r;
-    if ((r = resolve_backend(opts, &backend)) || (r = resolve_workers(opts, &workers)))
+    int workers = 0, requested = 0, r;
+    if ((r = resolve_backend(opts, &backend)) || (r = resolve_workers(opts, &workers, &requested)))
         return r;
     if ((r = mp__arena_init()))
         return r;
@@ -325,16 +363,18 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     pool->backend = backend;
     pool->crew.workers = workers;
+    pool->crew.width = workers;
     pool->crew.ops = mp__backend_for(backend);
     pool->owner_pid = (pid_t)mp__pid();
     pthread_mutex_init(&pool->crew.lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
 
     const mp__backend_ops *ops = pool->crew.ops;
-    r = ops ? resolve_supervision(opts, pool)
-            : mp__error(MP_ENOTSUP, "mp_pool_open: the %s backend was left out of this build", mp_backend_name(backend));
+    r = ops ? resolve_supervision(opts, pool) : backend_missing(backend);
+    if (r == 0 && ops->prepare)
+        r = ops->prepare(&pool->crew, requested);
     if (r == 0)
-        r = mp__sched_create(workers, ops->futex_shared, ops->supervised, &pool->crew.sh);
+        r = mp__sched_create(pool->crew.workers, ops->futex_shared, ops->supervised, &pool->crew.sh);
     if (r == 0) {
         pool->crew.sh->maxtasks = opts && opts->maxtasksperchild > 0 ? (uint64_t)opts->maxtasksperchild : 0;
         if ((r = ops->start(&pool->crew)) != 0)
@@ -477,7 +517,7 @@ int mp_pool_shutdown(mp_pool *pool, int wait, int cancel_futures)
 
 int mp_pool_workers(const mp_pool *pool)
 {
-    return pool ? pool->crew.workers : -1;
+    return pool ? pool->crew.width : -1;
 }
 
 mp_backend mp_pool_backend(const mp_pool *pool)
@@ -685,9 +725,11 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
     int64_t timeout_ns = call->timeout > 0 ? (int64_t)(call->timeout * 1e9)
                        : call->timeout == MP_FOREVER ? 0 : pool->task_timeout_ns;
 
-    mp__job *job;
-    int r = mp__pool_acquire_job(pool, &job);
+    int r = mp__pool_check_fn(pool, c->fn, c->who);
     if (r)
+        return r;
+    mp__job *job;
+    if ((r = mp__pool_acquire_job(pool, &job)))
         return r;
     stager st = { pool, job, false, false, owner != NULL };
     job->kind = c->kind;

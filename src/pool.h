@@ -103,6 +103,12 @@ int mp__check_caller(const mp_pool *pool, const char *who, bool blocking);
 /* Whether the pool's workers see the caller's memory as it is (threads):
  * layers above the pool (map-reduce) ask it instead of naming backends. */
 bool mp__pool_shares_memory(const mp_pool *pool);
+/* Whether the workers see nothing of the caller and get bytes by message
+ * (MPI ranks). */
+bool mp__pool_ships_memory(const mp_pool *pool);
+/* 0 if the pool's workers can run task function fn; else MP_EINVAL with a
+ * message naming `who` (the backend's check_fn). */
+int mp__pool_check_fn(mp_pool *pool, void (*fn)(void), const char *who);
 
 /* ---- the pool's side of a job (pool.c) ------------------------------------ */
 

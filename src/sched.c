@@ -111,10 +111,10 @@ static void record_failure(mp__job *job, mp_task *task, int code)
 /* A task that returned after its deadline.  Process workers past their
  * deadline are killed by the supervisor; one that finished just before the
  * kill lands here too, so both backends report the same way. */
-static MP__NOINLINE int timed_out(mp__shared *sh, mp_task *task, int64_t limit_ns, double started)
+static MP__NOINLINE int timed_out(bool supervised, mp_task *task, int64_t limit_ns, double started)
 {
     double limit = (double)limit_ns * 1e-9, ran = mp__now() - started;
-    if (sh->supervised)
+    if (supervised)
         snprintf(task->message, sizeof task->message, "task %zu timed out after %g s on worker %d", task->index, limit,
                  (int)getpid());
     else
@@ -240,7 +240,7 @@ static MP__NOINLINE int call_task_timed(worker *w, const job_view *v, size_t i, 
     }
     int rc = call_task(v, task, slot);
     if (mp__now() > task->deadline)
-        rc = timed_out(w->sh, task, limit, started);
+        rc = timed_out(w->supervised, task, limit, started);
     task->deadline = 0;
     return rc;
 }
@@ -473,6 +473,11 @@ static void run_recorded_range(worker *w, const job_view *v, size_t begin, size_
  * already running). */
 static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
 {
+    if (MP__UNLIKELY(w->sh->run_elsewhere != NULL)) {
+        if (!atomic_load_explicit(&v->job->cancelled, memory_order_relaxed))
+            w->sh->run_elsewhere(w->sh->run_elsewhere_arg, w->task.worker, v->job, begin, end);
+        return;
+    }
     if (w->supervised) {
         run_recorded_range(w, v, begin, end);
         return;
@@ -485,6 +490,29 @@ static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
         if (MP__UNLIKELY(atomic_load_explicit(&v->job->cancelled, memory_order_relaxed)))
             return;
         run_task(w, v, i);
+    }
+}
+
+void mp__sched_run_detached(mp__job *job, int id, size_t begin, size_t end,
+                            void (*failed)(void *arg, size_t index, int code, const char *message), void *arg)
+{
+    MP__ASSERT(job->ring == 0 && begin <= end);
+    worker w = { .supervised = false, .task = { .job = job, .worker = id } };
+    job_view v;
+    view_job(&v, job, 0);
+    mp_task *task = &w.task;
+    for (size_t i = begin; i < end; i++) {
+        size_t slot = i - begin;
+        task->index = i;
+        task->has_message = false;
+        int rc = MP__UNLIKELY(v.timeout_ns > 0) ? call_task_timed(&w, &v, i, slot) : call_task(&v, task, slot);
+        if (MP__UNLIKELY(rc != 0)) {
+            if (v.out && v.out_size)
+                memset(v.out + slot * v.out_size, 0, v.out_size);
+            failed(arg, i, rc, task->has_message ? task->message : NULL);
+        }
+        if (MP__UNLIKELY(task->var.data != NULL) || v.varout)
+            settle_bytes(&v, task, slot, rc);
     }
 }
 

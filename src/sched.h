@@ -217,6 +217,12 @@ typedef struct mp__shared {
     mp__evc completions MP__ALIGNED;
     bool futex_shared;                     /* other processes sleep on these words */
     int workers;
+    /* Workers that run tasks elsewhere (a shipping backend, backend.h)
+     * hand each claimed range [begin, end) to this instead of running it:
+     * it returns once the range's outputs and failures are in the job.
+     * NULL: workers run tasks themselves.  Fixed before workers start. */
+    void (*run_elsewhere)(void *arg, int worker, mp__job *job, size_t begin, size_t end);
+    void *run_elsewhere_arg;
     mp__job jobs[MP__JOB_SLOTS];
     /* Supervision (see supervise.c): one record per worker, and what every
      * worker must know about the pool's limits. */
@@ -247,6 +253,14 @@ void mp__sched_destroy(mp__shared *sh);
  * mp__sched_shutdown.  A replacement worker (its slot HOLDING) first runs
  * what its predecessor left. */
 void mp__sched_worker_main(mp__shared *sh, int worker);
+/* Runs tasks [begin, end) of a job that is in no control block: a range
+ * shipped to this process by a shipping backend.  Task i reads element
+ * i - begin of each job->in[k] and writes element i - begin of job->out
+ * and job->varout (either may be NULL); mp_task_index says i.  A failed
+ * task's output element is zeroed and `failed` gets its index, code and
+ * message (NULL: none).  Not for streams (job->ring must be 0). */
+void mp__sched_run_detached(mp__job *job, int worker, size_t begin, size_t end,
+                            void (*failed)(void *arg, size_t index, int code, const char *message), void *arg);
 /* true if the calling thread is a worker of the control block sh. */
 bool mp__sched_serving(const mp__shared *sh);
 /* Tells every worker to leave its loop once idle. */

@@ -1,0 +1,554 @@
+/* backend_mpi.c - workers are the other ranks of an MPI job.
+ *
+ * The rank that opens a pool (the root) runs its program; every other
+ * rank runs mp__mpi_serve.  On the root, the pool's scheduler workers are
+ * proxy threads, two per serving rank: a proxy claims ranges of tasks as
+ * any worker does, but runs them elsewhere (mp__shared.run_elsewhere): it
+ * packs the range's inputs, sends them to its rank, waits for the reply and
+ * puts the outputs, failures and mp_task_write results into the job, which
+ * the front end then finishes as on every backend.  Two proxies per rank
+ * keep a second range queued there while the first runs, so the rank does
+ * not wait for a round trip between ranges.  The wire format is in
+ * mpi_link.h.
+ *
+ * Starting.  With MPROC_BACKEND=mpi under mpirun, a constructor joins the
+ * MPI world before main: rank 0 returns into main, every other rank serves
+ * and exits when rank 0's program ends (an atexit handler tells them).
+ * With only .backend = MP_BACKEND_MPI, every rank runs main up to its
+ * mp_pool_open, where the same happens.  mp_pool_open_mpi is the
+ * collective form on a communicator of the program's.
+ *
+ * Memory model: MP__MEMORY_SHIPPED.  The front end stages inputs in the
+ * arena as for processes; the proxies read them there (same process) and
+ * send bytes. */
+#include "backend.h"
+#include "mpi_link.h"
+#include "shm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the MPI world: joined once per process -------------------------------- */
+
+static struct {
+    pthread_mutex_t lock;
+    bool joined;
+    bool initialised_here;   /* this library called MPI_Init_thread, so it finalises */
+    MPI_Comm comm;           /* a duplicate of MPI_COMM_WORLD */
+    int rank, size;
+} world = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* mp_pool_open_mpi hands its communicator to prepare and start here (both
+ * run in its thread, inside its mp_pool_open). */
+static _Thread_local struct {
+    bool set;
+    MPI_Comm comm;
+    int root;
+} collective;
+
+/* One open at a time: initializer replies share a tag. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int next_tag = MP__MPI_TAG_FIRST_PROXY;
+
+static bool started_by_mpirun(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i]))
+            return true;
+    return false;
+}
+
+static void send_quit(MPI_Comm comm, int root)
+{
+    int size;
+    MPI_Comm_size(comm, &size);
+    mp__mpi_control c = { .type = MP__MPI_QUIT };
+    for (int r = 0; r < size; r++)
+        if (r != root)
+            MPI_Send(&c, sizeof c, MPI_BYTE, r, MP__MPI_TAG_CONTROL, comm);
+}
+
+/* Rank 0's program ends: the servers leave their loops and every rank
+ * finalises. */
+static void world_end(void)
+{
+    send_quit(world.comm, 0);
+    MPI_Comm_free(&world.comm);
+    if (world.initialised_here)
+        MPI_Finalize();
+}
+
+static int check_thread_level(const char *who)
+{
+    int level;
+    MPI_Query_thread(&level);
+    if (level < MPI_THREAD_MULTIPLE)
+        return mp__error(MP_ENOTSUP, "%s: MPI was initialised without MPI_THREAD_MULTIPLE (level %d); the mpi "
+                         "backend's proxies call MPI from several threads", who, level);
+    return 0;
+}
+
+/* Joins the world (MPI_Init_thread unless the program did) and, on every
+ * rank but 0, serves until rank 0 ends and exits: only rank 0 returns 0. */
+static int world_join(const char *who)
+{
+    pthread_mutex_lock(&world.lock);
+    int r = 0;
+    if (!world.joined) {
+        int initialised;
+        MPI_Initialized(&initialised);
+        if (!initialised && !started_by_mpirun()) {
+            r = mp__error(MP_ENOTSUP, "%s: the mpi backend needs the program started by mpirun "
+                          "(mpirun -n 4 ./prog), and this one was not", who);
+        } else if (!initialised) {
+            int provided;
+            if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+                r = mp__error(MP_ENOTSUP, "%s: MPI_Init_thread failed", who);
+            world.initialised_here = r == 0;
+        }
+        if (r == 0)
+            r = check_thread_level(who);
+        if (r == 0) {
+            MPI_Comm_dup(MPI_COMM_WORLD, &world.comm);
+            MPI_Comm_rank(world.comm, &world.rank);
+            MPI_Comm_size(world.comm, &world.size);
+            world.joined = true;
+            if (world.rank != 0) {
+                mp__mpi_serve(world.comm, 0);
+                MPI_Comm_free(&world.comm);
+                if (world.initialised_here)
+                    MPI_Finalize();
+                exit(0);
+            }
+            atexit(world_end);
+        }
+    }
+    pthread_mutex_unlock(&world.lock);
+    return r;
+}
+
+/* MPROC_BACKEND=mpi under mpirun: serve from before main. */
+__attribute__((constructor)) static void serve_from_the_start(void)
+{
+    const char *backend = getenv("MPROC_BACKEND");
+    if (!backend || strcmp(backend, "mpi") != 0 || !started_by_mpirun())
+        return;
+    if (world_join("mproc") != 0)
+        fprintf(stderr, "mproc: %s\n", mp_last_error());   /* mp_pool_open says it again */
+}
+
+/* The communicator and root a pool opened now uses. */
+static int pool_world(const char *who, MPI_Comm *comm, int *root)
+{
+    if (collective.set) {
+        *comm = collective.comm;
+        *root = collective.root;
+        return 0;
+    }
+    int r = world_join(who);
+    *comm = world.comm;
+    *root = 0;
+    return r;
+}
+
+/* The i-th serving rank: every rank but the root, in order. */
+static int server_rank(int i, int root)
+{
+    return i < root ? i : i + 1;
+}
+
+/* ---- proxies ------------------------------------------------------------------ */
+
+typedef struct mpi_crew mpi_crew;
+
+typedef struct proxy {
+    pthread_t thread;
+    mpi_crew *mc;
+    int id;                  /* worker slot */
+    int rank;
+    int tag;
+    uint64_t described;      /* 1 + seq of the job its rank knows from it, 0: none */
+    mp__wbuf req, rep;
+    bool running;
+} proxy;
+
+struct mpi_crew {
+    mp__crew *crew;
+    MPI_Comm comm;
+    int root;
+    bool collective;         /* stop tells the servers to return, and frees comm */
+    proxy *proxies;          /* crew->workers */
+};
+
+static size_t arg_count(const mp__job *job)
+{
+    return job->kind == MP__KIND_STAR ? job->nargs : 1;
+}
+
+static bool put_job(proxy *p, const mp__job *job, uint64_t seq)
+{
+    mp__mpi_jobhdr h = { .kind = (uint32_t)job->kind, .nargs = (uint32_t)arg_count(job) };
+    if (mp__fnref_make(job->fn, "mpi", &h.fn) != 0)
+        return false;        /* refused at the call (check_fn): cannot happen */
+    for (size_t k = 0; k < h.nargs; k++)
+        h.in_size[k] = job->in[k] ? job->in_size[k] : 0;
+    h.out_size = job->out ? job->out_size : 0;
+    h.ctx_size = job->ctx ? job->ctx_size : 0;
+    h.rng_seed = job->rng_seed;
+    h.rng_stream = job->rng_stream;
+    h.seq = seq;
+    h.timeout_ns = atomic_load(&job->timeout_ns);
+    h.varout = job->varout != NULL;
+    return mp__wbuf_put(&p->req, &h, sizeof h) && (!h.ctx_size || mp__wbuf_put(&p->req, job->ctx, h.ctx_size));
+}
+
+/* Task i's element of an array the job reads or writes: streams use a ring. */
+static size_t slot_of(const mp__job *job, size_t i)
+{
+    return job->ring ? i % job->ring : i;
+}
+
+static bool put_inputs(proxy *p, const mp__job *job, size_t begin, size_t end)
+{
+    if (job->kind == MP__KIND_STRINGS) {
+        const char *const *v = (const char *const *)(const void *)job->in[0];
+        for (size_t i = begin; i < end; i++) {
+            const char *s = v[slot_of(job, i)];
+            uint64_t len = s ? strlen(s) : MP__MPI_NO_BYTES;
+            if (!mp__wbuf_put(&p->req, &len, sizeof len))
+                return false;
+        }
+        for (size_t i = begin; i < end; i++) {
+            const char *s = v[slot_of(job, i)];
+            if (s && !mp__wbuf_put(&p->req, s, strlen(s) + 1))
+                return false;
+        }
+        return true;
+    }
+    for (size_t k = 0; k < arg_count(job); k++) {
+        size_t size = job->in_size[k];
+        if (!job->in[k] || !size)
+            continue;
+        if (!job->ring) {
+            if (!mp__wbuf_put(&p->req, job->in[k] + begin * size, (end - begin) * size))
+                return false;
+            continue;
+        }
+        for (size_t i = begin; i < end; i++)
+            if (!mp__wbuf_put(&p->req, job->in[k] + slot_of(job, i) * size, size))
+                return false;
+    }
+    return true;
+}
+
+/* Every task of the range failed here, before it could be sent. */
+static void fail_range(mp__job *job, size_t begin, size_t end, int code, const char *message)
+{
+    for (size_t i = begin; i < end; i++)
+        mp__job_record_failure(job, i, code, message);
+}
+
+/* Puts a reply's outputs, failures and results into the job.  false if
+ * the reply is not what was asked. */
+static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end)
+{
+    const char *at = p->rep.data, *stop = p->rep.data + p->rep.len;
+    mp__mpi_reply rep;
+    size_t count = end - begin, out_size = job->out ? job->out_size : 0;
+    if (p->rep.len < sizeof rep)
+        return false;
+    memcpy(&rep, at, sizeof rep);
+    at += sizeof rep;
+    if (rep.count != count || (size_t)(stop - at) / (out_size ? out_size : 1) < (out_size ? count : 0))
+        return false;
+    if (out_size && !job->ring) {
+        memcpy(job->out + begin * out_size, at, count * out_size);
+    } else if (out_size) {
+        for (size_t i = begin; i < end; i++)
+            memcpy(job->out + slot_of(job, i) * out_size, at + (i - begin) * out_size, out_size);
+    }
+    at += count * out_size;
+    for (uint32_t f = 0; f < rep.nfailed; f++) {
+        mp__mpi_failure fr;
+        if ((size_t)(stop - at) < sizeof fr)
+            return false;
+        memcpy(&fr, at, sizeof fr);
+        at += sizeof fr;
+        if (fr.length > (size_t)(stop - at))
+            return false;
+        char message[MP_MESSAGE_MAX];
+        snprintf(message, sizeof message, "%.*s", (int)fr.length, at);
+        at += fr.length;
+        mp__job_record_failure(job, (size_t)fr.index, fr.code, message);
+    }
+    if (!rep.has_var || !job->varout)
+        return true;
+    const char *lengths = at, *bytes = at + count * sizeof(uint64_t);
+    if ((size_t)(stop - at) / sizeof(uint64_t) < count)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t len;
+        memcpy(&len, lengths + i * sizeof len, sizeof len);
+        mp_bytes *slot = &job->varout[slot_of(job, i + begin)];
+        *slot = (mp_bytes){ NULL, 0 };
+        if (len == MP__MPI_NO_BYTES)
+            continue;
+        void *mem;
+        if (len > (uint64_t)(stop - bytes) || mp__shm_alloc(len ? len : 1, false, &mem) != 0)
+            return len <= (uint64_t)(stop - bytes);   /* no room: the result is lost, as in a full arena */
+        memcpy(mem, bytes, len);
+        bytes += len;
+        *slot = (mp_bytes){ mem, len };
+    }
+    return true;
+}
+
+/* mp__shared.run_elsewhere: one range, to the proxy's rank and back. */
+static void run_remote(void *arg, int worker, mp__job *job, size_t begin, size_t end)
+{
+    mpi_crew *mc = arg;
+    proxy *p = &mc->proxies[worker];
+    uint64_t seq = atomic_load(&job->seq);
+    p->req.len = 0;
+    mp__mpi_request rq = { MP__MPI_RANGE, p->described != seq + 1, begin, end - begin };
+    bool ok = mp__wbuf_put(&p->req, &rq, sizeof rq) && (!rq.has_job || put_job(p, job, seq)) &&
+              put_inputs(p, job, begin, end);
+    if (!ok || p->req.len > INT_MAX) {
+        fail_range(job, begin, end, MP_ENOMEM,
+                   ok ? "a range of tasks is more bytes than one MPI message carries: use a smaller chunksize"
+                      : "out of memory packing a range of tasks for another rank");
+        return;
+    }
+    MPI_Send(p->req.data, (int)p->req.len, MPI_BYTE, p->rank, p->tag, mc->comm);
+    p->described = seq + 1;
+    mp__mpi_receive(mc->comm, p->rank, p->tag, &p->rep, NULL);
+    if (!take_reply(p, job, begin, end))
+        MPI_Abort(mc->comm, 77);   /* a reply that does not match its request: the ranks disagree on the binary */
+}
+
+static void *proxy_main(void *arg)
+{
+    proxy *p = arg;
+    mp__crew *crew = p->mc->crew;
+    mp__crew_worker_ready(crew, p->id);
+    mp__sched_worker_main(crew->sh, p->id);
+    if (p->described) {
+        mp__mpi_request bye = { .type = MP__MPI_BYE };
+        MPI_Send(&bye, sizeof bye, MPI_BYTE, p->rank, p->tag, p->mc->comm);
+    }
+    return NULL;
+}
+
+/* ---- the backend ---------------------------------------------------------------- */
+
+static int mpi_prepare(mp__crew *crew, int requested)
+{
+    MPI_Comm comm;
+    int root, size, r = pool_world("mp_pool_open", &comm, &root);
+    if (r)
+        return r;
+    MPI_Comm_size(comm, &size);
+    if (size < 2)
+        return mp__error(MP_ENOTSUP, "mp_pool_open: the mpi backend runs on 1 rank, so no rank serves tasks "
+                         "(start it with mpirun -n 2 or more)");
+    int ranks = size - 1;
+    if (requested > 0 && requested < ranks)
+        ranks = requested;
+    if (ranks > MP__MAX_WORKERS / 2)
+        ranks = MP__MAX_WORKERS / 2;
+    crew->width = ranks;
+    crew->workers = 2 * ranks;
+    return 0;
+}
+
+/* Runs the initializer on every serving rank: 0, or the first failure. */
+static int open_servers(mpi_crew *mc)
+{
+    mp__crew *crew = mc->crew;
+    mp__mpi_control c = { .type = MP__MPI_OPEN, .ctx_size = crew->init_ctx_size };
+    int r = mp__fnref_make((void (*)(void))crew->initializer, "mp_pool_open: the initializer", &c.initializer);
+    if (r)
+        return r;
+    mp__wbuf msg = { NULL, 0, 0 };
+    if (!mp__wbuf_put(&msg, &c, sizeof c) || (c.ctx_size && !mp__wbuf_put(&msg, crew->init_ctx, c.ctx_size)) ||
+        msg.len > INT_MAX) {
+        mp__wbuf_free(&msg);
+        return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
+    }
+    pthread_mutex_lock(&open_lock);
+    for (int i = 0; i < crew->width; i++)
+        MPI_Send(msg.data, (int)msg.len, MPI_BYTE, server_rank(i, mc->root), MP__MPI_TAG_CONTROL, mc->comm);
+    mp__wbuf reply = { NULL, 0, 0 };
+    for (int i = 0; i < crew->width; i++) {
+        int rank = server_rank(i, mc->root);
+        mp__mpi_opened o;
+        mp__mpi_receive(mc->comm, rank, MP__MPI_TAG_REPLY, &reply, NULL);
+        memcpy(&o, reply.data, reply.len < sizeof o ? reply.len : sizeof o);
+        o.message[sizeof o.message - 1] = '\0';
+        if (o.code && !r)
+            r = mp__error(o.code, "mp_pool_open: the worker initializer failed: %s", o.message);
+    }
+    pthread_mutex_unlock(&open_lock);
+    mp__wbuf_free(&reply);
+    mp__wbuf_free(&msg);
+    return r;
+}
+
+static void free_crew(mpi_crew *mc, int nproxies)
+{
+    for (int i = 0; i < nproxies; i++) {
+        mp__wbuf_free(&mc->proxies[i].req);
+        mp__wbuf_free(&mc->proxies[i].rep);
+    }
+    free(mc->proxies);
+    free(mc);
+}
+
+static void join_proxies(mpi_crew *mc, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (mc->proxies[i].running)
+            pthread_join(mc->proxies[i].thread, NULL);
+}
+
+static int mpi_start(mp__crew *crew)
+{
+    mpi_crew *mc = calloc(1, sizeof *mc);
+    proxy *proxies = calloc((size_t)crew->workers, sizeof *proxies);
+    if (!mc || !proxies) {
+        free(mc);
+        free(proxies);
+        return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
+    }
+    mc->crew = crew;
+    mc->proxies = proxies;
+    mc->collective = collective.set;
+    int r = pool_world("mp_pool_open", &mc->comm, &mc->root);
+    if (r == 0)
+        r = open_servers(mc);
+    if (r) {
+        free_crew(mc, crew->workers);
+        return r;
+    }
+    crew->sh->run_elsewhere = run_remote;
+    crew->sh->run_elsewhere_arg = mc;
+    for (int i = 0; i < crew->workers && r == 0; i++) {
+        proxy *p = &proxies[i];
+        p->mc = mc;
+        p->id = i;
+        p->rank = server_rank(i % crew->width, mc->root);
+        int t = atomic_fetch_add(&next_tag, 1);
+        p->tag = MP__MPI_TAG_FIRST_PROXY + (t - MP__MPI_TAG_FIRST_PROXY) % (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1);
+        int e = pthread_create(&p->thread, NULL, proxy_main, p);
+        if (e)
+            r = mp__error(-e, "mp_pool_open: cannot start proxy thread %d of %d", i + 1, crew->workers);
+        p->running = e == 0;
+    }
+    if (r == 0)
+        r = mp__crew_wait_ready(crew, NULL);
+    if (r) {
+        mp__sched_shutdown(crew->sh);
+        join_proxies(mc, crew->workers);
+        free_crew(mc, crew->workers);
+        return r;
+    }
+    crew->backend_data = mc;
+    return 0;
+}
+
+static int mpi_check(mp__crew *crew)
+{
+    return mp__crew_broken(crew);   /* a rank that dies ends the MPI job: nothing to recover here */
+}
+
+static void mpi_stop(mp__crew *crew, bool now)
+{
+    MP__UNUSED(now);         /* a range sent to a rank runs to its end */
+    mpi_crew *mc = crew->backend_data;
+    join_proxies(mc, crew->workers);
+    if (mc->collective) {
+        send_quit(mc->comm, mc->root);
+        MPI_Comm_free(&mc->comm);
+    }
+    free_crew(mc, crew->workers);
+    crew->backend_data = NULL;
+}
+
+static void mpi_forget(mp__crew *crew)
+{
+    if (crew->backend_data)
+        free_crew(crew->backend_data, crew->workers);
+    crew->backend_data = NULL;
+}
+
+static void mpi_watch(mp__crew *crew)
+{
+    MP__UNUSED(crew);        /* deadlines are checked by the serving rank when a task returns */
+}
+
+static int mpi_check_fn(mp__crew *crew, void (*fn)(void), const char *who)
+{
+    MP__UNUSED(crew);
+    mp__fnref ref;
+    return mp__fnref_make(fn, who, &ref);
+}
+
+const mp__backend_ops mp__mpi_backend = {
+    .name = "mpi",
+    .memory = MP__MEMORY_SHIPPED,
+    .supervised = false,
+    .futex_shared = false,
+    .stops_running_tasks = false,
+    .prepare = mpi_prepare,
+    .start = mpi_start,
+    .check = mpi_check,
+    .stop = mpi_stop,
+    .forget = mpi_forget,
+    .check_fn = mpi_check_fn,
+    .publish = mp__crew_publish_in_place,
+    .feed = mp__crew_feed_in_place,
+    .watch = mpi_watch,
+};
+
+/* ---- the collective form ------------------------------------------------------------ */
+
+int mp_pool_open_mpi(mp_pool **out, const mp_pool_options *opts, const void *comm, int root)
+{
+    static const char who[] = "mp_pool_open_mpi";
+    if (!out)
+        return mp__error(MP_EINVAL, "%s: out is NULL", who);
+    int initialised, size, rank, r;
+    MPI_Initialized(&initialised);
+    if (!initialised)
+        return mp__error(MP_ENOTSUP, "%s: MPI is not initialised: call MPI_Init_thread with MPI_THREAD_MULTIPLE first",
+                         who);
+    if ((r = check_thread_level(who)))
+        return r;
+    MPI_Comm base = comm ? *(const MPI_Comm *)comm : MPI_COMM_WORLD;
+    MPI_Comm_size(base, &size);
+    MPI_Comm_rank(base, &rank);
+    if (root < 0 || root >= size)
+        return mp__error(MP_EINVAL, "%s: root %d is not a rank of the communicator (0 to %d)", who, root, size - 1);
+    MPI_Comm dup;
+    MPI_Comm_dup(base, &dup);
+    if (rank != root) {
+        mp__mpi_serve(dup, root);
+        MPI_Comm_free(&dup);
+        *out = NULL;
+        return 0;
+    }
+    mp_pool_options o = opts ? *opts : (mp_pool_options){ 0 };
+    o.backend = MP_BACKEND_MPI;
+    collective.set = true;
+    collective.comm = dup;
+    collective.root = root;
+    r = mp_pool_open(out, &o);
+    collective.set = false;
+    if (r) {
+        send_quit(dup, root);
+        MPI_Comm_free(&dup);
+    }
+    return r;
+}

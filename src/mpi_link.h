@@ -1,0 +1,133 @@
+/* mpi_link.h - what the MPI backend's files share: references to functions
+ * that hold on every rank, the wire format between the rank that owns a
+ * pool (the root) and the ranks that serve it, and the serving loop.
+ *
+ * The root's pool has two proxy threads per serving rank (backend_mpi.c).
+ * A proxy is a scheduler worker whose claimed ranges are run elsewhere
+ * (mp__shared.run_elsewhere): it sends the range to its rank as one request
+ * on a tag of its own and waits for the one reply.  Two proxies per rank
+ * keep the next range queued at the rank while it runs the current one.
+ *
+ * Messages are MPI_BYTE arrays on the pool's communicator (a duplicate, so
+ * no message of the program's can meet them):
+ *
+ *   control, tag MP__MPI_TAG_CONTROL, root -> server:
+ *     mp__mpi_control { OPEN, initializer ref, context size } + context
+ *       -> reply on MP__MPI_TAG_REPLY: mp__mpi_opened
+ *     mp__mpi_control { QUIT }: the server leaves its loop
+ *   ranges, tag = the proxy's own (>= MP__MPI_TAG_FIRST_PROXY):
+ *     mp__mpi_request { RANGE, begin, count, has_job }
+ *       [+ mp__mpi_jobhdr + context, when the proxy's job changed]
+ *       + inputs: per argument, count elements (strings: count lengths,
+ *         UINT64_MAX for NULL, then the bytes)
+ *       -> reply on the same tag: mp__mpi_reply + count outputs
+ *          + nfailed x (mp__mpi_failure + message bytes)
+ *          + [count lengths (UINT64_MAX: none) + bytes: mp_task_write]
+ *     mp__mpi_request { BYE }: the proxy is gone; the server forgets its
+ *       job (no reply)
+ */
+#ifndef MPROC_MPI_LINK_H
+#define MPROC_MPI_LINK_H
+
+#include "sched.h"
+
+#include <mpi.h>
+
+/* ---- function references (mpi_fnref.c) ---------------------------------- */
+
+/* A code address as "this offset into the loaded object of this name",
+ * which is the same place in every rank that runs the same binary (each
+ * rank loads objects at addresses of its own). */
+typedef struct mp__fnref {
+    char object[240];        /* the object's path as the loader names it; "" = the executable */
+    uint64_t offset;         /* from the object's load address */
+    uint32_t present;        /* 0: no function (NULL) */
+    uint32_t pad;
+} mp__fnref;
+
+/* Describes fn (NULL gives a reference to no function).  0, or MP_EINVAL
+ * with a message naming `who` if fn is in no executable segment of a
+ * loaded object. */
+int mp__fnref_make(void (*fn)(void), const char *who, mp__fnref *ref);
+/* The function a reference names in this process: 0 and *fn (NULL for a
+ * reference to none), or MP_EINVAL with a message if the object is not
+ * loaded here or the place is not code. */
+int mp__fnref_resolve(const mp__fnref *ref, void (**fn)(void));
+
+/* ---- wire format ------------------------------------------------------- */
+
+enum {
+    MP__MPI_TAG_CONTROL = 1,
+    MP__MPI_TAG_REPLY = 2,
+    MP__MPI_TAG_FIRST_PROXY = 16,
+    MP__MPI_TAG_LAST_PROXY = 32000     /* the standard promises tags up to 32767 */
+};
+
+enum { MP__MPI_OPEN = 1, MP__MPI_QUIT = 2, MP__MPI_RANGE = 3, MP__MPI_BYE = 4 };
+
+typedef struct mp__mpi_control {
+    uint32_t type;
+    uint32_t pad;
+    mp__fnref initializer;
+    uint64_t ctx_size;
+} mp__mpi_control;
+
+typedef struct mp__mpi_opened {
+    int32_t code;            /* 0, or the initializer's */
+    char message[MP_MESSAGE_MAX];
+} mp__mpi_opened;
+
+typedef struct mp__mpi_request {
+    uint32_t type;
+    uint32_t has_job;
+    uint64_t begin, count;
+} mp__mpi_request;
+
+/* What a serving rank must know of a job to run its tasks. */
+typedef struct mp__mpi_jobhdr {
+    mp__fnref fn;
+    uint32_t kind, nargs;
+    uint64_t in_size[MP_MAX_ARGS];
+    uint64_t out_size, ctx_size;
+    uint64_t rng_seed, rng_stream, seq;
+    int64_t timeout_ns;
+    uint32_t varout;         /* 1: the call collects mp_task_write results */
+    uint32_t pad;
+} mp__mpi_jobhdr;
+
+typedef struct mp__mpi_reply {
+    uint64_t count;
+    uint32_t nfailed;
+    uint32_t has_var;
+} mp__mpi_reply;
+
+typedef struct mp__mpi_failure {
+    uint64_t index;
+    int32_t code;
+    uint32_t length;         /* message bytes that follow, no NUL */
+} mp__mpi_failure;
+
+#define MP__MPI_NO_BYTES UINT64_MAX   /* a NULL string, or no mp_task_write result */
+
+/* A growing byte buffer that messages are packed into (mpi_serve.c). */
+typedef struct mp__wbuf {
+    char *data;
+    size_t len, cap;
+} mp__wbuf;
+
+/* Appends n bytes (or reserves them, when p is NULL) and returns where they
+ * are, or NULL when memory runs out. */
+void *mp__wbuf_put(mp__wbuf *b, const void *p, size_t n);
+void mp__wbuf_free(mp__wbuf *b);
+
+/* Waits for the next message from `source` with `tag` (MPI_ANY_TAG
+ * allowed) on comm, then receives it into *buf (grown as needed) and
+ * returns its size and tag.  Polls: spins for a short while, then sleeps
+ * in growing steps up to a millisecond, so an idle rank takes no CPU. */
+int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out);
+
+/* The serving loop of a rank that is not the root: runs what the root
+ * sends on comm until it sends QUIT. */
+void mp__mpi_serve(MPI_Comm comm, int root);
+
+#endif

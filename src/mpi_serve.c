@@ -1,0 +1,328 @@
+/* mpi_serve.c - a serving rank: runs the ranges the root's proxies send
+ * and replies with their outputs, failures and mp_task_write results (the
+ * protocol is in mpi_link.h).
+ *
+ * A server keeps, per proxy tag, the job that proxy last described (its
+ * function, sizes and context), so the context travels once per call and
+ * proxy, not once per range.  Tasks run here through the scheduler's own
+ * task runner (mp__sched_run_detached): time limits, random streams,
+ * mp_task_fail messages and mp_task_write behave as on every backend. */
+#include "mpi_link.h"
+#include "shm.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- buffers and receiving ------------------------------------------------ */
+
+void *mp__wbuf_put(mp__wbuf *b, const void *p, size_t n)
+{
+    if (n > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap - b->len < n) {
+            if (cap > SIZE_MAX / 2)
+                return NULL;
+            cap *= 2;
+        }
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return NULL;
+        b->data = d;
+        b->cap = cap;
+    }
+    char *at = b->data + b->len;
+    if (p && n)
+        memcpy(at, p, n);
+    b->len += n;
+    return at;
+}
+
+void mp__wbuf_free(mp__wbuf *b)
+{
+    free(b->data);
+    *b = (mp__wbuf){ NULL, 0, 0 };
+}
+
+#define SPIN_NS 50000          /* poll without sleeping this long first */
+#define NAP_MIN_NS 20000
+#define NAP_MAX_NS 1000000
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out)
+{
+    MPI_Status st;
+    int flag = 0;
+    uint64_t start = now_ns();
+    long nap = NAP_MIN_NS;
+    for (;;) {
+        MPI_Iprobe(source, tag, comm, &flag, &st);
+        if (flag)
+            break;
+        if (now_ns() - start < SPIN_NS)
+            continue;
+        /* Open MPI's blocking receive polls at full speed; a rank that
+         * waits for minutes must not take a core from the ranks working. */
+        struct timespec ts = { 0, nap };
+        nanosleep(&ts, NULL);
+        if (nap < NAP_MAX_NS)
+            nap *= 2;
+    }
+    int count = 0;
+    MPI_Get_count(&st, MPI_BYTE, &count);
+    buf->len = 0;
+    if (!mp__wbuf_put(buf, NULL, (size_t)count))
+        MPI_Abort(comm, 70);      /* the message cannot be taken, and MPI cannot skip it */
+    MPI_Recv(buf->data, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+    if (tag_out)
+        *tag_out = st.MPI_TAG;
+    return count;
+}
+
+/* ---- the serving loop ------------------------------------------------------- */
+
+/* The job a proxy last described: a detached job (sched.h) whose inputs
+ * and outputs are pointed at each range's buffers. */
+typedef struct served_job {
+    mp__job job;
+    char *ctx;
+    bool collects;           /* the call collects mp_task_write results */
+    int resolve_error;       /* the function could not be found here */
+    char resolve_msg[MP_MESSAGE_MAX];
+} served_job;
+
+typedef struct server {
+    MPI_Comm comm;
+    int root;
+    int rank;
+    served_job *jobs[MP__MPI_TAG_LAST_PROXY + 1];   /* by proxy tag */
+    mp__wbuf out;
+    mp__wbuf failures;       /* mp__mpi_failure + message, per failed task */
+    uint32_t nfailed;
+    bool out_of_memory;
+} server;
+
+static void forget_job(server *s, int tag)
+{
+    served_job *sj = s->jobs[tag];
+    if (!sj)
+        return;
+    free(sj->ctx);
+    free(sj);
+    s->jobs[tag] = NULL;
+}
+
+/* Reads a job header and its context at *p; false if the message is short
+ * or memory runs out. */
+static bool describe_job(server *s, int tag, const char **p, const char *end)
+{
+    mp__mpi_jobhdr h;
+    if ((size_t)(end - *p) < sizeof h)
+        return false;
+    memcpy(&h, *p, sizeof h);
+    *p += sizeof h;
+    if (h.nargs > MP_MAX_ARGS || h.ctx_size > (size_t)(end - *p))
+        return false;
+    forget_job(s, tag);
+    served_job *sj = calloc(1, sizeof *sj);
+    if (!sj || (h.ctx_size && !(sj->ctx = malloc(h.ctx_size)))) {
+        free(sj);
+        return false;
+    }
+    memcpy(sj->ctx, *p, h.ctx_size);
+    *p += h.ctx_size;
+    mp__job *job = &sj->job;
+    void (*fn)(void) = NULL;
+    if ((sj->resolve_error = mp__fnref_resolve(&h.fn, &fn)))
+        snprintf(sj->resolve_msg, sizeof sj->resolve_msg, "rank %d: %s", s->rank, mp_last_error());
+    job->fn = fn;
+    job->kind = (int)h.kind;
+    job->nargs = h.nargs;
+    for (size_t k = 0; k < h.nargs; k++)
+        job->in_size[k] = h.in_size[k];
+    job->out_size = h.out_size;
+    job->ctx = sj->ctx;
+    job->ctx_size = h.ctx_size;
+    job->rng_seed = h.rng_seed;
+    job->rng_stream = h.rng_stream;
+    atomic_store(&job->seq, h.seq);
+    atomic_store(&job->timeout_ns, h.timeout_ns);
+    sj->collects = h.varout != 0;
+    s->jobs[tag] = sj;
+    return true;
+}
+
+static void note_failure(void *arg, size_t index, int code, const char *message)
+{
+    server *s = arg;
+    char text[MP_MESSAGE_MAX];
+    if (message)
+        snprintf(text, sizeof text, "%s", message);
+    else
+        snprintf(text, sizeof text, "task %zu failed with code %d", index, code);
+    mp__mpi_failure f = { index, code, (uint32_t)strlen(text) };
+    if (!mp__wbuf_put(&s->failures, &f, sizeof f) || !mp__wbuf_put(&s->failures, text, f.length))
+        s->out_of_memory = true;
+    s->nfailed++;
+}
+
+/* Points the job's inputs at the range's bytes; strings become an array of
+ * pointers into them.  false if the message is short. */
+static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t count, const char ***strings)
+{
+    size_t nargs = job->kind == MP__KIND_MAP || job->kind == MP__KIND_STRINGS ? 1 : job->nargs;
+    if (job->kind == MP__KIND_STRINGS) {
+        const char **v = calloc(count ? count : 1, sizeof *v);
+        if (!v || (size_t)(end - p) / sizeof(uint64_t) < count) {
+            free(v);
+            return false;
+        }
+        const char *text = p + count * sizeof(uint64_t);
+        for (size_t i = 0; i < count; i++) {
+            uint64_t len;
+            memcpy(&len, p + i * sizeof len, sizeof len);
+            if (len == MP__MPI_NO_BYTES)
+                continue;
+            if (len >= (uint64_t)(end - text) || text[len] != '\0') {
+                free(v);
+                return false;
+            }
+            v[i] = text;
+            text += len + 1;
+        }
+        job->in[0] = (const char *)(void *)v;
+        *strings = v;
+        return true;
+    }
+    for (size_t k = 0; k < nargs; k++) {
+        size_t bytes = job->in_size[k] * count;
+        if (job->in_size[k] && bytes / job->in_size[k] != count)
+            return false;
+        if (bytes > (size_t)(end - p))
+            return false;
+        job->in[k] = bytes ? p : NULL;
+        p += bytes;
+    }
+    return true;
+}
+
+/* Runs one range and sends the reply. */
+static void serve_range(server *s, int tag, const char *p, const char *end)
+{
+    mp__mpi_request req;
+    memcpy(&req, p, sizeof req);
+    p += sizeof req;
+    if (req.has_job && !describe_job(s, tag, &p, end))
+        MPI_Abort(s->comm, 71);
+    served_job *sj = s->jobs[tag];
+    if (!sj)
+        MPI_Abort(s->comm, 72);   /* a range before its job: a protocol error */
+    mp__job *job = &sj->job;
+    size_t count = (size_t)req.count;
+    const char **strings = NULL;
+    s->out.len = 0;
+    s->failures.len = 0;
+    s->nfailed = 0;
+    s->out_of_memory = false;
+    bool has_var = sj->collects;
+    mp__mpi_reply *rep = mp__wbuf_put(&s->out, NULL, sizeof *rep);
+    size_t out_bytes = job->out_size * count;
+    char *out = rep && (!job->out_size || out_bytes / job->out_size == count) ? mp__wbuf_put(&s->out, NULL, out_bytes) : NULL;
+    mp_bytes *var = has_var ? calloc(count ? count : 1, sizeof *var) : NULL;
+    if (!rep || !out || (has_var && !var) || !bind_inputs(job, p, end, count, &strings))
+        MPI_Abort(s->comm, 73);
+    memset(out, 0, out_bytes);
+    job->out = out_bytes ? out : NULL;
+    job->varout = has_var ? var : NULL;
+    if (sj->resolve_error) {
+        for (size_t i = 0; i < count; i++)
+            note_failure(s, (size_t)req.begin + i, MP_EINVAL, sj->resolve_msg);
+    } else {
+        mp__sched_run_detached(job, s->rank - 1, (size_t)req.begin, (size_t)(req.begin + count), note_failure, s);
+    }
+    free(strings);
+    /* The reply: header and outputs are in place; failures and results follow. */
+    bool ok = mp__wbuf_put(&s->out, s->failures.data, s->failures.len) != NULL || !s->failures.len;
+    for (size_t i = 0; ok && has_var && i < count; i++) {
+        uint64_t len = var[i].data ? var[i].size : MP__MPI_NO_BYTES;
+        ok = mp__wbuf_put(&s->out, &len, sizeof len) != NULL;
+    }
+    for (size_t i = 0; ok && has_var && i < count; i++)
+        ok = !var[i].data || mp__wbuf_put(&s->out, var[i].data, var[i].size) != NULL;
+    for (size_t i = 0; has_var && i < count; i++)
+        mp_shm_free(var[i].data);
+    free(var);
+    job->varout = NULL;
+    if (!ok || s->out_of_memory || s->out.len > INT_MAX)
+        MPI_Abort(s->comm, 74);
+    rep = (mp__mpi_reply *)(void *)s->out.data;
+    *rep = (mp__mpi_reply){ count, s->nfailed, has_var };
+    MPI_Send(s->out.data, (int)s->out.len, MPI_BYTE, s->root, tag, s->comm);
+}
+
+/* Runs the pool's initializer here, as each worker of the other backends
+ * does, and replies with its outcome. */
+static void serve_open(server *s, const char *p, const char *end)
+{
+    mp__mpi_control c;
+    memcpy(&c, p, sizeof c);
+    p += sizeof c;
+    mp__mpi_opened r = { 0, "" };
+    void (*fn)(void) = NULL;
+    if (c.ctx_size > (size_t)(end - p)) {
+        r.code = MP_EINVAL;
+        snprintf(r.message, sizeof r.message, "rank %d: a short open message", s->rank);
+    } else if ((r.code = mp__fnref_resolve(&c.initializer, &fn))) {
+        snprintf(r.message, sizeof r.message, "rank %d: %s", s->rank, mp_last_error());
+    } else if (fn) {
+        mp_set_error(0, "%s", "");
+        r.code = ((int (*)(const void *))fn)(c.ctx_size ? p : NULL);
+        if (r.code)
+            snprintf(r.message, sizeof r.message, "rank %d: %s", s->rank,
+                     *mp_last_error() ? mp_last_error() : mp_strerror(r.code));
+    }
+    MPI_Send(&r, sizeof r, MPI_BYTE, s->root, MP__MPI_TAG_REPLY, s->comm);
+}
+
+void mp__mpi_serve(MPI_Comm comm, int root)
+{
+    server *s = calloc(1, sizeof *s);
+    if (!s || mp__arena_init() != 0)
+        MPI_Abort(comm, 75);       /* mp_task_write and failures need the arena */
+    s->comm = comm;
+    s->root = root;
+    MPI_Comm_rank(comm, &s->rank);
+    mp__wbuf msg = { NULL, 0, 0 };
+    for (;;) {
+        int tag;
+        int n = mp__mpi_receive(comm, root, MPI_ANY_TAG, &msg, &tag);
+        uint32_t type = 0;
+        if ((size_t)n >= sizeof type)
+            memcpy(&type, msg.data, sizeof type);
+        if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_QUIT)
+            break;
+        if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_OPEN && (size_t)n >= sizeof(mp__mpi_control))
+            serve_open(s, msg.data, msg.data + n);
+        else if (tag >= MP__MPI_TAG_FIRST_PROXY && tag <= MP__MPI_TAG_LAST_PROXY && type == MP__MPI_BYE)
+            forget_job(s, tag);
+        else if (tag >= MP__MPI_TAG_FIRST_PROXY && tag <= MP__MPI_TAG_LAST_PROXY && type == MP__MPI_RANGE &&
+                 (size_t)n >= sizeof(mp__mpi_request))
+            serve_range(s, tag, msg.data, msg.data + n);
+        else
+            MPI_Abort(comm, 76);   /* nobody else sends on this communicator */
+    }
+    for (int t = 0; t <= MP__MPI_TAG_LAST_PROXY; t++)
+        forget_job(s, t);
+    mp__wbuf_free(&msg);
+    mp__wbuf_free(&s->out);
+    mp__wbuf_free(&s->failures);
+    free(s);
+}
