@@ -97,15 +97,17 @@ typedef struct mp__backend_ops {
     /* mp_pool_open, before the control block exists; NULL: nothing to do.
      * May set crew->workers (the control block's worker slots) and
      * crew->width from what is there to run on; `requested` is the count
-     * the options or MPROC_WORKERS asked for, 0 if neither did.  0, or an
-     * error with a message (nothing to undo). */
+     * the options or MPROC_WORKERS asked for, 0 if neither did.  May set
+     * backend_data, which start then takes over; if the open fails before
+     * start, forget frees it.  0, or an error with a message and nothing
+     * to undo. */
     int (*prepare)(mp__crew *crew, int requested);
     /* mp_pool_open, in the opening thread, once the control block exists.
      * Starts crew->workers workers, each running mp__crew_worker_init and
      * then mp__sched_worker_main, and returns once every worker ran its
      * initializer: 0; or the initializer's error, or MP_ENOMEM, or -errno,
-     * with a message and nothing left running (the front end frees the
-     * control block). */
+     * with a message and nothing left running, backend_data freed (the
+     * front end frees the control block). */
     int (*start)(mp__crew *crew);
     /* A caller waiting for a job, every MP__WATCH_INTERVAL; any thread,
      * concurrently with every hook but start and stop.  How the pool learns

@@ -168,17 +168,29 @@ typedef struct proxy {
     mpi_crew *mc;
     int id;                  /* worker slot */
     int rank;
+    int worker_base;         /* its rank's rank_info.worker_base */
     int tag;
     uint64_t described;      /* 1 + seq of the job its rank knows from it, 0: none */
     mp__wbuf req, rep;
     bool running;
 } proxy;
 
+/* A serving rank, as it introduced itself. */
+typedef struct rank_info {
+    int rank;
+    int workers;             /* ranges it runs at once */
+    int worker_base;         /* mp_task_worker of its first worker */
+    int pid;
+    char host[64];
+} rank_info;
+
 struct mpi_crew {
     mp__crew *crew;
     MPI_Comm comm;
     int root;
     bool collective;         /* stop tells the servers to return, and frees comm */
+    int nranks;
+    rank_info *ranks;
     proxy *proxies;          /* crew->workers */
 };
 
@@ -201,6 +213,7 @@ static bool put_job(proxy *p, const mp__job *job, uint64_t seq)
     h.seq = seq;
     h.timeout_ns = atomic_load(&job->timeout_ns);
     h.varout = job->varout != NULL;
+    h.worker_base = (uint32_t)p->worker_base;
     return mp__wbuf_put(&p->req, &h, sizeof h) && (!h.ctx_size || mp__wbuf_put(&p->req, job->ctx, h.ctx_size));
 }
 
@@ -343,23 +356,80 @@ static void *proxy_main(void *arg)
 
 /* ---- the backend ---------------------------------------------------------------- */
 
+static void free_crew(mpi_crew *mc, int nproxies)
+{
+    for (int i = 0; mc->proxies && i < nproxies; i++) {
+        mp__wbuf_free(&mc->proxies[i].req);
+        mp__wbuf_free(&mc->proxies[i].rep);
+    }
+    free(mc->proxies);
+    free(mc->ranks);
+    free(mc);
+}
+
+/* Asks each serving rank how many ranges it runs at once and where it
+ * runs; takes ranks in order until they run `requested` (0: all). */
+static void meet_ranks(mpi_crew *mc, int size, int requested)
+{
+    mp__mpi_control c = { .type = MP__MPI_HELLO };
+    mp__wbuf reply = { NULL, 0, 0 };
+    int width = 0;
+    pthread_mutex_lock(&open_lock);
+    for (int i = 0; i < size - 1 && (!requested || width < requested); i++) {
+        rank_info *ri = &mc->ranks[mc->nranks++];
+        ri->rank = server_rank(i, mc->root);
+        MPI_Send(&c, sizeof c, MPI_BYTE, ri->rank, MP__MPI_TAG_CONTROL, mc->comm);
+        mp__mpi_hello h = { 1, 0, "" };
+        mp__mpi_receive(mc->comm, ri->rank, MP__MPI_TAG_REPLY, &reply, NULL);
+        memcpy(&h, reply.data, reply.len < sizeof h ? reply.len : sizeof h);
+        h.host[sizeof h.host - 1] = '\0';
+        ri->workers = h.workers < 1 ? 1 : h.workers;
+        ri->worker_base = width;
+        ri->pid = h.pid;
+        snprintf(ri->host, sizeof ri->host, "%s", h.host);
+        width += ri->workers;
+    }
+    pthread_mutex_unlock(&open_lock);
+    mp__wbuf_free(&reply);
+}
+
 static int mpi_prepare(mp__crew *crew, int requested)
 {
-    MPI_Comm comm;
-    int root, size, r = pool_world("mp_pool_open", &comm, &root);
-    if (r)
+    mpi_crew *mc = calloc(1, sizeof *mc);
+    if (!mc)
+        return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
+    mc->crew = crew;
+    mc->collective = collective.set;
+    int size, r = pool_world("mp_pool_open", &mc->comm, &mc->root);
+    if (r) {
+        free(mc);
         return r;
-    MPI_Comm_size(comm, &size);
-    if (size < 2)
+    }
+    MPI_Comm_size(mc->comm, &size);
+    if (size < 2) {
+        free(mc);
         return mp__error(MP_ENOTSUP, "mp_pool_open: the mpi backend runs on 1 rank, so no rank serves tasks "
                          "(start it with mpirun -n 2 or more)");
-    int ranks = size - 1;
-    if (requested > 0 && requested < ranks)
-        ranks = requested;
-    if (ranks > MP__MAX_WORKERS / 2)
-        ranks = MP__MAX_WORKERS / 2;
-    crew->width = ranks;
-    crew->workers = 2 * ranks;
+    }
+    if (!(mc->ranks = calloc((size_t)size - 1, sizeof *mc->ranks))) {
+        free(mc);
+        return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
+    }
+    meet_ranks(mc, size, requested);
+    /* One proxy per range a rank runs at once, and one more that keeps its
+     * next range queued there. */
+    int width = 0, proxies = 0;
+    for (int i = 0; i < mc->nranks; i++) {
+        if (proxies + mc->ranks[i].workers + 1 > MP__MAX_WORKERS) {
+            mc->nranks = i;
+            break;
+        }
+        width += mc->ranks[i].workers;
+        proxies += mc->ranks[i].workers + 1;
+    }
+    crew->width = width;
+    crew->workers = proxies;
+    crew->backend_data = mc;
     return 0;
 }
 
@@ -378,32 +448,23 @@ static int open_servers(mpi_crew *mc)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     }
     pthread_mutex_lock(&open_lock);
-    for (int i = 0; i < crew->width; i++)
-        MPI_Send(msg.data, (int)msg.len, MPI_BYTE, server_rank(i, mc->root), MP__MPI_TAG_CONTROL, mc->comm);
+    for (int i = 0; i < mc->nranks; i++)
+        MPI_Send(msg.data, (int)msg.len, MPI_BYTE, mc->ranks[i].rank, MP__MPI_TAG_CONTROL, mc->comm);
     mp__wbuf reply = { NULL, 0, 0 };
-    for (int i = 0; i < crew->width; i++) {
-        int rank = server_rank(i, mc->root);
+    for (int i = 0; i < mc->nranks; i++) {
+        const rank_info *ri = &mc->ranks[i];
         mp__mpi_opened o;
-        mp__mpi_receive(mc->comm, rank, MP__MPI_TAG_REPLY, &reply, NULL);
+        mp__mpi_receive(mc->comm, ri->rank, MP__MPI_TAG_REPLY, &reply, NULL);
         memcpy(&o, reply.data, reply.len < sizeof o ? reply.len : sizeof o);
         o.message[sizeof o.message - 1] = '\0';
         if (o.code && !r)
-            r = mp__error(o.code, "mp_pool_open: the worker initializer failed: %s", o.message);
+            r = mp__error(o.code, "mp_pool_open: the worker initializer failed on %s (pid %d): %s", ri->host, ri->pid,
+                          o.message);
     }
     pthread_mutex_unlock(&open_lock);
     mp__wbuf_free(&reply);
     mp__wbuf_free(&msg);
     return r;
-}
-
-static void free_crew(mpi_crew *mc, int nproxies)
-{
-    for (int i = 0; i < nproxies; i++) {
-        mp__wbuf_free(&mc->proxies[i].req);
-        mp__wbuf_free(&mc->proxies[i].rep);
-    }
-    free(mc->proxies);
-    free(mc);
 }
 
 static void join_proxies(mpi_crew *mc, int n)
@@ -413,34 +474,45 @@ static void join_proxies(mpi_crew *mc, int n)
             pthread_join(mc->proxies[i].thread, NULL);
 }
 
+/* Lays the proxies out round by round over the ranks, so that the first
+ * ones cover every rank: proxy slots are claimed in order when a call has
+ * fewer chunks than workers. */
+static void place_proxies(mpi_crew *mc)
+{
+    int n = 0;
+    for (int round = 0; n < mc->crew->workers; round++)
+        for (int i = 0; i < mc->nranks && n < mc->crew->workers; i++) {
+            const rank_info *ri = &mc->ranks[i];
+            if (round > ri->workers)
+                continue;
+            proxy *p = &mc->proxies[n];
+            p->mc = mc;
+            p->id = n++;
+            p->rank = ri->rank;
+            p->worker_base = ri->worker_base;
+            int t = atomic_fetch_add(&next_tag, 1) - MP__MPI_TAG_FIRST_PROXY;
+            p->tag = MP__MPI_TAG_FIRST_PROXY + t % (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1);
+        }
+}
+
 static int mpi_start(mp__crew *crew)
 {
-    mpi_crew *mc = calloc(1, sizeof *mc);
-    proxy *proxies = calloc((size_t)crew->workers, sizeof *proxies);
-    if (!mc || !proxies) {
-        free(mc);
-        free(proxies);
-        return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
-    }
-    mc->crew = crew;
-    mc->proxies = proxies;
-    mc->collective = collective.set;
-    int r = pool_world("mp_pool_open", &mc->comm, &mc->root);
+    mpi_crew *mc = crew->backend_data;
+    crew->backend_data = NULL;
+    int r = 0;
+    if (!(mc->proxies = calloc((size_t)crew->workers, sizeof *mc->proxies)))
+        r = mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     if (r == 0)
         r = open_servers(mc);
     if (r) {
         free_crew(mc, crew->workers);
         return r;
     }
+    place_proxies(mc);
     crew->sh->run_elsewhere = run_remote;
     crew->sh->run_elsewhere_arg = mc;
     for (int i = 0; i < crew->workers && r == 0; i++) {
-        proxy *p = &proxies[i];
-        p->mc = mc;
-        p->id = i;
-        p->rank = server_rank(i % crew->width, mc->root);
-        int t = atomic_fetch_add(&next_tag, 1);
-        p->tag = MP__MPI_TAG_FIRST_PROXY + (t - MP__MPI_TAG_FIRST_PROXY) % (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1);
+        proxy *p = &mc->proxies[i];
         int e = pthread_create(&p->thread, NULL, proxy_main, p);
         if (e)
             r = mp__error(-e, "mp_pool_open: cannot start proxy thread %d of %d", i + 1, crew->workers);
@@ -478,8 +550,9 @@ static void mpi_stop(mp__crew *crew, bool now)
 
 static void mpi_forget(mp__crew *crew)
 {
-    if (crew->backend_data)
-        free_crew(crew->backend_data, crew->workers);
+    mpi_crew *mc = crew->backend_data;
+    if (mc)
+        free_crew(mc, mc->proxies ? crew->workers : 0);
     crew->backend_data = NULL;
 }
 

@@ -12,6 +12,7 @@
  * no message of the program's can meet them):
  *
  *   control, tag MP__MPI_TAG_CONTROL, root -> server:
+ *     mp__mpi_control { HELLO } -> reply on MP__MPI_TAG_REPLY: mp__mpi_hello
  *     mp__mpi_control { OPEN, initializer ref, context size } + context
  *       -> reply on MP__MPI_TAG_REPLY: mp__mpi_opened
  *     mp__mpi_control { QUIT }: the server leaves its loop
@@ -63,7 +64,14 @@ enum {
     MP__MPI_TAG_LAST_PROXY = 32000     /* the standard promises tags up to 32767 */
 };
 
-enum { MP__MPI_OPEN = 1, MP__MPI_QUIT = 2, MP__MPI_RANGE = 3, MP__MPI_BYE = 4 };
+enum { MP__MPI_OPEN = 1, MP__MPI_QUIT = 2, MP__MPI_RANGE = 3, MP__MPI_BYE = 4, MP__MPI_HELLO = 5 };
+
+/* A serving rank introduces itself (reply to HELLO, on MP__MPI_TAG_REPLY). */
+typedef struct mp__mpi_hello {
+    int32_t workers;         /* ranges it runs at once (MPROC_RANK_WORKERS) */
+    int32_t pid;
+    char host[64];
+} mp__mpi_hello;
 
 typedef struct mp__mpi_control {
     uint32_t type;
@@ -92,7 +100,7 @@ typedef struct mp__mpi_jobhdr {
     uint64_t rng_seed, rng_stream, seq;
     int64_t timeout_ns;
     uint32_t varout;         /* 1: the call collects mp_task_write results */
-    uint32_t pad;
+    uint32_t worker_base;    /* mp_task_worker of the rank's first local worker */
 } mp__mpi_jobhdr;
 
 typedef struct mp__mpi_reply {
@@ -127,7 +135,9 @@ void mp__wbuf_free(mp__wbuf *b);
 int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out);
 
 /* The serving loop of a rank that is not the root: runs what the root
- * sends on comm until it sends QUIT. */
+ * sends on comm until it sends QUIT.  It runs MPROC_RANK_WORKERS ranges at
+ * once (a number, 0: every CPU of the rank; default 1), each on a thread
+ * of its own when more than one. */
 void mp__mpi_serve(MPI_Comm comm, int root);
 
 #endif

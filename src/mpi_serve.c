@@ -11,10 +11,12 @@
 #include "shm.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- buffers and receiving ------------------------------------------------ */
 
@@ -95,19 +97,42 @@ typedef struct served_job {
     mp__job job;
     char *ctx;
     bool collects;           /* the call collects mp_task_write results */
+    int worker_base;         /* mp_task_worker of this rank's first worker, in the pool */
     int resolve_error;       /* the function could not be found here */
     char resolve_msg[MP_MESSAGE_MAX];
 } served_job;
+
+/* What runs one range at a time: the serving thread itself, or one of the
+ * rank's worker threads (MPROC_RANK_WORKERS > 1). */
+typedef struct executor {
+    struct server *s;
+    int index;               /* 0 .. workers-1 on this rank */
+    pthread_t thread;
+    mp__wbuf out;            /* the reply being built */
+    mp__wbuf failures;       /* mp__mpi_failure + message, per failed task */
+    uint32_t nfailed;
+    bool out_of_memory;
+} executor;
+
+/* A range received and not yet run (several workers only). */
+typedef struct pending {
+    struct pending *next;
+    int tag;
+    mp__wbuf msg;
+} pending;
 
 typedef struct server {
     MPI_Comm comm;
     int root;
     int rank;
     served_job *jobs[MP__MPI_TAG_LAST_PROXY + 1];   /* by proxy tag */
-    mp__wbuf out;
-    mp__wbuf failures;       /* mp__mpi_failure + message, per failed task */
-    uint32_t nfailed;
-    bool out_of_memory;
+    int workers;
+    executor *executors;
+    /* Ranges waiting for a worker thread. */
+    pthread_mutex_t lock;
+    pthread_cond_t more;
+    pending *head, **tail;
+    bool quitting;
 } server;
 
 static void forget_job(server *s, int tag)
@@ -139,6 +164,7 @@ static bool describe_job(server *s, int tag, const char **p, const char *end)
     }
     memcpy(sj->ctx, *p, h.ctx_size);
     *p += h.ctx_size;
+    sj->worker_base = (int)h.worker_base;
     mp__job *job = &sj->job;
     void (*fn)(void) = NULL;
     if ((sj->resolve_error = mp__fnref_resolve(&h.fn, &fn)))
@@ -162,7 +188,7 @@ static bool describe_job(server *s, int tag, const char **p, const char *end)
 
 static void note_failure(void *arg, size_t index, int code, const char *message)
 {
-    server *s = arg;
+    executor *s = arg;
     char text[MP_MESSAGE_MAX];
     if (message)
         snprintf(text, sizeof text, "%s", message);
@@ -214,8 +240,9 @@ static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t cou
     return true;
 }
 
-/* Runs one range and sends the reply. */
-static void serve_range(server *s, int tag, const char *p, const char *end)
+/* Runs one range and sends the reply.  Nothing of the proxy's job is
+ * touched after the send: the proxy's next message may free it. */
+static void serve_range(server *s, executor *e, int tag, const char *p, const char *end)
 {
     mp__mpi_request req;
     memcpy(&req, p, sizeof req);
@@ -228,14 +255,14 @@ static void serve_range(server *s, int tag, const char *p, const char *end)
     mp__job *job = &sj->job;
     size_t count = (size_t)req.count;
     const char **strings = NULL;
-    s->out.len = 0;
-    s->failures.len = 0;
-    s->nfailed = 0;
-    s->out_of_memory = false;
+    e->out.len = 0;
+    e->failures.len = 0;
+    e->nfailed = 0;
+    e->out_of_memory = false;
     bool has_var = sj->collects;
-    mp__mpi_reply *rep = mp__wbuf_put(&s->out, NULL, sizeof *rep);
+    mp__mpi_reply *rep = mp__wbuf_put(&e->out, NULL, sizeof *rep);
     size_t out_bytes = job->out_size * count;
-    char *out = rep && (!job->out_size || out_bytes / job->out_size == count) ? mp__wbuf_put(&s->out, NULL, out_bytes) : NULL;
+    char *out = rep && (!job->out_size || out_bytes / job->out_size == count) ? mp__wbuf_put(&e->out, NULL, out_bytes) : NULL;
     mp_bytes *var = has_var ? calloc(count ? count : 1, sizeof *var) : NULL;
     if (!rep || !out || (has_var && !var) || !bind_inputs(job, p, end, count, &strings))
         MPI_Abort(s->comm, 73);
@@ -244,28 +271,89 @@ static void serve_range(server *s, int tag, const char *p, const char *end)
     job->varout = has_var ? var : NULL;
     if (sj->resolve_error) {
         for (size_t i = 0; i < count; i++)
-            note_failure(s, (size_t)req.begin + i, MP_EINVAL, sj->resolve_msg);
+            note_failure(e, (size_t)req.begin + i, MP_EINVAL, sj->resolve_msg);
     } else {
-        mp__sched_run_detached(job, s->rank - 1, (size_t)req.begin, (size_t)(req.begin + count), note_failure, s);
+        mp__sched_run_detached(job, sj->worker_base + e->index, (size_t)req.begin, (size_t)(req.begin + count),
+                               note_failure, e);
     }
     free(strings);
+    job->varout = NULL;
     /* The reply: header and outputs are in place; failures and results follow. */
-    bool ok = mp__wbuf_put(&s->out, s->failures.data, s->failures.len) != NULL || !s->failures.len;
+    bool ok = mp__wbuf_put(&e->out, e->failures.data, e->failures.len) != NULL || !e->failures.len;
     for (size_t i = 0; ok && has_var && i < count; i++) {
         uint64_t len = var[i].data ? var[i].size : MP__MPI_NO_BYTES;
-        ok = mp__wbuf_put(&s->out, &len, sizeof len) != NULL;
+        ok = mp__wbuf_put(&e->out, &len, sizeof len) != NULL;
     }
     for (size_t i = 0; ok && has_var && i < count; i++)
-        ok = !var[i].data || mp__wbuf_put(&s->out, var[i].data, var[i].size) != NULL;
+        ok = !var[i].data || mp__wbuf_put(&e->out, var[i].data, var[i].size) != NULL;
     for (size_t i = 0; has_var && i < count; i++)
         mp_shm_free(var[i].data);
     free(var);
-    job->varout = NULL;
-    if (!ok || s->out_of_memory || s->out.len > INT_MAX)
+    if (!ok || e->out_of_memory || e->out.len > INT_MAX)
         MPI_Abort(s->comm, 74);
-    rep = (mp__mpi_reply *)(void *)s->out.data;
-    *rep = (mp__mpi_reply){ count, s->nfailed, has_var };
-    MPI_Send(s->out.data, (int)s->out.len, MPI_BYTE, s->root, tag, s->comm);
+    rep = (mp__mpi_reply *)(void *)e->out.data;
+    *rep = (mp__mpi_reply){ count, e->nfailed, has_var };
+    MPI_Send(e->out.data, (int)e->out.len, MPI_BYTE, s->root, tag, s->comm);
+}
+
+/* ---- several ranges at once ------------------------------------------------ */
+
+static void *executor_main(void *arg)
+{
+    executor *e = arg;
+    server *s = e->s;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->head && !s->quitting)
+            pthread_cond_wait(&s->more, &s->lock);
+        if (!s->head)
+            break;
+        pending *r = s->head;
+        if (!(s->head = r->next))
+            s->tail = &s->head;
+        pthread_mutex_unlock(&s->lock);
+        serve_range(s, e, r->tag, r->msg.data, r->msg.data + r->msg.len);
+        mp__wbuf_free(&r->msg);
+        free(r);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void enqueue(server *s, pending *r)
+{
+    pthread_mutex_lock(&s->lock);
+    r->next = NULL;
+    *s->tail = r;
+    s->tail = &r->next;
+    pthread_cond_signal(&s->more);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* MPROC_RANK_WORKERS: ranges this rank runs at once. */
+static int rank_workers(void)
+{
+    const char *env = getenv("MPROC_RANK_WORKERS");
+    if (!env || !*env)
+        return 1;
+    char *end;
+    long n = strtol(env, &end, 10);
+    if (*end || n < 0 || n > MP__MAX_WORKERS / 2) {
+        fprintf(stderr, "mproc: MPROC_RANK_WORKERS='%s' is not a number from 0 (every CPU) to %d: using 1\n", env,
+                MP__MAX_WORKERS / 2);
+        return 1;
+    }
+    return n ? (int)n : mp_cpu_count();
+}
+
+static void serve_hello(server *s)
+{
+    mp__mpi_hello h = { s->workers, (int32_t)getpid(), "" };
+    if (gethostname(h.host, sizeof h.host) != 0)
+        snprintf(h.host, sizeof h.host, "?");
+    h.host[sizeof h.host - 1] = '\0';
+    MPI_Send(&h, sizeof h, MPI_BYTE, s->root, MP__MPI_TAG_REPLY, s->comm);
 }
 
 /* Runs the pool's initializer here, as each worker of the other backends
@@ -292,6 +380,11 @@ static void serve_open(server *s, const char *p, const char *end)
     MPI_Send(&r, sizeof r, MPI_BYTE, s->root, MP__MPI_TAG_REPLY, s->comm);
 }
 
+static bool is_proxy_tag(int tag)
+{
+    return tag >= MP__MPI_TAG_FIRST_PROXY && tag <= MP__MPI_TAG_LAST_PROXY;
+}
+
 void mp__mpi_serve(MPI_Comm comm, int root)
 {
     server *s = calloc(1, sizeof *s);
@@ -300,29 +393,72 @@ void mp__mpi_serve(MPI_Comm comm, int root)
     s->comm = comm;
     s->root = root;
     MPI_Comm_rank(comm, &s->rank);
+    s->workers = rank_workers();
+    s->executors = calloc((size_t)s->workers, sizeof *s->executors);
+    if (!s->executors)
+        MPI_Abort(comm, 75);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->more, NULL);
+    s->tail = &s->head;
+    bool threaded = s->workers > 1;
+    for (int i = 0; i < s->workers; i++) {
+        s->executors[i] = (executor){ .s = s, .index = i };
+        if (threaded && pthread_create(&s->executors[i].thread, NULL, executor_main, &s->executors[i]) != 0)
+            MPI_Abort(comm, 75);
+    }
     mp__wbuf msg = { NULL, 0, 0 };
     for (;;) {
         int tag;
-        int n = mp__mpi_receive(comm, root, MPI_ANY_TAG, &msg, &tag);
+        pending *r = threaded ? calloc(1, sizeof *r) : NULL;
+        if (threaded && !r)
+            MPI_Abort(comm, 75);
+        mp__wbuf *into = threaded ? &r->msg : &msg;
+        int n = mp__mpi_receive(comm, root, MPI_ANY_TAG, into, &tag);
         uint32_t type = 0;
         if ((size_t)n >= sizeof type)
-            memcpy(&type, msg.data, sizeof type);
+            memcpy(&type, into->data, sizeof type);
+        if (is_proxy_tag(tag) && type == MP__MPI_RANGE && (size_t)n >= sizeof(mp__mpi_request)) {
+            if (threaded) {
+                r->tag = tag;
+                enqueue(s, r);
+            } else {
+                serve_range(s, &s->executors[0], tag, msg.data, msg.data + n);
+            }
+            continue;
+        }
+        if (threaded) {
+            msg.len = 0;
+            if (!mp__wbuf_put(&msg, into->data, into->len))
+                MPI_Abort(comm, 75);
+            mp__wbuf_free(&r->msg);
+            free(r);
+        }
         if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_QUIT)
             break;
-        if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_OPEN && (size_t)n >= sizeof(mp__mpi_control))
+        if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_HELLO)
+            serve_hello(s);
+        else if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_OPEN && (size_t)n >= sizeof(mp__mpi_control))
             serve_open(s, msg.data, msg.data + n);
-        else if (tag >= MP__MPI_TAG_FIRST_PROXY && tag <= MP__MPI_TAG_LAST_PROXY && type == MP__MPI_BYE)
+        else if (is_proxy_tag(tag) && type == MP__MPI_BYE)
             forget_job(s, tag);
-        else if (tag >= MP__MPI_TAG_FIRST_PROXY && tag <= MP__MPI_TAG_LAST_PROXY && type == MP__MPI_RANGE &&
-                 (size_t)n >= sizeof(mp__mpi_request))
-            serve_range(s, tag, msg.data, msg.data + n);
         else
             MPI_Abort(comm, 76);   /* nobody else sends on this communicator */
     }
+    pthread_mutex_lock(&s->lock);
+    s->quitting = true;
+    pthread_cond_broadcast(&s->more);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; threaded && i < s->workers; i++)
+        pthread_join(s->executors[i].thread, NULL);
     for (int t = 0; t <= MP__MPI_TAG_LAST_PROXY; t++)
         forget_job(s, t);
+    for (int i = 0; i < s->workers; i++) {
+        mp__wbuf_free(&s->executors[i].out);
+        mp__wbuf_free(&s->executors[i].failures);
+    }
+    free(s->executors);
+    pthread_cond_destroy(&s->more);
+    pthread_mutex_destroy(&s->lock);
     mp__wbuf_free(&msg);
-    mp__wbuf_free(&s->out);
-    mp__wbuf_free(&s->failures);
     free(s);
 }

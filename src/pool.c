@@ -379,6 +379,8 @@ int mp_pool_open(mp_pool **out, const mp_pool_options *opts)
         pool->crew.sh->maxtasks = opts && opts->maxtasksperchild > 0 ? (uint64_t)opts->maxtasksperchild : 0;
         if ((r = ops->start(&pool->crew)) != 0)
             mp__sched_destroy(pool->crew.sh);
+    } else if (ops && pool->crew.backend_data) {
+        ops->forget(&pool->crew);   /* what prepare made */
     }
     if (r) {
         pthread_cond_destroy(&pool->changed);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a test program under mpirun for the mpi_* tests.
-# Usage: run.sh [--spmd] MPIRUN RANKS NET PROGRAM [ARGS...]
+# Usage: run.sh [--spmd] [--env VAR=VALUE]... MPIRUN RANKS NET PROGRAM [ARGS...]
 #   --spmd: the program calls MPI_Init itself (mp_pool_open_mpi), so it
 #   runs without MPROC_BACKEND=mpi, which would join MPI before main.
 #   NET: sm (shared memory between the ranks) or tcp (the network path:
@@ -8,8 +8,9 @@
 # With ARGS "--kill" the program must be ended by mpirun (a rank dies in a
 # task), never hang: success is mpirun failing, naming the dead rank.
 set -euo pipefail
-backend_env=(env MPROC_BACKEND=mpi)
-[ "$1" != --spmd ] || { backend_env=(); shift; }
+backend_env=(env MPROC_BACKEND=mpi)   # VAR=VALUE words follow
+[ "$1" != --spmd ] || { backend_env=(env); shift; }
+while [ "$1" = --env ]; do backend_env+=("$2"); shift 2; done
 mpirun=$1 ranks=$2 net=$3; shift 3
 # Root runs mpirun in CI containers; Open MPI refuses that unless told.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

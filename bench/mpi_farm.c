@@ -1,0 +1,127 @@
+/* mpi_farm.c - the MPI backend against a hand-written MPI farm, and pi on
+ * the other ranks against serial C and OpenMP.  Each figure comes from
+ * mproc-bench-mpi (bench/mpi/farm.c) run under mpirun, which times only its
+ * loop (not MPI's start-up); the anchor runs in the same round, on the same
+ * ranks, from the same binary.  Skipped when the MPI backend is not built. */
+#include "bench.h"
+
+#include "../examples/pi_task.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef MPROC_BENCH_MPI
+
+static int find_farm(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(out, size, "%s/mproc-bench-mpi", self) >= size)
+        return -1;
+    return access(out, X_OK);
+}
+
+/* Runs the farm program under mpirun; the seconds its rank 0 measured, or
+ * -1. */
+static double run_farm(const char *farm, int ranks, const char *net, const char *form)
+{
+    char cmd[PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n %d --oversubscribe --bind-to none "
+             "--mca btl %s,self %s '%s' %s 2>&1",
+             ranks, net, strcmp(net, "tcp") ? "" : "--mca btl_tcp_if_include lo", farm, form);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[512];
+    double s = -1;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "seconds %lf", &s) != 1)
+            fprintf(stderr, "mpi_farm: %s", line);
+    return pclose(p) == 0 ? s : -1;
+}
+
+static void keep_best(double *best, double t)
+{
+    if (t > 0 && (*best < 0 || t < *best))
+        *best = t;
+}
+
+static void mpi_farm(const bench_ctx *ctx)
+{
+    char farm[PATH_MAX];
+    if (find_farm(farm, sizeof farm) != 0 || !bench_have_command("mpirun")) {
+        fprintf(stderr, "mpi_farm: mproc-bench-mpi or mpirun missing: skipped\n");
+        return;
+    }
+    long n = ctx->quick ? 20000 : 200000, big = n * 50;
+    int reps = ctx->quick ? 1 : 3;
+    const char *nets[] = { "vader", "tcp" };
+    for (int k = 0; k < 2; k++) {
+        char hand[64], one[64], autochunk[64];
+        snprintf(hand, sizeof hand, "hand %ld", n);
+        snprintf(one, sizeof one, "mproc %ld 1", n);
+        snprintf(autochunk, sizeof autochunk, "mproc %ld 0", big);
+        double h = -1, m1 = -1, ma = -1;
+        for (int r = 0; r < reps; r++) {
+            keep_best(&h, run_farm(farm, 2, nets[k], hand));
+            keep_best(&m1, run_farm(farm, 2, nets[k], one));
+            keep_best(&ma, run_farm(farm, 2, nets[k], autochunk));
+        }
+        if (h <= 0)
+            continue;
+        const char *note = k ? "2 ranks over TCP (btl tcp,self)" : "2 ranks over shared memory";
+        if (m1 > 0)
+            bench_report(ctx, &(bench_row){ .bench = "mpi_farm", .backend = "mpi", .workers = 1, .chunksize = 1,
+                                            .value = (double)n / m1, .unit = "tasks/s",
+                                            .anchor = "hand-written farm", .anchor_value = (double)n / h,
+                                            .goal = "ratio >= 1.0", .note = note });
+        if (ma > 0)
+            bench_report(ctx, &(bench_row){ .bench = "mpi_farm", .backend = "mpi", .workers = 1, .chunksize = 0,
+                                            .value = (double)big / ma, .unit = "tasks/s",
+                                            .anchor = "hand-written farm", .anchor_value = (double)n / h,
+                                            .goal = "ratio >= 100", .note = note });
+    }
+}
+
+static void mpi_pi(const bench_ctx *ctx)
+{
+    char farm[PATH_MAX], form[64];
+    if (find_farm(farm, sizeof farm) != 0 || !bench_have_command("mpirun")) {
+        fprintf(stderr, "mpi_pi: mproc-bench-mpi or mpirun missing: skipped\n");
+        return;
+    }
+    uint64_t samples = ctx->quick ? 40000000 : 400000000, per = samples / 400;
+    int reps = ctx->quick ? 1 : 3;
+    snprintf(form, sizeof form, "pi %llu", (unsigned long long)samples);
+    double serial = -1, m = -1;
+    volatile uint64_t sink = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = bench_now();
+        for (uint64_t i = 0; i < 400; i++)
+            sink += pi_hits(i, per);
+        keep_best(&serial, bench_now() - t0);
+        keep_best(&m, run_farm(farm, 3, "vader", form));
+    }
+    if (m > 0)
+        bench_report(ctx, &(bench_row){ .bench = "mpi_pi", .backend = "mpi", .workers = 2, .chunksize = 0,
+                                        .value = m, .unit = "s", .anchor = "serial C", .anchor_value = serial,
+                                        .lower_is_better = 1, .goal = "ratio >= 1.9",
+                                        .note = "mpirun -n 3: two serving ranks" });
+}
+
+BENCH_REGISTER("mpi_farm", mpi_farm)
+BENCH_REGISTER("mpi_pi", mpi_pi)
+
+#endif
