@@ -36,10 +36,13 @@ typedef enum mp__memory_model {
      * copies results back (processes forked at open). */
     MP__MEMORY_STAGED,
     /* Workers see nothing of the caller: the backend ships the job's
-     * inputs and brings its results back by message, through its job
-     * hooks (MPI ranks).  The front end stages as for MP__MEMORY_STAGED, so
-     * that every input and output is one contiguous arena block the
-     * backend can send. */
+     * inputs and brings its results back by message (MPI ranks).  What
+     * sends and receives runs in the caller's process (proxy workers), so
+     * the front end stages nothing: inputs, outputs and the context are
+     * read and written where the caller has them, as for threads.  What
+     * differs from SHARED is what tasks may do: only the bytes of their
+     * inputs and context reach them (map-reduce, whose tasks share tables,
+     * refuses such pools). */
     MP__MEMORY_SHIPPED
 } mp__memory_model;
 

@@ -2,13 +2,14 @@
  *
  * The rank that opens a pool (the root) runs its program; every other
  * rank runs mp__mpi_serve.  On the root, the pool's scheduler workers are
- * proxy threads, two per serving rank: a proxy claims ranges of tasks as
- * any worker does, but runs them elsewhere (mp__shared.run_elsewhere): it
- * packs the range's inputs, sends them to its rank, waits for the reply and
- * puts the outputs, failures and mp_task_write results into the job, which
- * the front end then finishes as on every backend.  Two proxies per rank
- * keep a second range queued there while the first runs, so the rank does
- * not wait for a round trip between ranges.  The wire format is in
+ * proxy threads, one per worker of each serving rank (MPROC_RANK_WORKERS
+ * there, default 1): a proxy claims ranges of tasks as any worker does, but
+ * runs them elsewhere (mp__shared.send_elsewhere): it packs a range's
+ * inputs, sends them to its rank, and when the reply is back puts the
+ * outputs, failures and mp_task_write results into the job, which the
+ * front end then finishes as on every backend.  Each proxy keeps two
+ * ranges in flight, so its rank finds the next one waiting when it
+ * finishes one, instead of waiting a round trip.  The wire format is in
  * mpi_link.h.
  *
  * Starting.  With MPROC_BACKEND=mpi under mpirun, a constructor joins the
@@ -18,9 +19,10 @@
  * mp_pool_open, where the same happens.  mp_pool_open_mpi is the
  * collective form on a communicator of the program's.
  *
- * Memory model: MP__MEMORY_SHIPPED.  The front end stages inputs in the
- * arena as for processes; the proxies read them there (same process) and
- * send bytes. */
+ * Memory model: MP__MEMORY_SHIPPED.  The front end stages nothing: the
+ * proxies, in the caller's process, read inputs and write outputs where
+ * the caller has them; large arrays go to and from MPI in place (a
+ * datatype of their addresses), without a copy into a message buffer. */
 #include "backend.h"
 #include "mpi_link.h"
 #include "shm.h"
@@ -163,15 +165,25 @@ static int server_rank(int i, int root)
 
 typedef struct mpi_crew mpi_crew;
 
+/* A range on its way or being run, oldest first in the proxy's window. */
+typedef struct in_flight {
+    size_t begin, end;
+    mp__wbuf req;            /* the request, until its send completes */
+    MPI_Request sent;
+} in_flight;
+
 typedef struct proxy {
     pthread_t thread;
     mpi_crew *mc;
     int id;                  /* worker slot */
     int rank;
+    int executor;            /* the worker of that rank that runs its ranges */
     int worker_base;         /* its rank's rank_info.worker_base */
     int tag;
     uint64_t described;      /* 1 + seq of the job its rank knows from it, 0: none */
-    mp__wbuf req, rep;
+    in_flight window[MP__ELSEWHERE_WINDOW];
+    int first, count;        /* the window, a ring */
+    mp__wbuf rep;
     bool running;
 } proxy;
 
@@ -199,7 +211,7 @@ static size_t arg_count(const mp__job *job)
     return job->kind == MP__KIND_STAR ? job->nargs : 1;
 }
 
-static bool put_job(proxy *p, const mp__job *job, uint64_t seq)
+static bool put_job(const proxy *p, mp__wbuf *b, const mp__job *job, uint64_t seq)
 {
     mp__mpi_jobhdr h = { .kind = (uint32_t)job->kind, .nargs = (uint32_t)arg_count(job) };
     if (mp__fnref_make(job->fn, "mpi", &h.fn) != 0)
@@ -214,7 +226,7 @@ static bool put_job(proxy *p, const mp__job *job, uint64_t seq)
     h.timeout_ns = atomic_load(&job->timeout_ns);
     h.varout = job->varout != NULL;
     h.worker_base = (uint32_t)p->worker_base;
-    return mp__wbuf_put(&p->req, &h, sizeof h) && (!h.ctx_size || mp__wbuf_put(&p->req, job->ctx, h.ctx_size));
+    return mp__wbuf_put(b, &h, sizeof h) && (!h.ctx_size || mp__wbuf_put(b, job->ctx, h.ctx_size));
 }
 
 /* Task i's element of an array the job reads or writes: streams use a ring. */
@@ -223,19 +235,19 @@ static size_t slot_of(const mp__job *job, size_t i)
     return job->ring ? i % job->ring : i;
 }
 
-static bool put_inputs(proxy *p, const mp__job *job, size_t begin, size_t end)
+static bool put_inputs(mp__wbuf *b, const mp__job *job, size_t begin, size_t end)
 {
     if (job->kind == MP__KIND_STRINGS) {
         const char *const *v = (const char *const *)(const void *)job->in[0];
         for (size_t i = begin; i < end; i++) {
             const char *s = v[slot_of(job, i)];
             uint64_t len = s ? strlen(s) : MP__MPI_NO_BYTES;
-            if (!mp__wbuf_put(&p->req, &len, sizeof len))
+            if (!mp__wbuf_put(b, &len, sizeof len))
                 return false;
         }
         for (size_t i = begin; i < end; i++) {
             const char *s = v[slot_of(job, i)];
-            if (s && !mp__wbuf_put(&p->req, s, strlen(s) + 1))
+            if (s && !mp__wbuf_put(b, s, strlen(s) + 1))
                 return false;
         }
         return true;
@@ -245,15 +257,56 @@ static bool put_inputs(proxy *p, const mp__job *job, size_t begin, size_t end)
         if (!job->in[k] || !size)
             continue;
         if (!job->ring) {
-            if (!mp__wbuf_put(&p->req, job->in[k] + begin * size, (end - begin) * size))
+            if (!mp__wbuf_put(b, job->in[k] + begin * size, (end - begin) * size))
                 return false;
             continue;
         }
         for (size_t i = begin; i < end; i++)
-            if (!mp__wbuf_put(&p->req, job->in[k] + slot_of(job, i) * size, size))
+            if (!mp__wbuf_put(b, job->in[k] + slot_of(job, i) * size, size))
                 return false;
     }
     return true;
+}
+
+/* Sends n blocks as one message of bytes, from where they are (an MPI
+ * datatype of their addresses), without copying them together. */
+static void isend_blocks(const void *const *at, const size_t *len, int n, int dest, int tag, MPI_Comm comm,
+                         MPI_Request *req)
+{
+    int lengths[MP_MAX_ARGS + 1];
+    MPI_Aint where[MP_MAX_ARGS + 1];
+    MP__ASSERT(n <= MP_MAX_ARGS + 1);
+    for (int i = 0; i < n; i++) {
+        lengths[i] = (int)len[i];
+        MPI_Get_address(at[i], &where[i]);
+    }
+    MPI_Datatype type;
+    MPI_Type_create_hindexed(n, lengths, where, MPI_BYTE, &type);
+    MPI_Type_commit(&type);
+    MPI_Isend(MPI_BOTTOM, 1, type, dest, tag, comm, req);
+    MPI_Type_free(&type);    /* freed once the send is done with it */
+}
+
+/* The range's inputs as blocks of the caller's arrays, if they can go from
+ * where they are: not strings, not a stream's ring, each block and the
+ * whole message within an int.  Returns the number of blocks, 0 if not. */
+static int input_blocks(const mp__job *job, size_t begin, size_t end, size_t header, const void **at, size_t *len)
+{
+    if (job->kind == MP__KIND_STRINGS || job->ring)
+        return 0;
+    int n = 0;
+    size_t total = header;
+    for (size_t k = 0; k < arg_count(job); k++) {
+        size_t size = job->in_size[k];
+        if (!job->in[k] || !size)
+            continue;
+        at[n] = job->in[k] + begin * size;
+        len[n] = (end - begin) * size;
+        if (len[n] > INT_MAX || __builtin_add_overflow(total, len[n], &total))
+            return 0;
+        n++;
+    }
+    return total - header >= MP__MPI_IN_PLACE_BYTES && total <= INT_MAX ? n : 0;
 }
 
 /* Every task of the range failed here, before it could be sent. */
@@ -264,8 +317,9 @@ static void fail_range(mp__job *job, size_t begin, size_t end, int code, const c
 }
 
 /* Puts a reply's outputs, failures and results into the job.  false if
- * the reply is not what was asked. */
-static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end)
+ * the reply is not what was asked.  outputs_in_place: the outputs were
+ * received into the job directly, and p->rep holds the rest. */
+static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end, bool outputs_in_place)
 {
     const char *at = p->rep.data, *stop = p->rep.data + p->rep.len;
     mp__mpi_reply rep;
@@ -274,7 +328,9 @@ static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end)
         return false;
     memcpy(&rep, at, sizeof rep);
     at += sizeof rep;
-    if (rep.count != count || (size_t)(stop - at) / (out_size ? out_size : 1) < (out_size ? count : 0))
+    if (outputs_in_place)
+        out_size = 0;
+    if (rep.begin != begin || rep.count != count || (size_t)(stop - at) / (out_size ? out_size : 1) < (out_size ? count : 0))
         return false;
     if (out_size && !job->ring) {
         memcpy(job->out + begin * out_size, at, count * out_size);
@@ -318,26 +374,88 @@ static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end)
     return true;
 }
 
-/* mp__shared.run_elsewhere: one range, to the proxy's rank and back. */
-static void run_remote(void *arg, int worker, mp__job *job, size_t begin, size_t end)
+/* mp__shared.send_elsewhere: packs a range and starts sending it to the
+ * proxy's rank.  The send completes in the background (a large request
+ * would otherwise wait for the rank to finish the range before it). */
+static void send_remote(void *arg, int worker, mp__job *job, size_t begin, size_t end)
 {
     mpi_crew *mc = arg;
     proxy *p = &mc->proxies[worker];
+    MP__ASSERT(p->count < MP__ELSEWHERE_WINDOW);
+    in_flight *f = &p->window[(p->first + p->count++) % MP__ELSEWHERE_WINDOW];
     uint64_t seq = atomic_load(&job->seq);
-    p->req.len = 0;
-    mp__mpi_request rq = { MP__MPI_RANGE, p->described != seq + 1, begin, end - begin };
-    bool ok = mp__wbuf_put(&p->req, &rq, sizeof rq) && (!rq.has_job || put_job(p, job, seq)) &&
-              put_inputs(p, job, begin, end);
-    if (!ok || p->req.len > INT_MAX) {
+    f->begin = begin;
+    f->end = end;
+    f->req.len = 0;
+    f->sent = MPI_REQUEST_NULL;
+    mp__mpi_request rq = { MP__MPI_RANGE, p->described != seq + 1, begin, end - begin, (uint32_t)p->executor, 0 };
+    bool ok = mp__wbuf_put(&f->req, &rq, sizeof rq) && (!rq.has_job || put_job(p, &f->req, job, seq));
+    const void *at[MP_MAX_ARGS + 1];
+    size_t len[MP_MAX_ARGS + 1];
+    int blocks = ok ? input_blocks(job, begin, end, f->req.len, at + 1, len + 1) : 0;
+    if (ok && !blocks)
+        ok = put_inputs(&f->req, job, begin, end);
+    if (!ok || f->req.len > INT_MAX) {
         fail_range(job, begin, end, MP_ENOMEM,
                    ok ? "a range of tasks is more bytes than one MPI message carries: use a smaller chunksize"
                       : "out of memory packing a range of tasks for another rank");
-        return;
+        return;              /* finish_remote finds it unsent */
     }
-    MPI_Send(p->req.data, (int)p->req.len, MPI_BYTE, p->rank, p->tag, mc->comm);
+    if (blocks) {
+        at[0] = f->req.data;
+        len[0] = f->req.len;
+        isend_blocks(at, len, blocks + 1, p->rank, p->tag, mc->comm, &f->sent);
+    } else {
+        MPI_Isend(f->req.data, (int)f->req.len, MPI_BYTE, p->rank, p->tag, mc->comm, &f->sent);
+    }
     p->described = seq + 1;
-    mp__mpi_receive(mc->comm, p->rank, p->tag, &p->rep, NULL);
-    if (!take_reply(p, job, begin, end))
+}
+
+/* Receives the reply to range [begin, end).  Large outputs of a plain map
+ * go straight into the job's output array, the rest into p->rep: then it
+ * returns true. */
+static bool receive_reply(mpi_crew *mc, proxy *p, mp__job *job, size_t begin, size_t end)
+{
+    MPI_Status st;
+    size_t n = mp__mpi_wait_message(mc->comm, p->rank, p->tag, &st);
+    size_t head = sizeof(mp__mpi_reply), out = job->out && !job->ring ? (end - begin) * job->out_size : 0;
+    bool in_place = out >= MP__MPI_IN_PLACE_BYTES && out <= INT_MAX && n >= head + out;
+    p->rep.len = 0;
+    if (!mp__wbuf_put(&p->rep, NULL, in_place ? n - out : n))
+        MPI_Abort(mc->comm, 70);
+    if (!in_place) {
+        MPI_Recv(p->rep.data, (int)n, MPI_BYTE, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
+        return false;
+    }
+    int lengths[3] = { (int)head, (int)out, (int)(n - head - out) };
+    MPI_Aint where[3];
+    MPI_Get_address(p->rep.data, &where[0]);
+    MPI_Get_address(job->out + begin * job->out_size, &where[1]);
+    MPI_Get_address(p->rep.data + head, &where[2]);
+    MPI_Datatype type;
+    MPI_Type_create_hindexed(3, lengths, where, MPI_BYTE, &type);
+    MPI_Type_commit(&type);
+    MPI_Recv(MPI_BOTTOM, 1, type, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
+    MPI_Type_free(&type);
+    return true;
+}
+
+/* mp__shared.finish_elsewhere: the oldest range back from the rank. */
+static void finish_remote(void *arg, int worker, mp__job *job, size_t *begin, size_t *end)
+{
+    mpi_crew *mc = arg;
+    proxy *p = &mc->proxies[worker];
+    MP__ASSERT(p->count > 0);
+    in_flight *f = &p->window[p->first];
+    p->first = (p->first + 1) % MP__ELSEWHERE_WINDOW;
+    p->count--;
+    *begin = f->begin;
+    *end = f->end;
+    if (f->sent == MPI_REQUEST_NULL)
+        return;              /* never sent: its tasks failed in send_remote */
+    bool in_place = receive_reply(mc, p, job, f->begin, f->end);
+    MPI_Wait(&f->sent, MPI_STATUS_IGNORE);   /* the rank took it: it answered */
+    if (!take_reply(p, job, f->begin, f->end, in_place))
         MPI_Abort(mc->comm, 77);   /* a reply that does not match its request: the ranks disagree on the binary */
 }
 
@@ -359,7 +477,8 @@ static void *proxy_main(void *arg)
 static void free_crew(mpi_crew *mc, int nproxies)
 {
     for (int i = 0; mc->proxies && i < nproxies; i++) {
-        mp__wbuf_free(&mc->proxies[i].req);
+        for (int k = 0; k < MP__ELSEWHERE_WINDOW; k++)
+            mp__wbuf_free(&mc->proxies[i].window[k].req);
         mp__wbuf_free(&mc->proxies[i].rep);
     }
     free(mc->proxies);
@@ -416,19 +535,17 @@ static int mpi_prepare(mp__crew *crew, int requested)
         return mp__error(MP_ENOMEM, "mp_pool_open: out of memory");
     }
     meet_ranks(mc, size, requested);
-    /* One proxy per range a rank runs at once, and one more that keeps its
-     * next range queued there. */
-    int width = 0, proxies = 0;
+    /* One proxy per worker of each rank. */
+    int width = 0;
     for (int i = 0; i < mc->nranks; i++) {
-        if (proxies + mc->ranks[i].workers + 1 > MP__MAX_WORKERS) {
+        if (width + mc->ranks[i].workers > MP__MAX_WORKERS) {
             mc->nranks = i;
             break;
         }
         width += mc->ranks[i].workers;
-        proxies += mc->ranks[i].workers + 1;
     }
     crew->width = width;
-    crew->workers = proxies;
+    crew->workers = width;
     crew->backend_data = mc;
     return 0;
 }
@@ -483,12 +600,13 @@ static void place_proxies(mpi_crew *mc)
     for (int round = 0; n < mc->crew->workers; round++)
         for (int i = 0; i < mc->nranks && n < mc->crew->workers; i++) {
             const rank_info *ri = &mc->ranks[i];
-            if (round > ri->workers)
+            if (round >= ri->workers)
                 continue;
             proxy *p = &mc->proxies[n];
             p->mc = mc;
             p->id = n++;
             p->rank = ri->rank;
+            p->executor = round;
             p->worker_base = ri->worker_base;
             int t = atomic_fetch_add(&next_tag, 1) - MP__MPI_TAG_FIRST_PROXY;
             p->tag = MP__MPI_TAG_FIRST_PROXY + t % (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1);
@@ -509,8 +627,9 @@ static int mpi_start(mp__crew *crew)
         return r;
     }
     place_proxies(mc);
-    crew->sh->run_elsewhere = run_remote;
-    crew->sh->run_elsewhere_arg = mc;
+    crew->sh->send_elsewhere = send_remote;
+    crew->sh->finish_elsewhere = finish_remote;
+    crew->sh->elsewhere_arg = mc;
     for (int i = 0; i < crew->workers && r == 0; i++) {
         proxy *p = &mc->proxies[i];
         int e = pthread_create(&p->thread, NULL, proxy_main, p);

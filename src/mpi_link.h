@@ -2,11 +2,12 @@
  * that hold on every rank, the wire format between the rank that owns a
  * pool (the root) and the ranks that serve it, and the serving loop.
  *
- * The root's pool has two proxy threads per serving rank (backend_mpi.c).
- * A proxy is a scheduler worker whose claimed ranges are run elsewhere
- * (mp__shared.run_elsewhere): it sends the range to its rank as one request
- * on a tag of its own and waits for the one reply.  Two proxies per rank
- * keep the next range queued at the rank while it runs the current one.
+ * The root's pool has one proxy thread per worker of each serving rank
+ * (backend_mpi.c).  A proxy is a scheduler worker whose claimed ranges run
+ * elsewhere (mp__shared.send_elsewhere): it sends each range to its rank as
+ * one request on a tag of its own, for one worker there, and gets one reply
+ * per range, in order.  With two ranges in flight per proxy, the next one
+ * is queued at the rank while the current one runs.
  *
  * Messages are MPI_BYTE arrays on the pool's communicator (a duplicate, so
  * no message of the program's can meet them):
@@ -89,6 +90,8 @@ typedef struct mp__mpi_request {
     uint32_t type;
     uint32_t has_job;
     uint64_t begin, count;
+    uint32_t executor;       /* which of the rank's workers runs it: a proxy's ranges run in order on one */
+    uint32_t pad;
 } mp__mpi_request;
 
 /* What a serving rank must know of a job to run its tasks. */
@@ -104,7 +107,7 @@ typedef struct mp__mpi_jobhdr {
 } mp__mpi_jobhdr;
 
 typedef struct mp__mpi_reply {
-    uint64_t count;
+    uint64_t begin, count;
     uint32_t nfailed;
     uint32_t has_var;
 } mp__mpi_reply;
@@ -128,11 +131,19 @@ typedef struct mp__wbuf {
 void *mp__wbuf_put(mp__wbuf *b, const void *p, size_t n);
 void mp__wbuf_free(mp__wbuf *b);
 
-/* Waits for the next message from `source` with `tag` (MPI_ANY_TAG
- * allowed) on comm, then receives it into *buf (grown as needed) and
- * returns its size and tag.  Polls: spins for a short while, then sleeps
- * in growing steps up to a millisecond, so an idle rank takes no CPU. */
+/* Waits until a message from `source` with `tag` (MPI_ANY_TAG allowed)
+ * is there on comm and returns its size in bytes (*st says its source and
+ * tag).  Polls: spins for a millisecond, then sleeps in growing steps up
+ * to a millisecond, so a rank that waits long takes no CPU. */
+size_t mp__mpi_wait_message(MPI_Comm comm, int source, int tag, MPI_Status *st);
+/* mp__mpi_wait_message, then receives the message into *buf (grown as
+ * needed, len set) and returns its size and tag. */
 int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out);
+
+/* Messages from this size on are sent from and received into the
+ * caller's arrays where they are (an MPI datatype of their addresses)
+ * instead of being copied into one buffer. */
+#define MP__MPI_IN_PLACE_BYTES 65536
 
 /* The serving loop of a rank that is not the root: runs what the root
  * sends on comm until it sends QUIT.  It runs MPROC_RANK_WORKERS ranges at

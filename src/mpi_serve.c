@@ -48,7 +48,7 @@ void mp__wbuf_free(mp__wbuf *b)
     *b = (mp__wbuf){ NULL, 0, 0 };
 }
 
-#define SPIN_NS 50000          /* poll without sleeping this long first */
+#define SPIN_NS 1000000        /* poll without sleeping this long first */
 #define NAP_MIN_NS 20000
 #define NAP_MAX_NS 1000000
 
@@ -59,16 +59,19 @@ static uint64_t now_ns(void)
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out)
+size_t mp__mpi_wait_message(MPI_Comm comm, int source, int tag, MPI_Status *st)
 {
-    MPI_Status st;
     int flag = 0;
-    uint64_t start = now_ns();
+    uint64_t start = 0;
     long nap = NAP_MIN_NS;
-    for (;;) {
-        MPI_Iprobe(source, tag, comm, &flag, &st);
+    for (unsigned spins = 0;; spins++) {
+        MPI_Iprobe(source, tag, comm, &flag, st);
         if (flag)
             break;
+        if (spins < 64)
+            continue;        /* the common case, a reply in flight: no clock read */
+        if (!start)
+            start = now_ns();
         if (now_ns() - start < SPIN_NS)
             continue;
         /* Open MPI's blocking receive polls at full speed; a rank that
@@ -79,14 +82,21 @@ int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_
             nap *= 2;
     }
     int count = 0;
-    MPI_Get_count(&st, MPI_BYTE, &count);
+    MPI_Get_count(st, MPI_BYTE, &count);
+    return (size_t)count;
+}
+
+int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_out)
+{
+    MPI_Status st;
+    size_t count = mp__mpi_wait_message(comm, source, tag, &st);
     buf->len = 0;
-    if (!mp__wbuf_put(buf, NULL, (size_t)count))
+    if (!mp__wbuf_put(buf, NULL, count))
         MPI_Abort(comm, 70);      /* the message cannot be taken, and MPI cannot skip it */
-    MPI_Recv(buf->data, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+    MPI_Recv(buf->data, (int)count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
     if (tag_out)
         *tag_out = st.MPI_TAG;
-    return count;
+    return (int)count;
 }
 
 /* ---- the serving loop ------------------------------------------------------- */
@@ -102,24 +112,28 @@ typedef struct served_job {
     char resolve_msg[MP_MESSAGE_MAX];
 } served_job;
 
-/* What runs one range at a time: the serving thread itself, or one of the
- * rank's worker threads (MPROC_RANK_WORKERS > 1). */
-typedef struct executor {
-    struct server *s;
-    int index;               /* 0 .. workers-1 on this rank */
-    pthread_t thread;
-    mp__wbuf out;            /* the reply being built */
-    mp__wbuf failures;       /* mp__mpi_failure + message, per failed task */
-    uint32_t nfailed;
-    bool out_of_memory;
-} executor;
-
 /* A range received and not yet run (several workers only). */
 typedef struct pending {
     struct pending *next;
     int tag;
     mp__wbuf msg;
 } pending;
+
+/* What runs one range at a time: the serving thread itself, or one of the
+ * rank's worker threads (MPROC_RANK_WORKERS > 1), each with a queue of its
+ * own: a proxy's ranges go to one worker, so they run and are answered in
+ * the order they were sent. */
+typedef struct executor {
+    struct server *s;
+    int index;               /* 0 .. workers-1 on this rank */
+    pthread_t thread;
+    pending *head, **tail;   /* under server.lock */
+    pthread_cond_t more;
+    mp__wbuf out;            /* the reply being built */
+    mp__wbuf failures;       /* mp__mpi_failure + message, per failed task */
+    uint32_t nfailed;
+    bool out_of_memory;
+} executor;
 
 typedef struct server {
     MPI_Comm comm;
@@ -128,10 +142,7 @@ typedef struct server {
     served_job *jobs[MP__MPI_TAG_LAST_PROXY + 1];   /* by proxy tag */
     int workers;
     executor *executors;
-    /* Ranges waiting for a worker thread. */
-    pthread_mutex_t lock;
-    pthread_cond_t more;
-    pending *head, **tail;
+    pthread_mutex_t lock;    /* the executors' queues */
     bool quitting;
 } server;
 
@@ -292,7 +303,7 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
     if (!ok || e->out_of_memory || e->out.len > INT_MAX)
         MPI_Abort(s->comm, 74);
     rep = (mp__mpi_reply *)(void *)e->out.data;
-    *rep = (mp__mpi_reply){ count, e->nfailed, has_var };
+    *rep = (mp__mpi_reply){ req.begin, count, e->nfailed, has_var };
     MPI_Send(e->out.data, (int)e->out.len, MPI_BYTE, s->root, tag, s->comm);
 }
 
@@ -304,13 +315,13 @@ static void *executor_main(void *arg)
     server *s = e->s;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->head && !s->quitting)
-            pthread_cond_wait(&s->more, &s->lock);
-        if (!s->head)
+        while (!e->head && !s->quitting)
+            pthread_cond_wait(&e->more, &s->lock);
+        if (!e->head)
             break;
-        pending *r = s->head;
-        if (!(s->head = r->next))
-            s->tail = &s->head;
+        pending *r = e->head;
+        if (!(e->head = r->next))
+            e->tail = &e->head;
         pthread_mutex_unlock(&s->lock);
         serve_range(s, e, r->tag, r->msg.data, r->msg.data + r->msg.len);
         mp__wbuf_free(&r->msg);
@@ -323,11 +334,14 @@ static void *executor_main(void *arg)
 
 static void enqueue(server *s, pending *r)
 {
+    mp__mpi_request req;
+    memcpy(&req, r->msg.data, sizeof req);
+    executor *e = &s->executors[req.executor < (uint32_t)s->workers ? req.executor : 0];
     pthread_mutex_lock(&s->lock);
     r->next = NULL;
-    *s->tail = r;
-    s->tail = &r->next;
-    pthread_cond_signal(&s->more);
+    *e->tail = r;
+    e->tail = &r->next;
+    pthread_cond_signal(&e->more);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -398,11 +412,12 @@ void mp__mpi_serve(MPI_Comm comm, int root)
     if (!s->executors)
         MPI_Abort(comm, 75);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->more, NULL);
-    s->tail = &s->head;
     bool threaded = s->workers > 1;
     for (int i = 0; i < s->workers; i++) {
-        s->executors[i] = (executor){ .s = s, .index = i };
+        executor *e = &s->executors[i];
+        *e = (executor){ .s = s, .index = i };
+        e->tail = &e->head;
+        pthread_cond_init(&e->more, NULL);
         if (threaded && pthread_create(&s->executors[i].thread, NULL, executor_main, &s->executors[i]) != 0)
             MPI_Abort(comm, 75);
     }
@@ -446,7 +461,8 @@ void mp__mpi_serve(MPI_Comm comm, int root)
     }
     pthread_mutex_lock(&s->lock);
     s->quitting = true;
-    pthread_cond_broadcast(&s->more);
+    for (int i = 0; i < s->workers; i++)
+        pthread_cond_signal(&s->executors[i].more);
     pthread_mutex_unlock(&s->lock);
     for (int i = 0; threaded && i < s->workers; i++)
         pthread_join(s->executors[i].thread, NULL);
@@ -455,9 +471,9 @@ void mp__mpi_serve(MPI_Comm comm, int root)
     for (int i = 0; i < s->workers; i++) {
         mp__wbuf_free(&s->executors[i].out);
         mp__wbuf_free(&s->executors[i].failures);
+        pthread_cond_destroy(&s->executors[i].more);
     }
     free(s->executors);
-    pthread_cond_destroy(&s->more);
     pthread_mutex_destroy(&s->lock);
     mp__wbuf_free(&msg);
     free(s);

@@ -615,9 +615,18 @@ typedef struct stager {
     bool copy_inputs;        /* async forms: the caller may reuse its input at once */
 } stager;
 
+/* Whatever reads the job's inputs and writes its outputs does it in the
+ * caller's address space: workers that are threads, or proxies that ship
+ * bytes to workers elsewhere (backend.h).  Only STAGED workers need the
+ * arena. */
+static bool reads_in_place(const mp_pool *pool)
+{
+    return pool->crew.ops->memory != MP__MEMORY_STAGED;
+}
+
 static bool visible(const stager *st, const void *p, size_t bytes)
 {
-    return !p || !bytes || st->pool->crew.ops->memory == MP__MEMORY_SHARED || mp_shm_contains(p, bytes);
+    return !p || !bytes || reads_in_place(st->pool) || mp_shm_contains(p, bytes);
 }
 
 static bool input_usable_in_place(const stager *st, const void *p, size_t bytes)
@@ -662,7 +671,7 @@ static int stage_in(stager *st, const void *src, size_t bytes, const void **out)
 static int stage_strings(stager *st, const char *const *strings, size_t count, const void **out)
 {
     *out = strings;
-    if (!count || (st->pool->crew.ops->memory == MP__MEMORY_SHARED && !st->copy_inputs))
+    if (!count || (reads_in_place(st->pool) && !st->copy_inputs))
         return 0;
     size_t bytes = count * sizeof *strings;   /* fits: checked with the call */
     for (size_t i = 0; i < count; i++)
@@ -759,7 +768,7 @@ int mp__call_prepare(mp_pool *pool, const mp__shape *c, const mp_call *call, voi
     if (!r && c->results && c->count) {
         /* Each task's result pointer lands here; thread workers can use the
          * caller's array directly. */
-        if (pool->crew.ops->memory == MP__MEMORY_SHARED) {
+        if (reads_in_place(pool)) {
             memset(c->results, 0, c->count * sizeof *c->results);
             job->varout = c->results;
         } else {

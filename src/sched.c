@@ -473,11 +473,6 @@ static void run_recorded_range(worker *w, const job_view *v, size_t begin, size_
  * already running). */
 static void run_range(worker *w, const job_view *v, size_t begin, size_t end)
 {
-    if (MP__UNLIKELY(w->sh->run_elsewhere != NULL)) {
-        if (!atomic_load_explicit(&v->job->cancelled, memory_order_relaxed))
-            w->sh->run_elsewhere(w->sh->run_elsewhere_arg, w->task.worker, v->job, begin, end);
-        return;
-    }
     if (w->supervised) {
         run_recorded_range(w, v, begin, end);
         return;
@@ -587,6 +582,51 @@ static void run_job(worker *w, mp__job *job, uint32_t gen, size_t begin, size_t 
     account(w, 0, MP__WS_IDLE);
 }
 
+/* run_job for workers that run tasks elsewhere (mp__shared.send_elsewhere):
+ * up to MP__ELSEWHERE_WINDOW claimed ranges are in flight at once; each is
+ * reported when it is back.  Ranges in flight keep the job from finishing,
+ * as the tasks of a range being run do, so the view stays valid until the
+ * worker holds nothing of the job.  No supervision: a worker here is a
+ * proxy of a process elsewhere. */
+static void run_job_elsewhere(worker *w, mp__job *job, uint32_t gen)
+{
+    mp__shared *sh = w->sh;
+    job_view v = { .job = job, .gen = gen };
+    size_t pending = 0, begin, end;
+    int inflight = 0;
+    bool more = true;
+    w->task.job = job;
+    for (;;) {
+        while (more && inflight < MP__ELSEWHERE_WINDOW) {
+            if (!claim(&v, job, w->workers, pending == 0 && inflight == 0, &begin, &end)) {
+                more = false;
+            } else if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
+                /* Skipped: counts as finished, as in run_range. */
+                if (v.ring)
+                    report(w, &v, &pending, begin, end);
+                else
+                    pending += end - begin;
+            } else {
+                sh->send_elsewhere(sh->elsewhere_arg, w->task.worker, job, begin, end);
+                inflight++;
+            }
+        }
+        if (inflight == 0)
+            break;
+        sh->finish_elsewhere(sh->elsewhere_arg, w->task.worker, job, &begin, &end);
+        inflight--;
+        if (v.ring) {
+            report(w, &v, &pending, begin, end);
+        } else {
+            pending += end - begin;
+            if (pending >= v.flush_every)
+                report(w, &v, &pending, begin, end);
+        }
+    }
+    if (pending)
+        report(w, &v, &pending, 0, 0);   /* not a stream: streams report each range */
+}
+
 /* The oldest published job that still has unclaimed tasks, or NULL. */
 static mp__job *find_job(mp__shared *sh)
 {
@@ -658,7 +698,11 @@ void mp__sched_worker_main(mp__shared *sh, int id)
              * if more work waits than this worker takes, pass the wake on. */
             if (mp__evc_has_waiters(&sh->work) && other_work_pending(sh, job))
                 mp__evc_wake(&sh->work, 1, sh->futex_shared);
-            run_job(&w, job, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
+            uint32_t gen = (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT);
+            if (sh->send_elsewhere)
+                run_job_elsewhere(&w, job, gen);
+            else
+                run_job(&w, job, gen, 0, 0);
             unflushed = sh->supervised;
             continue;
         }

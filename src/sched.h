@@ -53,6 +53,7 @@
 #define MP__MAX_CHUNK (UINT64_C(1) << 32)
 #define MP__CHUNK_STREAM (UINT64_C(1) << 63)   /* or-ed into chunksize: a stream job */
 #define MP__MAX_WORKERS 4096
+#define MP__ELSEWHERE_WINDOW 2            /* ranges in flight per worker that runs tasks elsewhere */
 
 /* job->state.  A caller waiting for its job sleeps on job->finished. */
 enum {
@@ -218,11 +219,16 @@ typedef struct mp__shared {
     bool futex_shared;                     /* other processes sleep on these words */
     int workers;
     /* Workers that run tasks elsewhere (a shipping backend, backend.h)
-     * hand each claimed range [begin, end) to this instead of running it:
-     * it returns once the range's outputs and failures are in the job.
-     * NULL: workers run tasks themselves.  Fixed before workers start. */
-    void (*run_elsewhere)(void *arg, int worker, mp__job *job, size_t begin, size_t end);
-    void *run_elsewhere_arg;
+     * send each claimed range [begin, end) away instead of running it, and
+     * keep up to MP__ELSEWHERE_WINDOW ranges in flight, so that the next
+     * one is already there when one finishes.  send_elsewhere returns once
+     * the range is on its way; finish_elsewhere waits until the oldest
+     * range the worker sent of `job` is back, its outputs and failures in
+     * the job, and stores its bounds.  NULL: workers run tasks themselves.
+     * Fixed before workers start. */
+    void (*send_elsewhere)(void *arg, int worker, mp__job *job, size_t begin, size_t end);
+    void (*finish_elsewhere)(void *arg, int worker, mp__job *job, size_t *begin, size_t *end);
+    void *elsewhere_arg;
     mp__job jobs[MP__JOB_SLOTS];
     /* Supervision (see supervise.c): one record per worker, and what every
      * worker must know about the pool's limits. */

@@ -210,6 +210,21 @@ static void test_map_runs_on_other_ranks(void **state)
         for (int i = 0; i < N; i++)
             assert_int_equal(out[i], in[i] * in[i]);
     }
+    /* Large ranges travel from and into the arrays where they are. */
+    enum { BIG = 300000 };
+    int64_t *bin = malloc(BIG * sizeof *bin), *bout = malloc(BIG * sizeof *bout);
+    for (int i = 0; i < BIG; i++)
+        bin[i] = i;
+    size_t big_chunks[] = { 0, 40000 };
+    for (size_t c = 0; c < 2; c++) {
+        memset(bout, 0, BIG * sizeof *bout);
+        mp_call call = { .chunksize = big_chunks[c] };
+        assert_int_equal(mp_map(pool, square, bin, BIG, sizeof *bin, bout, sizeof *bout, &call), 0);
+        for (int i = 0; i < BIG; i++)
+            assert_int_equal(bout[i], (int64_t)i * i);
+    }
+    free(bin);
+    free(bout);
     where w[64];
     mp_call one = { .chunksize = 1 };
     assert_int_equal(mp_map(pool, whereabouts, NULL, 64, 0, w, sizeof *w, &one), 0);
@@ -237,6 +252,16 @@ static void test_starmap_strings_apply(void **state)
     assert_int_equal(mp_starmap(pool, add3, args, 3, out, sizeof *out, NULL), 0);
     for (int i = 0; i < N; i++)
         assert_true(out[i] == 3 * i + 0.5);
+    enum { BIG = 100000 };
+    int32_t *ba = malloc(BIG * sizeof *ba), *bb = malloc(BIG * sizeof *bb);
+    double *bc = malloc(BIG * sizeof *bc), *bo = malloc(BIG * sizeof *bo);
+    for (int i = 0; i < BIG; i++)
+        ba[i] = i, bb[i] = -i, bc[i] = 0.25;
+    mp_array big[3] = { { ba, BIG, sizeof *ba }, { bb, BIG, sizeof *bb }, { bc, BIG, sizeof *bc } };
+    assert_int_equal(mp_starmap(pool, add3, big, 3, bo, sizeof *bo, NULL), 0);
+    for (int i = 0; i < BIG; i++)
+        assert_true(bo[i] == 0.25);
+    free(ba), free(bb), free(bc), free(bo);
 
     const char *words[] = { "alpha", "", NULL, "a longer string of words", "z" };
     int64_t lens[5];
