@@ -80,9 +80,10 @@ static int pi_task(mp_task *task, const void *in, void *out)
     return 0;
 }
 
-/* Opens the pool on every rank; at rank 0 runs `run` and returns its time,
- * elsewhere serves and returns -1. */
-static double with_pool(int (*run)(mp_pool *pool, void *arg), void *arg)
+/* Opens the pool on every rank; at rank 0 runs `run`, which times its
+ * call into *seconds; elsewhere serves.  Returns the time, or -1 on the
+ * serving ranks. */
+static double with_pool(int (*run)(mp_pool *pool, void *arg, double *seconds), void *arg)
 {
     mp_pool *pool;
     if (mp_pool_open_mpi(&pool, NULL, NULL, 0) != 0) {
@@ -91,26 +92,35 @@ static double with_pool(int (*run)(mp_pool *pool, void *arg), void *arg)
     }
     if (!pool)
         return -1;
-    double t0 = MPI_Wtime();
-    if (run(pool, arg) != 0) {
+    double t = -1;
+    if (run(pool, arg, &t) != 0) {
         fprintf(stderr, "mproc-bench-mpi: %s\n", mp_last_error());
         MPI_Abort(MPI_COMM_WORLD, 1);
     }
-    double t = MPI_Wtime() - t0;
     mp_pool_close(pool);
     return t;
 }
 
 typedef struct map_args { long n; size_t chunksize; } map_args;
 
-static int run_map(mp_pool *pool, void *arg)
+static int run_map(mp_pool *pool, void *arg, double *seconds)
 {
     map_args *a = arg;
     int64_t *in = malloc((size_t)a->n * sizeof *in), *out = malloc((size_t)a->n * sizeof *out);
     for (long i = 0; i < a->n; i++)
-        in[i] = i;
+        in[i] = i, out[i] = 0;   /* touched: page faults are not the map's */
     mp_call call = { .chunksize = a->chunksize };
-    int r = mp_map(pool, tiny_task, in, (size_t)a->n, sizeof *in, out, sizeof *out, &call);
+    int r = 0;
+    /* Best of three calls: the first also pays for the ranks' message
+     * buffers (page faults), which a program that maps more than once
+     * pays once. */
+    for (int round = 0; round < 3 && r == 0; round++) {
+        double t0 = MPI_Wtime();
+        r = mp_map(pool, tiny_task, in, (size_t)a->n, sizeof *in, out, sizeof *out, &call);
+        double t = MPI_Wtime() - t0;
+        if (*seconds < 0 || t < *seconds)
+            *seconds = t;
+    }
     for (long i = 0; r == 0 && i < a->n; i++)
         if (out[i] != tiny(i))
             r = mp_set_error(MP_EINVAL, "wrong result at %ld", i);
@@ -119,11 +129,13 @@ static int run_map(mp_pool *pool, void *arg)
     return r;
 }
 
-static int run_pi(mp_pool *pool, void *arg)
+static int run_pi(mp_pool *pool, void *arg, double *seconds)
 {
     (void)arg;
     uint64_t hits[400], total = 0;
+    double t0 = MPI_Wtime();
     int r = mp_map(pool, pi_task, NULL, 400, 0, hits, sizeof *hits, NULL);
+    *seconds = MPI_Wtime() - t0;
     for (int i = 0; i < 400; i++)
         total += hits[i];
     double est = 4.0 * (double)total / (double)(pi_per_task * 400);
@@ -148,7 +160,13 @@ int main(int argc, char **argv)
     double t;
     MPI_Barrier(MPI_COMM_WORLD);
     if (!strcmp(argv[1], "hand")) {
-        t = hand_farm(n, rank, size);
+        t = -1;
+        for (int round = 0; round < 3; round++) {   /* best of three, as the mproc forms */
+            MPI_Barrier(MPI_COMM_WORLD);
+            double one = hand_farm(n, rank, size);
+            if (t < 0 || one < t)
+                t = one;
+        }
     } else if (!strcmp(argv[1], "mproc") && argc > 3) {
         map_args a = { n, (size_t)atol(argv[3]) };
         t = with_pool(run_map, &a);
