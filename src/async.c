@@ -62,7 +62,8 @@ typedef struct mp__handle {
     mp__callback *callbacks;
     bool callbacks_done;
     struct mp__handle *cb_next;      /* in pool->cb_queue */
-    struct mp__handle *all_next;     /* in pool->handles */
+    struct mp__handle *all_next;     /* in pool->handles, doubly linked: a */
+    struct mp__handle **all_prev;    /* program may hold 10^5 futures */
 } mp__handle;
 
 /* ---- lifetime ---------------------------------------------------------- */
@@ -70,11 +71,14 @@ typedef struct mp__handle {
 static void unlink_locked(mp_pool *pool, mp__handle *h)
 {
     MP__ASSERT_POOL_LOCKED(pool);
-    for (mp__handle **p = &pool->handles; *p; p = &(*p)->all_next)
-        if (*p == h) {
-            *p = h->all_next;
-            return;
-        }
+    if (!h->all_prev)
+        return;              /* not linked */
+    MP__ASSERT(*h->all_prev == h);
+    *h->all_prev = h->all_next;
+    if (h->all_next)
+        h->all_next->all_prev = h->all_prev;
+    h->all_next = NULL;
+    h->all_prev = NULL;
 }
 
 /* Frees the handle's private memory: what malloc gave this process.  Its
@@ -410,8 +414,12 @@ static void close_handles(mp_pool *pool, bool terminate)
     stop_callbacks(pool);
     /* Detach: from here on, handles need no pool. */
     mp__pool_lock(pool);
-    for (mp__handle *h = pool->handles; h; h = h->all_next)
+    for (mp__handle *h = pool->handles, *next; h; h = next) {
+        next = h->all_next;
         h->pool = NULL;
+        h->all_next = NULL;
+        h->all_prev = NULL;
+    }
     pool->handles = NULL;
     mp__pool_unlock(pool);
 }
@@ -430,6 +438,9 @@ static int submit(mp_pool *pool, mp__handle *h, const mp_call *call)
     mp__pool_add_layer(pool, &async_layer);
     mp__pool_lock(pool);
     h->all_next = pool->handles;
+    h->all_prev = &pool->handles;
+    if (pool->handles)
+        pool->handles->all_prev = &h->all_next;
     pool->handles = h;
     mp__pool_unlock(pool);
     /* The job is attached to h (h->job) before it is published, so a

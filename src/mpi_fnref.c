@@ -51,11 +51,37 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
     return 1;
 }
 
+/* The loader's list is long in an MPI program (Open MPI loads dozens of
+ * objects) and a call per task would walk it per task: each thread keeps
+ * its last few answers.  Objects must not be unloaded while a pool uses
+ * their functions (as for any function pointer). */
+#define CACHE 4
+
+typedef struct made_ref {
+    void (*fn)(void);
+    mp__fnref ref;
+} made_ref;
+
+static _Thread_local made_ref made[CACHE];
+static _Thread_local unsigned made_next;
+static _Thread_local made_ref resolved[CACHE];
+static _Thread_local unsigned resolved_next;
+
+static bool same_place(const mp__fnref *a, const mp__fnref *b)
+{
+    return a->offset == b->offset && a->present == b->present && !strcmp(a->object, b->object);
+}
+
 int mp__fnref_make(void (*fn)(void), const char *who, mp__fnref *ref)
 {
     memset(ref, 0, sizeof *ref);
     if (!fn)
         return 0;
+    for (unsigned i = 0; i < CACHE; i++)
+        if (made[i].fn == fn) {
+            *ref = made[i].ref;
+            return 0;
+        }
     fn_search s = { .addr = (uintptr_t)fn };
     dl_iterate_phdr(find_holder, &s);
     if (!s.found)
@@ -67,6 +93,7 @@ int mp__fnref_make(void (*fn)(void), const char *who, mp__fnref *ref)
     snprintf(ref->object, sizeof ref->object, "%s", s.name);
     ref->offset = s.offset;
     ref->present = 1;
+    made[made_next++ % CACHE] = (made_ref){ fn, *ref };
     return 0;
 }
 
@@ -89,6 +116,13 @@ int mp__fnref_resolve(const mp__fnref *ref, void (**fn)(void))
         return 0;
     char object[sizeof ref->object];
     snprintf(object, sizeof object, "%s", ref->object);   /* NUL-terminated whatever arrived */
+    mp__fnref key = *ref;
+    memcpy(key.object, object, sizeof object);
+    for (unsigned i = 0; i < CACHE; i++)
+        if (resolved[i].fn && same_place(&resolved[i].ref, &key)) {
+            *fn = resolved[i].fn;
+            return 0;
+        }
     fn_search s = { .object = object, .offset = ref->offset };
     dl_iterate_phdr(find_named, &s);
     if (!s.found)
@@ -96,5 +130,6 @@ int mp__fnref_resolve(const mp__fnref *ref, void (**fn)(void))
                          "running the same binary and libraries?", (unsigned long long)ref->offset,
                          *object ? object : "the executable");
     *fn = (void (*)(void))s.addr;
+    resolved[resolved_next++ % CACHE] = (made_ref){ *fn, key };
     return 0;
 }

@@ -7,6 +7,8 @@
  *                                anchor
  *   mproc-bench-mpi mproc N C    mp_map of N tiny tasks over the other
  *                                ranks, chunksize C (0: automatic)
+ *   mproc-bench-mpi submit N     N mp_submit of a tiny task, then every
+ *                                result (against mpi4py.futures)
  *   mproc-bench-mpi pi SAMPLES   pi by Monte Carlo on the other ranks
  *                                (400 tasks), as bench "pi"
  *
@@ -129,6 +131,37 @@ static int run_map(mp_pool *pool, void *arg, double *seconds)
     return r;
 }
 
+/* N futures of one tiny task each, then every result: what
+ * concurrent.futures users write (mpi_submit). */
+static int run_submit(mp_pool *pool, void *arg, double *seconds)
+{
+    long n = *(long *)arg;
+    mp_future **futures = malloc((size_t)n * sizeof *futures);
+    int r = 0;
+    for (int round = 0; round < 3 && r == 0; round++) {
+        double t0 = MPI_Wtime();
+        long made = 0;
+        for (; made < n && r == 0; made++) {
+            int64_t x = made;
+            r = mp_submit(pool, tiny_task, &x, sizeof x, sizeof x, NULL, &futures[made]);
+        }
+        if (r)
+            made--;
+        for (long i = 0; i < made; i++) {
+            int64_t y = 0;
+            int e = mp_future_result(futures[i], MP_FOREVER, &y, sizeof y);
+            if (!r && (e || y != tiny(i)))
+                r = e ? e : mp_set_error(MP_EINVAL, "future %ld gave %lld", i, (long long)y);
+            mp_future_free(futures[i]);
+        }
+        double t = MPI_Wtime() - t0;
+        if (*seconds < 0 || t < *seconds)
+            *seconds = t;
+    }
+    free(futures);
+    return r;
+}
+
 static int run_pi(mp_pool *pool, void *arg, double *seconds)
 {
     (void)arg;
@@ -152,7 +185,7 @@ int main(int argc, char **argv)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (argc < 3 || size < 2) {
         if (rank == 0)
-            fprintf(stderr, "usage: mpirun -n N (N >= 2) mproc-bench-mpi hand N | mproc N CHUNK | pi SAMPLES\n");
+            fprintf(stderr, "usage: mpirun -n N (N >= 2) mproc-bench-mpi hand N | mproc N CHUNK | submit N | pi SAMPLES\n");
         MPI_Finalize();
         return 2;
     }
@@ -170,6 +203,8 @@ int main(int argc, char **argv)
     } else if (!strcmp(argv[1], "mproc") && argc > 3) {
         map_args a = { n, (size_t)atol(argv[3]) };
         t = with_pool(run_map, &a);
+    } else if (!strcmp(argv[1], "submit")) {
+        t = with_pool(run_submit, &n);
     } else if (!strcmp(argv[1], "pi")) {
         pi_per_task = (uint64_t)n / 400;
         t = with_pool(run_pi, NULL);
