@@ -165,12 +165,22 @@ static int server_rank(int i, int root)
 
 typedef struct mpi_crew mpi_crew;
 
-/* A range on its way or being run, oldest first in the proxy's window. */
+/* A message to the proxy's rank: one range, or several small ones that
+ * piled up while the rank was busy. */
+typedef struct message {
+    mp__wbuf buf;
+    MPI_Request sent;        /* MPI_REQUEST_NULL until it is sent */
+    int ranges;
+} message;
+
+/* A range handed to the proxy and not yet finished, oldest first. */
 typedef struct in_flight {
     size_t begin, end;
-    mp__wbuf req;            /* the request, until its send completes */
-    MPI_Request sent;
+    bool failed;             /* could not be sent: its tasks failed here */
 } in_flight;
+
+#define WINDOW MP__ELSEWHERE_WINDOW
+#define BATCH_BYTES 32768    /* a message collecting small ranges goes once this big */
 
 typedef struct proxy {
     pthread_t thread;
@@ -181,9 +191,16 @@ typedef struct proxy {
     int worker_base;         /* its rank's rank_info.worker_base */
     int tag;
     uint64_t described;      /* 1 + seq of the job its rank knows from it, 0: none */
-    in_flight window[MP__ELSEWHERE_WINDOW];
-    int first, count;        /* the window, a ring */
-    mp__wbuf rep;
+    in_flight window[WINDOW];
+    int first, count;        /* rings */
+    message messages[WINDOW];
+    int mfirst, mcount;      /* the newest may be open: collecting, unsent */
+    bool open;
+    int unanswered;          /* ranges sent whose replies were not taken yet */
+    mp__wbuf rep;            /* the reply message being read */
+    size_t rep_at;
+    int rep_left;            /* its ranges not taken yet */
+    bool rep_in_place;       /* its outputs went straight into the job */
     bool running;
 } proxy;
 
@@ -316,20 +333,18 @@ static void fail_range(mp__job *job, size_t begin, size_t end, int code, const c
         mp__job_record_failure(job, i, code, message);
 }
 
-/* Puts a reply's outputs, failures and results into the job.  false if
- * the reply is not what was asked.  outputs_in_place: the outputs were
- * received into the job directly, and p->rep holds the rest. */
-static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end, bool outputs_in_place)
+/* Puts one range's reply (at, len bytes) into the job: outputs, failures
+ * and results.  false if it is not what was asked.  outputs_in_place: the
+ * outputs were received into the job directly and are not in the reply. */
+static bool take_reply(const char *at, size_t len, mp__job *job, size_t begin, size_t end, bool outputs_in_place)
 {
-    const char *at = p->rep.data, *stop = p->rep.data + p->rep.len;
+    const char *stop = at + len;
     mp__mpi_reply rep;
-    size_t count = end - begin, out_size = job->out ? job->out_size : 0;
-    if (p->rep.len < sizeof rep)
+    size_t count = end - begin, out_size = job->out && !outputs_in_place ? job->out_size : 0;
+    if (len < sizeof rep)
         return false;
     memcpy(&rep, at, sizeof rep);
     at += sizeof rep;
-    if (outputs_in_place)
-        out_size = 0;
     if (rep.begin != begin || rep.count != count || (size_t)(stop - at) / (out_size ? out_size : 1) < (out_size ? count : 0))
         return false;
     if (out_size && !job->ring) {
@@ -358,105 +373,178 @@ static bool take_reply(const proxy *p, mp__job *job, size_t begin, size_t end, b
     if ((size_t)(stop - at) / sizeof(uint64_t) < count)
         return false;
     for (size_t i = 0; i < count; i++) {
-        uint64_t len;
-        memcpy(&len, lengths + i * sizeof len, sizeof len);
+        uint64_t n;
+        memcpy(&n, lengths + i * sizeof n, sizeof n);
         mp_bytes *slot = &job->varout[slot_of(job, i + begin)];
         *slot = (mp_bytes){ NULL, 0 };
-        if (len == MP__MPI_NO_BYTES)
+        if (n == MP__MPI_NO_BYTES)
             continue;
         void *mem;
-        if (len > (uint64_t)(stop - bytes) || mp__shm_alloc(len ? len : 1, false, &mem) != 0)
-            return len <= (uint64_t)(stop - bytes);   /* no room: the result is lost, as in a full arena */
-        memcpy(mem, bytes, len);
-        bytes += len;
-        *slot = (mp_bytes){ mem, len };
+        if (n > (uint64_t)(stop - bytes) || mp__shm_alloc(n ? n : 1, false, &mem) != 0)
+            return n <= (uint64_t)(stop - bytes);   /* no room: the result is lost, as in a full arena */
+        memcpy(mem, bytes, n);
+        bytes += n;
+        *slot = (mp_bytes){ mem, n };
     }
     return true;
 }
 
-/* mp__shared.send_elsewhere: packs a range and starts sending it to the
- * proxy's rank.  The send completes in the background (a large request
- * would otherwise wait for the rank to finish the range before it). */
+/* Sends the newest message, which was collecting ranges. */
+static void send_open(mpi_crew *mc, proxy *p)
+{
+    MP__ASSERT(p->open);
+    message *m = &p->messages[(p->mfirst + p->mcount - 1) % WINDOW];
+    MPI_Isend(m->buf.data, (int)m->buf.len, MPI_BYTE, p->rank, p->tag, mc->comm, &m->sent);
+    p->open = false;
+    p->unanswered += m->ranges;
+}
+
+static message *new_message(proxy *p)
+{
+    MP__ASSERT(p->mcount < WINDOW);
+    message *m = &p->messages[(p->mfirst + p->mcount++) % WINDOW];
+    m->buf.len = 0;
+    m->sent = MPI_REQUEST_NULL;
+    m->ranges = 0;
+    return m;
+}
+
+/* mp__shared.send_elsewhere.  A range whose inputs are large goes at once,
+ * from the caller's arrays; a small one joins the open message, which goes
+ * at once if the rank has nothing to do, else when it is full or the proxy
+ * must wait (finish_remote).  Sends complete in the background: a large
+ * request would otherwise wait for the rank to finish the range before it. */
 static void send_remote(void *arg, int worker, mp__job *job, size_t begin, size_t end)
 {
     mpi_crew *mc = arg;
     proxy *p = &mc->proxies[worker];
-    MP__ASSERT(p->count < MP__ELSEWHERE_WINDOW);
-    in_flight *f = &p->window[(p->first + p->count++) % MP__ELSEWHERE_WINDOW];
+    MP__ASSERT(p->count < WINDOW);
+    in_flight *f = &p->window[(p->first + p->count++) % WINDOW];
+    *f = (in_flight){ begin, end, false };
     uint64_t seq = atomic_load(&job->seq);
-    f->begin = begin;
-    f->end = end;
-    f->req.len = 0;
-    f->sent = MPI_REQUEST_NULL;
-    mp__mpi_request rq = { MP__MPI_RANGE, p->described != seq + 1, begin, end - begin, (uint32_t)p->executor, 0 };
-    bool ok = mp__wbuf_put(&f->req, &rq, sizeof rq) && (!rq.has_job || put_job(p, &f->req, job, seq));
+    mp__mpi_request rq = { MP__MPI_RANGE, p->described != seq + 1, begin, end - begin, 0, (uint32_t)p->executor, 0 };
+
+    /* The range's own part: header, job description, small inputs. */
+    mp__wbuf part = { NULL, 0, 0 };
+    bool ok = mp__wbuf_put(&part, &rq, sizeof rq) && (!rq.has_job || put_job(p, &part, job, seq));
     const void *at[MP_MAX_ARGS + 1];
-    size_t len[MP_MAX_ARGS + 1];
-    int blocks = ok ? input_blocks(job, begin, end, f->req.len, at + 1, len + 1) : 0;
+    size_t len[MP_MAX_ARGS + 1], total = part.len;
+    int blocks = ok ? input_blocks(job, begin, end, part.len, at + 1, len + 1) : 0;
     if (ok && !blocks)
-        ok = put_inputs(&f->req, job, begin, end);
-    if (!ok || f->req.len > INT_MAX) {
+        ok = put_inputs(&part, job, begin, end);
+    for (int k = 1; k <= blocks; k++)
+        total += len[k];
+    if (blocks == 0)
+        total = part.len;
+    if (!ok || total > INT_MAX) {
         fail_range(job, begin, end, MP_ENOMEM,
                    ok ? "a range of tasks is more bytes than one MPI message carries: use a smaller chunksize"
                       : "out of memory packing a range of tasks for another rank");
-        return;              /* finish_remote finds it unsent */
+        f->failed = true;
+        mp__wbuf_free(&part);
+        return;
     }
-    if (blocks) {
-        at[0] = f->req.data;
-        len[0] = f->req.len;
-        isend_blocks(at, len, blocks + 1, p->rank, p->tag, mc->comm, &f->sent);
-    } else {
-        MPI_Isend(f->req.data, (int)f->req.len, MPI_BYTE, p->rank, p->tag, mc->comm, &f->sent);
-    }
+    rq.bytes = total;
+    memcpy(part.data, &rq, sizeof rq);
     p->described = seq + 1;
+
+    if (blocks) {
+        if (p->open)
+            send_open(mc, p);   /* keep the order */
+        message *m = new_message(p);
+        mp__wbuf_free(&m->buf);
+        m->buf = part;
+        m->ranges = 1;
+        at[0] = m->buf.data;
+        len[0] = m->buf.len;
+        isend_blocks(at, len, blocks + 1, p->rank, p->tag, mc->comm, &m->sent);
+        p->unanswered++;
+        return;
+    }
+    message *m = p->open && p->messages[(p->mfirst + p->mcount - 1) % WINDOW].buf.len + part.len <= BATCH_BYTES
+                     ? &p->messages[(p->mfirst + p->mcount - 1) % WINDOW]
+                     : NULL;
+    if (!m) {
+        if (p->open)
+            send_open(mc, p);
+        m = new_message(p);
+        p->open = true;
+    }
+    bool put = mp__wbuf_put(&m->buf, part.data, part.len) != NULL;
+    mp__wbuf_free(&part);
+    if (!put)
+        MPI_Abort(mc->comm, 70);
+    m->ranges++;
+    if (p->unanswered == 0 || m->buf.len >= BATCH_BYTES)
+        send_open(mc, p);
 }
 
-/* Receives the reply to range [begin, end).  Large outputs of a plain map
- * go straight into the job's output array, the rest into p->rep: then it
- * returns true. */
-static bool receive_reply(mpi_crew *mc, proxy *p, mp__job *job, size_t begin, size_t end)
+/* Receives the reply to the oldest message sent.  A message of one range
+ * whose outputs are large has them received straight into the job. */
+static void receive_reply(mpi_crew *mc, proxy *p, mp__job *job, const in_flight *f)
 {
+    message *m = &p->messages[p->mfirst];
+    MP__ASSERT(p->mcount > 0 && m->sent != MPI_REQUEST_NULL);
     MPI_Status st;
     size_t n = mp__mpi_wait_message(mc->comm, p->rank, p->tag, &st);
-    size_t head = sizeof(mp__mpi_reply), out = job->out && !job->ring ? (end - begin) * job->out_size : 0;
+    size_t head = sizeof(mp__mpi_reply);
+    size_t out = m->ranges == 1 && job->out && !job->ring ? (f->end - f->begin) * job->out_size : 0;
     bool in_place = out >= MP__MPI_IN_PLACE_BYTES && out <= INT_MAX && n >= head + out;
     p->rep.len = 0;
     if (!mp__wbuf_put(&p->rep, NULL, in_place ? n - out : n))
         MPI_Abort(mc->comm, 70);
-    if (!in_place) {
+    if (in_place) {
+        int lengths[3] = { (int)head, (int)out, (int)(n - head - out) };
+        MPI_Aint where[3];
+        MPI_Get_address(p->rep.data, &where[0]);
+        MPI_Get_address(job->out + f->begin * job->out_size, &where[1]);
+        MPI_Get_address(p->rep.data + head, &where[2]);
+        MPI_Datatype type;
+        MPI_Type_create_hindexed(3, lengths, where, MPI_BYTE, &type);
+        MPI_Type_commit(&type);
+        MPI_Recv(MPI_BOTTOM, 1, type, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
+        MPI_Type_free(&type);
+    } else {
         MPI_Recv(p->rep.data, (int)n, MPI_BYTE, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
-        return false;
     }
-    int lengths[3] = { (int)head, (int)out, (int)(n - head - out) };
-    MPI_Aint where[3];
-    MPI_Get_address(p->rep.data, &where[0]);
-    MPI_Get_address(job->out + begin * job->out_size, &where[1]);
-    MPI_Get_address(p->rep.data + head, &where[2]);
-    MPI_Datatype type;
-    MPI_Type_create_hindexed(3, lengths, where, MPI_BYTE, &type);
-    MPI_Type_commit(&type);
-    MPI_Recv(MPI_BOTTOM, 1, type, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
-    MPI_Type_free(&type);
-    return true;
+    MPI_Wait(&m->sent, MPI_STATUS_IGNORE);   /* the rank took it: it answered */
+    p->rep_at = 0;
+    p->rep_left = m->ranges;
+    p->rep_in_place = in_place;
+    p->mfirst = (p->mfirst + 1) % WINDOW;
+    p->mcount--;
 }
 
-/* mp__shared.finish_elsewhere: the oldest range back from the rank. */
+/* mp__shared.finish_elsewhere: the oldest range, back from the rank. */
 static void finish_remote(void *arg, int worker, mp__job *job, size_t *begin, size_t *end)
 {
     mpi_crew *mc = arg;
     proxy *p = &mc->proxies[worker];
     MP__ASSERT(p->count > 0);
     in_flight *f = &p->window[p->first];
-    p->first = (p->first + 1) % MP__ELSEWHERE_WINDOW;
+    p->first = (p->first + 1) % WINDOW;
     p->count--;
     *begin = f->begin;
     *end = f->end;
-    if (f->sent == MPI_REQUEST_NULL)
-        return;              /* never sent: its tasks failed in send_remote */
-    bool in_place = receive_reply(mc, p, job, f->begin, f->end);
-    MPI_Wait(&f->sent, MPI_STATUS_IGNORE);   /* the rank took it: it answered */
-    if (!take_reply(p, job, f->begin, f->end, in_place))
+    if (f->failed)
+        return;
+    /* The ranges collecting in the open message go now if the oldest is
+     * among them, or if the rank is about to run out of work. */
+    if (p->open && (p->rep_left == 0 && p->unanswered == 0 ? true : p->unanswered - p->rep_left <= WINDOW / 2))
+        send_open(mc, p);
+    if (p->rep_left == 0)
+        receive_reply(mc, p, job, f);
+    mp__mpi_reply head;
+    size_t left = p->rep.len - p->rep_at;
+    if (left < sizeof head)
+        MPI_Abort(mc->comm, 77);
+    memcpy(&head, p->rep.data + p->rep_at, sizeof head);
+    size_t part = p->rep_in_place ? left : (size_t)head.bytes;
+    if (part > left || !take_reply(p->rep.data + p->rep_at, part, job, f->begin, f->end, p->rep_in_place))
         MPI_Abort(mc->comm, 77);   /* a reply that does not match its request: the ranks disagree on the binary */
+    p->rep_at += part;
+    p->rep_left--;
+    p->unanswered--;
 }
 
 static void *proxy_main(void *arg)
@@ -466,7 +554,7 @@ static void *proxy_main(void *arg)
     mp__crew_worker_ready(crew, p->id);
     mp__sched_worker_main(crew->sh, p->id);
     if (p->described) {
-        mp__mpi_request bye = { .type = MP__MPI_BYE };
+        mp__mpi_request bye = { .type = MP__MPI_BYE, .bytes = sizeof bye };
         MPI_Send(&bye, sizeof bye, MPI_BYTE, p->rank, p->tag, p->mc->comm);
     }
     return NULL;
@@ -477,8 +565,8 @@ static void *proxy_main(void *arg)
 static void free_crew(mpi_crew *mc, int nproxies)
 {
     for (int i = 0; mc->proxies && i < nproxies; i++) {
-        for (int k = 0; k < MP__ELSEWHERE_WINDOW; k++)
-            mp__wbuf_free(&mc->proxies[i].window[k].req);
+        for (int k = 0; k < WINDOW; k++)
+            mp__wbuf_free(&mc->proxies[i].messages[k].buf);
         mp__wbuf_free(&mc->proxies[i].rep);
     }
     free(mc->proxies);

@@ -5,9 +5,10 @@
  * The root's pool has one proxy thread per worker of each serving rank
  * (backend_mpi.c).  A proxy is a scheduler worker whose claimed ranges run
  * elsewhere (mp__shared.send_elsewhere): it sends each range to its rank as
- * one request on a tag of its own, for one worker there, and gets one reply
- * per range, in order.  With two ranges in flight per proxy, the next one
- * is queued at the rank while the current one runs.
+ * a request on a tag of its own, for one worker there, and gets the reply
+ * per range, in order.  With several ranges in flight per proxy, the next
+ * one is queued at the rank while the current one runs; small ranges that
+ * pile up while the rank is busy go together in one message.
  *
  * Messages are MPI_BYTE arrays on the pool's communicator (a duplicate, so
  * no message of the program's can meet them):
@@ -17,12 +18,14 @@
  *     mp__mpi_control { OPEN, initializer ref, context size } + context
  *       -> reply on MP__MPI_TAG_REPLY: mp__mpi_opened
  *     mp__mpi_control { QUIT }: the server leaves its loop
- *   ranges, tag = the proxy's own (>= MP__MPI_TAG_FIRST_PROXY):
- *     mp__mpi_request { RANGE, begin, count, has_job }
+ *   ranges, tag = the proxy's own (>= MP__MPI_TAG_FIRST_PROXY), one or
+ *   more per message, each:
+ *     mp__mpi_request { RANGE, begin, count, bytes, has_job }
  *       [+ mp__mpi_jobhdr + context, when the proxy's job changed]
  *       + inputs: per argument, count elements (strings: count lengths,
  *         UINT64_MAX for NULL, then the bytes)
- *       -> reply on the same tag: mp__mpi_reply + count outputs
+ *     -> one reply message on the same tag, per range in order:
+ *          mp__mpi_reply + count outputs
  *          + nfailed x (mp__mpi_failure + message bytes)
  *          + [count lengths (UINT64_MAX: none) + bytes: mp_task_write]
  *     mp__mpi_request { BYE }: the proxy is gone; the server forgets its
@@ -86,10 +89,13 @@ typedef struct mp__mpi_opened {
     char message[MP_MESSAGE_MAX];
 } mp__mpi_opened;
 
+/* One range of a request message; a message holds one or more, each
+ * `bytes` long (this header included). */
 typedef struct mp__mpi_request {
     uint32_t type;
     uint32_t has_job;
     uint64_t begin, count;
+    uint64_t bytes;
     uint32_t executor;       /* which of the rank's workers runs it: a proxy's ranges run in order on one */
     uint32_t pad;
 } mp__mpi_request;
@@ -106,7 +112,10 @@ typedef struct mp__mpi_jobhdr {
     uint32_t worker_base;    /* mp_task_worker of the rank's first local worker */
 } mp__mpi_jobhdr;
 
+/* The reply to one range; a reply message answers every range of its
+ * request, in order, each `bytes` long (this header included). */
 typedef struct mp__mpi_reply {
+    uint64_t bytes;
     uint64_t begin, count;
     uint32_t nfailed;
     uint32_t has_var;

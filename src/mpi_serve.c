@@ -251,8 +251,7 @@ static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t cou
     return true;
 }
 
-/* Runs one range and sends the reply.  Nothing of the proxy's job is
- * touched after the send: the proxy's next message may free it. */
+/* Runs one range (at p, up to end) and appends its reply to e->out. */
 static void serve_range(server *s, executor *e, int tag, const char *p, const char *end)
 {
     mp__mpi_request req;
@@ -266,7 +265,7 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
     mp__job *job = &sj->job;
     size_t count = (size_t)req.count;
     const char **strings = NULL;
-    e->out.len = 0;
+    size_t base = e->out.len;
     e->failures.len = 0;
     e->nfailed = 0;
     e->out_of_memory = false;
@@ -302,8 +301,26 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
     free(var);
     if (!ok || e->out_of_memory || e->out.len > INT_MAX)
         MPI_Abort(s->comm, 74);
-    rep = (mp__mpi_reply *)(void *)e->out.data;
-    *rep = (mp__mpi_reply){ req.begin, count, e->nfailed, has_var };
+    mp__mpi_reply done = { e->out.len - base, req.begin, count, e->nfailed, has_var };
+    memcpy(e->out.data + base, &done, sizeof done);   /* the buffer may have moved */
+}
+
+/* Runs every range of a request message, in order, and sends the one
+ * reply.  Nothing of the proxy's job is touched after the send: the
+ * proxy's next message may free it. */
+static void serve_message(server *s, executor *e, int tag, const char *p, const char *end)
+{
+    e->out.len = 0;
+    while (p < end) {
+        mp__mpi_request req;
+        if ((size_t)(end - p) < sizeof req)
+            MPI_Abort(s->comm, 71);
+        memcpy(&req, p, sizeof req);
+        if (req.type != MP__MPI_RANGE || req.bytes < sizeof req || req.bytes > (size_t)(end - p))
+            MPI_Abort(s->comm, 71);
+        serve_range(s, e, tag, p, p + req.bytes);
+        p += req.bytes;
+    }
     MPI_Send(e->out.data, (int)e->out.len, MPI_BYTE, s->root, tag, s->comm);
 }
 
@@ -323,7 +340,7 @@ static void *executor_main(void *arg)
         if (!(e->head = r->next))
             e->tail = &e->head;
         pthread_mutex_unlock(&s->lock);
-        serve_range(s, e, r->tag, r->msg.data, r->msg.data + r->msg.len);
+        serve_message(s, e, r->tag, r->msg.data, r->msg.data + r->msg.len);
         mp__wbuf_free(&r->msg);
         free(r);
         pthread_mutex_lock(&s->lock);
@@ -437,7 +454,7 @@ void mp__mpi_serve(MPI_Comm comm, int root)
                 r->tag = tag;
                 enqueue(s, r);
             } else {
-                serve_range(s, &s->executors[0], tag, msg.data, msg.data + n);
+                serve_message(s, &s->executors[0], tag, msg.data, msg.data + n);
             }
             continue;
         }

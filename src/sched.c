@@ -582,51 +582,6 @@ static void run_job(worker *w, mp__job *job, uint32_t gen, size_t begin, size_t 
     account(w, 0, MP__WS_IDLE);
 }
 
-/* run_job for workers that run tasks elsewhere (mp__shared.send_elsewhere):
- * up to MP__ELSEWHERE_WINDOW claimed ranges are in flight at once; each is
- * reported when it is back.  Ranges in flight keep the job from finishing,
- * as the tasks of a range being run do, so the view stays valid until the
- * worker holds nothing of the job.  No supervision: a worker here is a
- * proxy of a process elsewhere. */
-static void run_job_elsewhere(worker *w, mp__job *job, uint32_t gen)
-{
-    mp__shared *sh = w->sh;
-    job_view v = { .job = job, .gen = gen };
-    size_t pending = 0, begin, end;
-    int inflight = 0;
-    bool more = true;
-    w->task.job = job;
-    for (;;) {
-        while (more && inflight < MP__ELSEWHERE_WINDOW) {
-            if (!claim(&v, job, w->workers, pending == 0 && inflight == 0, &begin, &end)) {
-                more = false;
-            } else if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
-                /* Skipped: counts as finished, as in run_range. */
-                if (v.ring)
-                    report(w, &v, &pending, begin, end);
-                else
-                    pending += end - begin;
-            } else {
-                sh->send_elsewhere(sh->elsewhere_arg, w->task.worker, job, begin, end);
-                inflight++;
-            }
-        }
-        if (inflight == 0)
-            break;
-        sh->finish_elsewhere(sh->elsewhere_arg, w->task.worker, job, &begin, &end);
-        inflight--;
-        if (v.ring) {
-            report(w, &v, &pending, begin, end);
-        } else {
-            pending += end - begin;
-            if (pending >= v.flush_every)
-                report(w, &v, &pending, begin, end);
-        }
-    }
-    if (pending)
-        report(w, &v, &pending, 0, 0);   /* not a stream: streams report each range */
-}
-
 /* The oldest published job that still has unclaimed tasks, or NULL. */
 static mp__job *find_job(mp__shared *sh)
 {
@@ -654,6 +609,86 @@ static bool other_work_pending(mp__shared *sh, mp__job *mine)
             return true;
     }
     return false;
+}
+
+/* ---- workers that run tasks elsewhere ------------------------------------
+ *
+ * A worker of a shipping backend (mp__shared.send_elsewhere) keeps up to
+ * MP__ELSEWHERE_WINDOW claimed ranges in flight, of one job or of several
+ * (futures are a job each), so that where they run the next one is there
+ * when one finishes, and the backend may send several in one message.
+ * Each range is reported when it is back.  A range in flight keeps its job
+ * from finishing, as a task being run does: a later claim on the same job
+ * reuses that range's view (not fresh). */
+
+typedef struct sent_range {
+    job_view v;
+    size_t begin, end;
+} sent_range;
+
+/* A claim on `job` for the window: the view comes from a range of the
+ * same job still in flight, else it is read with the claim. */
+static bool claim_for_window(worker *w, const sent_range *win, int first, int n, mp__job *job, sent_range *out)
+{
+    bool fresh = true;
+    for (int k = 0; k < n; k++) {
+        const sent_range *r = &win[(first + k) % MP__ELSEWHERE_WINDOW];
+        if (r->v.job == job) {
+            out->v = r->v;
+            fresh = false;
+            break;
+        }
+    }
+    if (fresh) {
+        out->v.job = job;
+        out->v.gen = (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT);
+    }
+    return claim(&out->v, job, w->workers, fresh, &out->begin, &out->end);
+}
+
+/* A range is done (run elsewhere, or skipped after a cancel): its tasks
+ * count as finished. */
+static void report_range(worker *w, sent_range *r)
+{
+    size_t pending = r->v.ring ? 0 : r->end - r->begin;
+    report(w, &r->v, &pending, r->begin, r->end);
+}
+
+/* Fills the window from the published jobs, oldest first, and empties it;
+ * returns once no range is in flight and none can be claimed.  True if
+ * it claimed anything. */
+static bool run_elsewhere(worker *w)
+{
+    mp__shared *sh = w->sh;
+    sent_range win[MP__ELSEWHERE_WINDOW];
+    int first = 0, n = 0;
+    bool worked = false;
+    for (;;) {
+        while (n < MP__ELSEWHERE_WINDOW) {
+            mp__job *job = find_job(sh);
+            sent_range *r = &win[(first + n) % MP__ELSEWHERE_WINDOW];
+            if (!job)
+                break;
+            if (!claim_for_window(w, win, first, n, job, r))
+                continue;    /* a race lost: that job has nothing left to claim now */
+            worked = true;
+            if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
+                report_range(w, r);
+                continue;
+            }
+            sh->send_elsewhere(sh->elsewhere_arg, w->task.worker, job, r->begin, r->end);
+            n++;
+        }
+        if (n == 0)
+            return worked;
+        sent_range *r = &win[first];
+        size_t begin, end;
+        sh->finish_elsewhere(sh->elsewhere_arg, w->task.worker, r->v.job, &begin, &end);
+        MP__ASSERT(begin == r->begin && end == r->end);
+        first = (first + 1) % MP__ELSEWHERE_WINDOW;
+        n--;
+        report_range(w, r);
+    }
 }
 
 /* The control block of the pool this thread works for, NULL outside
@@ -692,17 +727,15 @@ void mp__sched_worker_main(mp__shared *sh, int id)
         idle_wait idle = { sh, mp__evc_read(&sh->work) };
         if (atomic_load(&sh->shutdown))
             return;
-        mp__job *job = find_job(sh);
+        if (sh->send_elsewhere && run_elsewhere(&w))
+            continue;
+        mp__job *job = sh->send_elsewhere ? NULL : find_job(sh);
         if (job) {
             /* Publishing a one-task job wakes nobody when a worker spins;
              * if more work waits than this worker takes, pass the wake on. */
             if (mp__evc_has_waiters(&sh->work) && other_work_pending(sh, job))
                 mp__evc_wake(&sh->work, 1, sh->futex_shared);
-            uint32_t gen = (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT);
-            if (sh->send_elsewhere)
-                run_job_elsewhere(&w, job, gen);
-            else
-                run_job(&w, job, gen, 0, 0);
+            run_job(&w, job, (uint32_t)(atomic_load(&job->claim) >> MP__CLAIM_SHIFT), 0, 0);
             unflushed = sh->supervised;
             continue;
         }

@@ -53,7 +53,7 @@
 #define MP__MAX_CHUNK (UINT64_C(1) << 32)
 #define MP__CHUNK_STREAM (UINT64_C(1) << 63)   /* or-ed into chunksize: a stream job */
 #define MP__MAX_WORKERS 4096
-#define MP__ELSEWHERE_WINDOW 2            /* ranges in flight per worker that runs tasks elsewhere */
+#define MP__ELSEWHERE_WINDOW 8            /* ranges in flight per worker that runs tasks elsewhere */
 
 /* job->state.  A caller waiting for its job sleeps on job->finished. */
 enum {
@@ -220,12 +220,13 @@ typedef struct mp__shared {
     int workers;
     /* Workers that run tasks elsewhere (a shipping backend, backend.h)
      * send each claimed range [begin, end) away instead of running it, and
-     * keep up to MP__ELSEWHERE_WINDOW ranges in flight, so that the next
-     * one is already there when one finishes.  send_elsewhere returns once
-     * the range is on its way; finish_elsewhere waits until the oldest
-     * range the worker sent of `job` is back, its outputs and failures in
-     * the job, and stores its bounds.  NULL: workers run tasks themselves.
-     * Fixed before workers start. */
+     * keep up to MP__ELSEWHERE_WINDOW ranges in flight (of one job or
+     * several), so that the next one is already there when one finishes.
+     * send_elsewhere takes a range (it may hold it back to send several
+     * together); finish_elsewhere waits until the oldest range the worker
+     * handed over, which is of `job`, is back with its outputs and
+     * failures in the job, and stores its bounds.  NULL: workers run tasks
+     * themselves.  Fixed before workers start. */
     void (*send_elsewhere)(void *arg, int worker, mp__job *job, size_t begin, size_t end);
     void (*finish_elsewhere)(void *arg, int worker, mp__job *job, size_t *begin, size_t *end);
     void *elsewhere_arg;
