@@ -554,7 +554,7 @@ static void *proxy_main(void *arg)
     mp__crew_worker_ready(crew, p->id);
     mp__sched_worker_main(crew->sh, p->id);
     if (p->described) {
-        mp__mpi_request bye = { .type = MP__MPI_BYE, .bytes = sizeof bye };
+        mp__mpi_request bye = { .type = MP__MPI_BYE, .bytes = sizeof bye, .executor = (uint32_t)p->executor };
         MPI_Send(&bye, sizeof bye, MPI_BYTE, p->rank, p->tag, p->mc->comm);
     }
     return NULL;

@@ -28,8 +28,8 @@
  *          mp__mpi_reply + count outputs
  *          + nfailed x (mp__mpi_failure + message bytes)
  *          + [count lengths (UINT64_MAX: none) + bytes: mp_task_write]
- *     mp__mpi_request { BYE }: the proxy is gone; the server forgets its
- *       job (no reply)
+ *     mp__mpi_request { BYE, executor }: the proxy is gone; the worker
+ *       that ran its ranges forgets its job (no reply)
  */
 #ifndef MPROC_MPI_LINK_H
 #define MPROC_MPI_LINK_H

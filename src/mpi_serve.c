@@ -173,7 +173,8 @@ static bool describe_job(server *s, int tag, const char **p, const char *end)
         free(sj);
         return false;
     }
-    memcpy(sj->ctx, *p, h.ctx_size);
+    if (h.ctx_size)
+        memcpy(sj->ctx, *p, h.ctx_size);
     *p += h.ctx_size;
     sj->worker_base = (int)h.worker_base;
     mp__job *job = &sj->job;
@@ -310,6 +311,14 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
  * proxy's next message may free it. */
 static void serve_message(server *s, executor *e, int tag, const char *p, const char *end)
 {
+    mp__mpi_request first;
+    if ((size_t)(end - p) >= sizeof first) {
+        memcpy(&first, p, sizeof first);
+        if (first.type == MP__MPI_BYE) {
+            forget_job(s, tag);   /* here, after every range of the proxy ran on this worker */
+            return;
+        }
+    }
     e->out.len = 0;
     while (p < end) {
         mp__mpi_request req;
@@ -449,7 +458,7 @@ void mp__mpi_serve(MPI_Comm comm, int root)
         uint32_t type = 0;
         if ((size_t)n >= sizeof type)
             memcpy(&type, into->data, sizeof type);
-        if (is_proxy_tag(tag) && type == MP__MPI_RANGE && (size_t)n >= sizeof(mp__mpi_request)) {
+        if (is_proxy_tag(tag) && (type == MP__MPI_RANGE || type == MP__MPI_BYE) && (size_t)n >= sizeof(mp__mpi_request)) {
             if (threaded) {
                 r->tag = tag;
                 enqueue(s, r);
@@ -471,8 +480,6 @@ void mp__mpi_serve(MPI_Comm comm, int root)
             serve_hello(s);
         else if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_OPEN && (size_t)n >= sizeof(mp__mpi_control))
             serve_open(s, msg.data, msg.data + n);
-        else if (is_proxy_tag(tag) && type == MP__MPI_BYE)
-            forget_job(s, tag);
         else
             MPI_Abort(comm, 76);   /* nobody else sends on this communicator */
     }
