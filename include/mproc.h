@@ -954,8 +954,9 @@ typedef struct mp_mr_chunk {
  * 0; MP_ETASK (see "Failures" above; *result is empty); MP_ENOMEM;
  * MP_EINVAL (NULL pool, mapreduce, map or result; value_size 0; no reduce
  * and no combiner; result_size set without a reduce; nothing started);
- * and the pool's errors (MP_ECLOSED, MP_EBROKEN, ...).  *result is empty
- * on any error. */
+ * MP_ENOTSUP on an MPI pool (map tasks emit into tables the workers share:
+ * run map-reduce on a thread or process pool in each rank); and the pool's
+ * errors (MP_ECLOSED, MP_EBROKEN, ...).  *result is empty on any error. */
 MP_API int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mapreduce, const void *in, size_t count,
                               size_t in_size, mp_mr_result *result);
 /* Over a buffer cut at record boundaries; each map task gets an

@@ -1,5 +1,5 @@
 /* backend.h - the backend contract: what a pool asks of whatever its
- * workers are (threads, processes, and later MPI ranks), and what a backend
+ * workers are (threads, processes, MPI ranks), and what a backend
  * sees of the pool.
  *
  * The front end (pool.c and the layers above it) calls a backend only
