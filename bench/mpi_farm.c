@@ -95,6 +95,55 @@ static void mpi_farm(const bench_ctx *ctx)
     }
 }
 
+/* mpi4py.futures under mpirun -n 3 (bench/mpi_anchor.py); -1 if it cannot
+ * run (no Debian python3-mpi4py). */
+static double run_mpi4py(const char *form, long n)
+{
+    if (access("/usr/bin/python3", X_OK) != 0)
+        return -1;
+    char cmd[PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 3 --oversubscribe --bind-to none "
+             "--mca btl vader,self /usr/bin/python3 -m mpi4py.futures '%s/mpi_anchor.py' %s %ld 2>&1",
+             MPROC_BENCH_DIR, form, n);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[512];
+    double s = -1;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "seconds %lf", &s) != 1)
+            fprintf(stderr, "mpi_submit: %s", line);
+    return pclose(p) == 0 ? s : -1;
+}
+
+static void mpi_submit(const bench_ctx *ctx)
+{
+    char farm[PATH_MAX], form[64];
+    if (find_farm(farm, sizeof farm) != 0 || !bench_have_command("mpirun")) {
+        fprintf(stderr, "mpi_submit: mproc-bench-mpi or mpirun missing: skipped\n");
+        return;
+    }
+    long n = ctx->quick ? 20000 : 100000, py_n = ctx->quick ? 1000 : 3000;
+    snprintf(form, sizeof form, "submit %ld", n);
+    double m = run_farm(farm, 3, "vader", form);
+    double py = run_mpi4py("submit", py_n), py_map = run_mpi4py("map", py_n);
+    if (m <= 0)
+        return;
+    if (py > 0)
+        bench_report(ctx, &(bench_row){ .bench = "mpi_submit", .backend = "mpi", .workers = 2, .chunksize = 1,
+                                        .value = (double)n / m, .unit = "tasks/s",
+                                        .anchor = "mpi4py.futures submit", .anchor_value = (double)py_n / py,
+                                        .goal = "ratio >= 200", .note = "mpirun -n 3: two serving ranks" });
+    if (py_map > 0)
+        bench_report(ctx, &(bench_row){ .bench = "mpi_submit", .backend = "mpi", .workers = 2, .chunksize = 1,
+                                        .value = (double)n / m, .unit = "tasks/s",
+                                        .anchor = "mpi4py.futures map, chunksize=1",
+                                        .anchor_value = (double)py_n / py_map, .goal = "ratio >= 200",
+                                        .note = "mpirun -n 3: two serving ranks" });
+}
+
 static void mpi_pi(const bench_ctx *ctx)
 {
     char farm[PATH_MAX], form[64];
@@ -105,7 +154,7 @@ static void mpi_pi(const bench_ctx *ctx)
     uint64_t samples = ctx->quick ? 40000000 : 400000000, per = samples / 400;
     int reps = ctx->quick ? 1 : 3;
     snprintf(form, sizeof form, "pi %llu", (unsigned long long)samples);
-    double serial = -1, m = -1;
+    double serial = -1, m = -1, omp = -1;
     volatile uint64_t sink = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = bench_now();
@@ -113,15 +162,31 @@ static void mpi_pi(const bench_ctx *ctx)
             sink += pi_hits(i, per);
         keep_best(&serial, bench_now() - t0);
         keep_best(&m, run_farm(farm, 3, "vader", form));
+#ifdef MPROC_BENCH_OPENMP
+        uint64_t hits[400];
+        t0 = bench_now();
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(2)
+        for (int i = 0; i < 400; i++)
+            hits[i] = pi_hits((uint64_t)i, per);
+        keep_best(&omp, bench_now() - t0);
+        sink += hits[0];
+#endif
     }
-    if (m > 0)
+    if (m <= 0)
+        return;
+    bench_report(ctx, &(bench_row){ .bench = "mpi_pi", .backend = "mpi", .workers = 2, .chunksize = 0,
+                                    .value = m, .unit = "s", .anchor = "serial C", .anchor_value = serial,
+                                    .lower_is_better = 1, .goal = "ratio >= 1.9",
+                                    .note = "mpirun -n 3: two serving ranks" });
+    if (omp > 0)
         bench_report(ctx, &(bench_row){ .bench = "mpi_pi", .backend = "mpi", .workers = 2, .chunksize = 0,
-                                        .value = m, .unit = "s", .anchor = "serial C", .anchor_value = serial,
-                                        .lower_is_better = 1, .goal = "ratio >= 1.9",
+                                        .value = m, .unit = "s", .anchor = "openmp dynamic,1 (2 threads)",
+                                        .anchor_value = omp, .lower_is_better = 1, .goal = "ratio >= 0.95",
                                         .note = "mpirun -n 3: two serving ranks" });
 }
 
 BENCH_REGISTER("mpi_farm", mpi_farm)
+BENCH_REGISTER("mpi_submit", mpi_submit)
 BENCH_REGISTER("mpi_pi", mpi_pi)
 
 #endif

@@ -9,7 +9,7 @@ need=(cmake make gcc pkg-config)
 case "${1:-test}" in
   build) ;;
   test)  need+=(libcmocka-dev clang libclang-rt-14-dev parallel valgrind python3 openmpi-bin libopenmpi-dev) ;;
-  bench) need+=(parallel python3 libgomp1 openmpi-bin libopenmpi-dev) ;;
+  bench) need+=(parallel python3 libgomp1 openmpi-bin libopenmpi-dev python3-mpi4py) ;;
   *) echo "deps.sh: unknown set '$1' (expected build, test or bench)" >&2; exit 2 ;;
 esac
 [ "${1:-test}" != test ] || need+=(librandom123-dev)   # tests/test_rng.c's Philox oracle
