@@ -65,32 +65,31 @@ static void mpi_farm(const bench_ctx *ctx)
         fprintf(stderr, "mpi_farm: mproc-bench-mpi or mpirun missing: skipped\n");
         return;
     }
-    long n = ctx->quick ? 20000 : 200000, big = n * 50;
-    int reps = ctx->quick ? 1 : 3;
+    /* Each run is already the best of three calls (mproc-bench-mpi); one
+     * message per task over TCP is slow, so that farm gets fewer tasks:
+     * rates are compared, not times. */
     const char *nets[] = { "vader", "tcp" };
     for (int k = 0; k < 2; k++) {
+        long n = ctx->quick ? 20000 : 200000, hand_n = k ? n / 20 : n, big = n * 50;
         char hand[64], one[64], autochunk[64];
-        snprintf(hand, sizeof hand, "hand %ld", n);
+        snprintf(hand, sizeof hand, "hand %ld", hand_n);
         snprintf(one, sizeof one, "mproc %ld 1", n);
         snprintf(autochunk, sizeof autochunk, "mproc %ld 0", big);
-        double h = -1, m1 = -1, ma = -1;
-        for (int r = 0; r < reps; r++) {
-            keep_best(&h, run_farm(farm, 2, nets[k], hand));
-            keep_best(&m1, run_farm(farm, 2, nets[k], one));
-            keep_best(&ma, run_farm(farm, 2, nets[k], autochunk));
-        }
+        double h = run_farm(farm, 2, nets[k], hand);
+        double m1 = run_farm(farm, 2, nets[k], one);
+        double ma = run_farm(farm, 2, nets[k], autochunk);
         if (h <= 0)
             continue;
         const char *note = k ? "2 ranks over TCP (btl tcp,self)" : "2 ranks over shared memory";
         if (m1 > 0)
             bench_report(ctx, &(bench_row){ .bench = "mpi_farm", .backend = "mpi", .workers = 1, .chunksize = 1,
                                             .value = (double)n / m1, .unit = "tasks/s",
-                                            .anchor = "hand-written farm", .anchor_value = (double)n / h,
+                                            .anchor = "hand-written farm", .anchor_value = (double)hand_n / h,
                                             .goal = "ratio >= 1.0", .note = note });
         if (ma > 0)
             bench_report(ctx, &(bench_row){ .bench = "mpi_farm", .backend = "mpi", .workers = 1, .chunksize = 0,
                                             .value = (double)big / ma, .unit = "tasks/s",
-                                            .anchor = "hand-written farm", .anchor_value = (double)n / h,
+                                            .anchor = "hand-written farm", .anchor_value = (double)hand_n / h,
                                             .goal = "ratio >= 100", .note = note });
     }
 }
