@@ -173,6 +173,7 @@ void command_free(command *c)
     sb_free(&c->text);
     segment_list_free(&c->segs);
     free(c->seg_word);
+    free(c->seg_group);
     sb_free(&c->cache_name);
     sb_free(&c->cache_path);
 }
@@ -193,7 +194,7 @@ static int arg_index(const segment *s, const job_values *v, size_t *idx)
 static size_t seg_nvalues(const command *c, const segment *s, const job_values *v)
 {
     if (s->kind == SEG_ALL_ARGS)
-        return v->nargs;
+        return v->only ? 1 : v->nargs;
     size_t idx;
     if (s->kind == SEG_ARG && !arg_index(s, v, &idx) && !c->quote)
         return 0;
@@ -204,8 +205,10 @@ static size_t seg_nvalues(const command *c, const segment *s, const job_values *
 static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t i)
 {
     switch (s->kind) {
-    case SEG_ALL_ARGS:
-        return path_edit_apply(out, v->args[i], strlen(v->args[i]), s->edit);
+    case SEG_ALL_ARGS: {
+        const char *a = v->args[v->only ? *v->only : i];
+        return path_edit_apply(out, a, strlen(a), s->edit);
+    }
     case SEG_ARG: {
         size_t idx;
         if (!arg_index(s, v, &idx))
@@ -235,6 +238,77 @@ static int add_quoted_value(strbuf *out, const segment *s, const job_values *v, 
     return shell_quote_at(out, tmp->data ? tmp->data : "", tmp->len, &ctx);
 }
 
+/* Whether segment k starts a new -q word. */
+static int starts_word(const command *c, size_t k)
+{
+    return c->quote && k > 0 && c->seg_word[k] != c->seg_word[k - 1];
+}
+
+/* The end of the group of segments that starts at k: the -X word, or the
+ * whole template when words are not repeated. */
+static size_t group_end(const command *c, size_t k)
+{
+    if (!c->seg_group)
+        return c->segs.len;
+    size_t e = k + 1;
+    while (e < c->segs.len && c->seg_group[e] == c->seg_group[k])
+        e++;
+    return e;
+}
+
+/* Whether segments [k, end) hold {} (or one of its edits). */
+static int group_has_all_args(const command *c, size_t k, size_t end)
+{
+    for (size_t i = k; i < end; i++)
+        if (c->segs.items[i].kind == SEG_ALL_ARGS)
+            return 1;
+    return 0;
+}
+
+/* How many copies of segments [k, end) the job gets: one per argument
+ * for a -X word holding {}, else one. */
+static size_t group_copies(const command *c, size_t k, size_t end, const job_values *v)
+{
+    if (!c->seg_group || v->nargs == 0 || !group_has_all_args(c, k, end))
+        return 1;
+    return v->nargs;
+}
+
+/* The values copy `copy` of a group sees: in a repeated word {} is one
+ * argument. */
+static job_values copy_values(const job_values *v, size_t copies, const size_t *copy)
+{
+    job_values one = *v;
+    if (copies > 1)
+        one.only = copy;
+    return one;
+}
+
+/* Appends the shell text of segments [k, end). */
+static void shell_text_segments(const command *c, size_t k, size_t end, const job_values *v, strbuf *out,
+                                strbuf *tmp)
+{
+    for (size_t i = k; i < end; i++) {
+        const segment *s = &c->segs.items[i];
+        if (i > k && starts_word(c, i))
+            sb_addc(out, ' ');
+        if (s->kind == SEG_TEXT) {
+            if (c->quote)
+                shell_quote(out, c->text.data + s->off, s->len);
+            else
+                sb_add(out, c->text.data + s->off, s->len);
+            continue;
+        }
+        size_t n = seg_nvalues(c, s, v);
+        for (size_t j = 0; j < n; j++) {
+            if (j)
+                sb_addc(out, ' ');
+            if (add_quoted_value(out, s, v, j, tmp) < 0)
+                break;
+        }
+    }
+}
+
 int command_shell_text(const command *c, const job_values *v, strbuf *out)
 {
     if (c->empty) {
@@ -246,23 +320,16 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
         return out->failed ? -1 : 0;
     }
     strbuf tmp = STRBUF_INIT;
-    for (size_t k = 0; k < c->segs.len; k++) {
-        const segment *s = &c->segs.items[k];
-        if (c->quote && k > 0 && c->seg_word[k] != c->seg_word[k - 1])
+    for (size_t k = 0, end; k < c->segs.len; k = end) {
+        end = group_end(c, k);
+        if (starts_word(c, k))
             sb_addc(out, ' ');
-        if (s->kind == SEG_TEXT) {
-            if (c->quote)
-                shell_quote(out, c->text.data + s->off, s->len);
-            else
-                sb_add(out, c->text.data + s->off, s->len);
-            continue;
-        }
-        size_t n = seg_nvalues(c, s, v);
-        for (size_t i = 0; i < n; i++) {
-            if (i)
+        size_t copies = group_copies(c, k, end, v);
+        for (size_t r = 0; r < copies; r++) {
+            job_values one = copy_values(v, copies, &r);
+            if (r)
                 sb_addc(out, ' ');
-            if (add_quoted_value(out, s, v, i, &tmp) < 0)
-                break;
+            shell_text_segments(c, k, end, &one, out, &tmp);
         }
     }
     if (!c->has_repl)
@@ -356,6 +423,46 @@ static int argv_is_direct(command *c, const strvec *argv, strbuf *path)
     return c->cache_path.failed || c->cache_name.failed ? -1 : 1;
 }
 
+/* Adds the words of segments [k, end) to argv; word is the word being
+ * built and *open whether there is one. */
+static int argv_segments(const command *c, size_t k, size_t end, const job_values *v, strvec *argv, strbuf *word,
+                         int *open)
+{
+    int rc = 0;
+    for (size_t i = k; i < end && rc == 0; i++) {
+        const segment *s = &c->segs.items[i];
+        if (i > k && starts_word(c, i))
+            rc = finish_word(argv, word, open);
+        if (s->kind == SEG_TEXT) {
+            if (c->quote) {
+                sb_add(word, c->text.data + s->off, s->len);
+                *open = 1;
+                continue;
+            }
+            for (size_t b = 0; b < s->len && rc == 0; b++) {
+                char ch = c->text.data[s->off + b];
+                if (ch == ' ') {
+                    rc = finish_word(argv, word, open);
+                } else {
+                    sb_addc(word, ch);
+                    *open = 1;
+                }
+            }
+            continue;
+        }
+        /* The shell splits "x{}y" with two arguments into "xa" and "by". */
+        size_t n = seg_nvalues(c, s, v);
+        for (size_t j = 0; j < n && rc == 0; j++) {
+            if (j)
+                rc = finish_word(argv, word, open);
+            if (seg_value(word, s, v, j) < 0)
+                rc = -1;
+            *open = 1;
+        }
+    }
+    return rc;
+}
+
 int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
 {
     sv_clear(argv);
@@ -363,35 +470,17 @@ int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
         return 0;
     strbuf word = STRBUF_INIT;
     int open = 0, rc = 0;
-    for (size_t k = 0; k < c->segs.len && rc == 0; k++) {
-        const segment *s = &c->segs.items[k];
-        if (c->quote && k > 0 && c->seg_word[k] != c->seg_word[k - 1])
+    for (size_t k = 0, end; k < c->segs.len && rc == 0; k = end) {
+        end = group_end(c, k);
+        if (starts_word(c, k))
             rc = finish_word(argv, &word, &open);
-        if (s->kind == SEG_TEXT) {
-            if (c->quote) {
-                sb_add(&word, c->text.data + s->off, s->len);
-                open = 1;
-                continue;
-            }
-            for (size_t i = 0; i < s->len && rc == 0; i++) {
-                char ch = c->text.data[s->off + i];
-                if (ch == ' ') {
-                    rc = finish_word(argv, &word, &open);
-                } else {
-                    sb_addc(&word, ch);
-                    open = 1;
-                }
-            }
-            continue;
-        }
-        /* The shell splits "x{}y" with two arguments into "xa" and "by". */
-        size_t n = seg_nvalues(c, s, v);
-        for (size_t i = 0; i < n && rc == 0; i++) {
-            if (i)
+        size_t copies = group_copies(c, k, end, v);
+        for (size_t r = 0; r < copies && rc == 0; r++) {
+            job_values one = copy_values(v, copies, &r);
+            if (r)
                 rc = finish_word(argv, &word, &open);
-            if (seg_value(&word, s, v, i) < 0)
-                rc = -1;
-            open = 1;
+            if (rc == 0)
+                rc = argv_segments(c, k, end, &one, argv, &word, &open);
         }
     }
     if (rc == 0)
@@ -407,4 +496,134 @@ int command_argv(command *c, const job_values *v, strvec *argv, strbuf *path)
     if (argv->len == 0)
         return 0;
     return argv_is_direct(c, argv, path);
+}
+
+/* ---- -X: words repeated per argument ------------------------------------ */
+
+/* Whether the scan stands outside any quoting, where a blank ends a word. */
+static int scan_at_top(const shell_scan *s)
+{
+    return s->depth == 1 && !s->escape && !s->lost;
+}
+
+/* Bytes that end a word outside quoting: blanks, and the operators that
+ * end a command or redirect (GNU parallel cuts at blanks only, and would
+ * repeat the ';' of "{};" with each copy, running the inputs as commands). */
+static int ends_word(char ch)
+{
+    return strchr(" ;|&<>()", ch) != NULL;
+}
+
+/* Appends segment s, its text cut where words end outside quoting; each
+ * cut byte becomes a segment of its own, in a group of its own. */
+static int split_at_blanks(const command *c, const segment *s, shell_scan *scan, segment_list *out, size_t *groups,
+                           size_t *group)
+{
+    size_t from = s->off, endoff = s->off + s->len;
+    for (size_t b = s->off; b < endoff; b++) {
+        int cut = ends_word(c->text.data[b]) && scan_at_top(scan);
+        shell_scan_text(scan, c->text.data + b, 1);
+        if (!cut)
+            continue;
+        if (b > from) {
+            if (segment_list_push_text(out, from, b - from) < 0)
+                return -1;
+            groups[out->len - 1] = *group;
+        }
+        if (segment_list_push_text(out, b, 1) < 0)
+            return -1;
+        groups[out->len - 1] = ++*group;
+        ++*group;
+        from = b + 1;
+    }
+    if (endoff > from) {
+        if (segment_list_push_text(out, from, endoff - from) < 0)
+            return -1;
+        groups[out->len - 1] = *group;
+    }
+    return 0;
+}
+
+int command_repeat_words(command *c)
+{
+    if (c->empty)
+        return 0;
+    if (c->quote) {
+        /* Under -q every word is a word already. */
+        c->seg_group = malloc((c->segs.len ? c->segs.len : 1) * sizeof *c->seg_group);
+        if (!c->seg_group)
+            return -1;
+        memcpy(c->seg_group, c->seg_word, c->segs.len * sizeof *c->seg_group);
+        return 0;
+    }
+    /* A text of n bytes splits into at most 2n + 1 segments. */
+    size_t most = c->segs.len + 2 * c->text.len + 1;
+    segment_list out = {0};
+    size_t *groups = malloc(most * sizeof *groups);
+    shell_scan scan;
+    const char *why;
+    size_t group = 0;
+    int rc = groups ? 0 : -1;
+    shell_scan_init(&scan);
+    for (size_t k = 0; k < c->segs.len && rc == 0; k++) {
+        const segment *s = &c->segs.items[k];
+        if (s->kind == SEG_TEXT) {
+            rc = split_at_blanks(c, s, &scan, &out, groups, &group);
+            continue;
+        }
+        shell_context ignored;
+        shell_scan_value(&scan, &ignored, &why);
+        rc = segment_list_push(&out, *s);
+        if (rc == 0)
+            groups[out.len - 1] = group;
+    }
+    if (rc < 0) {
+        segment_list_free(&out);
+        free(groups);
+        return -1;
+    }
+    segment_list_free(&c->segs);
+    c->segs = out;
+    c->seg_group = groups;
+    return 0;
+}
+
+/* The length of value j of segment s quoted where it lands. */
+static size_t quoted_length(const segment *s, const job_values *v, size_t j, strbuf *tmp, strbuf *q)
+{
+    sb_clear(q);
+    add_quoted_value(q, s, v, j, tmp);
+    return q->len;
+}
+
+size_t command_growth(const command *c, const char *arg)
+{
+    if (c->empty)
+        return 1 + strlen(arg);
+    char *args[1] = {(char *)arg};
+    size_t zero = 0;
+    job_values one = {args, 1, 0, 0, &zero};
+    strbuf tmp = STRBUF_INIT, q = STRBUF_INIT;
+    size_t grow = 0;
+    for (size_t k = 0, end; k < c->segs.len; k = end) {
+        end = group_end(c, k);
+        if (c->seg_group && group_has_all_args(c, k, end)) {
+            /* One more copy of the word, after a blank. */
+            sb_clear(&q);
+            shell_text_segments(c, k, end, &one, &q, &tmp);
+            grow += 1 + q.len;
+            continue;
+        }
+        for (size_t i = k; i < end; i++)
+            if (c->segs.items[i].kind == SEG_ALL_ARGS)
+                grow += 1 + quoted_length(&c->segs.items[i], &one, 0, &tmp, &q);
+    }
+    if (!c->has_repl) {
+        sb_clear(&q);
+        shell_quote_at(&q, arg, strlen(arg), &c->tail);
+        grow += 1 + q.len;
+    }
+    sb_free(&tmp);
+    sb_free(&q);
+    return grow;
 }

@@ -45,6 +45,8 @@ struct input {
     char *line;             /* getdelim buffer */
     size_t line_cap;
     strbuf record;          /* a record ending in a delimiter of several bytes */
+    size_t max_lines;       /* -L, -l: lines ending in a blank go on */
+    strbuf joined;          /* ... joined with the lines they go on in */
     strvec row0;            /* the current row of group 0 */
 };
 
@@ -112,21 +114,49 @@ static record_verdict judge_record(const input *in, const char *rec, size_t len)
     return RECORD_KEEP;
 }
 
-/* The next record of a file source that -E and -r let through.  Returns
- * 1, 0 at its end, or -1 (see read_record). */
+/* -L, -l: a line ending in a blank goes on in the next line. */
+static int continues(const input *in, const char *rec, size_t len)
+{
+    return in->max_lines && len > 0 && strchr(" \t\n\r\f\v", rec[len - 1]) && rec[len - 1];
+}
+
+/* The next record of a file source that -E and -r let through, joined
+ * with the lines it goes on in (see continues).  Returns 1, 0 at its
+ * end, or -1 (see read_record). */
 static int next_record(input *in, source *s, const char **rec, size_t *len)
 {
+    int joining = 0;
     for (;;) {
-        if (s->at_eof_str)
-            return 0;
-        int r = read_record(in, s->stream, rec, len);
-        if (r <= 0)
-            return r;
-        record_verdict v = judge_record(in, *rec, *len);
-        if (v == RECORD_KEEP)
-            return 1;
-        if (v == RECORD_END)
+        int r = s->at_eof_str ? 0 : read_record(in, s->stream, rec, len);
+        if (r < 0)
+            return -1;
+        if (r > 0 && in->eof_str && *len == in->eof_len && !memcmp(*rec, in->eof_str, *len)) {
             s->at_eof_str = 1;
+            r = 0;
+        }
+        if (r == 0) {
+            /* The end of the source ends a line that was to go on. */
+            *rec = in->joined.data;
+            *len = in->joined.len;
+            return joining;
+        }
+        if (joining) {
+            if (sb_add(&in->joined, *rec, *len) < 0)
+                return -1;
+            *rec = in->joined.data;
+            *len = in->joined.len;
+            joining = 0;
+        }
+        if (judge_record(in, *rec, *len) == RECORD_SKIP)
+            continue;
+        if (!continues(in, *rec, *len))
+            return 1;
+        if (*rec != in->joined.data) {
+            sb_clear(&in->joined);
+            if (sb_add(&in->joined, *rec, *len) < 0)
+                return -1;
+        }
+        joining = 1;
     }
 }
 
@@ -182,11 +212,13 @@ int input_open(input **out, const run_options *o, strbuf *err)
     input *in = calloc(1, sizeof *in);
     if (!in)
         goto oom;
-    in->max_args = o->max_args ? o->max_args : 1;
-    in->no_args = o->no_args;
+    /* When jobs are packed, the packer counts the inputs of a job. */
+    in->max_args = o->max_args && !run_options_pack(o) ? o->max_args : 1;
+    in->no_args = o->no_args && !run_options_pack(o);
     in->eof_str = o->eof_str;
     in->eof_len = o->eof_str ? strlen(o->eof_str) : 0;
     in->skip_blank = o->skip_blank;
+    in->max_lines = o->max_lines;
     in->delim = o->delimiter.len ? o->delimiter.data : "\n";
     in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
@@ -365,6 +397,7 @@ void input_close(input *in)
     sv_free(&in->row0);
     free(in->line);
     sb_free(&in->record);
+    sb_free(&in->joined);
     colsep_free(in->colsep);
     free(in);
 }

@@ -110,7 +110,7 @@ int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err)
     j->received = 0;
     sb_clear(&j->out);
     sb_clear(&j->err);
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
     sb_clear(&j->cmd);
     if (command_shell_text(cmd, &v, &j->cmd) < 0) {
         sb_adds(err, "out of memory");
@@ -127,7 +127,7 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
         close_pair(errp);
         return -1;
     }
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
     strvec argv = STRVEC_INIT;
     strbuf path = STRBUF_INIT;
     int rc = ENOMEM;

@@ -14,12 +14,14 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
+    OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
- * or optional and then only attached (-iSTR, --replace=STR). */
-enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED };
+ * optional and then only attached (-iSTR, --replace=STR), or optional
+ * and attached or the next word when that is a number (-l, -l2, -l 2). */
+enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED, VALUE_NUMBER };
 
 typedef struct opt_def {
     const char *name;   /* long name without "--"; "" if none */
@@ -45,7 +47,7 @@ static const opt_def opt_table[] = {
     {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
     {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
     {"max-args", 'n', 1, OPT_MAXARGS},   {"maxargs", 0, 1, OPT_MAXARGS},
-    {"max-replace-args", 'N', 1, OPT_MAXARGS}, {"maxreplaceargs", 0, 1, OPT_MAXARGS},
+    {"max-replace-args", 'N', 1, OPT_MAXREPL}, {"maxreplaceargs", 0, 1, OPT_MAXREPL},
     {"colsep", 'C', 1, OPT_COLSEP},      {"col-sep", 0, 1, OPT_COLSEP},
     {"joblog", 0, 1, OPT_JOBLOG},        {"jl", 0, 1, OPT_JOBLOG},
     {"resume", 0, 0, OPT_RESUME},
@@ -66,6 +68,11 @@ static const opt_def opt_table[] = {
     {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
     {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY}, {"norunifempty", 0, 0, OPT_NO_EMPTY},
     {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
+    {"", 'm', 0, OPT_MULTI},             {"xargs", 0, 0, OPT_XARGS},
+    {"", 'X', 0, OPT_CONTEXT},
+    {"max-chars", 's', 1, OPT_MAXCHARS}, {"maxchars", 0, 1, OPT_MAXCHARS},
+    {"", 'L', 1, OPT_LINES},             {"max-lines", 'l', VALUE_NUMBER, OPT_LINES_OPT},
+    {"maxlines", 0, VALUE_NUMBER, OPT_LINES_OPT},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -93,6 +100,18 @@ static int parse_number(const char *s, size_t n, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Whether s is a whole number: an optional value takes the next word
+ * only when it is one. */
+static int is_count(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
 }
 
 static int parse_count(const char *s, long min, long *out)
@@ -358,6 +377,9 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_BAR: o->bar = 1; break;
     case OPT_ETA: o->eta = 1; break;
     case OPT_PROGRESS: o->progress = 1; break;
+    case OPT_MAXREPL:
+        o->replace_args = 1;
+        /* fall through */
     case OPT_MAXARGS: {
         long v;
         if (parse_count(val, 0, &v) < 0) {
@@ -366,6 +388,34 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->max_args = (size_t)v;
         o->no_args = v == 0;
+        o->args_given = 1;
+        break;
+    }
+    case OPT_XARGS: o->xargs = 1; break;
+    case OPT_MULTI: o->xargs = 1; o->spread = 1; break;
+    case OPT_CONTEXT: o->context = 1; o->spread = 1; break;
+    case OPT_MAXCHARS: {
+        long v;
+        if (parse_count(val, 1, &v) < 0) {
+            sb_addf(err, "cannot parse --max-chars '%s' (expected a positive integer)", val);
+            return -1;
+        }
+        o->max_chars = (size_t)v;
+        break;
+    }
+    case OPT_LINES_OPT:
+        if (!val)
+            val = "1";
+        /* fall through */
+    case OPT_LINES: {
+        long v;
+        if (parse_count(val, 0, &v) < 0) {
+            sb_addf(err, "cannot parse the number of lines '%s' (expected a non-negative integer)", val);
+            return -1;
+        }
+        /* -l0 means -l, as in GNU parallel (-L0 too: a line per job). */
+        o->max_lines = v ? (size_t)v : 1;
+        o->lines_context |= d->id == OPT_LINES;
         break;
     }
     case OPT_EOF_OPT:
@@ -486,6 +536,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         const char *val = NULL;
         if (d->takes_value == VALUE_ATTACHED) {
             val = eq ? eq + 1 : NULL;
+        } else if (d->takes_value == VALUE_NUMBER && !eq) {
+            if (*i + 1 < argc && is_count(argv[*i + 1]))
+                val = argv[++*i];
         } else if (d->takes_value) {
             if (eq) {
                 val = eq + 1;
@@ -516,6 +569,8 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         const char *val;
         if (d->takes_value == VALUE_ATTACHED) {
             val = c[1] ? c + 1 : NULL;
+        } else if (d->takes_value == VALUE_NUMBER && !c[1]) {
+            val = *i + 1 < argc && is_count(argv[*i + 1]) ? argv[++*i] : NULL;
         } else if (c[1]) {
             val = c + 1;
             if (*val == '=')
@@ -585,6 +640,11 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         sb_adds(err, "out of memory");
         return -1;
     }
+    if (o->max_lines && !o->args_given)
+        o->max_args = o->max_lines;
+    /* GNU parallel repeats the words around {} for -X, -N, and -L
+     * without -m. */
+    o->context_replace = o->context || o->replace_args || (o->lines_context && !o->xargs);
     if (o->resume && o->resume_failed)
         o->resume = 0;
     if ((o->resume || o->resume_failed) && !o->joblog) {
@@ -592,6 +652,11 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         return -1;
     }
     return 0;
+}
+
+int run_options_pack(const run_options *o)
+{
+    return o->xargs || o->context || o->max_chars;
 }
 
 void run_options_free(run_options *o)

@@ -56,6 +56,15 @@ typedef struct run_options {
     int bar, eta, progress;
     size_t max_args;            /* -n, -N; 0 = one input per job */
     int no_args;                /* -n0, -N0: one input per job, given no arguments */
+    int args_given;             /* -n or -N was given (it wins over -L, -l) */
+    int replace_args;           /* -N was given */
+    int xargs;                  /* -m, --xargs: as many arguments as fit */
+    int spread;                 /* -m, -X: the last line is spread over the slots (not --xargs) */
+    int context;                /* -X: as many as fit, repeating the words around {} */
+    int context_replace;        /* words around {} are repeated: -X, -N, -L without -m */
+    size_t max_chars;           /* -s: the longest command line; 0 = the system's */
+    size_t max_lines;           /* -L, -l: input lines per job; 0 = not given */
+    int lines_context;          /* -L was given (-l repeats no words) */
     const char *eof_str;        /* -E, -e: a record equal to it ends its source */
     int skip_blank;             /* -r: records of only blanks are skipped */
     const char *colsep;         /* NULL = no column splitting */
@@ -97,6 +106,9 @@ int parse_delimiter(const char *s, strbuf *out);
  * Appends the words to *out.  Returns 0, or -1 with a message in *err
  * (an unterminated quote, out of memory). */
 int split_shell_words(const char *s, strvec *out, strbuf *err);
+
+/* Whether jobs are filled with as many inputs as fit (-X, -m, -s). */
+int run_options_pack(const run_options *o);
 
 /* Resolves the slot count for a machine with ncpu usable CPUs. */
 long jobs_resolve(jobs_kind kind, double value, long ncpu);

@@ -28,6 +28,7 @@
 #include "joblog.h"
 #include "median.h"
 #include "output.h"
+#include "pack.h"
 #include "progress.h"
 #include "results.h"
 #include "spawn.h"
@@ -37,6 +38,8 @@ typedef struct runner {
     run_options *o;
     command cmd;
     input *in;
+    packer pack;                /* -X, -m, -s: jobs take as many inputs as fit */
+    int packing;
     int input_done;
     strvec *preread;            /* the whole input, when a total is needed */
     size_t npreread, preread_pos;
@@ -115,6 +118,12 @@ static const char *pick_shell(void)
 
 /* ---- input ------------------------------------------------------------ */
 
+/* The arguments of the next job, from the input or the packer. */
+static int read_args(runner *r, strvec *args, strbuf *err)
+{
+    return r->packing ? packer_next(&r->pack, args, err) : input_next(r->in, args, err);
+}
+
 static int next_args(runner *r, strvec *args)
 {
     if (r->preread) {
@@ -126,7 +135,7 @@ static int next_args(runner *r, strvec *args)
         return 1;
     }
     strbuf err = STRBUF_INIT;
-    int got = input_next(r->in, args, &err);
+    int got = read_args(r, args, &err);
     if (got < 0) {
         say("%s", sb_str(&err));
         r->error = 1;
@@ -142,7 +151,7 @@ static int read_ahead(runner *r)
     for (;;) {
         strvec v = STRVEC_INIT;
         strbuf err = STRBUF_INIT;
-        int got = input_next(r->in, &v, &err);
+        int got = read_args(r, &v, &err);
         if (got < 0)
             say("%s", sb_str(&err));
         sb_free(&err);
@@ -337,7 +346,7 @@ static void dry_run(runner *r)
     job *j;
     while ((j = next_job(r)) != NULL) {
         /* {%} cycles through the slots as if the jobs had run. */
-        job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1};
+        job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1, NULL};
         sb_clear(&j->cmd);
         command_shell_text(&r->cmd, &v, &j->cmd);
         sb_addc(&j->cmd, '\n');
@@ -639,6 +648,19 @@ static int block_signals(runner *r, sigset_t *old)
     return r->sigfd < 0 ? -1 : 0;
 }
 
+/* -X, -m, -s: jobs are filled up to the line length (see pack.h). */
+static void start_packing(runner *r)
+{
+    size_t most = pack_default_max_chars();
+    size_t max_chars = r->o->max_chars;
+    if (max_chars > most)
+        say("warning: --max-chars %zu is more than the system allows; using %zu", max_chars, most);
+    if (!max_chars || max_chars > most)
+        max_chars = most;
+    packer_init(&r->pack, r->in, &r->cmd, max_chars, r->o->max_args, r->o->spread ? (unsigned long)r->slots : 0);
+    r->packing = 1;
+}
+
 int run_jobs(run_options *o, int *signo)
 {
     runner r;
@@ -677,10 +699,16 @@ int run_jobs(run_options *o, int *signo)
         say("%s", sb_str(&err));
         goto out;
     }
+    if (o->context_replace && command_repeat_words(&r.cmd) < 0) {
+        say("%s", "out of memory");
+        goto out;
+    }
     if (input_open(&r.in, o, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
+    if (run_options_pack(o))
+        start_packing(&r);
     int need_total = o->bar || o->eta || o->progress || o->halt.percent;
     if (need_total && read_ahead(&r) < 0)
         goto out;
@@ -757,6 +785,7 @@ out:
     for (size_t i = 0; i < r.npreread; i++)
         sv_free(&r.preread[i]);
     free(r.preread);
+    packer_free(&r.pack);
     input_close(r.in);
     command_free(&r.cmd);
     joblog_close(&r.jl);
