@@ -342,6 +342,34 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
     return out->failed || failed ? -1 : 0;
 }
 
+int command_compile_plain(command *c, const char *text, const char *replace)
+{
+    memset(c, 0, sizeof *c);
+    if (sb_reserve(&c->text, 1) < 0 || sb_adds(&c->text, text) < 0)
+        return -1;
+    long found = template_split(c->text.data, c->text.len, 0, replace, &c->segs);
+    c->has_repl = found > 0;
+    return found < 0 ? -1 : 0;
+}
+
+int command_plain_text(const command *c, const job_values *v, strbuf *out)
+{
+    for (size_t k = 0; k < c->segs.len; k++) {
+        const segment *s = &c->segs.items[k];
+        if (s->kind == SEG_TEXT) {
+            sb_add(out, c->text.data + s->off, s->len);
+            continue;
+        }
+        size_t n = seg_nvalues(c, s, v);
+        for (size_t i = 0; i < n; i++) {
+            if (i)
+                sb_addc(out, ' ');
+            seg_value(out, s, v, i);
+        }
+    }
+    return out->failed ? -1 : 0;
+}
+
 int find_program(const char *name, strbuf *path)
 {
     struct stat st;

@@ -58,6 +58,14 @@ int command_repeat_words(command *c);
  * has arguments already: what -s measures command lines with. */
 size_t command_growth(const command *c, const char *arg);
 
+/* Compiles text as a plain template (--tagstring): replacement strings
+ * as in a command, nothing quoted, no shell involved.  0, or -1 when out
+ * of memory. */
+int command_compile_plain(command *c, const char *text, const char *replace);
+
+/* Appends a plain template with the job's values, unquoted; 0 or -1. */
+int command_plain_text(const command *c, const job_values *v, strbuf *out);
+
 /* Appends the shell form of the job to *out; returns 0 or -1. */
 int command_shell_text(const command *c, const job_values *v, strbuf *out);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 struct colsep {
+    int trim_left, trim_right;
     int use_regex;
     regex_t re;
     char *plain;
@@ -40,6 +41,9 @@ struct input {
     size_t eof_len;
     int skip_blank;         /* -r */
     colsep *colsep;
+    int trim_left, trim_right;  /* --trim, without --colsep */
+    int link;               /* --link: sources wrap around to the longest */
+    strvec header;          /* --header: the column names */
     const char *delim;      /* ends each record of a file: -d, -0 or newline */
     size_t delim_len;
     char *line;             /* getdelim buffer */
@@ -188,6 +192,47 @@ oom:
     return -1;
 }
 
+/* --header: takes the first value of a source and adds the names in it
+ * (its columns with --colsep, else the value) to in->header. */
+static int read_header(input *in, source *s, strbuf *err)
+{
+    strvec names = STRVEC_INIT;
+    const char *rec = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (s->stream) {
+        int r = read_record(in, s->stream, &rec, &len);
+        if (r < 0) {
+            sb_addf(err, "cannot read input: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0)
+            return 0;
+    } else if (s->values.len) {
+        rec = s->values.items[0];
+        len = strlen(rec);
+    } else {
+        return 0;
+    }
+    if (len > 0 && rec[len - 1] == '\r')
+        len--;
+    if (in->colsep)
+        rc = colsep_split(in->colsep, rec, len, &names);
+    else
+        rc = sv_push(&names, rec, len);
+    for (size_t i = 0; i < names.len && rc == 0; i++)
+        rc = sv_pushs(&in->header, names.items[i]);
+    sv_free(&names);
+    if (!s->stream && s->values.len) {
+        free(s->values.items[0]);
+        memmove(s->values.items, s->values.items + 1, (s->values.len - 1) * sizeof *s->values.items);
+        s->values.items[--s->values.len] = NULL;
+    }
+    if (rc < 0)
+        sb_adds(err, "out of memory");
+    return rc;
+}
+
 static int slurp_source(input *in, source *s, strbuf *err)
 {
     if (!s->stream)
@@ -223,6 +268,14 @@ int input_open(input **out, const run_options *o, strbuf *err)
     in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
         goto fail;
+    trim_mode trim = o->trim == TRIM_DEFAULT ? (o->colsep ? TRIM_BOTH : TRIM_NONE) : o->trim;
+    in->trim_left = trim == TRIM_LEFT || trim == TRIM_BOTH;
+    in->trim_right = trim == TRIM_RIGHT || trim == TRIM_BOTH;
+    if (in->colsep) {
+        colsep_set_trim(in->colsep, in->trim_left, in->trim_right);
+        in->trim_left = in->trim_right = 0;
+    }
+    in->link = o->link;
     size_t ns = o->nsources ? o->nsources : 1;
     in->sources = calloc(ns, sizeof *in->sources);
     in->groups = calloc(ns, sizeof *in->groups);
@@ -234,11 +287,15 @@ int input_open(input **out, const run_options *o, strbuf *err)
         in->sources[0].stream = stdin;
         in->groups[0].count = 1;
         in->ngroups = 1;
+        if (o->header && read_header(in, &in->sources[0], err) < 0)
+            goto fail;
     } else {
         for (size_t i = 0; i < o->nsources; i++) {
             if (open_source(in, &in->sources[i], &o->sources[i], err) < 0)
                 goto fail;
-            if (i == 0 || !o->sources[i].linked) {
+            if (o->header && read_header(in, &in->sources[i], err) < 0)
+                goto fail;
+            if (i == 0 || (!o->sources[i].linked && !o->link)) {
                 in->groups[in->ngroups].first = i;
                 in->groups[in->ngroups].count = 0;
                 in->ngroups++;
@@ -251,15 +308,19 @@ int input_open(input **out, const run_options *o, strbuf *err)
         group *gr = &in->groups[g];
         if (g == 0 && in->streamed)
             continue;
-        size_t rows = (size_t)-1;
+        size_t rows = (size_t)-1, longest = 0;
         for (size_t k = 0; k < gr->count; k++) {
             source *s = &in->sources[gr->first + k];
             if (slurp_source(in, s, err) < 0)
                 goto fail;
             if (s->values.len < rows)
                 rows = s->values.len;
+            if (s->values.len > longest)
+                longest = s->values.len;
         }
-        gr->rows = rows;
+        /* --link goes on to the longest source, the shorter ones starting
+         * over; :::+ stops at the shortest. */
+        gr->rows = in->link && rows > 0 ? longest : rows;
     }
     *out = in;
     return 0;
@@ -270,11 +331,29 @@ fail:
     return -1;
 }
 
+static int is_space(char c)
+{
+    return c && strchr(" \t\n\r\f\v", c) != NULL;
+}
+
+/* s[0..*n) without the blanks --trim takes off its ends. */
+static const char *trimmed(const char *s, size_t *n, int left, int right)
+{
+    while (left && *n > 0 && is_space(*s)) {
+        s++;
+        (*n)--;
+    }
+    while (right && *n > 0 && is_space(s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
 /* Appends one value, split into columns when --colsep is given. */
 static int add_value(input *in, strvec *args, const char *s, size_t n)
 {
     if (in->colsep)
         return colsep_split(in->colsep, s, n, args);
+    s = trimmed(s, &n, in->trim_left, in->trim_right);
     return sv_push(args, s, n);
 }
 
@@ -297,9 +376,11 @@ static int next_row0(input *in, strbuf *err)
     group *g = &in->groups[0];
     if (in->odometer[0] >= g->rows)
         return 0;
-    for (size_t k = 0; k < g->count; k++)
-        if (sv_pushs(&in->row0, in->sources[g->first + k].values.items[in->odometer[0]]) < 0)
+    for (size_t k = 0; k < g->count; k++) {
+        const strvec *vals = &in->sources[g->first + k].values;
+        if (sv_pushs(&in->row0, vals->items[in->odometer[0] % vals->len]) < 0)
             return -1;
+    }
     in->odometer[0]++;
     return 1;
 }
@@ -398,8 +479,14 @@ void input_close(input *in)
     free(in->line);
     sb_free(&in->record);
     sb_free(&in->joined);
+    sv_free(&in->header);
     colsep_free(in->colsep);
     free(in);
+}
+
+const strvec *input_header(const input *in)
+{
+    return &in->header;
 }
 
 /* ---- column splitting ------------------------------------------------- */
@@ -424,6 +511,7 @@ int colsep_compile(colsep **out, const char *sep, strbuf *err)
             return -1;
         }
         c->plain_len = strlen(sep);
+        colsep_set_trim(c, 1, 1);
         *out = c;
         return 0;
     }
@@ -442,15 +530,21 @@ int colsep_compile(colsep **out, const char *sep, strbuf *err)
         return -1;
     }
     c->use_regex = 1;
+    colsep_set_trim(c, 1, 1);
     *out = c;
     return 0;
 }
 
-static int push_trimmed(strvec *out, const char *s, size_t n)
+static int push_trimmed(const colsep *c, strvec *out, const char *s, size_t n)
 {
-    while (n > 0 && (*s == ' ' || *s == '\t')) { s++; n--; }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    s = trimmed(s, &n, c->trim_left, c->trim_right);
     return sv_push(out, s, n);
+}
+
+void colsep_set_trim(colsep *c, int left, int right)
+{
+    c->trim_left = left;
+    c->trim_right = right;
 }
 
 int colsep_split(const colsep *c, const char *s, size_t n, strvec *out)
@@ -482,11 +576,11 @@ int colsep_split(const colsep *c, const char *s, size_t n, strvec *out)
                 }
         }
         if (!found) {
-            if (push_trimmed(out, s + pos, n - pos) < 0)
+            if (push_trimmed(c, out, s + pos, n - pos) < 0)
                 return -1;
             break;
         }
-        if (push_trimmed(out, s + pos, mstart - pos) < 0)
+        if (push_trimmed(c, out, s + pos, mstart - pos) < 0)
             return -1;
         pos = mend;
     }

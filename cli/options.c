@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,8 @@ enum opt_id {
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
     OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
-    OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
+    OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_TAGSTRING, OPT_CTAG, OPT_CTAGSTRING, OPT_TRIM, OPT_SHUF,
+    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -73,6 +75,13 @@ static const opt_def opt_table[] = {
     {"max-chars", 's', 1, OPT_MAXCHARS}, {"maxchars", 0, 1, OPT_MAXCHARS},
     {"", 'L', 1, OPT_LINES},             {"max-lines", 'l', VALUE_NUMBER, OPT_LINES_OPT},
     {"maxlines", 0, VALUE_NUMBER, OPT_LINES_OPT},
+    {"tagstring", 0, 1, OPT_TAGSTRING},  {"tag-string", 0, 1, OPT_TAGSTRING},
+    {"ctag", 0, 0, OPT_CTAG},            {"ctagstring", 0, 1, OPT_CTAGSTRING},
+    {"ctag-string", 0, 1, OPT_CTAGSTRING}, {"trim", 0, 1, OPT_TRIM},
+    {"shuf", 0, 0, OPT_SHUF},            {"delay", 0, 1, OPT_DELAY},
+    {"process-slot-var", 0, 1, OPT_SLOTVAR}, {"termseq", 0, 1, OPT_TERMSEQ},
+    {"term-seq", 0, 1, OPT_TERMSEQ},     {"header", 0, 1, OPT_HEADER},
+    {"link", 0, 0, OPT_LINK},            {"xapply", 0, 0, OPT_LINK},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -218,6 +227,8 @@ int parse_halt(const char *s, halt_spec *h)
     return 0;
 }
 
+static int parse_time_sum(const char *s, double *out);
+
 int parse_duration(const char *s, double *seconds, int *percent)
 {
     size_t n = strlen(s);
@@ -231,7 +242,21 @@ int parse_duration(const char *s, double *seconds, int *percent)
         *percent = 1;
         return 0;
     }
-    /* A sum of numbers, each with an optional unit: 90, 1.5m, 1h30m, 2d. */
+    double total;
+    if (parse_time_sum(s, &total) < 0 || !(total > 0))
+        return -1;
+    *seconds = total;
+    *percent = 0;
+    return 0;
+}
+
+/* A sum of numbers, each with an optional unit: 90, 1.5m, 1h30m, 2d.
+ * 0, or -1 when s is not one (or more than 1e9 seconds). */
+static int parse_time_sum(const char *s, double *out)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return -1;
     double total = 0;
     size_t i = 0;
     while (i < n) {
@@ -255,10 +280,9 @@ int parse_duration(const char *s, double *seconds, int *percent)
         total += v * unit;
         i = j;
     }
-    if (!(total > 0) || total > 1e9)
+    if (total > 1e9)
         return -1;
-    *seconds = total;
-    *percent = 0;
+    *out = total;
     return 0;
 }
 
@@ -345,6 +369,66 @@ int split_shell_words(const char *s, strvec *out, strbuf *err)
     return rc;
 }
 
+static int parse_trim(const char *s, trim_mode *out)
+{
+    static const struct { const char *name; trim_mode mode; } modes[] = {
+        {"n", TRIM_NONE}, {"l", TRIM_LEFT}, {"r", TRIM_RIGHT}, {"lr", TRIM_BOTH}, {"rl", TRIM_BOTH},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (!strcmp(s, modes[i].name)) {
+            *out = modes[i].mode;
+            return 0;
+        }
+    return -1;
+}
+
+/* A signal by name (TERM, SIGTERM) or number; 0 if none. */
+static int signal_number(const char *s, size_t n)
+{
+    static const struct { const char *name; int sig; } names[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"ABRT", SIGABRT},
+        {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"SEGV", SIGSEGV}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+        {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+        {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    };
+    if (n > 3 && !strncmp(s, "SIG", 3)) {
+        s += 3;
+        n -= 3;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == n && !strncmp(s, names[i].name, n))
+            return names[i].sig;
+    double v;
+    if (parse_number(s, n, &v) == 0 && v == floor(v) && v >= 1 && v < NSIG)
+        return (int)v;
+    return 0;
+}
+
+int parse_termseq(const char *s, term_seq *out)
+{
+    term_seq t = {{0}, {0}, 0};
+    const char *p = s;
+    for (int field = 0;; field++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        double ms;
+        if (field % 2 == 0) {
+            if (t.steps == TERM_SEQ_MAX || !(t.sig[t.steps] = signal_number(p, n)))
+                return -1;
+            t.ms[t.steps++] = 0;
+        } else if (parse_number(p, n, &ms) < 0 || ms > 1e9) {
+            return -1;
+        } else {
+            t.ms[t.steps - 1] = (int)ms;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *out = t;
+    return 0;
+}
+
 static int add_source(run_options *o, source_spec s, strbuf *err)
 {
     source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
@@ -391,6 +475,50 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         o->args_given = 1;
         break;
     }
+    case OPT_CTAGSTRING:
+        o->color = 1;
+        /* fall through */
+    case OPT_TAGSTRING:
+        o->tagstring = val;
+        o->tag = 1;
+        break;
+    case OPT_CTAG: o->tag = 1; o->color = 1; break;
+    case OPT_TRIM:
+        if (parse_trim(val, &o->trim) < 0) {
+            sb_addf(err, "cannot parse --trim '%s' (expected n, l, r, lr or rl)", val);
+            return -1;
+        }
+        break;
+    case OPT_SHUF: o->shuf = 1; break;
+    case OPT_DELAY:
+        if (parse_time_sum(val, &o->delay) < 0) {
+            sb_addf(err, "cannot parse --delay '%s' (expected a duration, e.g. 0.5, 2s, 1m)", val);
+            return -1;
+        }
+        break;
+    case OPT_SLOTVAR:
+        if (!*val || strchr(val, '=')) {
+            sb_addf(err, "cannot use --process-slot-var '%s' (expected a variable name)", val);
+            return -1;
+        }
+        o->slot_var = val;
+        break;
+    case OPT_TERMSEQ:
+        if (parse_termseq(val, &o->termseq) < 0) {
+            sb_addf(err, "cannot parse --termseq '%s' (expected SIGNAL,MS,SIGNAL,MS...)", val);
+            return -1;
+        }
+        break;
+    case OPT_HEADER:
+        /* Without --pipe GNU parallel takes one line whatever the value;
+         * 0 (names from the file names) is not supported. */
+        if (!*val || !strcmp(val, "0")) {
+            sb_addf(err, "cannot use --header '%s' (expected ':', the first line of each source)", val);
+            return -1;
+        }
+        o->header = val;
+        break;
+    case OPT_LINK: o->link = 1; break;
     case OPT_XARGS: o->xargs = 1; break;
     case OPT_MULTI: o->xargs = 1; o->spread = 1; break;
     case OPT_CONTEXT: o->context = 1; o->spread = 1; break;

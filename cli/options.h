@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "strbuf.h"
+#include "termseq.h"
 
 typedef enum source_kind {
     SOURCE_ARGS,    /* ::: a b c */
@@ -40,6 +41,9 @@ typedef struct halt_spec {
 
 /* How the number of job slots was asked for. */
 typedef enum jobs_kind { JOBS_CPUS, JOBS_ABS, JOBS_PLUS, JOBS_MINUS, JOBS_PERCENT, JOBS_UNLIMITED } jobs_kind;
+
+/* --trim: which ends of each input lose their blanks. */
+typedef enum trim_mode { TRIM_DEFAULT, TRIM_NONE, TRIM_LEFT, TRIM_RIGHT, TRIM_BOTH } trim_mode;
 
 typedef struct run_options {
     jobs_kind jobs_kind;
@@ -82,6 +86,15 @@ typedef struct run_options {
     size_t ncmd;
     source_spec *sources;       /* heap array, owned */
     size_t nsources;
+    const char *tagstring;      /* --tagstring, --ctagstring: the tag, with replacement strings */
+    int color;                  /* --ctag, --ctagstring: tagged lines are coloured */
+    trim_mode trim;             /* --trim; TRIM_DEFAULT: both with --colsep, none without */
+    int shuf;                   /* --shuf: jobs in random order */
+    double delay;               /* --delay: seconds between job starts */
+    const char *slot_var;       /* --process-slot-var NAME */
+    term_seq termseq;           /* --termseq; steps 0 = GNU parallel's default */
+    const char *header;         /* --header: the first value of each source names its columns */
+    int link;                   /* --link, --xapply: every source is linked */
     int show_help, show_version;
 } run_options;
 
@@ -99,6 +112,10 @@ int parse_duration(const char *s, double *seconds, int *percent);
  * bytes; anything else is literal.  Fills *out (cleared first); -1 when
  * the result is empty or out of memory. */
 int parse_delimiter(const char *s, strbuf *out);
+
+/* Parses a --termseq sequence: signal names (TERM, SIGTERM) or numbers,
+ * each followed by milliseconds (the last may go without).  0 or -1. */
+int parse_termseq(const char *s, term_seq *out);
 
 /* Splits $PARALLEL into words as GNU parallel does (perl's shellwords):
  * blanks separate words; a backslash keeps the next byte; '...' is

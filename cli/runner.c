@@ -61,6 +61,10 @@ typedef struct runner {
     int error;
     median_window runtimes;     /* successful runtimes, for --timeout N% */
     const char *shell;
+    const term_seq *termseq;    /* how jobs are stopped */
+    command tagcmd;             /* --tagstring */
+    strvec words;               /* --header: the command words with names made numbers */
+    double next_start;          /* --delay: when the next job may start (monotonic) */
     capture_mode capture;       /* how job output is collected */
     strbuf scratch;
 } runner;
@@ -184,9 +188,15 @@ static int read_ahead(runner *r)
 
 /* ---- output ----------------------------------------------------------- */
 
-static void make_tag(const job *j, strbuf *tag)
+static void make_tag(const runner *r, const job *j, strbuf *tag)
 {
     sb_clear(tag);
+    if (r->o->tagstring) {
+        job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
+        command_plain_text(&r->tagcmd, &v, tag);
+        sb_addc(tag, '\t');
+        return;
+    }
     for (size_t i = 0; i < j->args.len; i++) {
         if (i)
             sb_addc(tag, ' ');
@@ -201,7 +211,7 @@ static const char *job_tag(runner *r, const job *j, size_t *len)
     *len = 0;
     if (!r->o->tag)
         return NULL;
-    make_tag(j, &r->scratch);
+    make_tag(r, j, &r->scratch);
     *len = r->scratch.len;
     return sb_str(&r->scratch);
 }
@@ -218,6 +228,11 @@ static void emit_output(runner *r, job *j)
         return;
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
+    if (r->o->color) {
+        write_colored(1, tag_color(j->seq), tag, taglen, j->out.data, j->out.len);
+        write_colored(2, tag_color(j->seq), tag, taglen, j->err.data, j->err.len);
+        return;
+    }
     write_tagged(1, tag, taglen, j->out.data, j->out.len);
     write_tagged(2, tag, taglen, j->err.data, j->err.len);
 }
@@ -280,7 +295,7 @@ static void stop_all(runner *r, double now)
         job *j = r->running[s];
         if (j && !j->discard) {
             j->discard = 1;
-            job_stop(j, now);
+            job_stop(j, r->termseq, now);
         }
     }
 }
@@ -508,6 +523,12 @@ static void read_pipe(runner *r, job *j, int is_err)
     pass_lines(r, j, is_err);
 }
 
+/* --delay: a job started less than the delay ago holds the next back. */
+static int delaying(const runner *r)
+{
+    return r->o->delay > 0 && clock_mono() < r->next_start;
+}
+
 /* Checks time limits and TERM-then-KILL steps; returns the poll timeout
  * in milliseconds until the next one (-1: none). */
 static int check_timers(runner *r)
@@ -523,15 +544,17 @@ static int check_timers(runner *r)
             double deadline = j->start_mono + limit;
             if (now >= deadline) {
                 j->timed_out = 1;
-                job_stop(j, now);
+                job_stop(j, r->termseq, now);
             } else if (next < 0 || deadline < next) {
                 next = deadline;
             }
         }
-        double due = job_stop_tick(j, now);
+        double due = job_stop_tick(j, r->termseq, now);
         if (due >= 0 && (next < 0 || due < next))
             next = due;
     }
+    if (delaying(r) && (!r->input_done || r->retry_head) && (next < 0 || r->next_start < next))
+        next = r->next_start;
     if (r->prog.bar || r->prog.eta || r->prog.summary) {
         if (next < 0 || now + 1.0 < next)
             next = now + 1.0;
@@ -555,7 +578,7 @@ static int event_loop(runner *r)
     }
     for (;;) {
         /* Start jobs while there are free slots. */
-        while (!r->stop_starting && r->nrunning < (size_t)r->slots) {
+        while (!r->stop_starting && r->nrunning < (size_t)r->slots && !delaying(r)) {
             job *j = next_job(r);
             if (!j)
                 break;
@@ -575,6 +598,7 @@ static int event_loop(runner *r)
                 }
                 break;
             }
+            r->next_start = clock_mono() + r->o->delay;
             if (fresh && r->o->keep_order) {
                 if (r->order_tail)
                     r->order_tail->next_order = j;
@@ -648,6 +672,74 @@ static int block_signals(runner *r, sigset_t *old)
     return r->sigfd < 0 ? -1 : 0;
 }
 
+/* --header: the command words with the column names made numbers. */
+static int name_columns(runner *r, char **words, size_t n, strbuf *err)
+{
+    const strvec *names = input_header(r->in);
+    strbuf w = STRBUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sb_clear(&w);
+        sb_reserve(&w, 1);
+        rc = template_name_columns(words[i], names, &w);
+        if (rc == 0)
+            rc = sv_push(&r->words, w.data, w.len);
+    }
+    sb_free(&w);
+    if (rc < 0)
+        sb_adds(err, "out of memory");
+    return rc;
+}
+
+/* Compiles the command and the --tagstring.  0, or -1 with a message. */
+static int compile_templates(runner *r, strbuf *err)
+{
+    const run_options *o = r->o;
+    char **words = o->cmd;
+    size_t n = o->ncmd;
+    strbuf tag = STRBUF_INIT;
+    const char *tagstring = o->tagstring;
+    if (o->header) {
+        if (name_columns(r, words, n, err) < 0)
+            return -1;
+        words = r->words.items;
+        if (tagstring) {
+            if (template_name_columns(tagstring, input_header(r->in), &tag) < 0) {
+                sb_adds(err, "out of memory");
+                return -1;
+            }
+            tagstring = sb_str(&tag);
+        }
+    }
+    int rc = command_compile(&r->cmd, words, n, o->quote, o->replace, err);
+    if (rc == 0 && o->context_replace && command_repeat_words(&r->cmd) < 0)
+        rc = -1;
+    strbuf unescaped = STRBUF_INIT;
+    if (rc == 0 && tagstring) {
+        /* \t and the like stand for their bytes, as in GNU parallel. */
+        if (*tagstring && parse_delimiter(tagstring, &unescaped) == 0)
+            tagstring = sb_str(&unescaped);
+        rc = command_compile_plain(&r->tagcmd, tagstring, o->replace);
+    }
+    if (rc < 0 && !err->len)
+        sb_adds(err, "out of memory");
+    sb_free(&tag);
+    sb_free(&unescaped);
+    return rc;
+}
+
+/* --shuf: the jobs, read ahead, in a random order. */
+static void shuffle(runner *r)
+{
+    unsigned seed = (unsigned)getpid() ^ (unsigned)(clock_real() * 1e6);
+    for (size_t i = r->npreread; i > 1; i--) {
+        size_t k = (size_t)rand_r(&seed) % i;
+        strvec t = r->preread[i - 1];
+        r->preread[i - 1] = r->preread[k];
+        r->preread[k] = t;
+    }
+}
+
 /* -X, -m, -s: jobs are filled up to the line length (see pack.h). */
 static void start_packing(runner *r)
 {
@@ -681,6 +773,7 @@ int run_jobs(run_options *o, int *signo)
     if (r.slots == 0 || r.slots > limit)
         r.slots = limit;
     r.shell = pick_shell();
+    r.termseq = o->termseq.steps ? &o->termseq : &term_seq_default;
     /* Memory files cost no event while a job runs; only --line-buffer
      * needs to see output as it comes. */
     if (o->ungroup)
@@ -690,28 +783,23 @@ int run_jobs(run_options *o, int *signo)
     else
         r.capture = CAPTURE_FILES;
 
-    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, o->replace, &err) < 0) {
-        say("%s", sb_str(&err));
-        goto out;
-    }
     if ((o->resume || o->resume_failed) &&
         joblog_read_skips(o->joblog, o->resume_failed, &r.skip, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
-    if (o->context_replace && command_repeat_words(&r.cmd) < 0) {
-        say("%s", "out of memory");
-        goto out;
-    }
-    if (input_open(&r.in, o, &err) < 0) {
+    /* The input first: --header's names are in it. */
+    if (input_open(&r.in, o, &err) < 0 || compile_templates(&r, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
     if (run_options_pack(o))
         start_packing(&r);
-    int need_total = o->bar || o->eta || o->progress || o->halt.percent;
+    int need_total = o->bar || o->eta || o->progress || o->halt.percent || o->shuf;
     if (need_total && read_ahead(&r) < 0)
         goto out;
+    if (o->shuf)
+        shuffle(&r);
     if (o->dry_run) {
         dry_run(&r);
         status = r.error ? RUN_EXIT_ERROR : 0;
@@ -738,6 +826,8 @@ int run_jobs(run_options *o, int *signo)
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, &old_pipe);
     int e = spawner_init(&r.sp, old_pipe.sa_handler != SIG_IGN);
+    if (!e && o->slot_var)
+        e = spawner_add_slot_var(&r.sp, o->slot_var);
     if (e) {
         say("cannot prepare to start jobs: %s", strerror(e));
         goto out;
@@ -788,6 +878,8 @@ out:
     packer_free(&r.pack);
     input_close(r.in);
     command_free(&r.cmd);
+    command_free(&r.tagcmd);
+    sv_free(&r.words);
     joblog_close(&r.jl);
     seqset_free(&r.skip);
     if (r.sp.env)

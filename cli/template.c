@@ -78,6 +78,36 @@ int template_find_perl(const char *s, size_t n, size_t *off, size_t *len)
     return 1;
 }
 
+/* Whether s starts with one of the edits a name may carry, and its '}'. */
+static int edit_and_brace(const char *s)
+{
+    static const char *const ends[] = {"}", ".}", "/}", "//}", "/.}"};
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+        if (!strncmp(s, ends[i], strlen(ends[i])))
+            return 1;
+    return 0;
+}
+
+int template_name_columns(const char *s, const strvec *names, strbuf *out)
+{
+    while (*s) {
+        size_t k = names->len;
+        if (*s == '{')
+            for (k = 0; k < names->len; k++) {
+                size_t n = strlen(names->items[k]);
+                if (n && !strncmp(s + 1, names->items[k], n) && edit_and_brace(s + 1 + n))
+                    break;
+            }
+        if (k < names->len) {
+            sb_addf(out, "{%zu", k + 1);
+            s += 1 + strlen(names->items[k]);
+        } else {
+            sb_addc(out, *s++);
+        }
+    }
+    return out->failed ? -1 : 0;
+}
+
 int segment_list_push(segment_list *l, segment s)
 {
     if (l->len == l->cap) {

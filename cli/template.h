@@ -47,6 +47,11 @@ int replacement_parse(const char *s, size_t n, segment *seg, size_t *used);
  * and returns 1; otherwise returns 0. */
 int template_find_perl(const char *s, size_t n, size_t *off, size_t *len);
 
+/* --header: appends s with each {name}, {name.}, {name/}, {name//} and
+ * {name/.} of a column name turned into the column's number ({2}, {2.}
+ * ...), names[i] being column i+1.  Returns 0 or -1 (out of memory). */
+int template_name_columns(const char *s, const strvec *names, strbuf *out);
+
 typedef struct segment_list {
     segment *items;
     size_t len;

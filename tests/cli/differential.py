@@ -446,6 +446,60 @@ case("xargs-l-continued", ["-k", "-l", "echo", "[{}]"], stdin=b"a \nb\n")
 case("xargs-L-eof-string", ["-k", "-L", "1", "-E", "END", "echo", "[{}]"], stdin=b"a \nEND\nb\n")
 case("xargs-L-blank-skipped", ["-k", "-r", "-L", "1", "echo", "[{}]"], stdin=b"a\n \n\nb\n")
 
+# ---- tags, trimming, order, pacing ----------------------------------------
+case("tagstring", ["-k", "--tagstring", "<{}-{#}>", "echo", ":::", "a", "b c"])
+case("tagstring-positional", ["-k", "--tagstring", "{1}x{2.}", "echo", ":::", "a b", "c", ":::", "d.e"])
+case("tagstring-escapes", ["-k", "--tagstring", "{}\\t{%}", "-j1", "echo", ":::", "a"])
+case("tagstring-stderr", ["-k", "--tag-string", "T{}", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("tagstring-colsep", ["-k", "--colsep", ",", "--tagstring", "{2}", "echo", "{1}"], stdin=b"a,b\nc,d\n")
+case("ctag", ["-k", "--ctag", "printf 'x\\ny'; printf 'e\\n' >&2", ":::", "a", "b"])
+case("ctag-carriage-return", ["-k", "--ctag", "printf 'x\\ry\\n'", ":::", "a"])
+case("ctagstring", ["-k", "--ctagstring", "T{}", "echo", ":::"] + [str(i) for i in range(1, 30)])
+case("trim-both", ["-k", "--trim", "lr", "echo", "[{}]", ":::", " a ", "b  ", "\tc"])
+case("trim-left", ["-k", "--trim", "l", "echo", "[{}]", ":::", " a "])
+case("trim-right", ["-k", "--trim", "r", "echo", "[{}]", ":::", " a "])
+case("trim-rl", ["-k", "--trim", "rl", "echo", "[{}]"], stdin=b"  a  \n")
+case("trim-none-colsep", ["-k", "--trim", "n", "--colsep", ",", "echo", "[{1}][{2}]", ":::", " a , b "])
+case("trim-left-colsep", ["-k", "--trim", "l", "--colsep", ",", "echo", "[{1}][{2}]", ":::", " a , b "])
+case("trim-bad", ["--trim", "x", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("shuf", ["--shuf", "echo", ":::"] + [str(i) for i in range(20)], sort=True)
+case("shuf-product", ["--shuf", "echo", ":::", "a", "b", ":::", "1", "2"], sort=True)
+# Each job waits for the one before it to have started (a file it made):
+# only a delay that starts jobs one after the other lets them all finish.
+case("delay", ["-j3", "-k", "--delay", "0.2", "touch s{}; if [ {} -gt 1 ]; then test -e s$(({}-1)) || echo early; fi; echo {}",
+               ":::", "1", "2", "3"])
+case("delay-suffix", ["-k", "--delay", "0.1s", "echo", ":::", "a", "b"])
+case("delay-minutes", ["-k", "--delay", "0m", "echo", ":::", "a"])
+# GNU parallel runs the jobs with a --delay or --termseq it cannot read;
+# mproc names the problem instead.
+case("delay-bad", ["--delay", "x", "echo", ":::", "a"], expect=(b"", 255))
+case("process-slot-var", ["-j1", "-k", "--process-slot-var", "SLOT", "echo $SLOT {}", ":::", "a", "b"])
+case("process-slot-var-two", ["-j2", "-k", "--process-slot-var", "S", "if [ {} = 1 ]; then until [ -e three ]; do sleep 0.01; done; fi; "
+                              "if [ {} = 3 ]; then touch three; fi; echo $S", ":::", "1", "2", "3"])
+case("process-slot-var-overrides", ["-j1", "-k", "--process-slot-var", "HOME", "echo $HOME", ":::", "a"])
+case("termseq-timeout", ["-k", "--timeout", "0.5", "--termseq", "INT,200,KILL,25",
+                         "trap 'echo got INT; exit 3' INT; sleep 60 & wait", ":::", "a"], stderr=False)
+case("termseq-sig-prefix", ["-k", "--timeout", "0.5", "--term-seq", "SIGUSR1,100,KILL,25",
+                            "trap 'echo got USR1; exit 4' USR1; sleep 60 & wait", ":::", "a"], stderr=False)
+case("termseq-bad", ["--termseq", "NOPE,10", "echo", ":::", "a"], expect=(b"", 255))
+
+# ---- named columns and linked sources ---------------------------------------
+case("header-args", ["-k", "--header", ":", "echo", "{b}", "{a}", ":::", "a", "1", "2", ":::", "b", "x", "y"])
+case("header-colsep", ["-k", "--header", ":", "--colsep", ",", "echo", "{n2}", "{n1}", "{1}", "{n1.}"],
+     stdin=b"n1,n2\n1.x,2\n3,4\n")
+case("header-tab", ["-k", "--header", ":", "--colsep", "\t", "echo", "{n2}"], stdin=b"n1\tn2\n1\t2\n")
+case("header-stdin", ["-k", "--header", ":", "echo", "{h}", "{}"], stdin=b"h\n1\n2\n")
+case("header-any-value", ["-k", "--header", "2", "echo", "{h}"], stdin=b"h\n1\n2\n")
+case("header-tag", ["-k", "--header", ":", "--tag", "echo", "{a}", ":::", "a", "1", "2"])
+case("header-tagstring", ["-k", "--header", ":", "--tagstring", "{a}:", "echo", "{a}", ":::", "a", "1", "2"])
+case("header-argfile", ["-k", "--header", ":", "echo", "{x}-{y}", "::::", "f1", "::::", "f2"],
+     files={"f1": b"x\n1\n2\n", "f2": b"y\np\n"})
+case("header-appended", ["-k", "--header", ":", "echo", ":::", "a", "1", "2"])
+case("link", ["-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2"])
+case("link-three", ["-k", "--xapply", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y", "z"])
+case("link-with-plus", ["-k", "--link", "echo", ":::", "a", "b", ":::", "1", "2", ":::+", "p", "q"])
+case("link-files", ["-k", "--link", "echo", "::::", "f1", "f2"], files={"f1": b"1\n2\n3\n", "f2": b"x\n"})
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
