@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "plus.h"
 #include "quote.h"
 
 /* Bytes that have no meaning to the shell anywhere in a word. */
@@ -40,14 +41,14 @@ static int is_shell_word(const char *s)
 
 /* -q: every word is one argument; its text is literal, only replacement
  * strings in it are replaced. */
-static int compile_quoted(command *c, char **words, size_t nwords, const char *replace)
+static int compile_quoted(command *c, char **words, size_t nwords, const char *replace, int plus)
 {
     size_t cap = 0;
     for (size_t w = 0; w < nwords; w++) {
         size_t base = c->text.len;
         size_t before = c->segs.len;
         sb_adds(&c->text, words[w]);
-        long found = template_split(words[w], strlen(words[w]), base, replace, &c->segs);
+        long found = template_split_plus(words[w], strlen(words[w]), base, replace, plus, &c->segs);
         if (found < 0 || c->text.failed)
             return -1;
         if (found > 0)
@@ -109,11 +110,11 @@ static int assign_contexts(command *c, strbuf *err)
 /* The words are joined with spaces into shell text, as GNU parallel does;
  * the text can be exec'd directly when every byte outside the replacement
  * strings is inert to the shell. */
-static int compile_joined(command *c, char **words, size_t nwords, const char *replace, strbuf *err)
+static int compile_joined(command *c, char **words, size_t nwords, const char *replace, int plus, strbuf *err)
 {
     if (join_words(&c->text, words, nwords) < 0)
         return -1;
-    long found = template_split(c->text.data, c->text.len, 0, replace, &c->segs);
+    long found = template_split_plus(c->text.data, c->text.len, 0, replace, plus, &c->segs);
     if (found < 0)
         return -1;
     c->has_repl = found > 0;
@@ -151,6 +152,12 @@ static int refuse_perl(char **words, size_t nwords, strbuf *err)
 
 int command_compile(command *c, char **words, size_t nwords, int quote, const char *replace, strbuf *err)
 {
+    return command_compile_plus(c, words, nwords, quote, replace, 0, err);
+}
+
+int command_compile_plus(command *c, char **words, size_t nwords, int quote, const char *replace, int plus,
+                         strbuf *err)
+{
     memset(c, 0, sizeof *c);
     c->quote = quote;
     c->empty = nwords == 0;
@@ -161,11 +168,19 @@ int command_compile(command *c, char **words, size_t nwords, int quote, const ch
     size_t errlen = err->len;
     int rc = -1;
     if (sb_reserve(&c->text, 1) == 0) /* segments index into text.data */
-        rc = quote ? compile_quoted(c, words, nwords, replace)
-                   : compile_joined(c, words, nwords, replace, err);
+        rc = quote ? compile_quoted(c, words, nwords, replace, plus)
+                   : compile_joined(c, words, nwords, replace, plus, err);
     if (rc < 0 && err->len == errlen)
         sb_adds(err, "out of memory");
     return rc;
+}
+
+int command_needs_total(const command *c)
+{
+    for (size_t k = 0; k < c->segs.len; k++)
+        if (c->segs.items[k].kind == SEG_TOTAL || c->segs.items[k].kind == SEG_SEQ_PAD)
+            return 1;
+    return 0;
 }
 
 void command_free(command *c)
@@ -201,24 +216,52 @@ static size_t seg_nvalues(const command *c, const segment *s, const job_values *
     return 1;
 }
 
+/* Appends arg edited as s says: its path edit, then --plus's edit. */
+static int add_edited(const command *c, strbuf *out, const segment *s, const char *arg)
+{
+    if (s->op == PLUS_NONE)
+        return path_edit_apply(out, arg, strlen(arg), s->edit);
+    strbuf tmp = STRBUF_INIT;
+    int rc = path_edit_apply(&tmp, arg, strlen(arg), s->edit);
+    if (rc == 0)
+        rc = plus_apply(out, tmp.data ? tmp.data : "", tmp.len, s, c->text.data);
+    sb_free(&tmp);
+    return rc;
+}
+
+/* The number of decimal digits of n (at least 1). */
+static int digits(unsigned long n)
+{
+    int d = 1;
+    while (n >= 10) {
+        n /= 10;
+        d++;
+    }
+    return d;
+}
+
 /* Appends value i of a replacement segment (unquoted). */
-static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t i)
+static int seg_value(const command *c, strbuf *out, const segment *s, const job_values *v, size_t i)
 {
     switch (s->kind) {
-    case SEG_ALL_ARGS: {
-        const char *a = v->args[v->only ? *v->only : i];
-        return path_edit_apply(out, a, strlen(a), s->edit);
-    }
+    case SEG_ALL_ARGS:
+        return add_edited(c, out, s, v->args[v->only ? *v->only : i]);
     case SEG_ARG: {
         size_t idx;
         if (!arg_index(s, v, &idx))
             return 0;
-        return path_edit_apply(out, v->args[idx], strlen(v->args[idx]), s->edit);
+        return add_edited(c, out, s, v->args[idx]);
     }
     case SEG_SEQ:
         return sb_addf(out, "%lu", v->seq);
     case SEG_SLOT:
         return sb_addf(out, "%lu", v->slot);
+    case SEG_TOTAL:
+        return sb_addf(out, "%lu", c->total);
+    case SEG_SEQ_PAD:
+        return sb_addf(out, "%0*lu", digits(c->total), v->seq);
+    case SEG_SLOT_PAD:
+        return sb_addf(out, "%0*lu", digits(c->slots), v->slot);
     case SEG_TEXT:
         break;
     }
@@ -227,10 +270,11 @@ static int seg_value(strbuf *out, const segment *s, const job_values *v, size_t 
 
 /* Appends value i of a replacement segment, quoted for where it lands.  A
  * template backslash before {} escapes the first of its values only. */
-static int add_quoted_value(strbuf *out, const segment *s, const job_values *v, size_t i, strbuf *tmp)
+static int add_quoted_value(const command *c, strbuf *out, const segment *s, const job_values *v, size_t i,
+                            strbuf *tmp)
 {
     sb_clear(tmp);
-    if (seg_value(tmp, s, v, i) < 0)
+    if (seg_value(c, tmp, s, v, i) < 0)
         return -1;
     shell_context ctx = s->ctx;
     if (i > 0)
@@ -303,7 +347,7 @@ static void shell_text_segments(const command *c, size_t k, size_t end, const jo
         for (size_t j = 0; j < n; j++) {
             if (j)
                 sb_addc(out, ' ');
-            if (add_quoted_value(out, s, v, j, tmp) < 0)
+            if (add_quoted_value(c, out, s, v, j, tmp) < 0)
                 break;
         }
     }
@@ -342,12 +386,12 @@ int command_shell_text(const command *c, const job_values *v, strbuf *out)
     return out->failed || failed ? -1 : 0;
 }
 
-int command_compile_plain(command *c, const char *text, const char *replace)
+int command_compile_plain(command *c, const char *text, const char *replace, int plus)
 {
     memset(c, 0, sizeof *c);
     if (sb_reserve(&c->text, 1) < 0 || sb_adds(&c->text, text) < 0)
         return -1;
-    long found = template_split(c->text.data, c->text.len, 0, replace, &c->segs);
+    long found = template_split_plus(c->text.data, c->text.len, 0, replace, plus, &c->segs);
     c->has_repl = found > 0;
     return found < 0 ? -1 : 0;
 }
@@ -364,7 +408,7 @@ int command_plain_text(const command *c, const job_values *v, strbuf *out)
         for (size_t i = 0; i < n; i++) {
             if (i)
                 sb_addc(out, ' ');
-            seg_value(out, s, v, i);
+            seg_value(c, out, s, v, i);
         }
     }
     return out->failed ? -1 : 0;
@@ -483,7 +527,7 @@ static int argv_segments(const command *c, size_t k, size_t end, const job_value
         for (size_t j = 0; j < n && rc == 0; j++) {
             if (j)
                 rc = finish_word(argv, word, open);
-            if (seg_value(word, s, v, j) < 0)
+            if (seg_value(c, word, s, v, j) < 0)
                 rc = -1;
             *open = 1;
         }
@@ -617,10 +661,11 @@ int command_repeat_words(command *c)
 }
 
 /* The length of value j of segment s quoted where it lands. */
-static size_t quoted_length(const segment *s, const job_values *v, size_t j, strbuf *tmp, strbuf *q)
+static size_t quoted_length(const command *c, const segment *s, const job_values *v, size_t j, strbuf *tmp,
+                            strbuf *q)
 {
     sb_clear(q);
-    add_quoted_value(q, s, v, j, tmp);
+    add_quoted_value(c, q, s, v, j, tmp);
     return q->len;
 }
 
@@ -644,7 +689,7 @@ size_t command_growth(const command *c, const char *arg)
         }
         for (size_t i = k; i < end; i++)
             if (c->segs.items[i].kind == SEG_ALL_ARGS)
-                grow += 1 + quoted_length(&c->segs.items[i], &one, 0, &tmp, &q);
+                grow += 1 + quoted_length(c, &c->segs.items[i], &one, 0, &tmp, &q);
     }
     if (!c->has_repl) {
         sb_clear(&q);

@@ -17,7 +17,7 @@ enum opt_id {
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
     OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
     OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_TAGSTRING, OPT_CTAG, OPT_CTAGSTRING, OPT_TRIM, OPT_SHUF,
-    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
+    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_PLUS, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -82,6 +82,7 @@ static const opt_def opt_table[] = {
     {"process-slot-var", 0, 1, OPT_SLOTVAR}, {"termseq", 0, 1, OPT_TERMSEQ},
     {"term-seq", 0, 1, OPT_TERMSEQ},     {"header", 0, 1, OPT_HEADER},
     {"link", 0, 0, OPT_LINK},            {"xapply", 0, 0, OPT_LINK},
+    {"plus", 0, 0, OPT_PLUS},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -519,6 +520,7 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         o->header = val;
         break;
     case OPT_LINK: o->link = 1; break;
+    case OPT_PLUS: o->plus = 1; break;
     case OPT_XARGS: o->xargs = 1; break;
     case OPT_MULTI: o->xargs = 1; o->spread = 1; break;
     case OPT_CONTEXT: o->context = 1; o->spread = 1; break;

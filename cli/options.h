@@ -95,6 +95,7 @@ typedef struct run_options {
     term_seq termseq;           /* --termseq; steps 0 = GNU parallel's default */
     const char *header;         /* --header: the first value of each source names its columns */
     int link;                   /* --link, --xapply: every source is linked */
+    int plus;                   /* --plus: more replacement strings */
     int show_help, show_version;
 } run_options;
 

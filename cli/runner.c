@@ -711,7 +711,7 @@ static int compile_templates(runner *r, strbuf *err)
             tagstring = sb_str(&tag);
         }
     }
-    int rc = command_compile(&r->cmd, words, n, o->quote, o->replace, err);
+    int rc = command_compile_plus(&r->cmd, words, n, o->quote, o->replace, o->plus, err);
     if (rc == 0 && o->context_replace && command_repeat_words(&r->cmd) < 0)
         rc = -1;
     strbuf unescaped = STRBUF_INIT;
@@ -719,7 +719,7 @@ static int compile_templates(runner *r, strbuf *err)
         /* \t and the like stand for their bytes, as in GNU parallel. */
         if (*tagstring && parse_delimiter(tagstring, &unescaped) == 0)
             tagstring = sb_str(&unescaped);
-        rc = command_compile_plain(&r->tagcmd, tagstring, o->replace);
+        rc = command_compile_plain(&r->tagcmd, tagstring, o->replace, o->plus);
     }
     if (rc < 0 && !err->len)
         sb_adds(err, "out of memory");
@@ -795,9 +795,12 @@ int run_jobs(run_options *o, int *signo)
     }
     if (run_options_pack(o))
         start_packing(&r);
-    int need_total = o->bar || o->eta || o->progress || o->halt.percent || o->shuf;
+    int need_total = o->bar || o->eta || o->progress || o->halt.percent || o->shuf ||
+                     command_needs_total(&r.cmd) || command_needs_total(&r.tagcmd);
     if (need_total && read_ahead(&r) < 0)
         goto out;
+    r.cmd.total = r.tagcmd.total = r.total;
+    r.cmd.slots = r.tagcmd.slots = (unsigned long)r.slots;
     if (o->shuf)
         shuffle(&r);
     if (o->dry_run) {

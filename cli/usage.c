@@ -32,6 +32,8 @@ void run_usage(int fd)
         "  --trim n|l|r|lr       remove blanks around each input\n"
         "  --header :            the first value of each source names its columns: {name}\n"
         "  --link, --xapply      take the sources side by side, not combined\n"
+        "  --plus                more replacement strings: {+/} {+.} {..} {##} {:-text}\n"
+        "                        {:n:m} {#pat} {%pat} {/pat/rep} {^pat} ... (see mproc(1))\n"
         "  --shuf                run the jobs in a random order\n"
         "  --delay T             start jobs at least T seconds apart\n"
         "  --process-slot-var V  set V to the job slot - 1 in each job\n"

@@ -500,6 +500,29 @@ case("link-three", ["-k", "--xapply", "echo", ":::", "a", "b", ":::", "1", "2", 
 case("link-with-plus", ["-k", "--link", "echo", ":::", "a", "b", ":::", "1", "2", ":::+", "p", "q"])
 case("link-files", ["-k", "--link", "echo", "::::", "f1", "f2"], files={"f1": b"1\n2\n3\n", "f2": b"x\n"})
 
+# ---- --plus -----------------------------------------------------------------
+PLUS_PATHS = ["a/b.c.d.e", "x.y", "/p/q", ".hidden", "a/.b.c", "d.tar.gz", "a.b/c", "a/", "", "..", "a..b"]
+case("plus-path-edits", ["-k", "--plus", "echo", "[{+/}]", "[{+.}]", "[{+..}]", "[{+...}]", "[{..}]", "[{...}]",
+                         "[{/..}]", "[{/...}]", ":::"] + PLUS_PATHS)
+case("plus-path-edits-positional", ["-k", "--plus", "echo", "{2+.}", "{1+/}", "{-1/..}", "{2...}", ":::", "a/b.c", ":::", "c.d.e.f"])
+case("plus-default", ["-k", "--plus", "echo", "[{:-dflt}]", "[{1:-x y}]", ":::", "", "abc", "0", "00"])
+case("plus-substr", ["-k", "--plus", "echo", "[{:2}]", "[{:1:2}]", "[{:0:0}]", "[{:10}]", "[{:3:100}]", ":::", "", "abcdef", "ab"])
+case("plus-cut", ["-k", "--plus", "echo", "{#a*b}", "{##a*b}", "{%c*d}", "{%%c*d}", "{%b}", "{%%[ab]*}", "{#.}", "{##*}",
+                  ":::", "aabbccdd", "aXbYb", "z.z.z.foo"])
+case("plus-cut-dot-star", ["-k", "--plus", "echo", "{#z.*z.}", "{##z.*z.}", "{%.z.*z}", "{%%.z.*z}", ":::", "z.z.z.foo", "foo.z.z.z"])
+case("plus-substitute", ["-k", "--plus", "echo", "{/b/X}", "{/#a/X}", "{/%b/X}", "{//b/X}", "{/a*/X}", "{//a./X}", "{/a/}",
+                         ":::", "abab", "baaab", "xyz"])
+case("plus-case", ["-k", "--plus", "echo", "{^a}", "{^^b}", "'{,A}'", "'{,,B}'", "{^[a-c]}", ":::", "abab", "AbBb", "ABAB"])
+case("plus-counts", ["-j1", "-k", "--plus", "echo", "{##}", "{0#}", "{0%}", "{slot}", "{#}", ":::"] + list("abcdefghijk"))
+case("plus-counts-stdin", ["-j1", "-k", "--plus", "echo", "{0#}/{##}"], stdin=b"a\nb\n")
+case("plus-quoted-values", ["-k", "--plus", "echo", "{:-$HOME}", "{/a/;}", "{1^a}", ":::", "", "a b", "it's"])
+case("plus-shell", ["-k", "--plus", "echo {/./-} | tr a-z A-Z", ":::", "a.b.c"])
+case("plus-dry-run", ["-k", "--plus", "--dry-run", "mv", "{}", "{..}.{+..}", "{/a/x y}", ":::", "a.tar.gz", "b c.d.e"])
+case("plus-tagstring", ["-k", "--plus", "--tagstring", "{/..}", "echo", "{:1}", ":::", "d/x.tar.gz"])
+case("plus-off-literal", ["-k", "echo", "{+/}", "{..}", "{:-x}", "{##}", "{/a/b}", ":::", "a/b.c"])
+case("plus-replace-I", ["-k", "--plus", "-I", "@@", "echo", "@@", "{:-x}", "{..}", ":::", "", "a.b.c"])
+case("plus-X", ["-j1", "-k", "--plus", "-X", "echo", "x{..}", ":::", "a.b.c", "d.e.f"])
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
