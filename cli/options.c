@@ -446,9 +446,15 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
 {
     switch (d->id) {
     case OPT_JOBS:
+        /* Anything else names a file that holds the value (read when the
+         * run starts: parsing opens no file). */
+        o->jobs_file = NULL;
         if (parse_jobs(val, &o->jobs_kind, &o->jobs_value) < 0) {
-            sb_addf(err, "cannot parse the number of jobs '%s' (expected N, N%%, +N, -N or 0)", val);
-            return -1;
+            if (!*val) {
+                sb_adds(err, "cannot parse an empty number of jobs (expected N, N%, +N, -N, 0 or a file)");
+                return -1;
+            }
+            o->jobs_file = val;
         }
         break;
     case OPT_KEEP: o->keep_order = 1; break;
@@ -762,10 +768,10 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
                 return -1;
         }
     }
-    if (o->nsources > 0 && o->sources[0].linked) {
-        sb_adds(err, "the first input source cannot be linked (':::+' or '::::+' needs a source before it)");
-        return -1;
-    }
+    /* A first source has nothing to be linked to: ':::+ a b' is '::: a b'
+     * (and '::::+ f1 f2' links f2 to f1), as in GNU parallel. */
+    if (o->nsources > 0)
+        o->sources[0].linked = 0;
     if (o->null && o->delimiter.len == 0 && sb_addc(&o->delimiter, '\0') < 0) {
         sb_adds(err, "out of memory");
         return -1;

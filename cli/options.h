@@ -48,6 +48,7 @@ typedef enum trim_mode { TRIM_DEFAULT, TRIM_NONE, TRIM_LEFT, TRIM_RIGHT, TRIM_BO
 typedef struct run_options {
     jobs_kind jobs_kind;
     double jobs_value;
+    const char *jobs_file;      /* -j FILE: the value is read from FILE (NULL: none) */
     int keep_order;
     int tag;
     int line_buffer;

@@ -120,6 +120,28 @@ static const char *pick_shell(void)
     return "/bin/sh";
 }
 
+/* -j FILE: the number of jobs is what FILE holds (read once). */
+static int read_jobs_file(run_options *o)
+{
+    char buf[64];
+    FILE *f = fopen(o->jobs_file, "re");
+    if (!f) {
+        say("cannot parse the number of jobs '%s' (expected N, N%%, +N, -N, 0 or a file): %s", o->jobs_file,
+            strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    if (parse_jobs(buf, &o->jobs_kind, &o->jobs_value) < 0) {
+        say("cannot parse the number of jobs in '%s': '%s'", o->jobs_file, buf);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- input ------------------------------------------------------------ */
 
 /* The arguments of the next job, from the input or the packer. */
@@ -768,6 +790,8 @@ int run_jobs(run_options *o, int *signo)
     int blocked = 0;
 
     long ncpu = usable_cpus();
+    if (o->jobs_file && read_jobs_file(o) < 0)
+        goto out;
     r.slots = jobs_resolve(o->jobs_kind, o->jobs_value, ncpu);
     long limit = slot_limit();
     if (r.slots == 0 || r.slots > limit)

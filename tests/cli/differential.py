@@ -523,6 +523,18 @@ case("plus-off-literal", ["-k", "echo", "{+/}", "{..}", "{:-x}", "{##}", "{/a/b}
 case("plus-replace-I", ["-k", "--plus", "-I", "@@", "echo", "@@", "{:-x}", "{..}", ":::", "", "a.b.c"])
 case("plus-X", ["-j1", "-k", "--plus", "-X", "echo", "x{..}", ":::", "a.b.c", "d.e.f"])
 
+# ---- values GNU parallel accepts ------------------------------------------
+case("jobs-from-file", ["-j", "jf", "-k", "echo", "{%}", ":::", "a", "b", "c"], files={"jf": b"1\n"})
+case("jobs-from-file-plus", ["-j", "jf", "-k", "echo", ":::", "a", "b"], files={"jf": b"+0\n"})
+case("jobs-from-file-percent", ["--jobs", "jf", "-k", "echo", ":::", "a", "b"], files={"jf": b"50%"})
+case("jobs-from-missing-file", ["-j", "nofile", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("jobs-from-bad-file", ["-j", "jf", "echo", ":::", "a"], files={"jf": b"many\n"}, stderr=False, stdout=False,
+     check=nothing_ran)
+case("argfile-linked-first", ["-k", "echo", "::::+", "f1", "f2"], files={"f1": b"1\n2\n3\n", "f2": b"x\ny\n"})
+case("argfile-linked-first-product", ["-k", "echo", "::::+", "f1", "f2", ":::", "p", "q"],
+     files={"f1": b"1\n2\n3\n", "f2": b"x\ny\n"})
+case("args-linked-first", ["-k", "echo", ":::+", "a", "b", ":::", "1", "2"])
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
