@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct colsep {
     int trim_left, trim_right;
@@ -51,6 +52,9 @@ struct input {
     strbuf record;          /* a record ending in a delimiter of several bytes */
     size_t max_lines;       /* -L, -l: lines ending in a blank go on */
     strbuf joined;          /* ... joined with the lines they go on in */
+    int delim_has_nul;      /* -0: NUL ends records; else a NUL is spelled \0 */
+    strbuf spelled;         /* a record with its NULs spelled out */
+    int warned_nul;
     strvec row0;            /* the current row of group 0 */
 };
 
@@ -118,6 +122,31 @@ static record_verdict judge_record(const input *in, const char *rec, size_t len)
     return RECORD_KEEP;
 }
 
+/* A NUL byte cannot be passed in an argument: as GNU parallel does, it
+ * becomes the two characters \0, with a warning (once). */
+static int spell_nuls(input *in, const char **rec, size_t *len)
+{
+    static const char warning[] = "mproc run: warning: a NUL character in the input was replaced with \\0 "
+                                  "(NUL cannot be passed in an argument; did you mean --null?)\n";
+    sb_clear(&in->spelled);
+    for (size_t i = 0; i < *len; i++) {
+        if ((*rec)[i])
+            sb_addc(&in->spelled, (*rec)[i]);
+        else
+            sb_add(&in->spelled, "\\0", 2);
+    }
+    if (in->spelled.failed)
+        return -1;
+    if (!in->warned_nul) {
+        in->warned_nul = 1;
+        ssize_t ignored = write(2, warning, sizeof warning - 1);
+        (void)ignored;
+    }
+    *rec = in->spelled.data;
+    *len = in->spelled.len;
+    return 0;
+}
+
 /* -L, -l: a line ending in a blank goes on in the next line. */
 static int continues(const input *in, const char *rec, size_t len)
 {
@@ -133,6 +162,8 @@ static int next_record(input *in, source *s, const char **rec, size_t *len)
     for (;;) {
         int r = s->at_eof_str ? 0 : read_record(in, s->stream, rec, len);
         if (r < 0)
+            return -1;
+        if (r > 0 && !in->delim_has_nul && memchr(*rec, '\0', *len) && spell_nuls(in, rec, len) < 0)
             return -1;
         if (r > 0 && in->eof_str && *len == in->eof_len && !memcmp(*rec, in->eof_str, *len)) {
             s->at_eof_str = 1;
@@ -266,6 +297,7 @@ int input_open(input **out, const run_options *o, strbuf *err)
     in->max_lines = o->max_lines;
     in->delim = o->delimiter.len ? o->delimiter.data : "\n";
     in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
+    in->delim_has_nul = memchr(in->delim, '\0', in->delim_len) != NULL;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
         goto fail;
     trim_mode trim = o->trim == TRIM_DEFAULT ? (o->colsep ? TRIM_BOTH : TRIM_NONE) : o->trim;
@@ -479,6 +511,7 @@ void input_close(input *in)
     free(in->line);
     sb_free(&in->record);
     sb_free(&in->joined);
+    sb_free(&in->spelled);
     sv_free(&in->header);
     colsep_free(in->colsep);
     free(in);

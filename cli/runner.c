@@ -109,10 +109,68 @@ static long slot_limit(void)
     return lim < 1 ? 1 : lim;
 }
 
-static const char *pick_shell(void)
+/* The parent of process pid, from /proc/pid/stat; 0 if unknown. */
+static long parent_of(long pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    /* pid (comm) state ppid ...: comm may hold anything but its last ')'. */
+    char *close = got ? strrchr(line, ')') : NULL;
+    long ppid = 0;
+    if (!close || sscanf(close + 1, " %*c %ld", &ppid) != 1)
+        return 0;
+    return ppid;
+}
+
+/* Whether name is a shell of the POSIX family (1), another shell (-1:
+ * its quoting is not ours), or no shell (0). */
+static int shell_kind(const char *name)
+{
+    static const char *const posix[] = {"bash", "sh", "dash", "ash", "ksh", "ksh93", "lksh", "mksh", "pdksh",
+                                        "zsh", "yash", "posh", "rbash", NULL};
+    static const char *const other[] = {"csh", "tcsh", "bsd-csh", "fish", "rc", "rush", "fdsh", "fizsh",
+                                        "rzsh", "sash", "static-sh", NULL};
+    for (const char *const *s = posix; *s; s++)
+        if (!strcmp(name, *s))
+            return 1;
+    for (const char *const *s = other; *s; s++)
+        if (!strcmp(name, *s))
+            return -1;
+    return 0;
+}
+
+/* The shell mproc was started from (the nearest ancestor that is one),
+ * when it is of the POSIX family: GNU parallel runs jobs in it, so that
+ * the functions a bash exported work whatever $SHELL says.  Fills buf. */
+static const char *parent_shell(char *buf, size_t size)
+{
+    long pid = (long)getppid();
+    for (int depth = 0; pid > 1 && depth < 64; depth++, pid = parent_of(pid)) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+        ssize_t n = readlink(link, buf, size - 1);
+        if (n <= 0)
+            return NULL;
+        buf[n] = '\0';
+        const char *slash = strrchr(buf, '/');
+        int kind = shell_kind(slash ? slash + 1 : buf);
+        if (kind != 0)
+            return kind > 0 && access(buf, X_OK) == 0 ? buf : NULL;
+    }
+    return NULL;
+}
+
+static const char *pick_shell(char *buf, size_t size)
 {
     const char *s = getenv("PARALLEL_SHELL");
     if (s && *s == '/' && access(s, X_OK) == 0)
+        return s;
+    if ((s = parent_shell(buf, size)) != NULL)
         return s;
     s = getenv("SHELL");
     if (s && *s == '/' && access(s, X_OK) == 0)
@@ -264,6 +322,10 @@ static void pass_lines(runner *r, job *j, int is_err)
 {
     if (r->capture != CAPTURE_PIPES || j->discard)
         return;
+    /* -k: the first job in order is passed on as it comes, the others
+     * wait for their turn. */
+    if (r->o->keep_order && j != r->order_head)
+        return;
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
     flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
@@ -306,6 +368,11 @@ static void drain_order(runner *r)
             r->order_tail = NULL;
         emit_output(r, j);
         job_free(j);
+    }
+    /* --line-buffer: the new first job's lines so far go out now. */
+    if (r->order_head && r->order_head->state == JOB_RUNNING) {
+        pass_lines(r, r->order_head, 0);
+        pass_lines(r, r->order_head, 1);
     }
 }
 
@@ -510,6 +577,16 @@ static void suspend(runner *r)
     raise(SIGSTOP);
 }
 
+/* SIGHUP, as in GNU parallel: start no more jobs, let the running ones
+ * finish and print their output (SIGTERM still stops them). */
+static void hang_up(runner *r)
+{
+    if (r->stop_starting)
+        return;
+    r->stop_starting = 1;
+    say("SIGHUP received: starting no more jobs; waiting for %zu running (SIGTERM stops them now)", r->nrunning);
+}
+
 static void handle_signals(runner *r)
 {
     struct signalfd_siginfo si[8];
@@ -524,6 +601,8 @@ static void handle_signals(runner *r)
                 suspend(r);
             } else if (sig == SIGCONT) {
                 signal_jobs(r, SIGCONT);
+            } else if (sig == SIGHUP) {
+                hang_up(r);
             } else if (!r->signo) {
                 r->signo = sig;
                 r->stop_starting = 1;
@@ -796,13 +875,14 @@ int run_jobs(run_options *o, int *signo)
     long limit = slot_limit();
     if (r.slots == 0 || r.slots > limit)
         r.slots = limit;
-    r.shell = pick_shell();
+    char shell_path[4096];
+    r.shell = pick_shell(shell_path, sizeof shell_path);
     r.termseq = o->termseq.steps ? &o->termseq : &term_seq_default;
     /* Memory files cost no event while a job runs; only --line-buffer
      * needs to see output as it comes. */
     if (o->ungroup)
         r.capture = CAPTURE_NONE;
-    else if (o->line_buffer && !o->keep_order && !o->results)
+    else if (o->line_buffer && !o->results)
         r.capture = CAPTURE_PIPES;
     else
         r.capture = CAPTURE_FILES;

@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PARALLEL = shutil.which("parallel")
@@ -535,6 +536,13 @@ case("argfile-linked-first-product", ["-k", "echo", "::::+", "f1", "f2", ":::", 
      files={"f1": b"1\n2\n3\n", "f2": b"x\ny\n"})
 case("args-linked-first", ["-k", "echo", ":::+", "a", "b", ":::", "1", "2"])
 
+# ---- a NUL without -0 ---------------------------------------------------------
+# (A record of only a NUL is left out: GNU parallel quotes "\\0" wrongly.)
+case("nul-without-null", ["-k", "echo", "[{}]"], stdin=b"a\0b\nc\nx\0\0y\n")
+case("nul-without-null-dry-run", ["-k", "--dry-run", "printf", "%s", "{}"], stdin=b"a\0\0b\n")
+case("nul-without-null-argfile", ["-k", "echo", "::::", "in", ":::", "x"], files={"in": b"1\0\n2\n"})
+case("nul-with-delimiter", ["-k", "-d", ",", "echo", "[{}]"], stdin=b"a\0b,c")
+
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
 case("null-long", ["-k", "--null", "echo", "[{}]"], stdin=b"a\0b")
@@ -933,6 +941,89 @@ def direct_exec_without_shell(mproc, base, env):
     p = subprocess.run([mproc, "run", "printenv {} | cat", ":::", "_"], capture_output=True, env=env)
     if p.returncode != 0 or not p.stdout:
         return "shell command did not go through a shell: rc=%d %r" % (p.returncode, p.stdout)
+    return None
+
+
+@self_check
+def sighup_lets_running_jobs_finish(mproc, base, env):
+    # As GNU parallel: after SIGHUP no job starts, the running ones finish
+    # (each waits for a file the test makes once the signal is sent) and
+    # their output is printed; the exit status counts their failures.
+    os.makedirs(base)
+    go = os.path.join(base, "go")
+    cmd = "touch %s/started{}; until [ -e %s ]; do sleep 0.01; done; echo {}" % (base, go)
+    p = subprocess.Popen([mproc, "run", "-j2", "-k", cmd, ":::", "a", "b", "c", "d"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = lambda: [x for x in os.listdir(base) if x.startswith("started")]
+    if not wait_for(lambda: len(started()) >= 2):
+        p.kill()
+        p.communicate()
+        return "jobs did not start"
+    p.send_signal(signal.SIGHUP)
+    # Give mproc the signal before the jobs may end: its message says so.
+    line = p.stderr.readline()
+    open(go, "w").close()
+    try:
+        out, err = p.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not finish after SIGHUP"
+    if b"SIGHUP" not in line:
+        return "no message about SIGHUP: %r" % line
+    if out != b"a\nb\n" or p.returncode != 0 or sorted(started()) != ["starteda", "startedb"]:
+        return "rc=%d out=%r started=%s" % (p.returncode, out, started())
+    return None
+
+
+@self_check
+def line_buffer_keep_order_passes_first_job(mproc, base, env):
+    # --lb -k: the first job's lines (stdout and stderr) go out as they are
+    # written; the job ends only once the test has seen both.
+    os.makedirs(base)
+    go = os.path.join(base, "go")
+    cmd = ("if [ {} = 1 ]; then echo o1; echo e1 >&2; until [ -e %s ]; do sleep 0.01; done; echo o1b; fi; "
+           "echo e{}z >&2; echo o{}z" % go)
+    p = subprocess.Popen([mproc, "run", "-j2", "-k", "--lb", cmd, ":::", "1", "2"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A bound that catches a hang: the job is let go after a minute anyway,
+    # and lines that come only then come too late.
+    timer = threading.Timer(60, lambda: open(go, "w").close())
+    timer.start()
+    first_out = p.stdout.readline()
+    first_err = p.stderr.readline()
+    late = os.path.exists(go)
+    timer.cancel()
+    open(go, "w").close()
+    try:
+        out, err = p.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not finish"
+    if late:
+        return "the first job's lines came only once it had ended"
+    if (first_out, first_err) != (b"o1\n", b"e1\n"):
+        return "first lines %r %r" % (first_out, first_err)
+    if out != b"o1b\no1z\no2z\n" or err != b"e1z\ne2z\n" or p.returncode != 0:
+        return "rc=%d out=%r err=%r" % (p.returncode, out, err)
+    return None
+
+
+@self_check
+def exported_function_without_bash_shell(mproc, base, env):
+    # GNU parallel runs jobs in the shell that called it: a function bash
+    # exported works though $SHELL is sh.  Both tools, called from bash.
+    env = dict(env)
+    env["SHELL"] = "/bin/sh"
+    env.pop("PARALLEL_SHELL", None)
+    # (bash stays the tools' parent: it does not exec the last command.)
+    script = 'f() { echo "f:$1"; }; export -f f; "$@" -k f ::: a "b c"; exit $?'
+    want = subprocess.run(["bash", "-c", script, "x", PARALLEL], env=env, capture_output=True)
+    got = subprocess.run(["bash", "-c", script, "x", mproc, "run"], env=env, capture_output=True)
+    if (got.stdout, got.returncode) != (want.stdout, want.returncode) or want.stdout != b"f:a\nf:b c\n":
+        return "parallel %r rc=%d, mproc %r rc=%d %r" % (want.stdout, want.returncode, got.stdout, got.returncode,
+                                                          got.stderr)
     return None
 
 
