@@ -63,6 +63,8 @@ typedef struct runner {
     const char *shell;
     const term_seq *termseq;    /* how jobs are stopped */
     command tagcmd;             /* --tagstring */
+    command resultscmd;         /* --results with replacement strings */
+    results_table table;        /* --results F.csv, .tsv, .json */
     strvec words;               /* --header: the command words with names made numbers */
     double next_start;          /* --delay: when the next job may start (monotonic) */
     capture_mode capture;       /* how job output is collected */
@@ -304,6 +306,15 @@ static void emit_output(runner *r, job *j)
     /* Logged as printed: with -k the log is in input order too. */
     joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
                  sb_str(&j->cmd));
+    if (r->table.fd >= 0) {
+        results_row row = {j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig, sb_str(&j->cmd),
+                           j->args.items, j->args.len, r->o->header ? input_header(r->in) : NULL, &j->out, &j->err};
+        if (results_table_write(&r->table, &row) < 0) {
+            say("cannot write the results table '%s': %s", r->o->results, strerror(errno));
+            r->error = 1;
+        }
+        return;
+    }
     if (r->o->ungroup || r->o->results)
         return;
     size_t taglen;
@@ -490,6 +501,30 @@ static void halt_run(runner *r, const job *j)
         stop_all(r, clock_mono());
 }
 
+/* --results in files: under the directory, or at the path its
+ * replacement strings give. */
+static void store_results(runner *r, job *j)
+{
+    strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+    int rc;
+    if (r->resultscmd.has_repl) {
+        job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
+        rc = command_plain_text(&r->resultscmd, &v, &path);
+        if (rc < 0)
+            sb_adds(&err, "out of memory");
+        else
+            rc = results_store_at(sb_str(&path), j->seq, &j->out, &j->err, &err);
+    } else {
+        rc = results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err);
+    }
+    if (rc < 0) {
+        say("%s", sb_str(&err));
+        r->error = 1;
+    }
+    sb_free(&err);
+    sb_free(&path);
+}
+
 static void finish_job(runner *r, long slot)
 {
     job *j = r->running[slot];
@@ -522,14 +557,8 @@ static void finish_job(runner *r, long slot)
         int halt = tally_add(&r->tally, j->exitval, j->sig);
         if (!failed && r->o->timeout_percent)
             median_add(&r->runtimes, j->runtime);
-        if (r->o->results) {
-            strbuf err = STRBUF_INIT;
-            if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
-                say("%s", sb_str(&err));
-                r->error = 1;
-            }
-            sb_free(&err);
-        }
+        if (r->o->results && r->table.fd < 0)
+            store_results(r, j);
         if (j->timed_out)
             say("job %lu timed out and was stopped: %s", j->seq, sb_str(&j->cmd));
         if (halt)
@@ -829,6 +858,24 @@ static int compile_templates(runner *r, strbuf *err)
     return rc;
 }
 
+/* --results: a table to open, a path with replacement strings to
+ * compile, or a directory to make.  0, or -1 with a message. */
+static int open_results(runner *r, strbuf *err)
+{
+    const run_options *o = r->o;
+    if (results_format_of(o->results) != RESULTS_FILES)
+        return results_table_open(&r->table, o->results, err);
+    if (command_compile_plain(&r->resultscmd, o->results, o->replace, o->plus) < 0) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    if (!r->resultscmd.has_repl && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
+        sb_addf(err, "cannot create results directory '%s': %s", o->results, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* --shuf: the jobs, read ahead, in a random order. */
 static void shuffle(runner *r)
 {
@@ -862,6 +909,7 @@ int run_jobs(run_options *o, int *signo)
     r.sigfd = -1;
     r.jl.fd = -1;
     r.sp.devnull = -1;
+    r.table.fd = -1;
     *signo = 0;
     int status = RUN_EXIT_ERROR;
     strbuf err = STRBUF_INIT;
@@ -916,8 +964,8 @@ int run_jobs(run_options *o, int *signo)
         say("%s", sb_str(&err));
         goto out;
     }
-    if (o->results && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
-        say("cannot create results directory '%s': %s", o->results, strerror(errno));
+    if (o->results && open_results(&r, &err) < 0) {
+        say("%s", sb_str(&err));
         goto out;
     }
     r.running = calloc((size_t)r.slots, sizeof *r.running);
@@ -986,6 +1034,8 @@ out:
     input_close(r.in);
     command_free(&r.cmd);
     command_free(&r.tagcmd);
+    command_free(&r.resultscmd);
+    results_table_close(&r.table);
     sv_free(&r.words);
     joblog_close(&r.jl);
     seqset_free(&r.skip);

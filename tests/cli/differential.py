@@ -78,6 +78,18 @@ def self_check(fn):
     return fn
 
 
+def csv_stdout_check(ours):
+    """--results -.csv: the table on stdout, the jobs' own output nowhere."""
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(ours["stdout"].decode(), newline="")))
+    want = [["Seq", "Host", "Send", "Receive", "Exitval", "Signal", "Command", "V1", "Stdout", "Stderr"],
+            ["1", ":", "0", "2", "0", "0", "echo a", "a", "a\n", ""],
+            ["2", ":", "0", "2", "0", "0", "echo b", "b", "b\n", ""]]
+    got = [r[:2] + r[4:] for r in rows]
+    return None if got == want else "stdout table %r" % got
+
+
 def nothing_ran(ours):
     """A usage error: a message naming the problem, and no job output."""
     if ours["stdout"] or not ours["stderr"].startswith(b"mproc run: "):
@@ -289,6 +301,30 @@ case("results", ["-k", "--results", "res", "echo {}; echo e{} >&2", ":::", "a", 
      results="res")
 case("results-colsep", ["--colsep", ",", "--results", "res", "echo"], stdin=b"a,b\nc,d/e\n", results="res")
 case("results-backslash", ["--results", "res", "echo", ":::", "a\\b"], results="res")
+
+# A table without its timing columns (Starttime, JobRuntime).
+CSV_ROWS = ("python3 -c 'import csv,sys; d=sys.argv[2]; "
+            "[print(repr(r[:2]+r[4:])) for r in csv.reader(open(sys.argv[1], newline=\"\"), delimiter=d)]' ")
+JSON_ROWS = ("python3 -c 'import json,sys; [print(sorted((k,v) for k,v in json.loads(l).items() "
+             "if k not in (\"Starttime\",\"JobRuntime\"))) for l in open(sys.argv[1])]' ")
+case("results-csv", ["-k", "--results", "res.csv", "echo {}; echo e{} >&2", ":::", "a", "b c", 'q"d', "x,y"],
+     after=CSV_ROWS + "res.csv ,")
+case("results-csv-upper-case", ["-k", "--results", "RES.CSV", "echo", ":::", "a", ":::", "1", "2"], after=CSV_ROWS + "RES.CSV ,")
+case("results-tsv", ["-k", "--results", "res.tsv", "echo", ":::", "a", "b\tc", "d e"], after=CSV_ROWS + "res.tsv '\t'")
+case("results-json", ["-k", "--results", "res.json", "printf '%s\\n' {}; echo e >&2", ":::", "a", 'b"c', "d\\e"],
+     after=JSON_ROWS + "res.json")
+case("results-csv-header", ["-k", "--header", ":", "--results", "res.csv", "echo", ":::", "name", "a", "b"],
+     after=CSV_ROWS + "res.csv ,")
+case("results-csv-failure", ["-k", "--results", "res.csv", "echo {}; exit {}", ":::", "0", "3"], after=CSV_ROWS + "res.csv ,")
+case("results-csv-stdout", ["-k", "--results", "-.csv", "echo", ":::", "a", "b"], stdout=False,
+     check=lambda ours: csv_stdout_check(ours))
+case("results-template", ["-k", "--results", "out_{1}", "echo {}; echo e{} >&2", ":::", "a", "b", ":::", "x"],
+     after="for f in out_*; do echo \"$f: $(cat \"$f\")\"; done")
+case("results-template-dir", ["-k", "--results", "o/{1}/{2}/", "echo", ":::", "a", "b", ":::", "x"], results="o")
+case("results-template-plus", ["-k", "--plus", "--results", "d/{..}", "echo", ":::", "a.tar.gz"],
+     after="ls d; cat d/a d/a.seq")
+case("results-long-argument", ["-k", "--results", "res", "echo", ":::", "x" * 300, "y" * 256 + "/" + "z" * 10], results="res")
+case("results-tab-in-argument", ["-k", "--results", "res", "echo", ":::", "a\tb"], results="res")
 
 # ---- control --------------------------------------------------------------
 case("joblog", ["-k", "--joblog", "log", "echo {}; exit {}", ":::", "0", "1", "2", "a b"], joblog="log")
