@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
@@ -879,7 +880,9 @@ static int open_results(runner *r, strbuf *err)
 /* --shuf: the jobs, read ahead, in a random order. */
 static void shuffle(runner *r)
 {
-    unsigned seed = (unsigned)getpid() ^ (unsigned)(clock_real() * 1e6);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned seed = (unsigned)getpid() ^ (unsigned)now.tv_sec ^ (unsigned)now.tv_nsec;
     for (size_t i = r->npreread; i > 1; i--) {
         size_t k = (size_t)rand_r(&seed) % i;
         strvec t = r->preread[i - 1];
