@@ -25,8 +25,11 @@ typedef struct command {
     segment_list segs;  /* replacements carry their shell_context */
     shell_context tail; /* where appended arguments land */
     size_t *seg_word;   /* -q: the word each segment belongs to */
+    size_t *seg_group;  /* -X: the blank-delimited word of each segment, or NULL */
     strbuf cache_name;  /* last program name looked up on PATH */
     strbuf cache_path;  /* ... and where it was found ("" if nowhere) */
+    unsigned long total; /* --plus {##}: the number of jobs (set by the caller) */
+    unsigned long slots; /* --plus {0%}: the number of job slots (set by the caller) */
 } command;
 
 typedef struct job_values {
@@ -34,6 +37,7 @@ typedef struct job_values {
     size_t nargs;
     unsigned long seq;  /* {#} */
     unsigned long slot; /* {%} */
+    const size_t *only; /* -X: {} stands for this one argument; NULL: all of them */
 } job_values;
 
 /* Compiles the command words (quote: -q, every word is literal; replace:
@@ -42,7 +46,34 @@ typedef struct job_values {
  * or a replacement string at a place no quoting makes safe (after a $,
  * after a here-document...).  c is always safe to command_free. */
 int command_compile(command *c, char **words, size_t nwords, int quote, const char *replace, strbuf *err);
+/* As command_compile; plus: --plus's replacement strings too. */
+int command_compile_plus(command *c, char **words, size_t nwords, int quote, const char *replace, int plus,
+                         strbuf *err);
 void command_free(command *c);
+
+/* Whether the template uses the number of jobs ({##}, {0#}): the caller
+ * then reads the input ahead and sets c->total. */
+int command_needs_total(const command *c);
+
+/* Context replacement (-X, and -N, -L): a word of the template that holds
+ * {} is repeated once per argument, each copy with its own ("x{}y" with a
+ * and b gives "xay xby"); {} elsewhere gives all the arguments as before.
+ * A word is what lies between blanks outside any quoting, so each copy
+ * starts in the quoting the scan gave the original.  Call after
+ * command_compile; returns 0, or -1 when out of memory. */
+int command_repeat_words(command *c);
+
+/* How much longer the shell form gets when arg is added to a job that
+ * has arguments already: what -s measures command lines with. */
+size_t command_growth(const command *c, const char *arg);
+
+/* Compiles text as a plain template (--tagstring): replacement strings
+ * as in a command, nothing quoted, no shell involved.  0, or -1 when out
+ * of memory. */
+int command_compile_plain(command *c, const char *text, const char *replace, int plus);
+
+/* Appends a plain template with the job's values, unquoted; 0 or -1. */
+int command_plain_text(const command *c, const job_values *v, strbuf *out);
 
 /* Appends the shell form of the job to *out; returns 0 or -1. */
 int command_shell_text(const command *c, const job_values *v, strbuf *out);

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct colsep {
+    int trim_left, trim_right;
     int use_regex;
     regex_t re;
     char *plain;
@@ -40,11 +42,19 @@ struct input {
     size_t eof_len;
     int skip_blank;         /* -r */
     colsep *colsep;
+    int trim_left, trim_right;  /* --trim, without --colsep */
+    int link;               /* --link: sources wrap around to the longest */
+    strvec header;          /* --header: the column names */
     const char *delim;      /* ends each record of a file: -d, -0 or newline */
     size_t delim_len;
     char *line;             /* getdelim buffer */
     size_t line_cap;
     strbuf record;          /* a record ending in a delimiter of several bytes */
+    size_t max_lines;       /* -L, -l: lines ending in a blank go on */
+    strbuf joined;          /* ... joined with the lines they go on in */
+    int delim_has_nul;      /* -0: NUL ends records; else a NUL is spelled \0 */
+    strbuf spelled;         /* a record with its NULs spelled out */
+    int warned_nul;
     strvec row0;            /* the current row of group 0 */
 };
 
@@ -112,21 +122,76 @@ static record_verdict judge_record(const input *in, const char *rec, size_t len)
     return RECORD_KEEP;
 }
 
-/* The next record of a file source that -E and -r let through.  Returns
- * 1, 0 at its end, or -1 (see read_record). */
+/* A NUL byte cannot be passed in an argument: as GNU parallel does, it
+ * becomes the two characters \0, with a warning (once). */
+static int spell_nuls(input *in, const char **rec, size_t *len)
+{
+    static const char warning[] = "mproc run: warning: a NUL character in the input was replaced with \\0 "
+                                  "(NUL cannot be passed in an argument; did you mean --null?)\n";
+    sb_clear(&in->spelled);
+    for (size_t i = 0; i < *len; i++) {
+        if ((*rec)[i])
+            sb_addc(&in->spelled, (*rec)[i]);
+        else
+            sb_add(&in->spelled, "\\0", 2);
+    }
+    if (in->spelled.failed)
+        return -1;
+    if (!in->warned_nul) {
+        in->warned_nul = 1;
+        ssize_t ignored = write(2, warning, sizeof warning - 1);
+        (void)ignored;
+    }
+    *rec = in->spelled.data;
+    *len = in->spelled.len;
+    return 0;
+}
+
+/* -L, -l: a line ending in a blank goes on in the next line. */
+static int continues(const input *in, const char *rec, size_t len)
+{
+    return in->max_lines && len > 0 && strchr(" \t\n\r\f\v", rec[len - 1]) && rec[len - 1];
+}
+
+/* The next record of a file source that -E and -r let through, joined
+ * with the lines it goes on in (see continues).  Returns 1, 0 at its
+ * end, or -1 (see read_record). */
 static int next_record(input *in, source *s, const char **rec, size_t *len)
 {
+    int joining = 0;
     for (;;) {
-        if (s->at_eof_str)
-            return 0;
-        int r = read_record(in, s->stream, rec, len);
-        if (r <= 0)
-            return r;
-        record_verdict v = judge_record(in, *rec, *len);
-        if (v == RECORD_KEEP)
-            return 1;
-        if (v == RECORD_END)
+        int r = s->at_eof_str ? 0 : read_record(in, s->stream, rec, len);
+        if (r < 0)
+            return -1;
+        if (r > 0 && !in->delim_has_nul && memchr(*rec, '\0', *len) && spell_nuls(in, rec, len) < 0)
+            return -1;
+        if (r > 0 && in->eof_str && *len == in->eof_len && !memcmp(*rec, in->eof_str, *len)) {
             s->at_eof_str = 1;
+            r = 0;
+        }
+        if (r == 0) {
+            /* The end of the source ends a line that was to go on. */
+            *rec = in->joined.data;
+            *len = in->joined.len;
+            return joining;
+        }
+        if (joining) {
+            if (sb_add(&in->joined, *rec, *len) < 0)
+                return -1;
+            *rec = in->joined.data;
+            *len = in->joined.len;
+            joining = 0;
+        }
+        if (judge_record(in, *rec, *len) == RECORD_SKIP)
+            continue;
+        if (!continues(in, *rec, *len))
+            return 1;
+        if (*rec != in->joined.data) {
+            sb_clear(&in->joined);
+            if (sb_add(&in->joined, *rec, *len) < 0)
+                return -1;
+        }
+        joining = 1;
     }
 }
 
@@ -158,6 +223,47 @@ oom:
     return -1;
 }
 
+/* --header: takes the first value of a source and adds the names in it
+ * (its columns with --colsep, else the value) to in->header. */
+static int read_header(input *in, source *s, strbuf *err)
+{
+    strvec names = STRVEC_INIT;
+    const char *rec = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (s->stream) {
+        int r = read_record(in, s->stream, &rec, &len);
+        if (r < 0) {
+            sb_addf(err, "cannot read input: %s", strerror(errno));
+            return -1;
+        }
+        if (r == 0)
+            return 0;
+    } else if (s->values.len) {
+        rec = s->values.items[0];
+        len = strlen(rec);
+    } else {
+        return 0;
+    }
+    if (len > 0 && rec[len - 1] == '\r')
+        len--;
+    if (in->colsep)
+        rc = colsep_split(in->colsep, rec, len, &names);
+    else
+        rc = sv_push(&names, rec, len);
+    for (size_t i = 0; i < names.len && rc == 0; i++)
+        rc = sv_pushs(&in->header, names.items[i]);
+    sv_free(&names);
+    if (!s->stream && s->values.len) {
+        free(s->values.items[0]);
+        memmove(s->values.items, s->values.items + 1, (s->values.len - 1) * sizeof *s->values.items);
+        s->values.items[--s->values.len] = NULL;
+    }
+    if (rc < 0)
+        sb_adds(err, "out of memory");
+    return rc;
+}
+
 static int slurp_source(input *in, source *s, strbuf *err)
 {
     if (!s->stream)
@@ -182,15 +288,26 @@ int input_open(input **out, const run_options *o, strbuf *err)
     input *in = calloc(1, sizeof *in);
     if (!in)
         goto oom;
-    in->max_args = o->max_args ? o->max_args : 1;
-    in->no_args = o->no_args;
+    /* When jobs are packed, the packer counts the inputs of a job. */
+    in->max_args = o->max_args && !run_options_pack(o) ? o->max_args : 1;
+    in->no_args = o->no_args && !run_options_pack(o);
     in->eof_str = o->eof_str;
     in->eof_len = o->eof_str ? strlen(o->eof_str) : 0;
     in->skip_blank = o->skip_blank;
+    in->max_lines = o->max_lines;
     in->delim = o->delimiter.len ? o->delimiter.data : "\n";
     in->delim_len = o->delimiter.len ? o->delimiter.len : 1;
+    in->delim_has_nul = memchr(in->delim, '\0', in->delim_len) != NULL;
     if (o->colsep && colsep_compile(&in->colsep, o->colsep, err) < 0)
         goto fail;
+    trim_mode trim = o->trim == TRIM_DEFAULT ? (o->colsep ? TRIM_BOTH : TRIM_NONE) : o->trim;
+    in->trim_left = trim == TRIM_LEFT || trim == TRIM_BOTH;
+    in->trim_right = trim == TRIM_RIGHT || trim == TRIM_BOTH;
+    if (in->colsep) {
+        colsep_set_trim(in->colsep, in->trim_left, in->trim_right);
+        in->trim_left = in->trim_right = 0;
+    }
+    in->link = o->link;
     size_t ns = o->nsources ? o->nsources : 1;
     in->sources = calloc(ns, sizeof *in->sources);
     in->groups = calloc(ns, sizeof *in->groups);
@@ -202,11 +319,15 @@ int input_open(input **out, const run_options *o, strbuf *err)
         in->sources[0].stream = stdin;
         in->groups[0].count = 1;
         in->ngroups = 1;
+        if (o->header && read_header(in, &in->sources[0], err) < 0)
+            goto fail;
     } else {
         for (size_t i = 0; i < o->nsources; i++) {
             if (open_source(in, &in->sources[i], &o->sources[i], err) < 0)
                 goto fail;
-            if (i == 0 || !o->sources[i].linked) {
+            if (o->header && read_header(in, &in->sources[i], err) < 0)
+                goto fail;
+            if (i == 0 || (!o->sources[i].linked && !o->link)) {
                 in->groups[in->ngroups].first = i;
                 in->groups[in->ngroups].count = 0;
                 in->ngroups++;
@@ -219,15 +340,19 @@ int input_open(input **out, const run_options *o, strbuf *err)
         group *gr = &in->groups[g];
         if (g == 0 && in->streamed)
             continue;
-        size_t rows = (size_t)-1;
+        size_t rows = (size_t)-1, longest = 0;
         for (size_t k = 0; k < gr->count; k++) {
             source *s = &in->sources[gr->first + k];
             if (slurp_source(in, s, err) < 0)
                 goto fail;
             if (s->values.len < rows)
                 rows = s->values.len;
+            if (s->values.len > longest)
+                longest = s->values.len;
         }
-        gr->rows = rows;
+        /* --link goes on to the longest source, the shorter ones starting
+         * over; :::+ stops at the shortest. */
+        gr->rows = in->link && rows > 0 ? longest : rows;
     }
     *out = in;
     return 0;
@@ -238,11 +363,29 @@ fail:
     return -1;
 }
 
+static int is_space(char c)
+{
+    return c && strchr(" \t\n\r\f\v", c) != NULL;
+}
+
+/* s[0..*n) without the blanks --trim takes off its ends. */
+static const char *trimmed(const char *s, size_t *n, int left, int right)
+{
+    while (left && *n > 0 && is_space(*s)) {
+        s++;
+        (*n)--;
+    }
+    while (right && *n > 0 && is_space(s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
 /* Appends one value, split into columns when --colsep is given. */
 static int add_value(input *in, strvec *args, const char *s, size_t n)
 {
     if (in->colsep)
         return colsep_split(in->colsep, s, n, args);
+    s = trimmed(s, &n, in->trim_left, in->trim_right);
     return sv_push(args, s, n);
 }
 
@@ -265,9 +408,11 @@ static int next_row0(input *in, strbuf *err)
     group *g = &in->groups[0];
     if (in->odometer[0] >= g->rows)
         return 0;
-    for (size_t k = 0; k < g->count; k++)
-        if (sv_pushs(&in->row0, in->sources[g->first + k].values.items[in->odometer[0]]) < 0)
+    for (size_t k = 0; k < g->count; k++) {
+        const strvec *vals = &in->sources[g->first + k].values;
+        if (sv_pushs(&in->row0, vals->items[in->odometer[0] % vals->len]) < 0)
             return -1;
+    }
     in->odometer[0]++;
     return 1;
 }
@@ -365,8 +510,16 @@ void input_close(input *in)
     sv_free(&in->row0);
     free(in->line);
     sb_free(&in->record);
+    sb_free(&in->joined);
+    sb_free(&in->spelled);
+    sv_free(&in->header);
     colsep_free(in->colsep);
     free(in);
+}
+
+const strvec *input_header(const input *in)
+{
+    return &in->header;
 }
 
 /* ---- column splitting ------------------------------------------------- */
@@ -391,6 +544,7 @@ int colsep_compile(colsep **out, const char *sep, strbuf *err)
             return -1;
         }
         c->plain_len = strlen(sep);
+        colsep_set_trim(c, 1, 1);
         *out = c;
         return 0;
     }
@@ -409,15 +563,21 @@ int colsep_compile(colsep **out, const char *sep, strbuf *err)
         return -1;
     }
     c->use_regex = 1;
+    colsep_set_trim(c, 1, 1);
     *out = c;
     return 0;
 }
 
-static int push_trimmed(strvec *out, const char *s, size_t n)
+static int push_trimmed(const colsep *c, strvec *out, const char *s, size_t n)
 {
-    while (n > 0 && (*s == ' ' || *s == '\t')) { s++; n--; }
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) n--;
+    s = trimmed(s, &n, c->trim_left, c->trim_right);
     return sv_push(out, s, n);
+}
+
+void colsep_set_trim(colsep *c, int left, int right)
+{
+    c->trim_left = left;
+    c->trim_right = right;
 }
 
 int colsep_split(const colsep *c, const char *s, size_t n, strvec *out)
@@ -449,11 +609,11 @@ int colsep_split(const colsep *c, const char *s, size_t n, strvec *out)
                 }
         }
         if (!found) {
-            if (push_trimmed(out, s + pos, n - pos) < 0)
+            if (push_trimmed(c, out, s + pos, n - pos) < 0)
                 return -1;
             break;
         }
-        if (push_trimmed(out, s + pos, mstart - pos) < 0)
+        if (push_trimmed(c, out, s + pos, mstart - pos) < 0)
             return -1;
         pos = mend;
     }

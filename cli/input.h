@@ -25,6 +25,11 @@ int input_next(input *in, strvec *args, strbuf *err);
 
 void input_close(input *in);
 
+/* --header: the column names read from the first value of each source,
+ * in column order ({name} is {N} for the name at index N-1); empty
+ * without --header. */
+const strvec *input_header(const input *in);
+
 /* Splits one input value into columns at the separator (an extended
  * regular expression, or a plain string when it has no special
  * characters), trimming blanks around each column and dropping empty
@@ -32,6 +37,8 @@ void input_close(input *in);
 typedef struct colsep colsep;
 int colsep_compile(colsep **out, const char *sep, strbuf *err);
 int colsep_split(const colsep *c, const char *s, size_t n, strvec *out);
+/* Which ends of each column lose their blanks (both by default). */
+void colsep_set_trim(colsep *c, int left, int right);
 void colsep_free(colsep *c);
 
 #endif

@@ -12,11 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* GNU parallel's default --termseq: signal, then milliseconds to wait. */
-static const struct { int sig; int ms; } term_sequence[] = {
-    {SIGTERM, 200}, {SIGTERM, 100}, {SIGTERM, 50}, {SIGKILL, 25},
-};
-#define TERM_STEPS (int)(sizeof term_sequence / sizeof term_sequence[0])
+const term_seq term_seq_default = {{SIGTERM, SIGTERM, SIGTERM, SIGKILL}, {200, 100, 50, 25}, 4};
 
 double clock_mono(void)
 {
@@ -110,7 +106,7 @@ int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err)
     j->received = 0;
     sb_clear(&j->out);
     sb_clear(&j->err);
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
     sb_clear(&j->cmd);
     if (command_shell_text(cmd, &v, &j->cmd) < 0) {
         sb_adds(err, "out of memory");
@@ -127,7 +123,7 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
         close_pair(errp);
         return -1;
     }
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot};
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
     strvec argv = STRVEC_INIT;
     strbuf path = STRBUF_INIT;
     int rc = ENOMEM;
@@ -204,27 +200,27 @@ void job_set_status(job *j, int status)
     }
 }
 
-static void send_step(job *j, double now)
+static void send_step(job *j, const term_seq *seq, double now)
 {
     /* The job runs in its own process group: signal all of it. */
-    kill(-j->pid, term_sequence[j->term_step].sig);
-    j->term_next = now + term_sequence[j->term_step].ms / 1000.0;
+    kill(-j->pid, seq->sig[j->term_step]);
+    j->term_next = now + seq->ms[j->term_step] / 1000.0;
     j->term_step++;
 }
 
-void job_stop(job *j, double now)
+void job_stop(job *j, const term_seq *seq, double now)
 {
     if (j->term_step == 0)
-        send_step(j, now);
+        send_step(j, seq, now);
 }
 
-double job_stop_tick(job *j, double now)
+double job_stop_tick(job *j, const term_seq *seq, double now)
 {
-    if (j->term_step == 0 || j->term_step >= TERM_STEPS)
+    if (j->term_step == 0 || j->term_step >= seq->steps)
         return -1;
     if (now >= j->term_next)
-        send_step(j, now);
-    return j->term_step < TERM_STEPS ? j->term_next : -1;
+        send_step(j, seq, now);
+    return j->term_step < seq->steps ? j->term_next : -1;
 }
 
 /* Appends the whole content of a memory file and closes it.  Most jobs

@@ -13,6 +13,7 @@
 #include "command.h"
 #include "spawn.h"
 #include "strbuf.h"
+#include "termseq.h"
 
 typedef enum job_state { JOB_WAITING, JOB_RUNNING, JOB_FINISHED } job_state;
 
@@ -68,12 +69,14 @@ int job_read(job *j, int is_err);
 /* Records a wait status. */
 void job_set_status(job *j, int status);
 
-/* The TERM-then-KILL sequence, sent to the job's process group:
+extern const term_seq term_seq_default;
+
+/* The TERM-then-KILL sequence seq, sent to the job's process group:
  * job_stop sends the first signal if none was sent yet; job_stop_tick
  * sends the next one when due and returns when the one after is due
  * (-1: the sequence is over). */
-void job_stop(job *j, double now);
-double job_stop_tick(job *j, double now);
+void job_stop(job *j, const term_seq *seq, double now);
+double job_stop_tick(job *j, const term_seq *seq, double now);
 
 int job_is_over(const job *j);
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +15,15 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
+    OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_TAGSTRING, OPT_CTAG, OPT_CTAGSTRING, OPT_TRIM, OPT_SHUF,
+    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_PLUS, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
- * or optional and then only attached (-iSTR, --replace=STR). */
-enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED };
+ * optional and then only attached (-iSTR, --replace=STR), or optional
+ * and attached or the next word when that is a number (-l, -l2, -l 2). */
+enum { VALUE_NONE, VALUE_NEXT, VALUE_ATTACHED, VALUE_NUMBER };
 
 typedef struct opt_def {
     const char *name;   /* long name without "--"; "" if none */
@@ -45,7 +49,7 @@ static const opt_def opt_table[] = {
     {"quote", 'q', 0, OPT_QUOTE},        {"bar", 0, 0, OPT_BAR},
     {"eta", 0, 0, OPT_ETA},              {"progress", 0, 0, OPT_PROGRESS},
     {"max-args", 'n', 1, OPT_MAXARGS},   {"maxargs", 0, 1, OPT_MAXARGS},
-    {"max-replace-args", 'N', 1, OPT_MAXARGS}, {"maxreplaceargs", 0, 1, OPT_MAXARGS},
+    {"max-replace-args", 'N', 1, OPT_MAXREPL}, {"maxreplaceargs", 0, 1, OPT_MAXREPL},
     {"colsep", 'C', 1, OPT_COLSEP},      {"col-sep", 0, 1, OPT_COLSEP},
     {"joblog", 0, 1, OPT_JOBLOG},        {"jl", 0, 1, OPT_JOBLOG},
     {"resume", 0, 0, OPT_RESUME},
@@ -66,6 +70,19 @@ static const opt_def opt_table[] = {
     {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
     {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY}, {"norunifempty", 0, 0, OPT_NO_EMPTY},
     {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
+    {"", 'm', 0, OPT_MULTI},             {"xargs", 0, 0, OPT_XARGS},
+    {"", 'X', 0, OPT_CONTEXT},
+    {"max-chars", 's', 1, OPT_MAXCHARS}, {"maxchars", 0, 1, OPT_MAXCHARS},
+    {"", 'L', 1, OPT_LINES},             {"max-lines", 'l', VALUE_NUMBER, OPT_LINES_OPT},
+    {"maxlines", 0, VALUE_NUMBER, OPT_LINES_OPT},
+    {"tagstring", 0, 1, OPT_TAGSTRING},  {"tag-string", 0, 1, OPT_TAGSTRING},
+    {"ctag", 0, 0, OPT_CTAG},            {"ctagstring", 0, 1, OPT_CTAGSTRING},
+    {"ctag-string", 0, 1, OPT_CTAGSTRING}, {"trim", 0, 1, OPT_TRIM},
+    {"shuf", 0, 0, OPT_SHUF},            {"delay", 0, 1, OPT_DELAY},
+    {"process-slot-var", 0, 1, OPT_SLOTVAR}, {"termseq", 0, 1, OPT_TERMSEQ},
+    {"term-seq", 0, 1, OPT_TERMSEQ},     {"header", 0, 1, OPT_HEADER},
+    {"link", 0, 0, OPT_LINK},            {"xapply", 0, 0, OPT_LINK},
+    {"plus", 0, 0, OPT_PLUS},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -93,6 +110,18 @@ static int parse_number(const char *s, size_t n, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* Whether s is a whole number: an optional value takes the next word
+ * only when it is one. */
+static int is_count(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
 }
 
 static int parse_count(const char *s, long min, long *out)
@@ -199,6 +228,8 @@ int parse_halt(const char *s, halt_spec *h)
     return 0;
 }
 
+static int parse_time_sum(const char *s, double *out);
+
 int parse_duration(const char *s, double *seconds, int *percent)
 {
     size_t n = strlen(s);
@@ -212,7 +243,21 @@ int parse_duration(const char *s, double *seconds, int *percent)
         *percent = 1;
         return 0;
     }
-    /* A sum of numbers, each with an optional unit: 90, 1.5m, 1h30m, 2d. */
+    double total;
+    if (parse_time_sum(s, &total) < 0 || !(total > 0))
+        return -1;
+    *seconds = total;
+    *percent = 0;
+    return 0;
+}
+
+/* A sum of numbers, each with an optional unit: 90, 1.5m, 1h30m, 2d.
+ * 0, or -1 when s is not one (or more than 1e9 seconds). */
+static int parse_time_sum(const char *s, double *out)
+{
+    size_t n = strlen(s);
+    if (n == 0)
+        return -1;
     double total = 0;
     size_t i = 0;
     while (i < n) {
@@ -236,10 +281,9 @@ int parse_duration(const char *s, double *seconds, int *percent)
         total += v * unit;
         i = j;
     }
-    if (!(total > 0) || total > 1e9)
+    if (total > 1e9)
         return -1;
-    *seconds = total;
-    *percent = 0;
+    *out = total;
     return 0;
 }
 
@@ -326,6 +370,66 @@ int split_shell_words(const char *s, strvec *out, strbuf *err)
     return rc;
 }
 
+static int parse_trim(const char *s, trim_mode *out)
+{
+    static const struct { const char *name; trim_mode mode; } modes[] = {
+        {"n", TRIM_NONE}, {"l", TRIM_LEFT}, {"r", TRIM_RIGHT}, {"lr", TRIM_BOTH}, {"rl", TRIM_BOTH},
+    };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++)
+        if (!strcmp(s, modes[i].name)) {
+            *out = modes[i].mode;
+            return 0;
+        }
+    return -1;
+}
+
+/* A signal by name (TERM, SIGTERM) or number; 0 if none. */
+static int signal_number(const char *s, size_t n)
+{
+    static const struct { const char *name; int sig; } names[] = {
+        {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},   {"ABRT", SIGABRT},
+        {"FPE", SIGFPE},   {"KILL", SIGKILL}, {"SEGV", SIGSEGV}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+        {"TERM", SIGTERM}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},
+        {"STOP", SIGSTOP}, {"TSTP", SIGTSTP}, {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    };
+    if (n > 3 && !strncmp(s, "SIG", 3)) {
+        s += 3;
+        n -= 3;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i].name) == n && !strncmp(s, names[i].name, n))
+            return names[i].sig;
+    double v;
+    if (parse_number(s, n, &v) == 0 && v == floor(v) && v >= 1 && v < NSIG)
+        return (int)v;
+    return 0;
+}
+
+int parse_termseq(const char *s, term_seq *out)
+{
+    term_seq t = {{0}, {0}, 0};
+    const char *p = s;
+    for (int field = 0;; field++) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        double ms;
+        if (field % 2 == 0) {
+            if (t.steps == TERM_SEQ_MAX || !(t.sig[t.steps] = signal_number(p, n)))
+                return -1;
+            t.ms[t.steps++] = 0;
+        } else if (parse_number(p, n, &ms) < 0 || ms > 1e9) {
+            return -1;
+        } else {
+            t.ms[t.steps - 1] = (int)ms;
+        }
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    *out = t;
+    return 0;
+}
+
 static int add_source(run_options *o, source_spec s, strbuf *err)
 {
     source_spec *p = realloc(o->sources, (o->nsources + 1) * sizeof *p);
@@ -342,9 +446,15 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
 {
     switch (d->id) {
     case OPT_JOBS:
+        /* Anything else names a file that holds the value (read when the
+         * run starts: parsing opens no file). */
+        o->jobs_file = NULL;
         if (parse_jobs(val, &o->jobs_kind, &o->jobs_value) < 0) {
-            sb_addf(err, "cannot parse the number of jobs '%s' (expected N, N%%, +N, -N or 0)", val);
-            return -1;
+            if (!*val) {
+                sb_adds(err, "cannot parse an empty number of jobs (expected N, N%, +N, -N, 0 or a file)");
+                return -1;
+            }
+            o->jobs_file = val;
         }
         break;
     case OPT_KEEP: o->keep_order = 1; break;
@@ -358,6 +468,9 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_BAR: o->bar = 1; break;
     case OPT_ETA: o->eta = 1; break;
     case OPT_PROGRESS: o->progress = 1; break;
+    case OPT_MAXREPL:
+        o->replace_args = 1;
+        /* fall through */
     case OPT_MAXARGS: {
         long v;
         if (parse_count(val, 0, &v) < 0) {
@@ -366,6 +479,79 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
         }
         o->max_args = (size_t)v;
         o->no_args = v == 0;
+        o->args_given = 1;
+        break;
+    }
+    case OPT_CTAGSTRING:
+        o->color = 1;
+        /* fall through */
+    case OPT_TAGSTRING:
+        o->tagstring = val;
+        o->tag = 1;
+        break;
+    case OPT_CTAG: o->tag = 1; o->color = 1; break;
+    case OPT_TRIM:
+        if (parse_trim(val, &o->trim) < 0) {
+            sb_addf(err, "cannot parse --trim '%s' (expected n, l, r, lr or rl)", val);
+            return -1;
+        }
+        break;
+    case OPT_SHUF: o->shuf = 1; break;
+    case OPT_DELAY:
+        if (parse_time_sum(val, &o->delay) < 0) {
+            sb_addf(err, "cannot parse --delay '%s' (expected a duration, e.g. 0.5, 2s, 1m)", val);
+            return -1;
+        }
+        break;
+    case OPT_SLOTVAR:
+        if (!*val || strchr(val, '=')) {
+            sb_addf(err, "cannot use --process-slot-var '%s' (expected a variable name)", val);
+            return -1;
+        }
+        o->slot_var = val;
+        break;
+    case OPT_TERMSEQ:
+        if (parse_termseq(val, &o->termseq) < 0) {
+            sb_addf(err, "cannot parse --termseq '%s' (expected SIGNAL,MS,SIGNAL,MS...)", val);
+            return -1;
+        }
+        break;
+    case OPT_HEADER:
+        /* Without --pipe GNU parallel takes one line whatever the value;
+         * 0 (names from the file names) is not supported. */
+        if (!*val || !strcmp(val, "0")) {
+            sb_addf(err, "cannot use --header '%s' (expected ':', the first line of each source)", val);
+            return -1;
+        }
+        o->header = val;
+        break;
+    case OPT_LINK: o->link = 1; break;
+    case OPT_PLUS: o->plus = 1; break;
+    case OPT_XARGS: o->xargs = 1; break;
+    case OPT_MULTI: o->xargs = 1; o->spread = 1; break;
+    case OPT_CONTEXT: o->context = 1; o->spread = 1; break;
+    case OPT_MAXCHARS: {
+        long v;
+        if (parse_count(val, 1, &v) < 0) {
+            sb_addf(err, "cannot parse --max-chars '%s' (expected a positive integer)", val);
+            return -1;
+        }
+        o->max_chars = (size_t)v;
+        break;
+    }
+    case OPT_LINES_OPT:
+        if (!val)
+            val = "1";
+        /* fall through */
+    case OPT_LINES: {
+        long v;
+        if (parse_count(val, 0, &v) < 0) {
+            sb_addf(err, "cannot parse the number of lines '%s' (expected a non-negative integer)", val);
+            return -1;
+        }
+        /* -l0 means -l, as in GNU parallel (-L0 too: a line per job). */
+        o->max_lines = v ? (size_t)v : 1;
+        o->lines_context |= d->id == OPT_LINES;
         break;
     }
     case OPT_EOF_OPT:
@@ -486,6 +672,9 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         const char *val = NULL;
         if (d->takes_value == VALUE_ATTACHED) {
             val = eq ? eq + 1 : NULL;
+        } else if (d->takes_value == VALUE_NUMBER && !eq) {
+            if (*i + 1 < argc && is_count(argv[*i + 1]))
+                val = argv[++*i];
         } else if (d->takes_value) {
             if (eq) {
                 val = eq + 1;
@@ -516,6 +705,8 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
         const char *val;
         if (d->takes_value == VALUE_ATTACHED) {
             val = c[1] ? c + 1 : NULL;
+        } else if (d->takes_value == VALUE_NUMBER && !c[1]) {
+            val = *i + 1 < argc && is_count(argv[*i + 1]) ? argv[++*i] : NULL;
         } else if (c[1]) {
             val = c + 1;
             if (*val == '=')
@@ -577,14 +768,19 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
                 return -1;
         }
     }
-    if (o->nsources > 0 && o->sources[0].linked) {
-        sb_adds(err, "the first input source cannot be linked (':::+' or '::::+' needs a source before it)");
-        return -1;
-    }
+    /* A first source has nothing to be linked to: ':::+ a b' is '::: a b'
+     * (and '::::+ f1 f2' links f2 to f1), as in GNU parallel. */
+    if (o->nsources > 0)
+        o->sources[0].linked = 0;
     if (o->null && o->delimiter.len == 0 && sb_addc(&o->delimiter, '\0') < 0) {
         sb_adds(err, "out of memory");
         return -1;
     }
+    if (o->max_lines && !o->args_given)
+        o->max_args = o->max_lines;
+    /* GNU parallel repeats the words around {} for -X, -N, and -L
+     * without -m. */
+    o->context_replace = o->context || o->replace_args || (o->lines_context && !o->xargs);
     if (o->resume && o->resume_failed)
         o->resume = 0;
     if ((o->resume || o->resume_failed) && !o->joblog) {
@@ -592,6 +788,11 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         return -1;
     }
     return 0;
+}
+
+int run_options_pack(const run_options *o)
+{
+    return o->xargs || o->context || o->max_chars;
 }
 
 void run_options_free(run_options *o)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "strbuf.h"
+#include "termseq.h"
 
 typedef enum source_kind {
     SOURCE_ARGS,    /* ::: a b c */
@@ -41,9 +42,13 @@ typedef struct halt_spec {
 /* How the number of job slots was asked for. */
 typedef enum jobs_kind { JOBS_CPUS, JOBS_ABS, JOBS_PLUS, JOBS_MINUS, JOBS_PERCENT, JOBS_UNLIMITED } jobs_kind;
 
+/* --trim: which ends of each input lose their blanks. */
+typedef enum trim_mode { TRIM_DEFAULT, TRIM_NONE, TRIM_LEFT, TRIM_RIGHT, TRIM_BOTH } trim_mode;
+
 typedef struct run_options {
     jobs_kind jobs_kind;
     double jobs_value;
+    const char *jobs_file;      /* -j FILE: the value is read from FILE (NULL: none) */
     int keep_order;
     int tag;
     int line_buffer;
@@ -56,6 +61,15 @@ typedef struct run_options {
     int bar, eta, progress;
     size_t max_args;            /* -n, -N; 0 = one input per job */
     int no_args;                /* -n0, -N0: one input per job, given no arguments */
+    int args_given;             /* -n or -N was given (it wins over -L, -l) */
+    int replace_args;           /* -N was given */
+    int xargs;                  /* -m, --xargs: as many arguments as fit */
+    int spread;                 /* -m, -X: the last line is spread over the slots (not --xargs) */
+    int context;                /* -X: as many as fit, repeating the words around {} */
+    int context_replace;        /* words around {} are repeated: -X, -N, -L without -m */
+    size_t max_chars;           /* -s: the longest command line; 0 = the system's */
+    size_t max_lines;           /* -L, -l: input lines per job; 0 = not given */
+    int lines_context;          /* -L was given (-l repeats no words) */
     const char *eof_str;        /* -E, -e: a record equal to it ends its source */
     int skip_blank;             /* -r: records of only blanks are skipped */
     const char *colsep;         /* NULL = no column splitting */
@@ -73,6 +87,16 @@ typedef struct run_options {
     size_t ncmd;
     source_spec *sources;       /* heap array, owned */
     size_t nsources;
+    const char *tagstring;      /* --tagstring, --ctagstring: the tag, with replacement strings */
+    int color;                  /* --ctag, --ctagstring: tagged lines are coloured */
+    trim_mode trim;             /* --trim; TRIM_DEFAULT: both with --colsep, none without */
+    int shuf;                   /* --shuf: jobs in random order */
+    double delay;               /* --delay: seconds between job starts */
+    const char *slot_var;       /* --process-slot-var NAME */
+    term_seq termseq;           /* --termseq; steps 0 = GNU parallel's default */
+    const char *header;         /* --header: the first value of each source names its columns */
+    int link;                   /* --link, --xapply: every source is linked */
+    int plus;                   /* --plus: more replacement strings */
     int show_help, show_version;
 } run_options;
 
@@ -91,12 +115,19 @@ int parse_duration(const char *s, double *seconds, int *percent);
  * the result is empty or out of memory. */
 int parse_delimiter(const char *s, strbuf *out);
 
+/* Parses a --termseq sequence: signal names (TERM, SIGTERM) or numbers,
+ * each followed by milliseconds (the last may go without).  0 or -1. */
+int parse_termseq(const char *s, term_seq *out);
+
 /* Splits $PARALLEL into words as GNU parallel does (perl's shellwords):
  * blanks separate words; a backslash keeps the next byte; '...' is
  * literal but for \\ and \'; "..." keeps what a backslash escapes.
  * Appends the words to *out.  Returns 0, or -1 with a message in *err
  * (an unterminated quote, out of memory). */
 int split_shell_words(const char *s, strvec *out, strbuf *err);
+
+/* Whether jobs are filled with as many inputs as fit (-X, -m, -s). */
+int run_options_pack(const run_options *o);
 
 /* Resolves the slot count for a machine with ncpu usable CPUs. */
 long jobs_resolve(jobs_kind kind, double value, long ncpu);

@@ -14,6 +14,16 @@ int write_all(int fd, const void *p, size_t n);
  * line without newline is tagged too. */
 int write_tagged(int fd, const char *tag, size_t taglen, const char *data, size_t n);
 
+/* --ctag: the colour GNU parallel gives job seq's tagged lines (an
+ * escape sequence that sets it, then one that clears to the end of the
+ * line).  Points to static storage. */
+const char *tag_color(unsigned long seq);
+
+/* As write_tagged, each line coloured: color, tag, the line, the reset
+ * sequence and a newline (a last line without one gets one, as in GNU
+ * parallel); a carriage return restarts the colour. */
+int write_colored(int fd, const char *color, const char *tag, size_t taglen, const char *data, size_t n);
+
 /* --line-buffer: writes the complete lines at the front of *buf (tagged)
  * and keeps the unfinished rest.  Returns 0 or -1. */
 int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf);

@@ -89,6 +89,54 @@ static int add_dirname(strbuf *out, const char *s, size_t n)
     return sb_add(out, s, end);
 }
 
+/* Where the last k extensions start: the k-th dot from the end, with no
+ * dot or slash between it and the end but the k - 1 dots; n if none. */
+static size_t exts_start(const char *s, size_t n, int k)
+{
+    for (size_t i = n; i > 0; i--) {
+        if (s[i - 1] == '/')
+            return n;
+        if (s[i - 1] == '.' && --k == 0)
+            return i - 1;
+    }
+    return n;
+}
+
+/* The text after the last occurrence of c, or "" without one. */
+static int add_after_last(strbuf *out, const char *s, size_t n, char c)
+{
+    const char *p = memrchr(s, c, n);
+    return p ? sb_add(out, p + 1, n - (size_t)(p + 1 - s)) : sb_add(out, "", 0);
+}
+
+/* The text after the last k extensions' dot, or "" without them. */
+static int add_exts(strbuf *out, const char *s, size_t n, int k)
+{
+    size_t e = exts_start(s, n, k);
+    return e < n ? sb_add(out, s + e + 1, n - e - 1) : sb_add(out, "", 0);
+}
+
+/* --plus's path edits, as GNU parallel's regular expressions define them. */
+static int plus_path_edit(strbuf *out, const char *s, size_t n, path_edit edit)
+{
+    const char *slash;
+    size_t b = base_start(s, n);
+    switch (edit) {
+    case EDIT_PLUS_DIR:
+        slash = memrchr(s, '/', n);
+        return sb_add(out, s, slash ? (size_t)(slash - s) : 0);
+    case EDIT_PLUS_EXT:  return add_after_last(out, s, n, '.');
+    case EDIT_PLUS_EXT2: return add_exts(out, s, n, 2);
+    case EDIT_PLUS_EXT3: return add_exts(out, s, n, 3);
+    case EDIT_NOEXT2:    return sb_add(out, s, exts_start(s, n, 2));
+    case EDIT_NOEXT3:    return sb_add(out, s, exts_start(s, n, 3));
+    case EDIT_BASE_NOEXT2: return sb_add(out, s + b, exts_start(s + b, n - b, 2));
+    case EDIT_BASE_NOEXT3: return sb_add(out, s + b, exts_start(s + b, n - b, 3));
+    default:
+        return -1;
+    }
+}
+
 int path_edit_apply(strbuf *out, const char *s, size_t n, path_edit edit)
 {
     size_t b;
@@ -105,6 +153,7 @@ int path_edit_apply(strbuf *out, const char *s, size_t n, path_edit edit)
     case EDIT_BASE_NOEXT:
         b = base_start(s, n);
         return sb_add(out, s + b, noext_len(s + b, n - b));
+    default:
+        return plus_path_edit(out, s, n, edit);
     }
-    return -1;
 }

@@ -12,7 +12,16 @@ typedef enum path_edit {
     EDIT_NOEXT,       /* {.}   without the extension of the last component */
     EDIT_BASENAME,    /* {/}   what follows the last slash */
     EDIT_DIRNAME,     /* {//}  POSIX dirname */
-    EDIT_BASE_NOEXT   /* {/.}  {/} then {.} */
+    EDIT_BASE_NOEXT,  /* {/.}  {/} then {.} */
+    /* --plus: */
+    EDIT_PLUS_DIR,    /* {+/}   before the last slash ("" without one) */
+    EDIT_PLUS_EXT,    /* {+.}   after the last dot ("" without one) */
+    EDIT_PLUS_EXT2,   /* {+..}  the last two extensions ("" without them) */
+    EDIT_PLUS_EXT3,   /* {+...} the last three */
+    EDIT_NOEXT2,      /* {..}   without the last two extensions */
+    EDIT_NOEXT3,      /* {...}  without the last three */
+    EDIT_BASE_NOEXT2, /* {/..}  {/} then {..} */
+    EDIT_BASE_NOEXT3  /* {/...} {/} then {...} */
 } path_edit;
 
 /* Appends the edited value; returns 0 or -1 (allocation). */

@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "command.h"
@@ -28,6 +29,7 @@
 #include "joblog.h"
 #include "median.h"
 #include "output.h"
+#include "pack.h"
 #include "progress.h"
 #include "results.h"
 #include "spawn.h"
@@ -37,6 +39,8 @@ typedef struct runner {
     run_options *o;
     command cmd;
     input *in;
+    packer pack;                /* -X, -m, -s: jobs take as many inputs as fit */
+    int packing;
     int input_done;
     strvec *preread;            /* the whole input, when a total is needed */
     size_t npreread, preread_pos;
@@ -58,6 +62,12 @@ typedef struct runner {
     int error;
     median_window runtimes;     /* successful runtimes, for --timeout N% */
     const char *shell;
+    const term_seq *termseq;    /* how jobs are stopped */
+    command tagcmd;             /* --tagstring */
+    command resultscmd;         /* --results with replacement strings */
+    results_table table;        /* --results F.csv, .tsv, .json */
+    strvec words;               /* --header: the command words with names made numbers */
+    double next_start;          /* --delay: when the next job may start (monotonic) */
     capture_mode capture;       /* how job output is collected */
     strbuf scratch;
 } runner;
@@ -102,10 +112,68 @@ static long slot_limit(void)
     return lim < 1 ? 1 : lim;
 }
 
-static const char *pick_shell(void)
+/* The parent of process pid, from /proc/pid/stat; 0 if unknown. */
+static long parent_of(long pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    /* pid (comm) state ppid ...: comm may hold anything but its last ')'. */
+    char *close = got ? strrchr(line, ')') : NULL;
+    long ppid = 0;
+    if (!close || sscanf(close + 1, " %*c %ld", &ppid) != 1)
+        return 0;
+    return ppid;
+}
+
+/* Whether name is a shell of the POSIX family (1), another shell (-1:
+ * its quoting is not ours), or no shell (0). */
+static int shell_kind(const char *name)
+{
+    static const char *const posix[] = {"bash", "sh", "dash", "ash", "ksh", "ksh93", "lksh", "mksh", "pdksh",
+                                        "zsh", "yash", "posh", "rbash", NULL};
+    static const char *const other[] = {"csh", "tcsh", "bsd-csh", "fish", "rc", "rush", "fdsh", "fizsh",
+                                        "rzsh", "sash", "static-sh", NULL};
+    for (const char *const *s = posix; *s; s++)
+        if (!strcmp(name, *s))
+            return 1;
+    for (const char *const *s = other; *s; s++)
+        if (!strcmp(name, *s))
+            return -1;
+    return 0;
+}
+
+/* The shell mproc was started from (the nearest ancestor that is one),
+ * when it is of the POSIX family: GNU parallel runs jobs in it, so that
+ * the functions a bash exported work whatever $SHELL says.  Fills buf. */
+static const char *parent_shell(char *buf, size_t size)
+{
+    long pid = (long)getppid();
+    for (int depth = 0; pid > 1 && depth < 64; depth++, pid = parent_of(pid)) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/%ld/exe", pid);
+        ssize_t n = readlink(link, buf, size - 1);
+        if (n <= 0)
+            return NULL;
+        buf[n] = '\0';
+        const char *slash = strrchr(buf, '/');
+        int kind = shell_kind(slash ? slash + 1 : buf);
+        if (kind != 0)
+            return kind > 0 && access(buf, X_OK) == 0 ? buf : NULL;
+    }
+    return NULL;
+}
+
+static const char *pick_shell(char *buf, size_t size)
 {
     const char *s = getenv("PARALLEL_SHELL");
     if (s && *s == '/' && access(s, X_OK) == 0)
+        return s;
+    if ((s = parent_shell(buf, size)) != NULL)
         return s;
     s = getenv("SHELL");
     if (s && *s == '/' && access(s, X_OK) == 0)
@@ -113,7 +181,35 @@ static const char *pick_shell(void)
     return "/bin/sh";
 }
 
+/* -j FILE: the number of jobs is what FILE holds (read once). */
+static int read_jobs_file(run_options *o)
+{
+    char buf[64];
+    FILE *f = fopen(o->jobs_file, "re");
+    if (!f) {
+        say("cannot parse the number of jobs '%s' (expected N, N%%, +N, -N, 0 or a file): %s", o->jobs_file,
+            strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n > 0 && strchr(" \t\r\n", buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    if (parse_jobs(buf, &o->jobs_kind, &o->jobs_value) < 0) {
+        say("cannot parse the number of jobs in '%s': '%s'", o->jobs_file, buf);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- input ------------------------------------------------------------ */
+
+/* The arguments of the next job, from the input or the packer. */
+static int read_args(runner *r, strvec *args, strbuf *err)
+{
+    return r->packing ? packer_next(&r->pack, args, err) : input_next(r->in, args, err);
+}
 
 static int next_args(runner *r, strvec *args)
 {
@@ -126,7 +222,7 @@ static int next_args(runner *r, strvec *args)
         return 1;
     }
     strbuf err = STRBUF_INIT;
-    int got = input_next(r->in, args, &err);
+    int got = read_args(r, args, &err);
     if (got < 0) {
         say("%s", sb_str(&err));
         r->error = 1;
@@ -142,7 +238,7 @@ static int read_ahead(runner *r)
     for (;;) {
         strvec v = STRVEC_INIT;
         strbuf err = STRBUF_INIT;
-        int got = input_next(r->in, &v, &err);
+        int got = read_args(r, &v, &err);
         if (got < 0)
             say("%s", sb_str(&err));
         sb_free(&err);
@@ -175,9 +271,15 @@ static int read_ahead(runner *r)
 
 /* ---- output ----------------------------------------------------------- */
 
-static void make_tag(const job *j, strbuf *tag)
+static void make_tag(const runner *r, const job *j, strbuf *tag)
 {
     sb_clear(tag);
+    if (r->o->tagstring) {
+        job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
+        command_plain_text(&r->tagcmd, &v, tag);
+        sb_addc(tag, '\t');
+        return;
+    }
     for (size_t i = 0; i < j->args.len; i++) {
         if (i)
             sb_addc(tag, ' ');
@@ -192,7 +294,7 @@ static const char *job_tag(runner *r, const job *j, size_t *len)
     *len = 0;
     if (!r->o->tag)
         return NULL;
-    make_tag(j, &r->scratch);
+    make_tag(r, j, &r->scratch);
     *len = r->scratch.len;
     return sb_str(&r->scratch);
 }
@@ -205,10 +307,24 @@ static void emit_output(runner *r, job *j)
     /* Logged as printed: with -k the log is in input order too. */
     joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
                  sb_str(&j->cmd));
+    if (r->table.fd >= 0) {
+        results_row row = {j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig, sb_str(&j->cmd),
+                           j->args.items, j->args.len, r->o->header ? input_header(r->in) : NULL, &j->out, &j->err};
+        if (results_table_write(&r->table, &row) < 0) {
+            say("cannot write the results table '%s': %s", r->o->results, strerror(errno));
+            r->error = 1;
+        }
+        return;
+    }
     if (r->o->ungroup || r->o->results)
         return;
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
+    if (r->o->color) {
+        write_colored(1, tag_color(j->seq), tag, taglen, j->out.data, j->out.len);
+        write_colored(2, tag_color(j->seq), tag, taglen, j->err.data, j->err.len);
+        return;
+    }
     write_tagged(1, tag, taglen, j->out.data, j->out.len);
     write_tagged(2, tag, taglen, j->err.data, j->err.len);
 }
@@ -217,6 +333,10 @@ static void emit_output(runner *r, job *j)
 static void pass_lines(runner *r, job *j, int is_err)
 {
     if (r->capture != CAPTURE_PIPES || j->discard)
+        return;
+    /* -k: the first job in order is passed on as it comes, the others
+     * wait for their turn. */
+    if (r->o->keep_order && j != r->order_head)
         return;
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
@@ -261,6 +381,11 @@ static void drain_order(runner *r)
         emit_output(r, j);
         job_free(j);
     }
+    /* --line-buffer: the new first job's lines so far go out now. */
+    if (r->order_head && r->order_head->state == JOB_RUNNING) {
+        pass_lines(r, r->order_head, 0);
+        pass_lines(r, r->order_head, 1);
+    }
 }
 
 /* ---- killing ---------------------------------------------------------- */
@@ -271,7 +396,7 @@ static void stop_all(runner *r, double now)
         job *j = r->running[s];
         if (j && !j->discard) {
             j->discard = 1;
-            job_stop(j, now);
+            job_stop(j, r->termseq, now);
         }
     }
 }
@@ -337,7 +462,7 @@ static void dry_run(runner *r)
     job *j;
     while ((j = next_job(r)) != NULL) {
         /* {%} cycles through the slots as if the jobs had run. */
-        job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1};
+        job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1, NULL};
         sb_clear(&j->cmd);
         command_shell_text(&r->cmd, &v, &j->cmd);
         sb_addc(&j->cmd, '\n');
@@ -377,6 +502,30 @@ static void halt_run(runner *r, const job *j)
         stop_all(r, clock_mono());
 }
 
+/* --results in files: under the directory, or at the path its
+ * replacement strings give. */
+static void store_results(runner *r, job *j)
+{
+    strbuf err = STRBUF_INIT, path = STRBUF_INIT;
+    int rc;
+    if (r->resultscmd.has_repl) {
+        job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
+        rc = command_plain_text(&r->resultscmd, &v, &path);
+        if (rc < 0)
+            sb_adds(&err, "out of memory");
+        else
+            rc = results_store_at(sb_str(&path), j->seq, &j->out, &j->err, &err);
+    } else {
+        rc = results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err);
+    }
+    if (rc < 0) {
+        say("%s", sb_str(&err));
+        r->error = 1;
+    }
+    sb_free(&err);
+    sb_free(&path);
+}
+
 static void finish_job(runner *r, long slot)
 {
     job *j = r->running[slot];
@@ -409,14 +558,8 @@ static void finish_job(runner *r, long slot)
         int halt = tally_add(&r->tally, j->exitval, j->sig);
         if (!failed && r->o->timeout_percent)
             median_add(&r->runtimes, j->runtime);
-        if (r->o->results) {
-            strbuf err = STRBUF_INIT;
-            if (results_store(r->o->results, j->args.items, j->args.len, j->seq, &j->out, &j->err, &err) < 0) {
-                say("%s", sb_str(&err));
-                r->error = 1;
-            }
-            sb_free(&err);
-        }
+        if (r->o->results && r->table.fd < 0)
+            store_results(r, j);
         if (j->timed_out)
             say("job %lu timed out and was stopped: %s", j->seq, sb_str(&j->cmd));
         if (halt)
@@ -464,6 +607,16 @@ static void suspend(runner *r)
     raise(SIGSTOP);
 }
 
+/* SIGHUP, as in GNU parallel: start no more jobs, let the running ones
+ * finish and print their output (SIGTERM still stops them). */
+static void hang_up(runner *r)
+{
+    if (r->stop_starting)
+        return;
+    r->stop_starting = 1;
+    say("SIGHUP received: starting no more jobs; waiting for %zu running (SIGTERM stops them now)", r->nrunning);
+}
+
 static void handle_signals(runner *r)
 {
     struct signalfd_siginfo si[8];
@@ -478,6 +631,8 @@ static void handle_signals(runner *r)
                 suspend(r);
             } else if (sig == SIGCONT) {
                 signal_jobs(r, SIGCONT);
+            } else if (sig == SIGHUP) {
+                hang_up(r);
             } else if (!r->signo) {
                 r->signo = sig;
                 r->stop_starting = 1;
@@ -499,6 +654,12 @@ static void read_pipe(runner *r, job *j, int is_err)
     pass_lines(r, j, is_err);
 }
 
+/* --delay: a job started less than the delay ago holds the next back. */
+static int delaying(const runner *r)
+{
+    return r->o->delay > 0 && clock_mono() < r->next_start;
+}
+
 /* Checks time limits and TERM-then-KILL steps; returns the poll timeout
  * in milliseconds until the next one (-1: none). */
 static int check_timers(runner *r)
@@ -514,15 +675,17 @@ static int check_timers(runner *r)
             double deadline = j->start_mono + limit;
             if (now >= deadline) {
                 j->timed_out = 1;
-                job_stop(j, now);
+                job_stop(j, r->termseq, now);
             } else if (next < 0 || deadline < next) {
                 next = deadline;
             }
         }
-        double due = job_stop_tick(j, now);
+        double due = job_stop_tick(j, r->termseq, now);
         if (due >= 0 && (next < 0 || due < next))
             next = due;
     }
+    if (delaying(r) && (!r->input_done || r->retry_head) && (next < 0 || r->next_start < next))
+        next = r->next_start;
     if (r->prog.bar || r->prog.eta || r->prog.summary) {
         if (next < 0 || now + 1.0 < next)
             next = now + 1.0;
@@ -546,7 +709,7 @@ static int event_loop(runner *r)
     }
     for (;;) {
         /* Start jobs while there are free slots. */
-        while (!r->stop_starting && r->nrunning < (size_t)r->slots) {
+        while (!r->stop_starting && r->nrunning < (size_t)r->slots && !delaying(r)) {
             job *j = next_job(r);
             if (!j)
                 break;
@@ -566,6 +729,7 @@ static int event_loop(runner *r)
                 }
                 break;
             }
+            r->next_start = clock_mono() + r->o->delay;
             if (fresh && r->o->keep_order) {
                 if (r->order_tail)
                     r->order_tail->next_order = j;
@@ -639,6 +803,107 @@ static int block_signals(runner *r, sigset_t *old)
     return r->sigfd < 0 ? -1 : 0;
 }
 
+/* --header: the command words with the column names made numbers. */
+static int name_columns(runner *r, char **words, size_t n, strbuf *err)
+{
+    const strvec *names = input_header(r->in);
+    strbuf w = STRBUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        sb_clear(&w);
+        sb_reserve(&w, 1);
+        rc = template_name_columns(words[i], names, &w);
+        if (rc == 0)
+            rc = sv_push(&r->words, w.data, w.len);
+    }
+    sb_free(&w);
+    if (rc < 0)
+        sb_adds(err, "out of memory");
+    return rc;
+}
+
+/* Compiles the command and the --tagstring.  0, or -1 with a message. */
+static int compile_templates(runner *r, strbuf *err)
+{
+    const run_options *o = r->o;
+    char **words = o->cmd;
+    size_t n = o->ncmd;
+    strbuf tag = STRBUF_INIT;
+    const char *tagstring = o->tagstring;
+    if (o->header) {
+        if (name_columns(r, words, n, err) < 0)
+            return -1;
+        words = r->words.items;
+        if (tagstring) {
+            if (template_name_columns(tagstring, input_header(r->in), &tag) < 0) {
+                sb_adds(err, "out of memory");
+                return -1;
+            }
+            tagstring = sb_str(&tag);
+        }
+    }
+    int rc = command_compile_plus(&r->cmd, words, n, o->quote, o->replace, o->plus, err);
+    if (rc == 0 && o->context_replace && command_repeat_words(&r->cmd) < 0)
+        rc = -1;
+    strbuf unescaped = STRBUF_INIT;
+    if (rc == 0 && tagstring) {
+        /* \t and the like stand for their bytes, as in GNU parallel. */
+        if (*tagstring && parse_delimiter(tagstring, &unescaped) == 0)
+            tagstring = sb_str(&unescaped);
+        rc = command_compile_plain(&r->tagcmd, tagstring, o->replace, o->plus);
+    }
+    if (rc < 0 && !err->len)
+        sb_adds(err, "out of memory");
+    sb_free(&tag);
+    sb_free(&unescaped);
+    return rc;
+}
+
+/* --results: a table to open, a path with replacement strings to
+ * compile, or a directory to make.  0, or -1 with a message. */
+static int open_results(runner *r, strbuf *err)
+{
+    const run_options *o = r->o;
+    if (results_format_of(o->results) != RESULTS_FILES)
+        return results_table_open(&r->table, o->results, err);
+    if (command_compile_plain(&r->resultscmd, o->results, o->replace, o->plus) < 0) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    if (!r->resultscmd.has_repl && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
+        sb_addf(err, "cannot create results directory '%s': %s", o->results, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --shuf: the jobs, read ahead, in a random order. */
+static void shuffle(runner *r)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    unsigned seed = (unsigned)getpid() ^ (unsigned)now.tv_sec ^ (unsigned)now.tv_nsec;
+    for (size_t i = r->npreread; i > 1; i--) {
+        size_t k = (size_t)rand_r(&seed) % i;
+        strvec t = r->preread[i - 1];
+        r->preread[i - 1] = r->preread[k];
+        r->preread[k] = t;
+    }
+}
+
+/* -X, -m, -s: jobs are filled up to the line length (see pack.h). */
+static void start_packing(runner *r)
+{
+    size_t most = pack_default_max_chars();
+    size_t max_chars = r->o->max_chars;
+    if (max_chars > most)
+        say("warning: --max-chars %zu is more than the system allows; using %zu", max_chars, most);
+    if (!max_chars || max_chars > most)
+        max_chars = most;
+    packer_init(&r->pack, r->in, &r->cmd, max_chars, r->o->max_args, r->o->spread ? (unsigned long)r->slots : 0);
+    r->packing = 1;
+}
+
 int run_jobs(run_options *o, int *signo)
 {
     runner r;
@@ -647,6 +912,7 @@ int run_jobs(run_options *o, int *signo)
     r.sigfd = -1;
     r.jl.fd = -1;
     r.sp.devnull = -1;
+    r.table.fd = -1;
     *signo = 0;
     int status = RUN_EXIT_ERROR;
     strbuf err = STRBUF_INIT;
@@ -654,36 +920,44 @@ int run_jobs(run_options *o, int *signo)
     int blocked = 0;
 
     long ncpu = usable_cpus();
+    if (o->jobs_file && read_jobs_file(o) < 0)
+        goto out;
     r.slots = jobs_resolve(o->jobs_kind, o->jobs_value, ncpu);
     long limit = slot_limit();
     if (r.slots == 0 || r.slots > limit)
         r.slots = limit;
-    r.shell = pick_shell();
+    char shell_path[4096];
+    r.shell = pick_shell(shell_path, sizeof shell_path);
+    r.termseq = o->termseq.steps ? &o->termseq : &term_seq_default;
     /* Memory files cost no event while a job runs; only --line-buffer
      * needs to see output as it comes. */
     if (o->ungroup)
         r.capture = CAPTURE_NONE;
-    else if (o->line_buffer && !o->keep_order && !o->results)
+    else if (o->line_buffer && !o->results)
         r.capture = CAPTURE_PIPES;
     else
         r.capture = CAPTURE_FILES;
 
-    if (command_compile(&r.cmd, o->cmd, o->ncmd, o->quote, o->replace, &err) < 0) {
-        say("%s", sb_str(&err));
-        goto out;
-    }
     if ((o->resume || o->resume_failed) &&
         joblog_read_skips(o->joblog, o->resume_failed, &r.skip, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
-    if (input_open(&r.in, o, &err) < 0) {
+    /* The input first: --header's names are in it. */
+    if (input_open(&r.in, o, &err) < 0 || compile_templates(&r, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
-    int need_total = o->bar || o->eta || o->progress || o->halt.percent;
+    if (run_options_pack(o))
+        start_packing(&r);
+    int need_total = o->bar || o->eta || o->progress || o->halt.percent || o->shuf ||
+                     command_needs_total(&r.cmd) || command_needs_total(&r.tagcmd);
     if (need_total && read_ahead(&r) < 0)
         goto out;
+    r.cmd.total = r.tagcmd.total = r.total;
+    r.cmd.slots = r.tagcmd.slots = (unsigned long)r.slots;
+    if (o->shuf)
+        shuffle(&r);
     if (o->dry_run) {
         dry_run(&r);
         status = r.error ? RUN_EXIT_ERROR : 0;
@@ -693,8 +967,8 @@ int run_jobs(run_options *o, int *signo)
         say("%s", sb_str(&err));
         goto out;
     }
-    if (o->results && mkdir(o->results, 0777) < 0 && errno != EEXIST) {
-        say("cannot create results directory '%s': %s", o->results, strerror(errno));
+    if (o->results && open_results(&r, &err) < 0) {
+        say("%s", sb_str(&err));
         goto out;
     }
     r.running = calloc((size_t)r.slots, sizeof *r.running);
@@ -710,6 +984,8 @@ int run_jobs(run_options *o, int *signo)
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, &old_pipe);
     int e = spawner_init(&r.sp, old_pipe.sa_handler != SIG_IGN);
+    if (!e && o->slot_var)
+        e = spawner_add_slot_var(&r.sp, o->slot_var);
     if (e) {
         say("cannot prepare to start jobs: %s", strerror(e));
         goto out;
@@ -757,8 +1033,13 @@ out:
     for (size_t i = 0; i < r.npreread; i++)
         sv_free(&r.preread[i]);
     free(r.preread);
+    packer_free(&r.pack);
     input_close(r.in);
     command_free(&r.cmd);
+    command_free(&r.tagcmd);
+    command_free(&r.resultscmd);
+    results_table_close(&r.table);
+    sv_free(&r.words);
     joblog_close(&r.jl);
     seqset_free(&r.skip);
     if (r.sp.env)

@@ -64,6 +64,43 @@ void spawner_free(spawner *s)
         close(s->devnull);
     free(s->env);
     s->env = NULL;
+    free(s->slot_name_var);
+    s->slot_name_var = NULL;
+}
+
+int spawner_add_slot_var(spawner *s, const char *name)
+{
+    size_t len = strlen(name);
+    s->slot_name_var = malloc(len + 2 + 24);
+    size_t n = 0;
+    while (s->env[n])
+        n++;
+    char **env = realloc(s->env, (n + 2) * sizeof *env);
+    if (!s->slot_name_var || !env) {
+        if (env)
+            s->env = env;
+        return ENOMEM;
+    }
+    s->env = env;
+    memcpy(s->slot_name_var, name, len);
+    s->slot_name_var[len] = '=';
+    s->slot_name_var[len + 1] = '\0';
+    s->slot_name_len = len + 1;
+    /* Drop the variable's value from our environment, keeping the order
+     * of the rest: the job variables stay where spawner_init put them. */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(env[i], s->slot_name_var, len + 1) != 0 || env[i] == s->seq_var || env[i] == s->slot_var) {
+            if (i == s->env_seq)
+                s->env_seq = k;
+            if (i == s->env_slot)
+                s->env_slot = k;
+            env[k++] = env[i];
+        }
+    }
+    env[k++] = s->slot_name_var;
+    env[k] = NULL;
+    return 0;
 }
 
 /* The file actions for this pair of descriptors, built on first use. */
@@ -105,5 +142,7 @@ int spawner_start(spawner *s, const char *path, char *const argv[], int out_fd, 
         return rc;
     snprintf(s->seq_var, sizeof s->seq_var, "PARALLEL_SEQ=%lu", seq);
     snprintf(s->slot_var, sizeof s->slot_var, "PARALLEL_JOBSLOT=%lu", slot);
+    if (s->slot_name_var)
+        snprintf(s->slot_name_var + s->slot_name_len, 24, "%lu", slot - 1);
     return posix_spawn(pid, path, fa, &s->attr, argv, s->env);
 }

@@ -31,6 +31,8 @@ typedef struct spawner {
     size_t env_seq, env_slot;
     char seq_var[48];
     char slot_var[48];
+    char *slot_name_var;    /* --process-slot-var: "NAME=" and room for the number */
+    size_t slot_name_len;   /* the length of "NAME=" */
 } spawner;
 
 /* reset_sigpipe: jobs get the default SIGPIPE disposition back (set
@@ -38,6 +40,10 @@ typedef struct spawner {
  * an errno value. */
 int spawner_init(spawner *s, int reset_sigpipe);
 void spawner_free(spawner *s);
+
+/* --process-slot-var: every job also gets name=its slot - 1 (which
+ * replaces any name in our environment).  Returns 0, or an errno value. */
+int spawner_add_slot_var(spawner *s, const char *name);
 
 /* Starts path with argv.  out_fd/err_fd become the child's fds 1 and 2
  * (-1: inherit ours).  Sets PARALLEL_SEQ and PARALLEL_JOBSLOT.  Returns 0

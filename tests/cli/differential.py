@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 PARALLEL = shutil.which("parallel")
@@ -75,6 +76,18 @@ SELF_CHECKS = []
 def self_check(fn):
     SELF_CHECKS.append(fn)
     return fn
+
+
+def csv_stdout_check(ours):
+    """--results -.csv: the table on stdout, the jobs' own output nowhere."""
+    import csv
+    import io
+    rows = list(csv.reader(io.StringIO(ours["stdout"].decode(), newline="")))
+    want = [["Seq", "Host", "Send", "Receive", "Exitval", "Signal", "Command", "V1", "Stdout", "Stderr"],
+            ["1", ":", "0", "2", "0", "0", "echo a", "a", "a\n", ""],
+            ["2", ":", "0", "2", "0", "0", "echo b", "b", "b\n", ""]]
+    got = [r[:2] + r[4:] for r in rows]
+    return None if got == want else "stdout table %r" % got
 
 
 def nothing_ran(ours):
@@ -289,6 +302,30 @@ case("results", ["-k", "--results", "res", "echo {}; echo e{} >&2", ":::", "a", 
 case("results-colsep", ["--colsep", ",", "--results", "res", "echo"], stdin=b"a,b\nc,d/e\n", results="res")
 case("results-backslash", ["--results", "res", "echo", ":::", "a\\b"], results="res")
 
+# A table without its timing columns (Starttime, JobRuntime).
+CSV_ROWS = ("python3 -c 'import csv,sys; d=sys.argv[2]; "
+            "[print(repr(r[:2]+r[4:])) for r in csv.reader(open(sys.argv[1], newline=\"\"), delimiter=d)]' ")
+JSON_ROWS = ("python3 -c 'import json,sys; [print(sorted((k,v) for k,v in json.loads(l).items() "
+             "if k not in (\"Starttime\",\"JobRuntime\"))) for l in open(sys.argv[1])]' ")
+case("results-csv", ["-k", "--results", "res.csv", "echo {}; echo e{} >&2", ":::", "a", "b c", 'q"d', "x,y"],
+     after=CSV_ROWS + "res.csv ,")
+case("results-csv-upper-case", ["-k", "--results", "RES.CSV", "echo", ":::", "a", ":::", "1", "2"], after=CSV_ROWS + "RES.CSV ,")
+case("results-tsv", ["-k", "--results", "res.tsv", "echo", ":::", "a", "b\tc", "d e"], after=CSV_ROWS + "res.tsv '\t'")
+case("results-json", ["-k", "--results", "res.json", "printf '%s\\n' {}; echo e >&2", ":::", "a", 'b"c', "d\\e"],
+     after=JSON_ROWS + "res.json")
+case("results-csv-header", ["-k", "--header", ":", "--results", "res.csv", "echo", ":::", "name", "a", "b"],
+     after=CSV_ROWS + "res.csv ,")
+case("results-csv-failure", ["-k", "--results", "res.csv", "echo {}; exit {}", ":::", "0", "3"], after=CSV_ROWS + "res.csv ,")
+case("results-csv-stdout", ["-k", "--results", "-.csv", "echo", ":::", "a", "b"], stdout=False,
+     check=lambda ours: csv_stdout_check(ours))
+case("results-template", ["-k", "--results", "out_{1}", "echo {}; echo e{} >&2", ":::", "a", "b", ":::", "x"],
+     after="for f in out_*; do echo \"$f: $(cat \"$f\")\"; done")
+case("results-template-dir", ["-k", "--results", "o/{1}/{2}/", "echo", ":::", "a", "b", ":::", "x"], results="o")
+case("results-template-plus", ["-k", "--plus", "--results", "d/{..}", "echo", ":::", "a.tar.gz"],
+     after="ls d; cat d/a d/a.seq")
+case("results-long-argument", ["-k", "--results", "res", "echo", ":::", "x" * 300, "y" * 256 + "/" + "z" * 10], results="res")
+case("results-tab-in-argument", ["-k", "--results", "res", "echo", ":::", "a\tb"], results="res")
+
 # ---- control --------------------------------------------------------------
 case("joblog", ["-k", "--joblog", "log", "echo {}; exit {}", ":::", "0", "1", "2", "a b"], joblog="log")
 case("joblog-append", ["-k", "--joblog", "+log", "echo", ":::", "a", "b"], joblog="log",
@@ -407,6 +444,140 @@ case("xargs-no-run-if-empty", ["-k", "-r", "echo", "[{}]"], stdin=b"a\n\n  \n\t\
 case("xargs-no-run-if-empty-blank", ["-r", "echo", "[{}]"], stdin=b"\n \n")
 case("xargs-no-run-if-empty-long", ["-k", "--no-run-if-empty", "echo", "[{1}{2}]", ":::", "a", " ", "b", ":::", "x", ""])
 case("xargs-no-run-if-empty-N", ["-k", "-N", "2", "-r", "echo", "[{1}]", "[{2}]", ":::", "a", "", "b"])
+
+# ---- as many arguments as fit: -X, -m, -s, -L, -l -------------------------
+case("xargs-X-context", ["-k", "-X", "echo", "x{}y", ":::", "a", "b", "c"])
+case("xargs-m", ["-k", "-m", "echo", "x{}y", ":::", "a", "b", "c"])
+case("xargs-m-long", ["-k", "--xargs", "echo", ":::", "a", "b", "c"])
+case("xargs-X-spread-over-slots", ["-j4", "-k", "-X", "echo", ":::"] + [str(i) for i in range(1, 11)])
+case("xargs-X-one-slot", ["-j1", "-k", "-X", "echo", ":::"] + [str(i) for i in range(1, 11)])
+case("xargs-X-max-chars", ["-j1", "-k", "-s", "17", "-X", "echo", ":::", "aaa", "bbb", "ccc", "ddd", "eee", "fff"])
+case("xargs-m-max-chars-exact", ["-j1", "-k", "-s", "16", "-m", "echo", ":::", "aaa", "bbb", "ccc", "ddd", "eee", "fff"])
+case("xargs-m-max-chars-long", ["-j1", "-k", "--max-chars=20", "-m", "echo", "x{}y", ":::", "aaa", "bbb", "ccc", "ddd", "eee", "fff"])
+case("xargs-m-too-long", ["-j1", "-k", "-s", "3", "-m", "echo", ":::", "aaaa", "b"], stderr=False)
+case("xargs-X-quoted-values", ["-j1", "-k", "-s", "18", "-X", "echo", "a{}b", ":::", "x y", "it's", "c"])
+case("xargs-X-dry-run", ["-k", "-X", "--dry-run", "echo", "x{}y", ":::", "a b", "c"])
+case("xargs-m-dry-run", ["-j1", "-k", "-m", "--dry-run", "echo", "x{}y", ":::", "a b", "c"])
+case("xargs-X-words", ["-j1", "-k", "-X", "echo", "x{}", "{#}", "{}", "x{.}y{/}z", ":::", "a.1", "d/b.2", "c"])
+case("xargs-X-shell", ["-j1", "-k", "-X", "echo x{}y | tr a-z A-Z", ":::", "a", "b"])
+# GNU parallel repeats the whole blank-delimited word, ";" included, and
+# runs each input as a command: mproc ends a word at shell operators too.
+case("xargs-X-in-quotes", ["-j1", "-k", "-X", "printf '[%s]' \"<{}>\" '{}'; echo", ":::", "a b", "it's", "$(touch pwned)"],
+     expect=(b"[<a b>][<it's>][<$(touch pwned)>][a b][it's][$(touch pwned)]\n", 0))
+case("xargs-X-operators", ["-j1", "-k", "-X", "echo {}|cat", ":::", "a", "b"], expect=(b"a b\n", 0))
+case("xargs-X-colsep", ["-j1", "-k", "-X", "--colsep", ",", "echo", "[{}]", "[{2}]", ":::", "a,b", "c,d"])
+case("xargs-X-max-args", ["-j1", "-k", "-X", "-n", "2", "echo", "[{}]", ":::", "a", "b", "c"])
+case("xargs-X-stdin", ["-k", "-X", "echo", "{}.txt"], stdin="".join("%d\n" % i for i in range(50)).encode())
+case("xargs-m-many", ["-k", "-m", "echo"], stdin="".join("%d\n" % i for i in range(3000)).encode())
+case("xargs-X-quote-option", ["-j1", "-k", "-q", "-X", "printf", "[%s]", "x{}y", "a b", "{}", ":::", "1", "2 3"])
+case("xargs-N-context", ["-k", "-N2", "echo", "x{}y", ":::", "a", "b", "c"])
+case("xargs-m-N-context", ["-k", "-m", "-N2", "echo", "x{}y", ":::", "a", "b", "c"])
+case("xargs-L", ["-k", "-L", "2", "echo", "x{}y"], stdin=b"1\n2\n3\n4\n5\n")
+case("xargs-L-m", ["-k", "-m", "-L", "2", "echo", "x{}y"], stdin=b"1\n2\n3\n4\n5\n")
+case("xargs-L-continued", ["-k", "-L", "1", "echo", "[{}]"], stdin=b"a \nb\nc\t\nd\ne \n")
+case("xargs-L-positional", ["-k", "--max-lines=2", "echo", "{2}"], stdin=b"1\n2\n3\n4\n5\n")
+case("xargs-l-alone", ["-k", "-l", "echo"], stdin=b"1\n2\n3\n")
+case("xargs-l-number", ["-k", "-l", "2", "echo"], stdin=b"1\n2\n3\n")
+case("xargs-l-attached", ["-k", "-l3", "echo", "x{}y"], stdin=b"1\n2\n3\n4\n")
+case("xargs-l-continued", ["-k", "-l", "echo", "[{}]"], stdin=b"a \nb\n")
+case("xargs-L-eof-string", ["-k", "-L", "1", "-E", "END", "echo", "[{}]"], stdin=b"a \nEND\nb\n")
+case("xargs-L-blank-skipped", ["-k", "-r", "-L", "1", "echo", "[{}]"], stdin=b"a\n \n\nb\n")
+
+# ---- tags, trimming, order, pacing ----------------------------------------
+case("tagstring", ["-k", "--tagstring", "<{}-{#}>", "echo", ":::", "a", "b c"])
+case("tagstring-positional", ["-k", "--tagstring", "{1}x{2.}", "echo", ":::", "a b", "c", ":::", "d.e"])
+case("tagstring-escapes", ["-k", "--tagstring", "{}\\t{%}", "-j1", "echo", ":::", "a"])
+case("tagstring-stderr", ["-k", "--tag-string", "T{}", "echo {}; echo e{} >&2", ":::", "a", "b"])
+case("tagstring-colsep", ["-k", "--colsep", ",", "--tagstring", "{2}", "echo", "{1}"], stdin=b"a,b\nc,d\n")
+case("ctag", ["-k", "--ctag", "printf 'x\\ny'; printf 'e\\n' >&2", ":::", "a", "b"])
+case("ctag-carriage-return", ["-k", "--ctag", "printf 'x\\ry\\n'", ":::", "a"])
+case("ctagstring", ["-k", "--ctagstring", "T{}", "echo", ":::"] + [str(i) for i in range(1, 30)])
+case("trim-both", ["-k", "--trim", "lr", "echo", "[{}]", ":::", " a ", "b  ", "\tc"])
+case("trim-left", ["-k", "--trim", "l", "echo", "[{}]", ":::", " a "])
+case("trim-right", ["-k", "--trim", "r", "echo", "[{}]", ":::", " a "])
+case("trim-rl", ["-k", "--trim", "rl", "echo", "[{}]"], stdin=b"  a  \n")
+case("trim-none-colsep", ["-k", "--trim", "n", "--colsep", ",", "echo", "[{1}][{2}]", ":::", " a , b "])
+case("trim-left-colsep", ["-k", "--trim", "l", "--colsep", ",", "echo", "[{1}][{2}]", ":::", " a , b "])
+case("trim-bad", ["--trim", "x", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("shuf", ["--shuf", "echo", ":::"] + [str(i) for i in range(20)], sort=True)
+case("shuf-product", ["--shuf", "echo", ":::", "a", "b", ":::", "1", "2"], sort=True)
+# Each job waits for the one before it to have started (a file it made):
+# only a delay that starts jobs one after the other lets them all finish.
+case("delay", ["-j3", "-k", "--delay", "0.2", "touch s{}; if [ {} -gt 1 ]; then test -e s$(({}-1)) || echo early; fi; echo {}",
+               ":::", "1", "2", "3"])
+case("delay-suffix", ["-k", "--delay", "0.1s", "echo", ":::", "a", "b"])
+case("delay-minutes", ["-k", "--delay", "0m", "echo", ":::", "a"])
+# GNU parallel runs the jobs with a --delay or --termseq it cannot read;
+# mproc names the problem instead.
+case("delay-bad", ["--delay", "x", "echo", ":::", "a"], expect=(b"", 255))
+case("process-slot-var", ["-j1", "-k", "--process-slot-var", "SLOT", "echo $SLOT {}", ":::", "a", "b"])
+case("process-slot-var-two", ["-j2", "-k", "--process-slot-var", "S", "if [ {} = 1 ]; then until [ -e three ]; do sleep 0.01; done; fi; "
+                              "if [ {} = 3 ]; then touch three; fi; echo $S", ":::", "1", "2", "3"])
+case("process-slot-var-overrides", ["-j1", "-k", "--process-slot-var", "HOME", "echo $HOME", ":::", "a"])
+case("termseq-timeout", ["-k", "--timeout", "0.5", "--termseq", "INT,200,KILL,25",
+                         "trap 'echo got INT; exit 3' INT; sleep 60 & wait", ":::", "a"], stderr=False)
+case("termseq-sig-prefix", ["-k", "--timeout", "0.5", "--term-seq", "SIGUSR1,100,KILL,25",
+                            "trap 'echo got USR1; exit 4' USR1; sleep 60 & wait", ":::", "a"], stderr=False)
+case("termseq-bad", ["--termseq", "NOPE,10", "echo", ":::", "a"], expect=(b"", 255))
+
+# ---- named columns and linked sources ---------------------------------------
+case("header-args", ["-k", "--header", ":", "echo", "{b}", "{a}", ":::", "a", "1", "2", ":::", "b", "x", "y"])
+case("header-colsep", ["-k", "--header", ":", "--colsep", ",", "echo", "{n2}", "{n1}", "{1}", "{n1.}"],
+     stdin=b"n1,n2\n1.x,2\n3,4\n")
+case("header-tab", ["-k", "--header", ":", "--colsep", "\t", "echo", "{n2}"], stdin=b"n1\tn2\n1\t2\n")
+case("header-stdin", ["-k", "--header", ":", "echo", "{h}", "{}"], stdin=b"h\n1\n2\n")
+case("header-any-value", ["-k", "--header", "2", "echo", "{h}"], stdin=b"h\n1\n2\n")
+case("header-tag", ["-k", "--header", ":", "--tag", "echo", "{a}", ":::", "a", "1", "2"])
+case("header-tagstring", ["-k", "--header", ":", "--tagstring", "{a}:", "echo", "{a}", ":::", "a", "1", "2"])
+case("header-argfile", ["-k", "--header", ":", "echo", "{x}-{y}", "::::", "f1", "::::", "f2"],
+     files={"f1": b"x\n1\n2\n", "f2": b"y\np\n"})
+case("header-appended", ["-k", "--header", ":", "echo", ":::", "a", "1", "2"])
+case("link", ["-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2"])
+case("link-three", ["-k", "--xapply", "echo", ":::", "a", "b", ":::", "1", "2", ":::", "x", "y", "z"])
+case("link-with-plus", ["-k", "--link", "echo", ":::", "a", "b", ":::", "1", "2", ":::+", "p", "q"])
+case("link-files", ["-k", "--link", "echo", "::::", "f1", "f2"], files={"f1": b"1\n2\n3\n", "f2": b"x\n"})
+
+# ---- --plus -----------------------------------------------------------------
+PLUS_PATHS = ["a/b.c.d.e", "x.y", "/p/q", ".hidden", "a/.b.c", "d.tar.gz", "a.b/c", "a/", "", "..", "a..b"]
+case("plus-path-edits", ["-k", "--plus", "echo", "[{+/}]", "[{+.}]", "[{+..}]", "[{+...}]", "[{..}]", "[{...}]",
+                         "[{/..}]", "[{/...}]", ":::"] + PLUS_PATHS)
+case("plus-path-edits-positional", ["-k", "--plus", "echo", "{2+.}", "{1+/}", "{-1/..}", "{2...}", ":::", "a/b.c", ":::", "c.d.e.f"])
+case("plus-default", ["-k", "--plus", "echo", "[{:-dflt}]", "[{1:-x y}]", ":::", "", "abc", "0", "00"])
+case("plus-substr", ["-k", "--plus", "echo", "[{:2}]", "[{:1:2}]", "[{:0:0}]", "[{:10}]", "[{:3:100}]", ":::", "", "abcdef", "ab"])
+case("plus-cut", ["-k", "--plus", "echo", "{#a*b}", "{##a*b}", "{%c*d}", "{%%c*d}", "{%b}", "{%%[ab]*}", "{#.}", "{##*}",
+                  ":::", "aabbccdd", "aXbYb", "z.z.z.foo"])
+case("plus-cut-dot-star", ["-k", "--plus", "echo", "{#z.*z.}", "{##z.*z.}", "{%.z.*z}", "{%%.z.*z}", ":::", "z.z.z.foo", "foo.z.z.z"])
+case("plus-substitute", ["-k", "--plus", "echo", "{/b/X}", "{/#a/X}", "{/%b/X}", "{//b/X}", "{/a*/X}", "{//a./X}", "{/a/}",
+                         ":::", "abab", "baaab", "xyz"])
+case("plus-case", ["-k", "--plus", "echo", "{^a}", "{^^b}", "'{,A}'", "'{,,B}'", "{^[a-c]}", ":::", "abab", "AbBb", "ABAB"])
+case("plus-counts", ["-j1", "-k", "--plus", "echo", "{##}", "{0#}", "{0%}", "{slot}", "{#}", ":::"] + list("abcdefghijk"))
+case("plus-counts-stdin", ["-j1", "-k", "--plus", "echo", "{0#}/{##}"], stdin=b"a\nb\n")
+case("plus-quoted-values", ["-k", "--plus", "echo", "{:-$HOME}", "{/a/;}", "{1^a}", ":::", "", "a b", "it's"])
+case("plus-shell", ["-k", "--plus", "echo {/./-} | tr a-z A-Z", ":::", "a.b.c"])
+case("plus-dry-run", ["-k", "--plus", "--dry-run", "mv", "{}", "{..}.{+..}", "{/a/x y}", ":::", "a.tar.gz", "b c.d.e"])
+case("plus-tagstring", ["-k", "--plus", "--tagstring", "{/..}", "echo", "{:1}", ":::", "d/x.tar.gz"])
+case("plus-off-literal", ["-k", "echo", "{+/}", "{..}", "{:-x}", "{##}", "{/a/b}", ":::", "a/b.c"])
+case("plus-replace-I", ["-k", "--plus", "-I", "@@", "echo", "@@", "{:-x}", "{..}", ":::", "", "a.b.c"])
+case("plus-X", ["-j1", "-k", "--plus", "-X", "echo", "x{..}", ":::", "a.b.c", "d.e.f"])
+
+# ---- values GNU parallel accepts ------------------------------------------
+case("jobs-from-file", ["-j", "jf", "-k", "echo", "{%}", ":::", "a", "b", "c"], files={"jf": b"1\n"})
+case("jobs-from-file-plus", ["-j", "jf", "-k", "echo", ":::", "a", "b"], files={"jf": b"+0\n"})
+case("jobs-from-file-percent", ["--jobs", "jf", "-k", "echo", ":::", "a", "b"], files={"jf": b"50%"})
+case("jobs-from-missing-file", ["-j", "nofile", "echo", ":::", "a"], stderr=False, stdout=False, check=nothing_ran)
+case("jobs-from-bad-file", ["-j", "jf", "echo", ":::", "a"], files={"jf": b"many\n"}, stderr=False, stdout=False,
+     check=nothing_ran)
+case("argfile-linked-first", ["-k", "echo", "::::+", "f1", "f2"], files={"f1": b"1\n2\n3\n", "f2": b"x\ny\n"})
+case("argfile-linked-first-product", ["-k", "echo", "::::+", "f1", "f2", ":::", "p", "q"],
+     files={"f1": b"1\n2\n3\n", "f2": b"x\ny\n"})
+case("args-linked-first", ["-k", "echo", ":::+", "a", "b", ":::", "1", "2"])
+
+# ---- a NUL without -0 ---------------------------------------------------------
+# (A record of only a NUL is left out: GNU parallel quotes "\\0" wrongly.)
+case("nul-without-null", ["-k", "echo", "[{}]"], stdin=b"a\0b\nc\nx\0\0y\n")
+case("nul-without-null-dry-run", ["-k", "--dry-run", "printf", "%s", "{}"], stdin=b"a\0\0b\n")
+case("nul-without-null-argfile", ["-k", "echo", "::::", "in", ":::", "x"], files={"in": b"1\0\n2\n"})
+case("nul-with-delimiter", ["-k", "-d", ",", "echo", "[{}]"], stdin=b"a\0b,c")
 
 # ---- record delimiters (-0, -d) --------------------------------------------
 case("null", ["-k", "-0", "echo", "[{}]"], stdin=b"a\0b c\0\0d\ne\0")
@@ -806,6 +977,89 @@ def direct_exec_without_shell(mproc, base, env):
     p = subprocess.run([mproc, "run", "printenv {} | cat", ":::", "_"], capture_output=True, env=env)
     if p.returncode != 0 or not p.stdout:
         return "shell command did not go through a shell: rc=%d %r" % (p.returncode, p.stdout)
+    return None
+
+
+@self_check
+def sighup_lets_running_jobs_finish(mproc, base, env):
+    # As GNU parallel: after SIGHUP no job starts, the running ones finish
+    # (each waits for a file the test makes once the signal is sent) and
+    # their output is printed; the exit status counts their failures.
+    os.makedirs(base)
+    go = os.path.join(base, "go")
+    cmd = "touch %s/started{}; until [ -e %s ]; do sleep 0.01; done; echo {}" % (base, go)
+    p = subprocess.Popen([mproc, "run", "-j2", "-k", cmd, ":::", "a", "b", "c", "d"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = lambda: [x for x in os.listdir(base) if x.startswith("started")]
+    if not wait_for(lambda: len(started()) >= 2):
+        p.kill()
+        p.communicate()
+        return "jobs did not start"
+    p.send_signal(signal.SIGHUP)
+    # Give mproc the signal before the jobs may end: its message says so.
+    line = p.stderr.readline()
+    open(go, "w").close()
+    try:
+        out, err = p.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not finish after SIGHUP"
+    if b"SIGHUP" not in line:
+        return "no message about SIGHUP: %r" % line
+    if out != b"a\nb\n" or p.returncode != 0 or sorted(started()) != ["starteda", "startedb"]:
+        return "rc=%d out=%r started=%s" % (p.returncode, out, started())
+    return None
+
+
+@self_check
+def line_buffer_keep_order_passes_first_job(mproc, base, env):
+    # --lb -k: the first job's lines (stdout and stderr) go out as they are
+    # written; the job ends only once the test has seen both.
+    os.makedirs(base)
+    go = os.path.join(base, "go")
+    cmd = ("if [ {} = 1 ]; then echo o1; echo e1 >&2; until [ -e %s ]; do sleep 0.01; done; echo o1b; fi; "
+           "echo e{}z >&2; echo o{}z" % go)
+    p = subprocess.Popen([mproc, "run", "-j2", "-k", "--lb", cmd, ":::", "1", "2"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # A bound that catches a hang: the job is let go after a minute anyway,
+    # and lines that come only then come too late.
+    timer = threading.Timer(60, lambda: open(go, "w").close())
+    timer.start()
+    first_out = p.stdout.readline()
+    first_err = p.stderr.readline()
+    late = os.path.exists(go)
+    timer.cancel()
+    open(go, "w").close()
+    try:
+        out, err = p.communicate(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        return "did not finish"
+    if late:
+        return "the first job's lines came only once it had ended"
+    if (first_out, first_err) != (b"o1\n", b"e1\n"):
+        return "first lines %r %r" % (first_out, first_err)
+    if out != b"o1b\no1z\no2z\n" or err != b"e1z\ne2z\n" or p.returncode != 0:
+        return "rc=%d out=%r err=%r" % (p.returncode, out, err)
+    return None
+
+
+@self_check
+def exported_function_without_bash_shell(mproc, base, env):
+    # GNU parallel runs jobs in the shell that called it: a function bash
+    # exported works though $SHELL is sh.  Both tools, called from bash.
+    env = dict(env)
+    env["SHELL"] = "/bin/sh"
+    env.pop("PARALLEL_SHELL", None)
+    # (bash stays the tools' parent: it does not exec the last command.)
+    script = 'f() { echo "f:$1"; }; export -f f; "$@" -k f ::: a "b c"; exit $?'
+    want = subprocess.run(["bash", "-c", script, "x", PARALLEL], env=env, capture_output=True)
+    got = subprocess.run(["bash", "-c", script, "x", mproc, "run"], env=env, capture_output=True)
+    if (got.stdout, got.returncode) != (want.stdout, want.returncode) or want.stdout != b"f:a\nf:b c\n":
+        return "parallel %r rc=%d, mproc %r rc=%d %r" % (want.stdout, want.returncode, got.stdout, got.returncode,
+                                                          got.stderr)
     return None
 
 

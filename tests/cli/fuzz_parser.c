@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 args = o.sources[0].args;
                 nargs = o.sources[0].nargs;
             }
-            job_values v = {args, nargs, 7, 2};
+            job_values v = {args, nargs, 7, 2, NULL};
             strbuf shell = STRBUF_INIT, path = STRBUF_INIT;
             strvec av = STRVEC_INIT;
             (void)command_shell_text(&c, &v, &shell);

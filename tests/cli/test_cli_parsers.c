@@ -402,14 +402,75 @@ static void test_command_line(void **state)
     assert_non_null(strstr(sb_str(&err), "--nope"));
     run_options_free(&o);
     sb_clear(&err);
-    char *bad2[] = {"echo", ":::+", "a", NULL};
-    assert_int_equal(run_options_parse(&o, 3, bad2, &err), -1);
+    /* A first source has nothing to link to: it is an ordinary one. */
+    char *first_linked[] = {"echo", ":::+", "a", NULL};
+    assert_int_equal(run_options_parse(&o, 3, first_linked, &err), 0);
+    assert_int_equal(o.nsources, 1);
+    assert_false(o.sources[0].linked);
     run_options_free(&o);
     sb_clear(&err);
     char *bad3[] = {"-j", NULL};
     assert_int_equal(run_options_parse(&o, 1, bad3, &err), -1);
     run_options_free(&o);
     sb_free(&err);
+}
+
+/* -X and -s: for every template, the shell form of a job with one more
+ * argument is exactly command_growth longer, so the packer's running
+ * length is the real one; and the copies of a repeated word are what the
+ * argv form runs too. */
+static void test_repeat_words_growth(void **state)
+{
+    (void)state;
+    struct { const char *words[4]; size_t n; int quote; } tpl[] = {
+        {{"echo", "x{}y"}, 2, 0},
+        {{"echo", "x{}y", "{#}", "{.}"}, 4, 0},
+        {{"printf '[%s]' \"<{}>\" '{}'; echo"}, 1, 0},
+        {{"echo"}, 1, 0},
+        {{"echo {} | cat", "\\{}"}, 2, 0},
+        {{"printf", "x{}y", "a b"}, 3, 1},
+    };
+    char *args[] = {"a", "it's", "b c", "$(x)", "d.e"};
+    for (size_t t = 0; t < sizeof tpl / sizeof tpl[0]; t++) {
+        for (int repeat = 0; repeat <= 1; repeat++) {
+            command c;
+            strbuf err = STRBUF_INIT;
+            assert_int_equal(command_compile(&c, (char **)tpl[t].words, tpl[t].n, tpl[t].quote, NULL, &err), 0);
+            if (repeat)
+                assert_int_equal(command_repeat_words(&c), 0);
+            strbuf prev = STRBUF_INIT, next = STRBUF_INIT;
+            for (size_t n = 1; n < 5; n++) {
+                job_values a = {args, n, 1, 1, NULL}, b = {args, n + 1, 1, 1, NULL};
+                sb_clear(&prev);
+                sb_clear(&next);
+                assert_int_equal(command_shell_text(&c, &a, &prev), 0);
+                assert_int_equal(command_shell_text(&c, &b, &next), 0);
+                assert_int_equal(next.len, prev.len + command_growth(&c, args[n]));
+            }
+            sb_free(&prev);
+            sb_free(&next);
+            sb_free(&err);
+            command_free(&c);
+        }
+    }
+    char *words[] = {"echo", "x{}y", "{#}"};
+    char *two[] = {"a", "b c"};
+    command c;
+    strbuf err = STRBUF_INIT, shell = STRBUF_INIT, path = STRBUF_INIT;
+    strvec argv = STRVEC_INIT;
+    assert_int_equal(command_compile(&c, words, 3, 0, NULL, &err), 0);
+    assert_int_equal(command_repeat_words(&c), 0);
+    job_values v = {two, 2, 7, 1, NULL};
+    assert_int_equal(command_shell_text(&c, &v, &shell), 0);
+    assert_string_equal(sb_str(&shell), "echo xay x'b c'y 7");
+    assert_int_equal(command_argv(&c, &v, &argv, &path), 1);
+    assert_int_equal(argv.len, 4);
+    assert_string_equal(argv.items[2], "xb cy");
+    sb_free(&err);
+    sb_free(&shell);
+    sb_free(&path);
+    sv_free(&argv);
+    command_free(&c);
 }
 
 static void render(char **words, size_t n, int quote, char **args, size_t nargs, const char *want_shell,
@@ -419,7 +480,7 @@ static void render(char **words, size_t n, int quote, char **args, size_t nargs,
     strbuf err = STRBUF_INIT;
     assert_int_equal(command_compile(&c, words, n, quote, NULL, &err), 0);
     sb_free(&err);
-    job_values v = {args, nargs, 1, 1};
+    job_values v = {args, nargs, 1, 1, NULL};
     strbuf shell = STRBUF_INIT, path = STRBUF_INIT, joined = STRBUF_INIT;
     strvec argv = STRVEC_INIT;
     assert_int_equal(command_shell_text(&c, &v, &shell), 0);
@@ -574,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_columns),
         cmocka_unit_test(test_exit_status),
         cmocka_unit_test(test_median_window),
+        cmocka_unit_test(test_repeat_words_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
