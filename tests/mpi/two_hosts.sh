@@ -84,8 +84,8 @@ make_host() {
 }
 
 remove_stale_namespaces
-ip netns add "$ns_a" 2>/dev/null ||
-  fail "cannot create a network namespace (ip netns add: needs root or CAP_SYS_ADMIN); this test needs two"
+why=$(ip netns add "$ns_a" 2>&1) ||
+  fail "cannot create a network namespace, and this test needs two (ip netns add needs root or CAP_SYS_ADMIN): $why"
 ip netns add "$ns_b"
 ip -n "$ns_a" link add v0 type veth peer name v1 netns "$ns_b" ||
   fail "cannot create a veth pair between the namespaces (is the veth module available?)"
