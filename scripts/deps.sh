@@ -13,6 +13,7 @@ case "${1:-test}" in
   *) echo "deps.sh: unknown set '$1' (expected build, test or bench)" >&2; exit 2 ;;
 esac
 [ "${1:-test}" != test ] || need+=(librandom123-dev)   # tests/test_rng.c's Philox oracle
+[ "${1:-test}" != test ] || need+=(iproute2)   # ip: mpi_two_hosts's network namespaces (not in minimal images)
 
 missing=()
 for pkg in "${need[@]}"; do

@@ -7,7 +7,9 @@
  * (the mpi_* tests, tests/mpi/run.sh) rank 0 runs every pool API on the
  * other ranks and checks the results against the thread backend's; the
  * other ranks serve from before main and never get here.  With --kill a
- * serving rank dies inside a task: the MPI job must end, not hang. */
+ * serving rank dies inside a task: the MPI job must end, not hang.  With
+ * MPROC_TEST_HOSTS="hostA,hostB" (tests/mpi/two_hosts.sh) tasks must run
+ * on each of the hosts listed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -494,6 +496,89 @@ static void test_timeout_and_refusals(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+/* ---- where the ranks run ------------------------------------------------------ */
+
+enum { HOST_NAME_SIZE = 64, MAX_HOSTS = 16 };
+
+/* Answers the host name of the rank that runs the task.  It takes a while,
+ * so that one quick rank cannot take every task of the map. */
+static int host_of_rank(mp_task *task, const void *in, void *out)
+{
+    (void)task, (void)in;
+    char name[HOST_NAME_SIZE] = "";
+    if (gethostname(name, sizeof name - 1) != 0)
+        return mp_task_fail(task, MP_EINVAL, "gethostname failed");
+    memcpy(out, name, sizeof name);
+    usleep(20 * 1000);
+    return 0;
+}
+
+/* The host names the serving ranks must cover: MPROC_TEST_HOSTS
+ * ("hostA,hostB", set by tests/mpi/two_hosts.sh), or else this machine's
+ * own name, as every rank of a one-machine job runs here.  Returns how
+ * many, at most MAX_HOSTS. */
+static int expected_hosts(char hosts[][HOST_NAME_SIZE])
+{
+    const char *list = getenv("MPROC_TEST_HOSTS");
+    if (!list) {
+        assert_int_equal(gethostname(hosts[0], HOST_NAME_SIZE - 1), 0);
+        hosts[0][HOST_NAME_SIZE - 1] = '\0';
+        return 1;
+    }
+    int n = 0;
+    for (const char *p = list; *p && n < MAX_HOSTS; n++) {
+        size_t len = strcspn(p, ",");
+        assert_in_range(len, 1, HOST_NAME_SIZE - 1);
+        memcpy(hosts[n], p, len);
+        hosts[n][len] = '\0';
+        p += len + (p[len] == ',');
+    }
+    return n;
+}
+
+static int host_index(char hosts[][HOST_NAME_SIZE], int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(hosts[i], name))
+            return i;
+    return -1;
+}
+
+/* Tasks run on the hosts the job was started on, and on each of them:
+ * every answer names an expected host, and the answers cover them all.
+ * Which ranks get tasks is up to the scheduler, so maps repeat (within a
+ * bound that only catches a rank that never answers) until every host
+ * has answered. */
+static void test_tasks_run_on_every_host(void **state)
+{
+    (void)state;
+    char hosts[MAX_HOSTS][HOST_NAME_SIZE];
+    int nhosts = expected_hosts(hosts);
+    bool seen[MAX_HOSTS] = { false };
+    int nseen = 0;
+    mp_pool *pool = open_mpi();
+    int tasks = 4 * mp_pool_workers(pool);
+    char (*names)[HOST_NAME_SIZE] = calloc((size_t)tasks, HOST_NAME_SIZE);
+    assert_non_null(names);
+    mp_call one = { .chunksize = 1 };
+    for (int round = 0; round < 100 && nseen < nhosts; round++) {
+        assert_int_equal(mp_map(pool, host_of_rank, NULL, (size_t)tasks, 0, names, HOST_NAME_SIZE, &one), 0);
+        for (int i = 0; i < tasks; i++) {
+            names[i][HOST_NAME_SIZE - 1] = '\0';
+            int h = host_index(hosts, nhosts, names[i]);
+            if (h < 0)
+                fail_msg("task %d ran on host '%s', which is not in the job's hosts", i, names[i]);
+            nseen += !seen[h];
+            seen[h] = true;
+        }
+    }
+    for (int h = 0; h < nhosts; h++)
+        if (!seen[h])
+            fail_msg("no task ran on host '%s'", hosts[h]);
+    free(names);
+    assert_int_equal(mp_pool_close(pool), 0);
+}
+
 /* --kill: a serving rank dies in task 5; the job must end (mpirun says
  * which rank), and this line must never be reached. */
 static int kill_a_rank(void)
@@ -521,6 +606,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_async_and_futures),
         cmocka_unit_test(test_imap),
         cmocka_unit_test(test_timeout_and_refusals),
+        cmocka_unit_test(test_tasks_run_on_every_host),
     };
     if (!under_mpirun())
         return cmocka_run_group_tests(outside, NULL, NULL);
