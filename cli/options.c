@@ -14,7 +14,8 @@ enum opt_id {
     OPT_JOBS, OPT_KEEP, OPT_TAG, OPT_LINEBUF, OPT_UNGROUP, OPT_GROUP, OPT_DRYRUN,
     OPT_QUOTE, OPT_BAR, OPT_ETA, OPT_PROGRESS, OPT_MAXARGS, OPT_COLSEP, OPT_JOBLOG,
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
-    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE
+    OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
+    OPT_PIPE, OPT_PIPEPART, OPT_BLOCK, OPT_RECSTART, OPT_RECEND, OPT_CAT, OPT_FIFO
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -66,6 +67,13 @@ static const opt_def opt_table[] = {
     {"", 'E', 1, OPT_EOF},               {"eof", 'e', VALUE_ATTACHED, OPT_EOF_OPT},
     {"no-run-if-empty", 'r', 0, OPT_NO_EMPTY}, {"norunifempty", 0, 0, OPT_NO_EMPTY},
     {"", 'I', 1, OPT_REPLACE},           {"replace", 'i', VALUE_ATTACHED, OPT_REPLACE_OPT},
+    /* --pipe and --pipepart */
+    {"pipe", 0, 0, OPT_PIPE},            {"spreadstdin", 0, 0, OPT_PIPE},
+    {"pipepart", 0, 0, OPT_PIPEPART},    {"pipe-part", 0, 0, OPT_PIPEPART},
+    {"block", 0, 1, OPT_BLOCK},          {"block-size", 0, 1, OPT_BLOCK},
+    {"blocksize", 0, 1, OPT_BLOCK},
+    {"recstart", 0, 1, OPT_RECSTART},    {"recend", 0, 1, OPT_RECEND},
+    {"cat", 0, 0, OPT_CAT},              {"fifo", 0, 0, OPT_FIFO},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -273,6 +281,38 @@ int parse_delimiter(const char *s, strbuf *out)
     return out->failed || out->len == 0 ? -1 : 0;
 }
 
+int parse_block_size(const char *s, long long *out)
+{
+    const char *p = s;
+    int negative = *p == '-';
+    if (negative)
+        p++;
+    char *end;
+    if (!(*p >= '0' && *p <= '9') && *p != '.')
+        return -1;
+    errno = 0;
+    double v = strtod(p, &end);
+    if (errno || end == p || !isfinite(v))
+        return -1;
+    double unit = 1;
+    if (*end) {
+        static const char prefixes[] = "kmgtp";
+        const char *at = strchr(prefixes, end[0] | 0x20);
+        if (!at || end[0] == '\0')
+            return -1;
+        int power = (int)(at - prefixes) + 1;
+        int binary = (end[0] >= 'A' && end[0] <= 'Z') || end[1] == 'i' || end[1] == 'I';
+        if (end[1] && !((end[1] == 'i' || end[1] == 'I') && !end[2]))
+            return -1;
+        unit = pow(binary ? 1024.0 : 1000.0, power);
+    }
+    v *= unit;
+    if (v < 1 || v > 9e15)
+        return -1;
+    *out = negative ? -(long long)v : (long long)v;
+    return 0;
+}
+
 static int is_word_blank(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -445,6 +485,18 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_NOOP: break;
     case OPT_HELP: o->show_help = 1; break;
     case OPT_VERSION: o->show_version = 1; break;
+    case OPT_PIPE: o->pipe = 1; break;
+    case OPT_PIPEPART: o->pipepart = 1; break;
+    case OPT_BLOCK:
+        if (parse_block_size(val, &o->block) < 0) {
+            sb_addf(err, "cannot parse --block '%s' (expected a size such as 512k, 10M or 1.5G)", val);
+            return -1;
+        }
+        break;
+    case OPT_RECSTART: o->recstart = val; break;
+    case OPT_RECEND: o->recend = val; break;
+    case OPT_CAT: o->cat = 1; break;
+    case OPT_FIFO: o->fifo = 1; break;
     case OPT_ARGFILE: {
         source_spec s = {SOURCE_FILE, NULL, 0, val, 0};
         return add_source(o, s, err);
@@ -531,6 +583,46 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
     return 0;
 }
 
+/* --pipe and --pipepart: the combinations that make sense. */
+static int check_pipe_options(run_options *o, strbuf *err)
+{
+    if (o->pipepart)
+        o->pipe = 1;
+    if (!o->pipe) {
+        if (o->cat || o->fifo || o->block || o->recstart || o->recend) {
+            sb_adds(err, "--block, --recstart, --recend, --cat and --fifo need --pipe or --pipepart");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->cat && o->fifo) {
+        sb_adds(err, "--cat and --fifo cannot be used together");
+        return -1;
+    }
+    if (o->block < 0 && !o->pipepart) {
+        sb_adds(err, "a negative --block (parts per job slot) needs --pipepart");
+        return -1;
+    }
+    for (size_t i = 0; i < o->nsources; i++)
+        if (o->sources[i].kind != SOURCE_FILE) {
+            sb_adds(err, "--pipe and --pipepart read their input from standard input or a file, not from ::: arguments");
+            return -1;
+        }
+    if (o->nsources > 1) {
+        sb_adds(err, "--pipe and --pipepart read one input file");
+        return -1;
+    }
+    if (o->pipepart && o->nsources == 0) {
+        sb_adds(err, "--pipepart needs a file to cut (-a FILE or :::: FILE)");
+        return -1;
+    }
+    if (o->pipepart && !strcmp(o->sources[0].path, "-")) {
+        sb_adds(err, "--pipepart needs a regular file, not standard input");
+        return -1;
+    }
+    return 0;
+}
+
 int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 {
     memset(o, 0, sizeof *o);
@@ -591,7 +683,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         sb_adds(err, "--resume and --resume-failed need --joblog");
         return -1;
     }
-    return 0;
+    return check_pipe_options(o, err);
 }
 
 void run_options_free(run_options *o)
