@@ -603,17 +603,13 @@ static int check_pipe_options(run_options *o, strbuf *err)
         sb_adds(err, "a negative --block (parts per job slot) needs --pipepart");
         return -1;
     }
-    for (size_t i = 0; i < o->nsources; i++)
-        if (o->sources[i].kind != SOURCE_FILE) {
-            sb_adds(err, "--pipe and --pipepart read their input from standard input or a file, not from ::: arguments");
-            return -1;
-        }
-    if (o->nsources > 1) {
-        sb_adds(err, "--pipe and --pipepart read one input file");
+    if (!o->pipepart && o->nsources > 0) {
+        /* GNU parallel ignores them: an error says so rather than drop them. */
+        sb_adds(err, "--pipe reads standard input only: give a file with < FILE, or cut it with --pipepart -a FILE");
         return -1;
     }
-    if (o->pipepart && o->nsources == 0) {
-        sb_adds(err, "--pipepart needs a file to cut (-a FILE or :::: FILE)");
+    if (o->pipepart && (o->nsources != 1 || o->sources[0].kind != SOURCE_FILE)) {
+        sb_adds(err, "--pipepart needs exactly one file to cut (-a FILE or :::: FILE)");
         return -1;
     }
     if (o->pipepart && !strcmp(o->sources[0].path, "-")) {

@@ -807,23 +807,16 @@ static int block_signals(runner *r, sigset_t *old)
 static int open_blocks(runner *r, strbuf *err)
 {
     const run_options *o = r->o;
-    const char *path = o->nsources ? o->sources[0].path : "-";
     if (o->pipepart) {
+        const char *path = o->sources[0].path;
         long long block = o->block ? o->block : PIPEPART_DEFAULT_BLOCK;
         if (file_parts_open(&r->parts, path, block, r->slots, o->recstart, o->recend, err) < 0)
             return -1;
         r->parts_open = 1;
         return 0;
     }
-    int fd = 0;
-    if (strcmp(path, "-") && (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        sb_addf(err, "cannot open input file '%s': %s", path, strerror(errno));
-        return -1;
-    }
     size_t block = o->block ? (size_t)o->block : PIPE_DEFAULT_BLOCK;
-    if (stdin_blocks_init(&r->blocks, fd, block, o->max_args, o->recstart, o->recend) < 0) {
-        if (fd > 0)
-            close(fd);
+    if (stdin_blocks_init(&r->blocks, 0, block, o->max_args, o->recstart, o->recend) < 0) {
         stdin_blocks_free(&r->blocks);
         sb_adds(err, "out of memory");
         return -1;
@@ -836,11 +829,8 @@ static void close_blocks(runner *r)
 {
     if (r->parts_open)
         file_parts_close(&r->parts);
-    if (r->blocks_open) {
-        if (r->blocks.fd > 0)
-            close(r->blocks.fd);
+    if (r->blocks_open)
         stdin_blocks_free(&r->blocks);
-    }
     r->parts_open = r->blocks_open = 0;
 }
 
