@@ -287,26 +287,22 @@ int parse_block_size(const char *s, long long *out)
     int negative = *p == '-';
     if (negative)
         p++;
-    char *end;
-    if (!(*p >= '0' && *p <= '9') && *p != '.')
+    size_t digits = strspn(p, "0123456789.");
+    double v;
+    if (parse_number(p, digits, &v) < 0)
         return -1;
-    errno = 0;
-    double v = strtod(p, &end);
-    if (errno || end == p || !isfinite(v))
-        return -1;
-    double unit = 1;
-    if (*end) {
+    const char *unit = p + digits;
+    double scale = 1;
+    if (*unit) {
         static const char prefixes[] = "kmgtp";
-        const char *at = strchr(prefixes, end[0] | 0x20);
-        if (!at || end[0] == '\0')
+        const char *at = strchr(prefixes, unit[0] | 0x20);
+        int binary_suffix = (unit[1] == 'i' || unit[1] == 'I') && !unit[2];
+        if (!at || (unit[1] && !binary_suffix))
             return -1;
-        int power = (int)(at - prefixes) + 1;
-        int binary = (end[0] >= 'A' && end[0] <= 'Z') || end[1] == 'i' || end[1] == 'I';
-        if (end[1] && !((end[1] == 'i' || end[1] == 'I') && !end[2]))
-            return -1;
-        unit = pow(binary ? 1024.0 : 1000.0, power);
+        int upper = unit[0] >= 'A' && unit[0] <= 'Z';
+        scale = pow(upper || binary_suffix ? 1024.0 : 1000.0, (double)(at - prefixes) + 1);
     }
-    v *= unit;
+    v *= scale;
     if (v < 1 || v > 9e15)
         return -1;
     *out = negative ? -(long long)v : (long long)v;
