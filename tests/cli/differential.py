@@ -508,6 +508,16 @@ case("pipepart-unordered", ["--pipepart", "--block", "5k", "-a", "in.txt", "wc",
      sort=True)
 case("pipepart-job-reads-nothing", ["-k", "--pipepart", "--block", "100k", "-a", "in.txt", "echo", "done"],
      files={"in.txt": NUMBERS * 8})
+case("pipe-retries", ["-j1", "--retries", "2", "--pipe", "-N1", "cat >> seen; exit 1"], stdin=b"1\n2\n3\n",
+     after="cat seen")
+case("pipe-joblog", ["-k", "--joblog", "log", "--pipe", "--block", "30k", "wc", "-l"], stdin=NUMBERS, joblog="log")
+case("pipe-dry-run", ["--dry-run", "--pipe", "-N2", "wc -l {#}"], stdin=b"1\n2\n3\n4\n5\n")
+case("pipe-halt", ["-j1", "--halt", "now,fail=1", "--pipe", "-N2", "cat; exit 1"], stdin=b"1\n2\n3\n4\n")
+case("pipe-verbose", ["-k", "-v", "--pipe", "-N5", "wc", "-l"], stdin=NUMBERS[:100])
+case("pipe-ungroup", ["-j1", "-u", "--pipe", "-N2", "cat"], stdin=b"1\n2\n3\n4\n5\n")
+case("pipe-results", ["-k", "--results", "res", "--pipe", "-N5", "wc", "-l"], stdin=NUMBERS[:100], results="res")
+case("pipepart-retries", ["-j1", "--retries", "2", "--pipepart", "--block", "3", "-a", "in.txt", "cat >> seen; exit 1"],
+     files={"in.txt": b"1\n2\n3\n4\n"}, after="cat seen")
 LONG_LINE = b"x" * (30 * 1024 * 1024)
 case("line-buffer-long-line", ["--lb", "cat", "::::", "in.txt"],
      files={"in.txt": b"long.txt\n", "long.txt": b"before\n" + LONG_LINE + b"\nafter\n" + LONG_LINE})
