@@ -226,7 +226,7 @@ static void emit_output(runner *r, job *j)
     if (j->discard)
         return;
     /* Logged as printed: with -k the log is in input order too. */
-    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
+    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->in.done, j->received, j->exitval, j->sig,
                  sb_str(&j->cmd));
     if (r->o->ungroup || r->o->results)
         return;
