@@ -197,12 +197,31 @@ int stdin_blocks_read(stdin_blocks *b)
     return 0;
 }
 
+/* The round's only block starts the buffer (the usual case without -N):
+ * the buffer itself becomes the block, and only the unfinished record
+ * after it is copied, to a fresh buffer. */
+static int take_whole_buffer(stdin_blocks *b, size_t n, strbuf *out)
+{
+    strbuf rest = STRBUF_INIT;
+    if (sb_add(&rest, b->buf.data + n, b->buf.len - n) < 0)
+        return STDIN_BLOCKS_NOMEM;
+    sb_free(out);
+    *out = b->buf;
+    out->len = n;
+    out->data[n] = '\0';
+    b->buf = rest;
+    b->nexted++;
+    return 1;
+}
+
 int stdin_blocks_take(stdin_blocks *b, strbuf *out)
 {
     sb_clear(out);
     if (b->nexted == b->ncuts)
         return b->eof ? STDIN_BLOCKS_END : STDIN_BLOCKS_LATER;
     size_t n = b->cuts[b->nexted];
+    if (b->head == 0 && b->nexted + 1 == b->ncuts)
+        return take_whole_buffer(b, n, out);
     if (sb_add(out, b->buf.data + b->head, n) < 0)
         return STDIN_BLOCKS_NOMEM;
     b->nexted++;
