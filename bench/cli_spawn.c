@@ -20,23 +20,6 @@
 
 extern char **environ;
 
-/* The mproc binary built next to this benchmark: <build>/cli/mproc. */
-static int find_mproc(char *out, size_t size)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    if ((size_t)snprintf(out, size, "%s/../cli/mproc", self) >= size)
-        return -1;
-    return access(out, X_OK);
-}
-
 static int find_true(char *out, size_t size)
 {
     const char *dirs[] = {"/usr/bin/true", "/bin/true"};
@@ -104,7 +87,7 @@ static void cli_spawn(const bench_ctx *ctx)
         fprintf(stderr, "cli_spawn: no true program found\n");
         return;
     }
-    int have_mproc = find_mproc(mproc, sizeof mproc) == 0;
+    int have_mproc = bench_find_mproc(mproc, sizeof mproc) == 0;
     if (!have_mproc)
         fprintf(stderr, "cli_spawn: %s not built\n", mproc);
     snprintf(mproc_cmd, sizeof mproc_cmd, "seq %d | '%s' run -j2 true", n, mproc);

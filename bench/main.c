@@ -2,12 +2,14 @@
  * (or JSON lines with --json).  See bench.h. */
 #include "bench.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_BENCHES 64
 
@@ -56,6 +58,22 @@ int bench_reset_peak_rss(void)
         return -1;
     int ok = fputs("5", f) >= 0;
     return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+int bench_find_mproc(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return -1;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    if ((size_t)snprintf(out, size, "%s/../cli/mproc", self) >= size)
+        return -1;
+    return access(out, X_OK);
 }
 
 int bench_have_command(const char *name)

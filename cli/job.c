@@ -35,6 +35,7 @@ job *job_new(void)
         j->out_fd = j->err_fd = -1;
         j->out_file = j->err_file = -1;
         j->pid = -1;
+        j->in = (feed)FEED_INIT;
     }
     return j;
 }
@@ -47,6 +48,7 @@ void job_free(job *j)
     sb_free(&j->cmd);
     sb_free(&j->out);
     sb_free(&j->err);
+    feed_free(&j->in);
     if (j->out_fd >= 0)
         close(j->out_fd);
     if (j->err_fd >= 0)
@@ -117,8 +119,9 @@ int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err)
 
 int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err)
 {
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, child[2];
-    if (make_outputs(j, capture, outp, errp, child, err) < 0) {
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, child[3];
+    child[0] = j->in.child_fd;
+    if (make_outputs(j, capture, outp, errp, child + 1, err) < 0) {
         close_pair(outp);
         close_pair(errp);
         return -1;
@@ -133,11 +136,11 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
         j->start_mono = clock_mono();
         rc = -1;
         if (direct == 1)
-            rc = spawner_start(sp, path.data, argv.items, child[0], child[1], j->seq, j->slot, &j->pid);
+            rc = spawner_start(sp, path.data, argv.items, child, j->seq, j->slot, &j->pid);
         if (rc != 0) {
             /* Not plain, or the direct exec failed: the shell decides. */
             char *sh_argv[4] = {(char *)shell, (char *)"-c", (char *)sb_str(&j->cmd), NULL};
-            rc = spawner_start(sp, shell, sh_argv, child[0], child[1], j->seq, j->slot, &j->pid);
+            rc = spawner_start(sp, shell, sh_argv, child, j->seq, j->slot, &j->pid);
         }
     }
     sv_free(&argv);
@@ -151,7 +154,8 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
         close_pair(errp);
         return -1;
     }
-    /* Our copies of the write ends must go, or end of file never comes. */
+    /* Our copies of the child's ends must go, or end of file never comes. */
+    feed_started(&j->in);
     if (capture == CAPTURE_PIPES) {
         close(outp[1]);
         close(errp[1]);
@@ -162,7 +166,7 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
     return 0;
 }
 
-int job_read(job *j, int is_err)
+long job_read(job *j, int is_err)
 {
     int *fd = is_err ? &j->err_fd : &j->out_fd;
     strbuf *b = is_err ? &j->err : &j->out;
@@ -184,7 +188,7 @@ int job_read(job *j, int is_err)
     b->data[b->len] = '\0';
     if (!is_err)
         j->received += (size_t)n;
-    return 0;
+    return n;
 }
 
 void job_set_status(job *j, int status)
@@ -270,5 +274,5 @@ int job_collect(job *j, strbuf *err)
 
 int job_is_over(const job *j)
 {
-    return j->reaped && j->out_fd < 0 && j->err_fd < 0;
+    return j->reaped && j->out_fd < 0 && j->err_fd < 0 && j->in.fd < 0;
 }

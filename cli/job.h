@@ -4,13 +4,15 @@
  * to memory files read when it ends (grouped output: no event to handle
  * while it runs), to pipes read as data comes (--line-buffer), or straight
  * to ours (--ungroup).  It is over when its process has been reaped and,
- * with pipes, both are at end of file. */
+ * with pipes, both are at end of file (and its block, if it has one, was
+ * handed over or refused). */
 #ifndef MPROC_CLI_JOB_H
 #define MPROC_CLI_JOB_H
 
 #include <sys/types.h>
 
 #include "command.h"
+#include "feed.h"
 #include "spawn.h"
 #include "strbuf.h"
 #include "termseq.h"
@@ -26,6 +28,7 @@ typedef struct job {
     strvec args;
     strbuf cmd;                 /* shell form: job log, messages */
     strbuf out, err;
+    feed in;                    /* --pipe, --pipepart: the job's block */
     size_t received;            /* bytes of standard output */
     pid_t pid;
     int out_fd, err_fd;         /* pipes: -1 once at end of file */
@@ -62,9 +65,9 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
 int job_collect(job *j, strbuf *err);
 
 /* Reads what is ready on the job's stdout (is_err 0) or stderr pipe;
- * closes the pipe at end of file.  Returns 0, or -1 when out of memory
- * (the pipe is then closed and its output lost). */
-int job_read(job *j, int is_err);
+ * closes the pipe at end of file.  Returns the number of bytes read, or
+ * -1 when out of memory (the pipe is then closed and its output lost). */
+long job_read(job *j, int is_err);
 
 /* Records a wait status. */
 void job_set_status(job *j, int status);

@@ -32,13 +32,13 @@ int joblog_open(joblog *jl, const char *path, int keep, strbuf *err)
     return 0;
 }
 
-int joblog_write(joblog *jl, unsigned long seq, double start, double runtime, size_t receive,
+int joblog_write(joblog *jl, unsigned long seq, double start, double runtime, size_t send, size_t receive,
                  int exitval, int sig, const char *cmd)
 {
     if (jl->fd < 0)
         return 0;
     strbuf b = STRBUF_INIT;
-    sb_addf(&b, "%lu\t:\t%.3f\t%10.3f\t0\t%zu\t%d\t%d\t", seq, start, runtime, receive, exitval, sig);
+    sb_addf(&b, "%lu\t:\t%.3f\t%10.3f\t%zu\t%zu\t%d\t%d\t", seq, start, runtime, send, receive, exitval, sig);
     sb_adds(&b, cmd);
     sb_addc(&b, '\n');
     /* One write per line: O_APPEND keeps lines whole. */

@@ -14,7 +14,9 @@ typedef struct joblog {
 /* Opens path; truncates it unless keep is set.  Writes the header line
  * when the file is empty.  Returns 0 or -1 with a message in *err. */
 int joblog_open(joblog *jl, const char *path, int keep, strbuf *err);
-int joblog_write(joblog *jl, unsigned long seq, double start, double runtime, size_t receive,
+/* Appends a job's line: send is the bytes handed to its standard input
+ * (--pipe, --pipepart), receive those of its standard output. */
+int joblog_write(joblog *jl, unsigned long seq, double start, double runtime, size_t send, size_t receive,
                  int exitval, int sig, const char *cmd);
 void joblog_close(joblog *jl);
 

@@ -17,7 +17,8 @@ enum opt_id {
     OPT_RESUME, OPT_RESUME_FAILED, OPT_RETRIES, OPT_HALT, OPT_TIMEOUT, OPT_RESULTS,
     OPT_NO_KEEP, OPT_EOF, OPT_EOF_OPT, OPT_NO_EMPTY, OPT_REPLACE, OPT_REPLACE_OPT, OPT_DELIMITER, OPT_NULL, OPT_VERBOSE, OPT_SILENT, OPT_TRACE, OPT_NOOP, OPT_HELP, OPT_VERSION, OPT_ARGFILE,
     OPT_MAXREPL, OPT_XARGS, OPT_MULTI, OPT_TAGSTRING, OPT_CTAG, OPT_CTAGSTRING, OPT_TRIM, OPT_SHUF,
-    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_PLUS, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT
+    OPT_DELAY, OPT_SLOTVAR, OPT_TERMSEQ, OPT_HEADER, OPT_LINK, OPT_PLUS, OPT_CONTEXT, OPT_MAXCHARS, OPT_LINES, OPT_LINES_OPT,
+    OPT_PIPE, OPT_PIPEPART, OPT_BLOCK, OPT_RECSTART, OPT_RECEND, OPT_CAT, OPT_FIFO
 };
 
 /* An option's value: none, the next word (or attached: -j4, --jobs=4),
@@ -83,6 +84,13 @@ static const opt_def opt_table[] = {
     {"term-seq", 0, 1, OPT_TERMSEQ},     {"header", 0, 1, OPT_HEADER},
     {"link", 0, 0, OPT_LINK},            {"xapply", 0, 0, OPT_LINK},
     {"plus", 0, 0, OPT_PLUS},
+    /* --pipe and --pipepart */
+    {"pipe", 0, 0, OPT_PIPE},            {"spreadstdin", 0, 0, OPT_PIPE},
+    {"pipepart", 0, 0, OPT_PIPEPART},    {"pipe-part", 0, 0, OPT_PIPEPART},
+    {"block", 0, 1, OPT_BLOCK},          {"block-size", 0, 1, OPT_BLOCK},
+    {"blocksize", 0, 1, OPT_BLOCK},
+    {"recstart", 0, 1, OPT_RECSTART},    {"recend", 0, 1, OPT_RECEND},
+    {"cat", 0, 0, OPT_CAT},              {"fifo", 0, 0, OPT_FIFO},
 };
 #define NOPTS (sizeof opt_table / sizeof opt_table[0])
 
@@ -315,6 +323,34 @@ int parse_delimiter(const char *s, strbuf *out)
         }
     }
     return out->failed || out->len == 0 ? -1 : 0;
+}
+
+int parse_block_size(const char *s, long long *out)
+{
+    const char *p = s;
+    int negative = *p == '-';
+    if (negative)
+        p++;
+    size_t digits = strspn(p, "0123456789.");
+    double v;
+    if (parse_number(p, digits, &v) < 0)
+        return -1;
+    const char *unit = p + digits;
+    double scale = 1;
+    if (*unit) {
+        static const char prefixes[] = "kmgtp";
+        const char *at = strchr(prefixes, unit[0] | 0x20);
+        int binary_suffix = (unit[1] == 'i' || unit[1] == 'I') && !unit[2];
+        if (!at || (unit[1] && !binary_suffix))
+            return -1;
+        int upper = unit[0] >= 'A' && unit[0] <= 'Z';
+        scale = pow(upper || binary_suffix ? 1024.0 : 1000.0, (double)(at - prefixes) + 1);
+    }
+    v *= scale;
+    if (v < 1 || v > 9e15)
+        return -1;
+    *out = negative ? -(long long)v : (long long)v;
+    return 0;
 }
 
 static int is_word_blank(char c)
@@ -631,6 +667,18 @@ static int apply_option(run_options *o, const opt_def *d, const char *val, strbu
     case OPT_NOOP: break;
     case OPT_HELP: o->show_help = 1; break;
     case OPT_VERSION: o->show_version = 1; break;
+    case OPT_PIPE: o->pipe = 1; break;
+    case OPT_PIPEPART: o->pipepart = 1; break;
+    case OPT_BLOCK:
+        if (parse_block_size(val, &o->block) < 0) {
+            sb_addf(err, "cannot parse --block '%s' (expected a size such as 512k, 10M or 1.5G)", val);
+            return -1;
+        }
+        break;
+    case OPT_RECSTART: o->recstart = val; break;
+    case OPT_RECEND: o->recend = val; break;
+    case OPT_CAT: o->cat = 1; break;
+    case OPT_FIFO: o->fifo = 1; break;
     case OPT_ARGFILE: {
         source_spec s = {SOURCE_FILE, NULL, 0, val, 0};
         return add_source(o, s, err);
@@ -722,6 +770,47 @@ static int parse_option_word(run_options *o, int argc, char **argv, int *i, strb
     return 0;
 }
 
+/* --pipe and --pipepart: the combinations that make sense. */
+static int check_pipe_options(run_options *o, strbuf *err)
+{
+    if (o->pipepart)
+        o->pipe = 1;
+    if (!o->pipe) {
+        if (o->cat || o->fifo || o->block || o->recstart || o->recend) {
+            sb_adds(err, "--block, --recstart, --recend, --cat and --fifo need --pipe or --pipepart");
+            return -1;
+        }
+        return 0;
+    }
+    if (o->cat && o->fifo) {
+        sb_adds(err, "--cat and --fifo cannot be used together");
+        return -1;
+    }
+    if (o->header || run_options_pack(o) || o->shuf) {
+        /* GNU's --header with --pipe repeats header lines in every block: not built. */
+        sb_adds(err, "--pipe and --pipepart cannot be used with --header, -X, -m, --xargs, -s or --shuf");
+        return -1;
+    }
+    if (o->block < 0 && !o->pipepart) {
+        sb_adds(err, "a negative --block (parts per job slot) needs --pipepart");
+        return -1;
+    }
+    if (!o->pipepart && o->nsources > 0) {
+        /* GNU parallel ignores them: an error says so rather than drop them. */
+        sb_adds(err, "--pipe reads standard input only: give a file with < FILE, or cut it with --pipepart -a FILE");
+        return -1;
+    }
+    if (o->pipepart && (o->nsources != 1 || o->sources[0].kind != SOURCE_FILE)) {
+        sb_adds(err, "--pipepart needs exactly one file to cut (-a FILE or :::: FILE)");
+        return -1;
+    }
+    if (o->pipepart && !strcmp(o->sources[0].path, "-")) {
+        sb_adds(err, "--pipepart needs a regular file, not standard input");
+        return -1;
+    }
+    return 0;
+}
+
 int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
 {
     memset(o, 0, sizeof *o);
@@ -787,7 +876,7 @@ int run_options_parse(run_options *o, int argc, char **argv, strbuf *err)
         sb_adds(err, "--resume and --resume-failed need --joblog");
         return -1;
     }
-    return 0;
+    return check_pipe_options(o, err);
 }
 
 int run_options_pack(const run_options *o)

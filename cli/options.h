@@ -98,6 +98,14 @@ typedef struct run_options {
     int link;                   /* --link, --xapply: every source is linked */
     int plus;                   /* --plus: more replacement strings */
     int show_help, show_version;
+    /* --pipe, --pipepart: blocks of input handed to the jobs */
+    int pipe;                   /* blocks of standard input (or of -a's file) */
+    int pipepart;               /* parts of the -a / :::: file, read in place */
+    long long block;            /* --block bytes; negative: parts per job slot; 0 = default */
+    const char *recstart;       /* NULL = not given */
+    const char *recend;         /* NULL = not given */
+    int cat;                    /* --cat: the block in a temporary file, named by {} */
+    int fifo;                   /* --fifo: the block in a named pipe, named by {} */
 } run_options;
 
 /* Parses argv[0..argc) (the words after "run").  Returns 0, or -1 with a
@@ -118,6 +126,12 @@ int parse_delimiter(const char *s, strbuf *out);
 /* Parses a --termseq sequence: signal names (TERM, SIGTERM) or numbers,
  * each followed by milliseconds (the last may go without).  0 or -1. */
 int parse_termseq(const char *s, term_seq *out);
+
+/* Parses a --block size: a number (fractions allowed) with an optional
+ * multiplier (k m g t p: powers of 1000; K M G T P and ki mi ... Ki Mi
+ * ...: powers of 1024), optionally negative (--pipepart: parts per job
+ * slot).  Returns 0, or -1 when s is not such a size or is 0. */
+int parse_block_size(const char *s, long long *out);
 
 /* Splits $PARALLEL into words as GNU parallel does (perl's shellwords):
  * blanks separate words; a backslash keeps the next byte; '...' is

@@ -41,11 +41,13 @@ int write_tagged(int fd, const char *tag, size_t taglen, const char *data, size_
     return rc;
 }
 
-int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf)
+int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf, size_t fresh)
 {
-    if (!buf->len)
+    if (fresh > buf->len)
+        fresh = buf->len;
+    if (!fresh)
         return 0;
-    const char *last = memrchr(buf->data, '\n', buf->len);
+    const char *last = memrchr(buf->data + buf->len - fresh, '\n', fresh);
     if (!last)
         return 0;
     size_t n = (size_t)(last - buf->data) + 1;

@@ -25,7 +25,10 @@ const char *tag_color(unsigned long seq);
 int write_colored(int fd, const char *color, const char *tag, size_t taglen, const char *data, size_t n);
 
 /* --line-buffer: writes the complete lines at the front of *buf (tagged)
- * and keeps the unfinished rest.  Returns 0 or -1. */
-int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf);
+ * and keeps the unfinished rest.  Only the last fresh bytes are searched
+ * for a newline: the caller flushes after every append, so the bytes
+ * before them hold none (a long line costs linear time, not quadratic).
+ * Returns 0, or -1 with errno set when the write failed. */
+int flush_complete_lines(int fd, const char *tag, size_t taglen, strbuf *buf, size_t fresh);
 
 #endif

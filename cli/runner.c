@@ -9,6 +9,7 @@
 #include "runner.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <sched.h>
@@ -23,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blocks.h"
 #include "command.h"
+#include "feed.h"
 #include "input.h"
 #include "job.h"
 #include "joblog.h"
@@ -70,6 +73,12 @@ typedef struct runner {
     double next_start;          /* --delay: when the next job may start (monotonic) */
     capture_mode capture;       /* how job output is collected */
     strbuf scratch;
+    /* --pipe: blocks of standard input (or of a file); --pipepart: parts
+     * of a file, read in place.  Jobs get them instead of arguments. */
+    stdin_blocks blocks;
+    int blocks_open;
+    file_parts parts;
+    int parts_open;
 } runner;
 
 /* A message about the run itself, on standard error. */
@@ -271,6 +280,20 @@ static int read_ahead(runner *r)
 
 /* ---- output ----------------------------------------------------------- */
 
+static void stop_all(runner *r, double now);
+
+/* A write to our standard output or error failed.  When the reader went
+ * away, the run ends as GNU parallel's does, as if SIGPIPE had killed it:
+ * no more jobs, the running ones stopped, exit by SIGPIPE (status 141). */
+static void output_failed(runner *r)
+{
+    if (errno != EPIPE || r->signo)
+        return;
+    r->signo = SIGPIPE;
+    r->stop_starting = 1;
+    stop_all(r, clock_mono());
+}
+
 static void make_tag(const runner *r, const job *j, strbuf *tag)
 {
     sb_clear(tag);
@@ -305,7 +328,7 @@ static void emit_output(runner *r, job *j)
     if (j->discard)
         return;
     /* Logged as printed: with -k the log is in input order too. */
-    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig,
+    joblog_write(&r->jl, j->seq, j->start_real, j->runtime, j->in.done, j->received, j->exitval, j->sig,
                  sb_str(&j->cmd));
     if (r->table.fd >= 0) {
         results_row row = {j->seq, j->start_real, j->runtime, j->received, j->exitval, j->sig, sb_str(&j->cmd),
@@ -321,16 +344,19 @@ static void emit_output(runner *r, job *j)
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
     if (r->o->color) {
-        write_colored(1, tag_color(j->seq), tag, taglen, j->out.data, j->out.len);
-        write_colored(2, tag_color(j->seq), tag, taglen, j->err.data, j->err.len);
+        if (write_colored(1, tag_color(j->seq), tag, taglen, j->out.data, j->out.len) < 0 ||
+            write_colored(2, tag_color(j->seq), tag, taglen, j->err.data, j->err.len) < 0)
+            output_failed(r);
         return;
     }
-    write_tagged(1, tag, taglen, j->out.data, j->out.len);
-    write_tagged(2, tag, taglen, j->err.data, j->err.len);
+    if (write_tagged(1, tag, taglen, j->out.data, j->out.len) < 0 ||
+        write_tagged(2, tag, taglen, j->err.data, j->err.len) < 0)
+        output_failed(r);
 }
 
-/* --line-buffer: prints the complete lines the job has written so far. */
-static void pass_lines(runner *r, job *j, int is_err)
+/* --line-buffer: prints the complete lines the job has written so far;
+ * only the last fresh bytes of its buffer can hold a newline. */
+static void pass_lines(runner *r, job *j, int is_err, size_t fresh)
 {
     if (r->capture != CAPTURE_PIPES || j->discard)
         return;
@@ -340,7 +366,8 @@ static void pass_lines(runner *r, job *j, int is_err)
         return;
     size_t taglen;
     const char *tag = job_tag(r, j, &taglen);
-    flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out);
+    if (flush_complete_lines(is_err ? 2 : 1, tag, taglen, is_err ? &j->err : &j->out, fresh) < 0)
+        output_failed(r);
 }
 
 /* -v and -t: the command as it is run.  -t writes it to standard error
@@ -354,20 +381,20 @@ static void announce(runner *r, job *j)
         sb_clear(&r->scratch);
         sb_add(&r->scratch, j->cmd.data, j->cmd.len);
         sb_addc(&r->scratch, '\n');
-        if (!r->scratch.failed)
-            write_all(2, r->scratch.data, r->scratch.len);
+        if (!r->scratch.failed && write_all(2, r->scratch.data, r->scratch.len) < 0)
+            output_failed(r);
     }
     if (!r->o->verbose)
         return;
     sb_add(&j->out, j->cmd.data, j->cmd.len);
     sb_addc(&j->out, '\n');
     if (r->capture == CAPTURE_NONE) {
-        if (!j->out.failed)
-            write_all(1, j->out.data, j->out.len);
+        if (!j->out.failed && write_all(1, j->out.data, j->out.len) < 0)
+            output_failed(r);
         sb_clear(&j->out);
     }
     j->received = j->out.len;
-    pass_lines(r, j, 0);
+    pass_lines(r, j, 0, j->out.len);
 }
 
 /* -k: prints and frees finished jobs from the front of the order list. */
@@ -383,8 +410,8 @@ static void drain_order(runner *r)
     }
     /* --line-buffer: the new first job's lines so far go out now. */
     if (r->order_head && r->order_head->state == JOB_RUNNING) {
-        pass_lines(r, r->order_head, 0);
-        pass_lines(r, r->order_head, 1);
+        pass_lines(r, r->order_head, 0, r->order_head->out.len);   /* never scanned while it waited */
+        pass_lines(r, r->order_head, 1, r->order_head->err.len);
     }
 }
 
@@ -403,10 +430,30 @@ static void stop_all(runner *r, double now)
 
 /* ---- starting --------------------------------------------------------- */
 
+static void feed_pump_job(runner *r, job *j);
+
+/* --pipe: readies the job's block for this attempt.  With --cat and
+ * --fifo the file's name is the job's argument ({}). */
+static int prepare_block(job *j, strbuf *err)
+{
+    if (feed_prepare(&j->in, err) < 0)
+        return -1;
+    if (!j->in.path)
+        return 0;
+    sv_clear(&j->args);
+    if (sv_pushs(&j->args, j->in.path) < 0) {
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int start_job(runner *r, job *j, long slot)
 {
     strbuf err = STRBUF_INIT;
-    int rc = job_prepare(j, (unsigned long)slot + 1, &r->cmd, &err);
+    int rc = j->in.active ? prepare_block(j, &err) : 0;
+    if (rc == 0)
+        rc = job_prepare(j, (unsigned long)slot + 1, &r->cmd, &err);
     if (rc == 0 && (r->o->verbose || r->o->trace))
         announce(r, j);
     if (rc == 0)
@@ -414,11 +461,47 @@ static int start_job(runner *r, job *j, long slot)
     if (rc < 0)
         say("%s", sb_str(&err));
     sb_free(&err);
-    if (rc < 0)
+    if (rc < 0) {
+        feed_finish(&j->in);
         return -1;
+    }
+    feed_pump_job(r, j);
     r->running[slot] = j;
     r->nrunning++;
     return 0;
+}
+
+/* --pipe: the next block (or part of the file) into the job's feed.
+ * Returns 1, or 0 when there is none now (r->input_done is set when
+ * there will be none). */
+static int next_block(runner *r, job *j)
+{
+    feed *f = &j->in;
+    int got;
+    if (r->parts_open) {
+        got = file_parts_next(&r->parts, &f->off, &f->len);
+        f->file = r->parts.fd;
+        if (got < 0)
+            say("cannot read the input file: %s", strerror(errno));
+    } else {
+        got = stdin_blocks_take(&r->blocks, &f->data);
+        f->len = f->data.len;
+        if (got == STDIN_BLOCKS_LATER)
+            return 0;
+        if (got == STDIN_BLOCKS_END)
+            got = 0;
+        else if (got < 0)
+            say("%s", "out of memory");
+    }
+    if (got <= 0) {
+        r->input_done = 1;
+        if (got < 0)
+            r->error = 1;
+        return 0;
+    }
+    f->active = 1;
+    f->via = r->o->cat ? FEED_CAT : r->o->fifo ? FEED_FIFO : FEED_PIPE;
+    return 1;
 }
 
 /* Takes the next job to start: a retry first, then new input.  Returns
@@ -441,10 +524,11 @@ static job *next_job(runner *r)
             r->input_done = 1;
             return NULL;
         }
-        int got = next_args(r, &j->args);
+        int got = r->o->pipe ? next_block(r, j) : next_args(r, &j->args);
         if (got <= 0) {
             job_free(j);
-            r->input_done = 1;
+            if (!r->o->pipe)
+                r->input_done = 1;
             return NULL;
         }
         j->seq = ++r->next_seq;
@@ -457,19 +541,45 @@ static job *next_job(runner *r)
     return NULL;
 }
 
+/* --pipe: reads what standard input has for the blocks; warns when a
+ * record outgrew the block size.  Returns 0, or -1 (input_done is set). */
+static int read_input(runner *r)
+{
+    if (stdin_blocks_read(&r->blocks) < 0) {
+        say("cannot read the input: %s", strerror(errno));
+        r->error = 1;
+        r->input_done = 1;
+        return -1;
+    }
+    if (r->blocks.grew_from) {
+        say("warning: a record was longer than %zu bytes: the block size is now %zu", r->blocks.grew_from,
+            r->blocks.block);
+        r->blocks.grew_from = 0;
+    }
+    return 0;
+}
+
 static void dry_run(runner *r)
 {
     job *j;
-    while ((j = next_job(r)) != NULL) {
+    for (;;) {
+        j = next_job(r);
+        if (!j && r->blocks_open && !r->input_done && read_input(r) == 0)
+            continue;
+        if (!j)
+            break;
         /* {%} cycles through the slots as if the jobs had run. */
         job_values v = {j->args.items, j->args.len, j->seq, (unsigned long)((j->seq - 1) % (unsigned long)r->slots) + 1, NULL};
         sb_clear(&j->cmd);
         command_shell_text(&r->cmd, &v, &j->cmd);
         sb_addc(&j->cmd, '\n');
-        write_all(1, j->cmd.data, j->cmd.len);
+        if (write_all(1, j->cmd.data, j->cmd.len) < 0)
+            output_failed(r);
         if (r->o->trace) /* as GNU parallel does; -v adds nothing here */
             write_all(2, j->cmd.data, j->cmd.len);
         job_free(j);
+        if (r->signo)
+            break;
     }
 }
 
@@ -532,6 +642,7 @@ static void finish_job(runner *r, long slot)
     r->running[slot] = NULL;
     r->nrunning--;
     j->runtime = clock_mono() - j->start_mono;
+    feed_finish(&j->in); /* the block stays, for a retry */
     if (j->timed_out) {
         /* As GNU parallel logs a job its timeout killed. */
         j->exitval = -1;
@@ -646,12 +757,23 @@ static void handle_signals(runner *r)
 
 static void read_pipe(runner *r, job *j, int is_err)
 {
-    if (job_read(j, is_err) < 0) {
+    long n = job_read(j, is_err);
+    if (n < 0) {
         say("%s", "out of memory while buffering output");
         r->error = 1;
         return;
     }
-    pass_lines(r, j, is_err);
+    pass_lines(r, j, is_err, (size_t)n);
+}
+
+/* Hands a job what its block has for it now. */
+static void feed_pump_job(runner *r, job *j)
+{
+    if (feed_pending(&j->in) && feed_pump(&j->in) < 0) {
+        say("cannot hand job %lu its input: %s", j->seq, strerror(errno));
+        r->error = 1;
+        feed_finish(&j->in);
+    }
 }
 
 /* --delay: a job started less than the delay ago holds the next back. */
@@ -696,9 +818,52 @@ static int check_timers(runner *r)
     return ms < 0 ? 0 : ms > 1e6 ? 1000000 : (int)ms;
 }
 
+/* Whether poll should wait for standard input: --pipe needs more of it
+ * for the next block. */
+static int wants_input(const runner *r)
+{
+    return r->blocks_open && !r->input_done && !r->stop_starting && stdin_blocks_hungry(&r->blocks);
+}
+
+/* --fifo: a job that has not opened its named pipe yet is looked at
+ * again after this many milliseconds. */
+#define FIFO_RETRY_MS 10
+
+/* Adds the descriptors of running jobs to the poll set: output pipes for
+ * reading, block feeds for writing.  Lowers *timeout while a named pipe
+ * waits for its reader. */
+static size_t poll_jobs(runner *r, struct pollfd *pfd, job **pjob, size_t n, int *timeout)
+{
+    for (long s = 0; s < r->slots; s++) {
+        job *j = r->running[s];
+        if (!j)
+            continue;
+        int fds[3] = {j->out_fd, j->err_fd, feed_pending(&j->in) ? j->in.fd : -1};
+        for (int k = 0; k < 3; k++) {
+            if (fds[k] < 0)
+                continue;
+            pfd[n].fd = fds[k];
+            pfd[n].events = k < 2 ? POLLIN : POLLOUT;
+            pjob[n++] = j;
+        }
+        if (feed_pending(&j->in) && j->in.fd < 0 && (*timeout < 0 || *timeout > FIFO_RETRY_MS))
+            *timeout = FIFO_RETRY_MS;
+    }
+    return n;
+}
+
+/* What poll found on a job's descriptor. */
+static void job_event(runner *r, job *j, int fd)
+{
+    if (fd == j->in.fd)
+        feed_pump_job(r, j);
+    else
+        read_pipe(r, j, fd == j->err_fd);
+}
+
 static int event_loop(runner *r)
 {
-    size_t cap = 1 + 2 * (size_t)r->slots;
+    size_t cap = 2 + 3 * (size_t)r->slots;
     struct pollfd *pfd = calloc(cap, sizeof *pfd);
     job **pjob = calloc(cap, sizeof *pjob);
     if (!pfd || !pjob) {
@@ -745,21 +910,10 @@ static int event_loop(runner *r)
         pfd[n].fd = r->sigfd;
         pfd[n].events = POLLIN;
         pjob[n++] = NULL;
-        for (long s = 0; s < r->slots; s++) {
-            job *j = r->running[s];
-            if (!j)
-                continue;
-            if (j->out_fd >= 0) {
-                pfd[n].fd = j->out_fd;
-                pfd[n].events = POLLIN;
-                pjob[n++] = j;
-            }
-            if (j->err_fd >= 0) {
-                pfd[n].fd = j->err_fd;
-                pfd[n].events = POLLIN;
-                pjob[n++] = j;
-            }
-        }
+        pfd[n].fd = wants_input(r) ? r->blocks.fd : -1; /* poll skips a negative fd */
+        pfd[n].events = POLLIN;
+        pjob[n++] = NULL;
+        n = poll_jobs(r, pfd, pjob, n, &timeout);
         int ready = poll(pfd, n, timeout);
         if (ready < 0 && errno != EINTR) {
             say("poll failed: %s", strerror(errno));
@@ -768,12 +922,17 @@ static int event_loop(runner *r)
             return -1;
         }
         if (ready > 0) {
-            for (size_t k = 1; k < n; k++)
+            for (size_t k = 2; k < n; k++)
                 if (pfd[k].revents)
-                    read_pipe(r, pjob[k], pfd[k].fd == pjob[k]->err_fd);
+                    job_event(r, pjob[k], pfd[k].fd);
+            if (pfd[1].revents)
+                read_input(r);
             if (pfd[0].revents)
                 handle_signals(r);
         }
+        for (long s = 0; s < r->slots; s++) /* --fifo: a reader may have come */
+            if (r->running[s] && feed_pending(&r->running[s]->in) && r->running[s]->in.fd < 0)
+                feed_pump_job(r, r->running[s]);
         for (long s = 0; s < r->slots; s++) {
             job *j = r->running[s];
             if (j && job_is_over(j))
@@ -904,6 +1063,43 @@ static void start_packing(runner *r)
     r->packing = 1;
 }
 
+/* GNU parallel's default block: 1 MiB for --pipe; for --pipepart, ten
+ * parts per job slot. */
+#define PIPE_DEFAULT_BLOCK (1024 * 1024)
+#define PIPEPART_DEFAULT_BLOCK (-10)
+
+/* --pipe, --pipepart: opens what the blocks are cut from.  Returns 0, or
+ * -1 with a message in *err. */
+static int open_blocks(runner *r, strbuf *err)
+{
+    const run_options *o = r->o;
+    if (o->pipepart) {
+        const char *path = o->sources[0].path;
+        long long block = o->block ? o->block : PIPEPART_DEFAULT_BLOCK;
+        if (file_parts_open(&r->parts, path, block, r->slots, o->recstart, o->recend, err) < 0)
+            return -1;
+        r->parts_open = 1;
+        return 0;
+    }
+    size_t block = o->block ? (size_t)o->block : PIPE_DEFAULT_BLOCK;
+    if (stdin_blocks_init(&r->blocks, 0, block, o->max_args, o->recstart, o->recend) < 0) {
+        stdin_blocks_free(&r->blocks);
+        sb_adds(err, "out of memory");
+        return -1;
+    }
+    r->blocks_open = 1;
+    return 0;
+}
+
+static void close_blocks(runner *r)
+{
+    if (r->parts_open)
+        file_parts_close(&r->parts);
+    if (r->blocks_open)
+        stdin_blocks_free(&r->blocks);
+    r->parts_open = r->blocks_open = 0;
+}
+
 int run_jobs(run_options *o, int *signo)
 {
     runner r;
@@ -944,14 +1140,14 @@ int run_jobs(run_options *o, int *signo)
         goto out;
     }
     /* The input first: --header's names are in it. */
-    if (input_open(&r.in, o, &err) < 0 || compile_templates(&r, &err) < 0) {
+    if ((o->pipe ? open_blocks(&r, &err) : input_open(&r.in, o, &err)) < 0 || compile_templates(&r, &err) < 0) {
         say("%s", sb_str(&err));
         goto out;
     }
     if (run_options_pack(o))
         start_packing(&r);
-    int need_total = o->bar || o->eta || o->progress || o->halt.percent || o->shuf ||
-                     command_needs_total(&r.cmd) || command_needs_total(&r.tagcmd);
+    int need_total = !o->pipe && (o->bar || o->eta || o->progress || o->halt.percent || o->shuf ||
+                                  command_needs_total(&r.cmd) || command_needs_total(&r.tagcmd));
     if (need_total && read_ahead(&r) < 0)
         goto out;
     r.cmd.total = r.tagcmd.total = r.total;
@@ -1035,6 +1231,7 @@ out:
     free(r.preread);
     packer_free(&r.pack);
     input_close(r.in);
+    close_blocks(&r);
     command_free(&r.cmd);
     command_free(&r.tagcmd);
     command_free(&r.resultscmd);

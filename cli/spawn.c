@@ -103,11 +103,11 @@ int spawner_add_slot_var(spawner *s, const char *name)
     return 0;
 }
 
-/* The file actions for this pair of descriptors, built on first use. */
-static posix_spawn_file_actions_t *actions_for(spawner *s, int out_fd, int err_fd, int *rc)
+/* The file actions for these descriptors, built on first use. */
+static posix_spawn_file_actions_t *actions_for(spawner *s, const int fds[3], int *rc)
 {
     for (int i = 0; i < SPAWN_ACTION_CACHE; i++)
-        if (s->actions[i].ready && s->actions[i].out_fd == out_fd && s->actions[i].err_fd == err_fd)
+        if (s->actions[i].ready && !memcmp(s->actions[i].fds, fds, sizeof s->actions[i].fds))
             return &s->actions[i].fa;
     spawn_actions *a = &s->actions[s->next_evict];
     s->next_evict = (s->next_evict + 1) % SPAWN_ACTION_CACHE;
@@ -118,26 +118,24 @@ static posix_spawn_file_actions_t *actions_for(spawner *s, int out_fd, int err_f
     if (*rc)
         return NULL;
     /* dup2 clears close-on-exec on the copy; the originals close at exec. */
-    *rc = posix_spawn_file_actions_adddup2(&a->fa, s->devnull, 0);
-    if (!*rc && out_fd >= 0)
-        *rc = posix_spawn_file_actions_adddup2(&a->fa, out_fd, 1);
-    if (!*rc && err_fd >= 0)
-        *rc = posix_spawn_file_actions_adddup2(&a->fa, err_fd, 2);
+    *rc = posix_spawn_file_actions_adddup2(&a->fa, fds[0] >= 0 ? fds[0] : s->devnull, 0);
+    for (int fd = 1; fd <= 2 && !*rc; fd++)
+        if (fds[fd] >= 0)
+            *rc = posix_spawn_file_actions_adddup2(&a->fa, fds[fd], fd);
     if (*rc) {
         posix_spawn_file_actions_destroy(&a->fa);
         return NULL;
     }
-    a->out_fd = out_fd;
-    a->err_fd = err_fd;
+    memcpy(a->fds, fds, sizeof a->fds);
     a->ready = 1;
     return &a->fa;
 }
 
-int spawner_start(spawner *s, const char *path, char *const argv[], int out_fd, int err_fd,
-                  unsigned long seq, unsigned long slot, pid_t *pid)
+int spawner_start(spawner *s, const char *path, char *const argv[], const int fds[3], unsigned long seq,
+                  unsigned long slot, pid_t *pid)
 {
     int rc = 0;
-    posix_spawn_file_actions_t *fa = actions_for(s, out_fd, err_fd, &rc);
+    posix_spawn_file_actions_t *fa = actions_for(s, fds, &rc);
     if (!fa)
         return rc;
     snprintf(s->seq_var, sizeof s->seq_var, "PARALLEL_SEQ=%lu", seq);

@@ -2,22 +2,23 @@
  *
  * The child gets its own process group (so that a timeout or Ctrl-C can
  * stop everything the job started), an empty signal mask, the signal
- * dispositions mproc itself was given, standard input from /dev/null and,
- * when asked, pipes for standard output and error. */
+ * dispositions mproc itself was given, standard input from /dev/null (or,
+ * with --pipe, the job's block) and, when asked, pipes for standard output
+ * and error. */
 #ifndef MPROC_CLI_SPAWN_H
 #define MPROC_CLI_SPAWN_H
 
 #include <spawn.h>
 #include <sys/types.h>
 
-/* File actions depend only on the two descriptors given to the child, and
+/* File actions depend only on the three descriptors given to the child, and
  * the kernel hands out the same few numbers again and again: building
  * them once per pair saves their validation (two getrlimit calls per
  * dup2) on every job. */
 #define SPAWN_ACTION_CACHE 16
 
 typedef struct spawn_actions {
-    int out_fd, err_fd;
+    int fds[3];
     int ready;
     posix_spawn_file_actions_t fa;
 } spawn_actions;
@@ -45,10 +46,11 @@ void spawner_free(spawner *s);
  * replaces any name in our environment).  Returns 0, or an errno value. */
 int spawner_add_slot_var(spawner *s, const char *name);
 
-/* Starts path with argv.  out_fd/err_fd become the child's fds 1 and 2
- * (-1: inherit ours).  Sets PARALLEL_SEQ and PARALLEL_JOBSLOT.  Returns 0
- * with *pid set, or an errno value (the program could not be run). */
-int spawner_start(spawner *s, const char *path, char *const argv[], int out_fd, int err_fd,
-                  unsigned long seq, unsigned long slot, pid_t *pid);
+/* Starts path with argv.  fds[0..2] become the child's fds 0, 1 and 2
+ * (-1: /dev/null for fd 0, ours for 1 and 2).  Sets PARALLEL_SEQ and
+ * PARALLEL_JOBSLOT.  Returns 0 with *pid set, or an errno value (the
+ * program could not be run). */
+int spawner_start(spawner *s, const char *path, char *const argv[], const int fds[3], unsigned long seq,
+                  unsigned long slot, pid_t *pid);
 
 #endif

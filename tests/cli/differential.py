@@ -617,6 +617,153 @@ case("verbose-retries", ["-k", "-v", "--retries", "2", "echo x >> c; echo try; e
      after="wc -l < c")
 
 
+# ---- --pipe and --pipepart --------------------------------------------------
+NUMBERS = b"".join(b"%d\n" % i for i in range(1, 20001))          # 108894 bytes
+WORDS = b"".join(b"w%d;" % i for i in range(3000))
+FASTA = b"".join(b">seq%d\n%s\n" % (i, b"ACGT" * (i % 7 + 1)) for i in range(200))
+case("pipe-default-block", ["-k", "--pipe", "wc", "-l"], stdin=NUMBERS)
+case("pipe-block", ["-k", "--pipe", "--block", "10k", "wc"], stdin=NUMBERS)
+case("pipe-block-binary-suffix", ["-k", "--pipe", "--block", "8K", "wc"], stdin=NUMBERS)
+case("pipe-block-fraction", ["-k", "--pipe", "--block-size", "2.5k", "wc"], stdin=NUMBERS)
+case("pipe-blocksize-alias", ["-k", "--pipe", "--blocksize", "30000", "wc"], stdin=NUMBERS)
+case("pipe-block-equals", ["-k", "--pipe", "--block=20k", "md5sum"], stdin=NUMBERS)
+case("pipe-unordered", ["--pipe", "--block", "5k", "wc", "-l"], stdin=NUMBERS, sort=True)
+case("pipe-seq-tag", ["-k", "--tag", "--pipe", "--block", "20k", "echo {#}; wc -l"], stdin=NUMBERS)
+case("pipe-one-slot", ["-j1", "--pipe", "--block", "20k", "echo {#} {%}; wc -c"], stdin=NUMBERS)
+case("pipe-no-final-newline", ["-k", "--pipe", "--block", "3", "echo \"[$(cat)]\""], stdin=b"a\nb\nc")
+case("pipe-empty-input", ["--pipe", "echo", "never"], stdin=b"")
+case("pipe-record-longer-than-block", ["-k", "--pipe", "--block", "10", "wc", "-c"],
+     stdin=b"short\n" + b"x" * 100 + b"\nend\n" + b"y" * 40)
+case("pipe-recend", ["-k", "--pipe", "--block", "1k", "--recend", ";", "md5sum"], stdin=WORDS)
+case("pipe-recend-escape", ["-k", "--pipe", "--block", "100", "--recend", "\\0", "od -c | head -1"],
+     stdin=b"".join(b"rec%d\0" % i for i in range(100)))
+case("pipe-recstart", ["-k", "--pipe", "--block", "500", "--recstart", ">", "head -1"], stdin=FASTA)
+case("pipe-recstart-recend", ["-k", "--pipe", "--block", "300", "--recend", "\\n", "--recstart", ">", "md5sum"],
+     stdin=FASTA)
+case("pipe-records-per-job", ["-k", "--pipe", "-N3", "echo [$(cat | tr '\\n' ,)]"], stdin=b"1\n2\n3\n4\n5\n6\n7\n8\n")
+case("pipe-records-per-job-large", ["-k", "--pipe", "-N1000", "--block", "1k", "wc -l"], stdin=NUMBERS)
+case("pipe-records-recstart", ["-k", "--pipe", "-N2", "--recstart", ">", "md5sum"], stdin=FASTA)
+case("pipe-records-max-args", ["-k", "--pipe", "-n", "7", "wc -l"], stdin=NUMBERS[:400])
+case("pipe-cat", ["-k", "--pipe", "--block", "20k", "--cat", "wc -l < {}"], stdin=NUMBERS)
+case("pipe-cat-records", ["-k", "--pipe", "-N2", "--cat", "cat {} {}"], stdin=b"a\nb\nc\n")
+case("pipe-fifo", ["-k", "--pipe", "--block", "20k", "--fifo", "wc -l < {}"], stdin=NUMBERS)
+case("pipe-exit-status", ["-k", "--pipe", "-N1", "exit $(cat)"], stdin=b"0\n1\n0\n3\n")
+case("pipe-job-reads-nothing", ["-k", "--pipe", "--block", "20k", "echo", "done"], stdin=NUMBERS * 4)
+case("pipe-job-reads-part", ["-k", "--pipe", "--block", "50k", "head -2"], stdin=NUMBERS * 4)
+case("pipe-line-buffer", ["-j1", "--lb", "--pipe", "--block", "20k", "wc", "-l"], stdin=NUMBERS)
+case("pipe-keep-order-slow-first", ["-k", "-j2", "--pipe", "-N1",
+                                    "read x; if [ $x = 1 ]; then while [ ! -e two ]; do sleep 0.05; done;"
+                                    " else touch two; fi; echo $x"], stdin=b"1\n2\n")
+case("pipepart-default-block", ["-k", "--pipepart", "-a", "in.txt", "wc"], files={"in.txt": NUMBERS})
+case("pipepart-block", ["-k", "--pipepart", "--block", "10k", "-a", "in.txt", "wc"], files={"in.txt": NUMBERS})
+case("pipepart-parts-per-slot", ["-k", "-j3", "--pipepart", "--block", "-2", "-a", "in.txt", "wc"],
+     files={"in.txt": NUMBERS})
+case("pipepart-argfile-separator", ["-k", "--pipepart", "--block", "25k", "md5sum", "::::", "in.txt"],
+     files={"in.txt": NUMBERS})
+case("pipepart-recend", ["-k", "--pipepart", "--block", "1k", "--recend", ";", "md5sum", "::::", "in.txt"],
+     files={"in.txt": WORDS})
+case("pipepart-recstart", ["-k", "--pipepart", "--block", "700", "--recstart", ">", "head -1", "::::", "in.txt"],
+     files={"in.txt": FASTA})
+case("pipepart-record-longer-than-block", ["-k", "--pipepart", "--block", "10", "-a", "in.txt", "wc", "-c"],
+     files={"in.txt": b"short\n" + b"x" * 100 + b"\nend\n" + b"y" * 40})
+case("pipepart-no-final-newline", ["-k", "--pipepart", "--block", "2", "-a", "in.txt", "echo \"[$(cat)]\""],
+     files={"in.txt": b"a\nb\nc"})
+case("pipepart-empty-file", ["--pipepart", "-a", "in.txt", "echo", "never"], files={"in.txt": b""})
+case("pipepart-seq-tag", ["-k", "--tag", "--pipepart", "--block", "20k", "-a", "in.txt", "echo {#}; wc -l"],
+     files={"in.txt": NUMBERS})
+case("pipepart-cat", ["-k", "--pipepart", "--block", "20k", "--cat", "-a", "in.txt", "wc -l < {}"],
+     files={"in.txt": NUMBERS})
+case("pipepart-fifo", ["-k", "--pipepart", "--block", "20k", "--fifo", "-a", "in.txt", "wc -l < {}"],
+     files={"in.txt": NUMBERS})
+case("pipepart-unordered", ["--pipepart", "--block", "5k", "-a", "in.txt", "wc", "-l"], files={"in.txt": NUMBERS},
+     sort=True)
+case("pipepart-job-reads-nothing", ["-k", "--pipepart", "--block", "100k", "-a", "in.txt", "echo", "done"],
+     files={"in.txt": NUMBERS * 8})
+case("pipe-retries", ["-j1", "--retries", "2", "--pipe", "-N1", "cat >> seen; exit 1"], stdin=b"1\n2\n3\n",
+     after="cat seen")
+case("pipe-joblog", ["-k", "--joblog", "log", "--pipe", "--block", "30k", "wc", "-l"], stdin=NUMBERS, joblog="log")
+case("pipe-dry-run", ["--dry-run", "--pipe", "-N2", "wc -l {#}"], stdin=b"1\n2\n3\n4\n5\n")
+case("pipe-halt", ["-j1", "--halt", "now,fail=1", "--pipe", "-N2", "cat; exit 1"], stdin=b"1\n2\n3\n4\n", stderr=False)
+case("pipe-verbose", ["-k", "-v", "--pipe", "-N5", "wc", "-l"], stdin=NUMBERS[:100])
+case("pipe-ungroup", ["-j1", "-u", "--pipe", "-N2", "cat"], stdin=b"1\n2\n3\n4\n5\n")
+case("pipe-results", ["-j1", "--results", "res", "--pipe", "-N5", "wc", "-l"], stdin=NUMBERS[:100], results="res")
+LONG_LINE = b"x" * (30 * 1024 * 1024)
+case("line-buffer-long-line", ["--lb", "cat", "::::", "in.txt"],
+     files={"in.txt": b"long.txt\n", "long.txt": b"before\n" + LONG_LINE + b"\nafter\n" + LONG_LINE})
+case("line-buffer-long-line-tag", ["--lb", "--tag", "cat", ":::", "long.txt"],
+     files={"long.txt": LONG_LINE + b"\n" + b"y" * 100000 + b"\nz"})
+
+
+@self_check
+def pipe_bad_input(mproc, base, env):
+    # Usage errors of --pipe and --pipepart start nothing.  GNU parallel
+    # silently ignores input sources given to --pipe; mproc says so.
+    os.makedirs(base)
+    with open(os.path.join(base, "f"), "w") as f:
+        f.write("a\n")
+    for extra in (["--pipe", "--block", "0"], ["--pipe", "--block", "1x"], ["--pipe", "--block", ""],
+                  ["--pipe", "--block", "-1"], ["--cat"], ["--block", "1k"], ["--recend", ";"],
+                  ["--pipe", "--cat", "--fifo"], ["--pipe", "-a", "f"], ["--pipepart"],
+                  ["--pipepart", "-a", "f", "-a", "f"], ["--pipepart", "-a", "-"], ["--pipepart", "-a", "nosuch"],
+                  ["--pipepart", "-a", "."]):
+        argv = [mproc, "run"] + extra + ["touch", "ran"]
+        p = subprocess.run(argv, capture_output=True, env=env, cwd=base, input=b"x\n")
+        if p.returncode != 255 or os.path.exists(os.path.join(base, "ran")) or \
+                not p.stderr.startswith(b"mproc run: "):
+            return "%s: rc=%d stderr=%r" % (extra, p.returncode, p.stderr)
+    return None
+
+
+@self_check
+def pipepart_retry_gets_its_part_again(mproc, base, env):
+    # A retried --pipepart job reads its part again, as a retried --pipe
+    # job reads its block again (GNU parallel gives it an empty input).
+    os.makedirs(base)
+    with open(os.path.join(base, "in.txt"), "wb") as f:
+        f.write(b"1\n2\n3\n4\n")
+    p = subprocess.run([mproc, "run", "-j1", "--retries", "2", "--joblog", "log", "--pipepart", "--block", "3",
+                        "-a", "in.txt", "cat >> seen; exit 1"], capture_output=True, env=env, cwd=base)
+    with open(os.path.join(base, "seen"), "rb") as f:
+        seen = f.read()
+    with open(os.path.join(base, "log"), "rb") as f:
+        sent = [row.split(b"\t")[4] for row in f.read().splitlines()[1:]]
+    if p.returncode != 2 or seen != b"1\n2\n1\n2\n3\n4\n3\n4\n" or sent != [b"4", b"4"]:
+        return "rc=%d seen=%r sent=%r" % (p.returncode, seen, sent)
+    return None
+
+
+def exit_on_closed_stdout(tool, args, env, base):
+    """Runs tool with args, its standard output read by a pipe closed
+    after the first bytes; returns its exit status (None: it went on for
+    more than HANG seconds once nobody was reading)."""
+    p = subprocess.Popen(tool + args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         stdin=subprocess.DEVNULL, env=env, cwd=base)
+    p.stdout.read(1)
+    p.stdout.close()
+    try:
+        return p.wait(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return None
+
+
+@self_check
+def closed_stdout_ends_the_run(mproc, base, env):
+    # `mproc run --lb yes ::: 1 | head` ends as GNU parallel's does: killed
+    # by SIGPIPE (status 141 in the shell), in every output mode where
+    # mproc writes the output itself.
+    os.makedirs(base)
+    for args in (["--lb", "yes", ":::", "1"], ["--lb", "--tag", "yes", ":::", "1", "2"],
+                 ["-j1", "seq {} 300000", ":::", "1", "2", "3"], ["-k", "-j2", "seq {} 300000", ":::", "1", "2", "3"],
+                 ["--tag", "seq {} 300000", ":::", "1", "2"]):
+        ref = exit_on_closed_stdout([PARALLEL, "--will-cite"], args, env, base)
+        ours = exit_on_closed_stdout([mproc, "run"], args, env, base)
+        if ref is None or ours != ref:
+            return "%s: parallel exited %s, mproc %s" % (args, ref, "hung" if ours is None else ours)
+    return None
+
+
 def grouped_check(ours):
     """Each job's lines must be contiguous in standard output."""
     lines = ours["stdout"].decode().splitlines()
