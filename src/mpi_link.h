@@ -142,8 +142,9 @@ void mp__wbuf_free(mp__wbuf *b);
 
 /* Waits until a message from `source` with `tag` (MPI_ANY_TAG allowed)
  * is there on comm and returns its size in bytes (*st says its source and
- * tag).  Polls: spins for a millisecond, then sleeps in growing steps up
- * to a millisecond, so a rank that waits long takes no CPU. */
+ * tag).  Polls: spins for a millisecond, then sleeps in growing steps (up
+ * to a sixteenth of the wait so far, at most 8 ms), so a rank that waits
+ * long takes no CPU. */
 size_t mp__mpi_wait_message(MPI_Comm comm, int source, int tag, MPI_Status *st);
 /* mp__mpi_wait_message, then receives the message into *buf (grown as
  * needed, len set) and returns its size and tag. */

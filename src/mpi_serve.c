@@ -50,7 +50,7 @@ void mp__wbuf_free(mp__wbuf *b)
 
 #define SPIN_NS 1000000        /* poll without sleeping this long first */
 #define NAP_MIN_NS 20000
-#define NAP_MAX_NS 1000000
+#define NAP_MAX_NS 8000000     /* the longest nap, after a long wait */
 
 static uint64_t now_ns(void)
 {
@@ -75,11 +75,17 @@ size_t mp__mpi_wait_message(MPI_Comm comm, int source, int tag, MPI_Status *st)
         if (now_ns() - start < SPIN_NS)
             continue;
         /* Open MPI's blocking receive polls at full speed; a rank that
-         * waits for minutes must not take a core from the ranks working. */
+         * waits for minutes must not take a core from the ranks working.
+         * Naps grow to a millisecond, then to a sixteenth of the wait so
+         * far (at most 8 ms): a message late by a nap is late by 1/16 of
+         * what it took. */
         struct timespec ts = { 0, nap };
         nanosleep(&ts, NULL);
-        if (nap < NAP_MAX_NS)
-            nap *= 2;
+        uint64_t waited = now_ns() - start;
+        long cap = waited / 16 > 1000000 ? (long)(waited / 16) : 1000000;
+        if (cap > NAP_MAX_NS)
+            cap = NAP_MAX_NS;
+        nap = nap * 2 < cap ? nap * 2 : cap;
     }
     int count = 0;
     MPI_Get_count(st, MPI_BYTE, &count);

@@ -646,6 +646,27 @@ static bool claim_for_window(worker *w, const sent_range *win, int first, int n,
     return claim(&out->v, job, w->workers, fresh, &out->begin, &out->end);
 }
 
+/* Whether the worker may claim more of `job`: with none of it in flight,
+ * always; else only while what it holds is less than its share of what is
+ * left unclaimed.  Prefetching hides a round trip; it must not take a
+ * large part of a call from the other workers (guided chunks start at a
+ * quarter of the call). */
+static bool may_hold_more(const worker *w, const sent_range *win, int first, int n, mp__job *job)
+{
+    uint64_t held = 0;
+    for (int k = 0; k < n; k++) {
+        const sent_range *r = &win[(first + k) % MP__ELSEWHERE_WINDOW];
+        if (r->v.job == job)
+            held += r->end - r->begin;
+    }
+    if (held == 0)
+        return true;
+    uint64_t next = atomic_load(&job->claim) & MP__CLAIM_MASK;
+    uint64_t count = atomic_load_explicit(&job->count, memory_order_relaxed);
+    uint64_t unclaimed = count > next ? count - next : 0;
+    return held * (uint64_t)w->workers < unclaimed;
+}
+
 /* A range is done (run elsewhere, or skipped after a cancel): its tasks
  * count as finished. */
 static void report_range(worker *w, sent_range *r)
@@ -667,7 +688,7 @@ static bool run_elsewhere(worker *w)
         while (n < MP__ELSEWHERE_WINDOW) {
             mp__job *job = find_job(sh);
             sent_range *r = &win[(first + n) % MP__ELSEWHERE_WINDOW];
-            if (!job)
+            if (!job || !may_hold_more(w, win, first, n, job))
                 break;
             if (!claim_for_window(w, win, first, n, job, r))
                 continue;    /* a race lost: that job has nothing left to claim now */
