@@ -50,6 +50,9 @@ int bench_have_command(const char *name);
 /* The mproc command built next to this benchmark (<build>/cli/mproc)
  * into out.  Returns 0, or -1 when it is not there. */
 int bench_find_mproc(char *out, size_t size);
+/* The path of a program relative to mproc-bench's folder, into out: 0 if
+ * it is there and executable, else -1. */
+int bench_find_beside(const char *relative, char *out, size_t size);
 /* Runs `python3 bench/SCRIPT NAME N` and returns the number it prints, or
  * 0 when python3 is missing or the anchor failed. */
 double bench_python_anchor(const char *script, const char *name, long n);

@@ -60,7 +60,7 @@ int bench_reset_peak_rss(void)
     return fclose(f) == 0 && ok ? 0 : -1;
 }
 
-int bench_find_mproc(char *out, size_t size)
+int bench_find_beside(const char *relative, char *out, size_t size)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -71,9 +71,14 @@ int bench_find_mproc(char *out, size_t size)
     if (!slash)
         return -1;
     *slash = '\0';
-    if ((size_t)snprintf(out, size, "%s/../cli/mproc", self) >= size)
+    if ((size_t)snprintf(out, size, "%s/%s", self, relative) >= size)
         return -1;
     return access(out, X_OK);
+}
+
+int bench_find_mproc(char *out, size_t size)
+{
+    return bench_find_beside("../cli/mproc", out, size);
 }
 
 int bench_have_command(const char *name)

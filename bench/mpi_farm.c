@@ -17,18 +17,23 @@
 
 static int find_farm(char *out, size_t size)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
+    return bench_find_beside("mproc-bench-mpi", out, size);
+}
+
+/* Runs a command whose output's line "seconds S" gives its own timing;
+ * other lines go to stderr.  S, or -1 if the command failed. */
+static double run_timed(const char *cmd, const char *who)
+{
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
         return -1;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash)
-        return -1;
-    *slash = '\0';
-    if ((size_t)snprintf(out, size, "%s/mproc-bench-mpi", self) >= size)
-        return -1;
-    return access(out, X_OK);
+    char line[512];
+    double s = -1;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "seconds %lf", &s) != 1)
+            fprintf(stderr, "%s: %s", who, line);
+    return pclose(p) == 0 ? s : -1;
 }
 
 /* Runs the farm program under mpirun; the seconds its rank 0 measured, or
@@ -40,16 +45,7 @@ static double run_farm(const char *farm, int ranks, const char *net, const char 
              "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n %d --oversubscribe --bind-to none "
              "--mca btl %s,self %s '%s' %s 2>&1",
              ranks, net, strcmp(net, "tcp") ? "" : "--mca btl_tcp_if_include lo", farm, form);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    char line[512];
-    double s = -1;
-    while (fgets(line, sizeof line, p))
-        if (sscanf(line, "seconds %lf", &s) != 1)
-            fprintf(stderr, "mpi_farm: %s", line);
-    return pclose(p) == 0 ? s : -1;
+    return run_timed(cmd, "mpi_farm");
 }
 
 static void keep_best(double *best, double t)
@@ -105,16 +101,7 @@ static double run_mpi4py(const char *form, long n)
              "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 3 --oversubscribe --bind-to none "
              "--mca btl vader,self /usr/bin/python3 -m mpi4py.futures '%s/mpi_anchor.py' %s %ld 2>&1",
              MPROC_BENCH_DIR, form, n);
-    fflush(NULL);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    char line[512];
-    double s = -1;
-    while (fgets(line, sizeof line, p))
-        if (sscanf(line, "seconds %lf", &s) != 1)
-            fprintf(stderr, "mpi_submit: %s", line);
-    return pclose(p) == 0 ? s : -1;
+    return run_timed(cmd, "mpi_submit");
 }
 
 static void mpi_submit(const bench_ctx *ctx)
