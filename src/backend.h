@@ -89,10 +89,12 @@ typedef struct mp__backend_ops {
     /* Workers in other processes sleep on the control block's futex words
      * (mp__shared.futex_shared: shared, not private, futexes). */
     bool futex_shared;
-    /* stop(crew, true) ends running tasks at once (a process can be
-     * killed); otherwise terminate lets each worker finish its task first
-     * (a thread cannot be), so the front end settles its calls before it
-     * stops the workers rather than after. */
+    /* true: stop(crew, true) returns only once no worker will touch a
+     * job again, soon (processes are killed; MPI proxies wait for the
+     * ranges they have in flight, which cancel keeps few), so terminate
+     * stops the workers before it settles calls.  false: a worker cannot
+     * be stopped (a thread), so terminate settles calls first and lets
+     * each worker finish its task. */
     bool stops_running_tasks;
 
     /* ---- life cycle ---------------------------------------------------- */

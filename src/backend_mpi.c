@@ -36,7 +36,6 @@
 static struct {
     pthread_mutex_t lock;
     bool joined;
-    bool initialised_here;   /* this library called MPI_Init_thread, so it finalises */
     MPI_Comm comm;           /* a duplicate of MPI_COMM_WORLD */
     int rank, size;
 } world = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -51,7 +50,43 @@ static _Thread_local struct {
 
 /* One open at a time: initializer replies share a tag. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int next_tag = MP__MPI_TAG_FIRST_PROXY;
+
+/* Proxy tags in use in this process: each live proxy has its own, so a
+ * reply can only reach the proxy that sent the request, whatever pools
+ * come and go. */
+#define NTAGS (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1)
+static struct {
+    pthread_mutex_t lock;
+    uint64_t used[(NTAGS + 63) / 64];
+    int next;
+} tags = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A free proxy tag, or -1 when all are taken. */
+static int tag_take(void)
+{
+    int tag = -1;
+    pthread_mutex_lock(&tags.lock);
+    for (int k = 0; k < NTAGS && tag < 0; k++) {
+        int i = (tags.next + k) % NTAGS;
+        if (!(tags.used[i / 64] & (UINT64_C(1) << (i % 64)))) {
+            tags.used[i / 64] |= UINT64_C(1) << (i % 64);
+            tags.next = i + 1;
+            tag = MP__MPI_TAG_FIRST_PROXY + i;
+        }
+    }
+    pthread_mutex_unlock(&tags.lock);
+    return tag;
+}
+
+static void tag_give_back(int tag)
+{
+    if (tag < MP__MPI_TAG_FIRST_PROXY)
+        return;
+    int i = tag - MP__MPI_TAG_FIRST_PROXY;
+    pthread_mutex_lock(&tags.lock);
+    tags.used[i / 64] &= ~(UINT64_C(1) << (i % 64));
+    pthread_mutex_unlock(&tags.lock);
+}
 
 static bool started_by_mpirun(void)
 {
@@ -78,8 +113,17 @@ static void world_end(void)
 {
     send_quit(world.comm, 0);
     MPI_Comm_free(&world.comm);
-    if (world.initialised_here)
-        MPI_Finalize();
+    MPI_Finalize();
+}
+
+/* mproc's own communicator: a duplicate, so no message of the program's
+ * meets ours, whose errors end the job whatever handler the program set
+ * on its communicator -- a dead rank must never turn into a receive that
+ * "succeeds" with nothing, or a probe that fails forever. */
+static void dup_fatal(MPI_Comm base, MPI_Comm *out)
+{
+    MPI_Comm_dup(base, out);
+    MPI_Comm_set_errhandler(*out, MPI_ERRORS_ARE_FATAL);
 }
 
 static int check_thread_level(const char *who)
@@ -104,24 +148,27 @@ static int world_join(const char *who)
         if (!initialised && !started_by_mpirun()) {
             r = mp__error(MP_ENOTSUP, "%s: the mpi backend needs the program started by mpirun "
                           "(mpirun -n 4 ./prog), and this one was not", who);
-        } else if (!initialised) {
+        } else if (initialised) {
+            /* The program owns MPI's life (and its MPI_Finalize would come
+             * before our atexit handler could release the serving ranks). */
+            r = mp__error(MP_ENOTSUP, "%s: this program initialised MPI itself: open the pool with the collective "
+                          "mp_pool_open_mpi on every rank instead of MP_BACKEND_MPI / MPROC_BACKEND=mpi", who);
+        } else {
             int provided;
             if (MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
                 r = mp__error(MP_ENOTSUP, "%s: MPI_Init_thread failed", who);
-            world.initialised_here = r == 0;
         }
         if (r == 0)
             r = check_thread_level(who);
         if (r == 0) {
-            MPI_Comm_dup(MPI_COMM_WORLD, &world.comm);
+            dup_fatal(MPI_COMM_WORLD, &world.comm);
             MPI_Comm_rank(world.comm, &world.rank);
             MPI_Comm_size(world.comm, &world.size);
             world.joined = true;
             if (world.rank != 0) {
                 mp__mpi_serve(world.comm, 0);
                 MPI_Comm_free(&world.comm);
-                if (world.initialised_here)
-                    MPI_Finalize();
+                MPI_Finalize();
                 exit(0);
             }
             atexit(world_end);
@@ -181,6 +228,9 @@ typedef struct in_flight {
 
 #define WINDOW MP__ELSEWHERE_WINDOW
 #define BATCH_BYTES 32768    /* a message collecting small ranges goes once this big */
+/* The most input and output bytes of one range: a message's size is an
+ * int, and a reply also carries failures and mp_task_write results. */
+#define RANGE_MAX_BYTES ((size_t)256 << 20)
 
 typedef struct proxy {
     pthread_t thread;
@@ -568,6 +618,7 @@ static void free_crew(mpi_crew *mc, int nproxies)
         for (int k = 0; k < WINDOW; k++)
             mp__wbuf_free(&mc->proxies[i].messages[k].buf);
         mp__wbuf_free(&mc->proxies[i].rep);
+        tag_give_back(mc->proxies[i].tag);
     }
     free(mc->proxies);
     free(mc->ranks);
@@ -682,7 +733,7 @@ static void join_proxies(mpi_crew *mc, int n)
 /* Lays the proxies out round by round over the ranks, so that the first
  * ones cover every rank: proxy slots are claimed in order when a call has
  * fewer chunks than workers. */
-static void place_proxies(mpi_crew *mc)
+static int place_proxies(mpi_crew *mc)
 {
     int n = 0;
     for (int round = 0; n < mc->crew->workers; round++)
@@ -696,9 +747,11 @@ static void place_proxies(mpi_crew *mc)
             p->rank = ri->rank;
             p->executor = round;
             p->worker_base = ri->worker_base;
-            int t = atomic_fetch_add(&next_tag, 1) - MP__MPI_TAG_FIRST_PROXY;
-            p->tag = MP__MPI_TAG_FIRST_PROXY + t % (MP__MPI_TAG_LAST_PROXY - MP__MPI_TAG_FIRST_PROXY + 1);
+            if ((p->tag = tag_take()) < 0)
+                return mp__error(MP_ENOMEM, "mp_pool_open: this process has %d MPI proxies alive, the most "
+                                 "message tags allow: close a pool first", NTAGS);
         }
+    return 0;
 }
 
 static int mpi_start(mp__crew *crew)
@@ -714,10 +767,14 @@ static int mpi_start(mp__crew *crew)
         free_crew(mc, crew->workers);
         return r;
     }
-    place_proxies(mc);
+    if ((r = place_proxies(mc))) {
+        free_crew(mc, crew->workers);
+        return r;
+    }
     crew->sh->send_elsewhere = send_remote;
     crew->sh->finish_elsewhere = finish_remote;
     crew->sh->elsewhere_arg = mc;
+    crew->sh->elsewhere_max_bytes = RANGE_MAX_BYTES;
     for (int i = 0; i < crew->workers && r == 0; i++) {
         proxy *p = &mc->proxies[i];
         int e = pthread_create(&p->thread, NULL, proxy_main, p);
@@ -746,6 +803,9 @@ static void mpi_stop(mp__crew *crew, bool now)
 {
     MP__UNUSED(now);         /* a range sent to a rank runs to its end */
     mpi_crew *mc = crew->backend_data;
+    /* Terminate stops before it settles calls: the proxies bring back what
+     * they have in flight, while its callers still wait, and leave. */
+    mp__sched_shutdown(crew->sh);
     join_proxies(mc, crew->workers);
     if (mc->collective) {
         send_quit(mc->comm, mc->root);
@@ -780,7 +840,7 @@ const mp__backend_ops mp__mpi_backend = {
     .memory = MP__MEMORY_SHIPPED,
     .supervised = false,
     .futex_shared = false,
-    .stops_running_tasks = false,
+    .stops_running_tasks = true,
     .prepare = mpi_prepare,
     .start = mpi_start,
     .check = mpi_check,
@@ -812,7 +872,7 @@ int mp_pool_open_mpi(mp_pool **out, const mp_pool_options *opts, const void *com
     if (root < 0 || root >= size)
         return mp__error(MP_EINVAL, "%s: root %d is not a rank of the communicator (0 to %d)", who, root, size - 1);
     MPI_Comm dup;
-    MPI_Comm_dup(base, &dup);
+    dup_fatal(base, &dup);
     if (rank != root) {
         mp__mpi_serve(dup, root);
         MPI_Comm_free(&dup);

@@ -150,6 +150,10 @@ typedef struct server {
     executor *executors;
     pthread_mutex_t lock;    /* the executors' queues */
     bool quitting;
+    /* Initializer contexts, kept until the rank stops serving: an
+     * initializer may keep the pointer, as it may on the other backends. */
+    void **init_ctx;
+    size_t ninit_ctx;
 } server;
 
 static void forget_job(server *s, int tag)
@@ -417,8 +421,15 @@ static void serve_open(server *s, const char *p, const char *end)
     } else if ((r.code = mp__fnref_resolve(&c.initializer, &fn))) {
         snprintf(r.message, sizeof r.message, "rank %d: %s", s->rank, mp_last_error());
     } else if (fn) {
+        void *ctx = NULL, **list = realloc(s->init_ctx, (s->ninit_ctx + 1) * sizeof *list);
+        if (!list || (c.ctx_size && !(ctx = malloc(c.ctx_size))))
+            MPI_Abort(s->comm, 75);
+        s->init_ctx = list;
+        s->init_ctx[s->ninit_ctx++] = ctx;
+        if (c.ctx_size)
+            memcpy(ctx, p, c.ctx_size);
         mp_set_error(0, "%s", "");
-        r.code = ((int (*)(const void *))fn)(c.ctx_size ? p : NULL);
+        r.code = ((int (*)(const void *))fn)(ctx);
         if (r.code)
             snprintf(r.message, sizeof r.message, "rank %d: %s", s->rank,
                      *mp_last_error() ? mp_last_error() : mp_strerror(r.code));
@@ -504,6 +515,9 @@ void mp__mpi_serve(MPI_Comm comm, int root)
         pthread_cond_destroy(&s->executors[i].more);
     }
     free(s->executors);
+    for (size_t i = 0; i < s->ninit_ctx; i++)
+        free(s->init_ctx[i]);
+    free(s->init_ctx);
     pthread_mutex_destroy(&s->lock);
     mp__wbuf_free(&msg);
     free(s);

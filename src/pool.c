@@ -279,7 +279,11 @@ int mp__pool_wait_job(mp_pool *pool, mp__job *job)
             mp__pool_cancel_job(pool, job);
             continue;
         }
-        if (atomic_load(&pool->terminating))
+        /* Terminated: give up now -- unless the workers are proxies that
+         * write the ranges they have in flight into the caller's memory
+         * (shipping backends): then the call ends when those are back,
+         * which its cancelled remainder makes soon. */
+        if (atomic_load(&pool->terminating) && pool->crew.ops->memory != MP__MEMORY_SHIPPED)
             return mp__error(MP_ECLOSED, "pool was terminated while the call ran");
         double now = mp__now();
         if (now >= next_check) {

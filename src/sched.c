@@ -675,33 +675,81 @@ static void report_range(worker *w, sent_range *r)
     report(w, &r->v, &pending, r->begin, r->end);
 }
 
+/* With ranges already in flight, a job this worker holds nothing of (a
+ * future, a new call) is left to a worker that is idle, if one is: a
+ * window of other calls' ranges would make it wait behind them while that
+ * worker sleeps.  A sleeping one is woken for it (publishing wakes one
+ * worker for a one-task job, and it may have been this one). */
+static bool leave_to_idle(mp__shared *sh, const sent_range *win, int first, int n, mp__job *job)
+{
+    if (n == 0)
+        return false;
+    for (int k = 0; k < n; k++)
+        if (win[(first + k) % MP__ELSEWHERE_WINDOW].v.job == job)
+            return false;
+    if (mp__evc_has_waiters(&sh->work)) {
+        mp__evc_wake(&sh->work, 1, sh->futex_shared);
+        return true;
+    }
+    return atomic_load(&sh->spinners) > 0;
+}
+
+/* Keeps at most what one send may carry (mp__shared.elsewhere_max_bytes)
+ * in *r; the rest of the claim goes to *carry, sent next. */
+static void cut_range(const mp__shared *sh, sent_range *r, sent_range *carry, bool *carrying)
+{
+    *carrying = false;
+    if (!sh->elsewhere_max_bytes)
+        return;
+    size_t per_task = 64 + r->v.out_size;   /* 64: a failure's or a result's header in the reply */
+    for (size_t k = 0; k < r->v.nargs; k++)
+        per_task += r->v.in_size[k];
+    size_t cap = sh->elsewhere_max_bytes / per_task;
+    if (cap < 1)
+        cap = 1;
+    if (r->end - r->begin <= cap)
+        return;
+    *carry = *r;
+    carry->begin = r->begin + cap;
+    r->end = r->begin + cap;
+    *carrying = true;
+}
+
 /* Fills the window from the published jobs, oldest first, and empties it;
  * returns once no range is in flight and none can be claimed.  True if
  * it claimed anything. */
 static bool run_elsewhere(worker *w)
 {
     mp__shared *sh = w->sh;
-    sent_range win[MP__ELSEWHERE_WINDOW];
+    sent_range win[MP__ELSEWHERE_WINDOW], carry;
+    bool carrying = false;   /* claimed tasks not sent yet: the rest of a large claim */
     int first = 0, n = 0;
     bool worked = false;
     for (;;) {
         while (n < MP__ELSEWHERE_WINDOW) {
-            mp__job *job = find_job(sh);
             sent_range *r = &win[(first + n) % MP__ELSEWHERE_WINDOW];
-            if (!job || !may_hold_more(w, win, first, n, job))
-                break;
-            if (!claim_for_window(w, win, first, n, job, r))
-                continue;    /* a race lost: that job has nothing left to claim now */
-            worked = true;
-            if (MP__UNLIKELY(atomic_load_explicit(&job->cancelled, memory_order_relaxed))) {
+            if (carrying) {
+                *r = carry;
+            } else {
+                mp__job *job = find_job(sh);
+                if (!job || !may_hold_more(w, win, first, n, job) || leave_to_idle(sh, win, first, n, job))
+                    break;
+                if (!claim_for_window(w, win, first, n, job, r))
+                    continue;    /* a race lost: that job has nothing left to claim now */
+                worked = true;
+            }
+            cut_range(sh, r, &carry, &carrying);
+            if (MP__UNLIKELY(atomic_load_explicit(&r->v.job->cancelled, memory_order_relaxed))) {
                 report_range(w, r);
                 continue;
             }
-            sh->send_elsewhere(sh->elsewhere_arg, w->task.worker, job, r->begin, r->end);
+            sh->send_elsewhere(sh->elsewhere_arg, w->task.worker, r->v.job, r->begin, r->end);
             n++;
         }
-        if (n == 0)
+        if (n == 0) {
+            MP__ASSERT(!carrying);
             return worked;
+        }
         sent_range *r = &win[first];
         size_t begin, end;
         sh->finish_elsewhere(sh->elsewhere_arg, w->task.worker, r->v.job, &begin, &end);

@@ -230,6 +230,9 @@ typedef struct mp__shared {
     void (*send_elsewhere)(void *arg, int worker, mp__job *job, size_t begin, size_t end);
     void (*finish_elsewhere)(void *arg, int worker, mp__job *job, size_t *begin, size_t *end);
     void *elsewhere_arg;
+    /* The most bytes of inputs and outputs one range sent elsewhere may
+     * carry; a larger claim is sent in pieces.  0: no limit. */
+    size_t elsewhere_max_bytes;
     mp__job jobs[MP__JOB_SLOTS];
     /* Supervision (see supervise.c): one record per worker, and what every
      * worker must know about the pool's limits. */

@@ -275,12 +275,47 @@ static void test_window_spans_jobs(void **state)
     finish_all(sh, &t, 1);
 }
 
+/* A claim larger than one send may carry is sent in pieces, each within
+ * the limit, and every task still runs once. */
+static void test_large_claims_go_in_pieces(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    static int64_t in[N], out[N];
+    for (int i = 0; i < N; i++)
+        in[i] = i;
+    mp__shared *sh = make_block(1);
+    sh->elsewhere_max_bytes = 10 * (64 + 2 * sizeof(int64_t));   /* ten tasks a piece */
+    worker_arg a0 = { sh, 0 };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, worker_main, &a0), 0);
+    mp__job *job = publish_map(sh, 1, in, out, N, 300);
+    release(1 << 20);
+    while (!mp__job_done(job)) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    pthread_mutex_lock(&fake.lock);
+    size_t total = 0;
+    for (int i = 0; i < fake.nsent; i++) {
+        assert_true(fake.ranges[i].end - fake.ranges[i].begin <= 10);
+        total += fake.ranges[i].end - fake.ranges[i].begin;
+    }
+    pthread_mutex_unlock(&fake.lock);
+    assert_int_equal(total, N);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(out[i], 2 * i);
+    mp__sched_free(sh, job);
+    finish_all(sh, &t, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_prefetch_leaves_others_their_share),
         cmocka_unit_test(test_window_of_small_ranges),
         cmocka_unit_test(test_window_spans_jobs),
+        cmocka_unit_test(test_large_claims_go_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 
 #include "support.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -137,11 +138,13 @@ static int draws(mp_task *task, const void *in, void *out)
     return 0;
 }
 
-static int64_t set_by_initializer;
+static const int64_t *kept_by_initializer;
 
+/* Keeps the pointer to its context, which the pool keeps alive (as on
+ * the other backends). */
 static int initializer(const void *ctx)
 {
-    memcpy(&set_by_initializer, ctx, sizeof set_by_initializer);
+    kept_by_initializer = ctx;
     return 0;
 }
 
@@ -155,7 +158,7 @@ static int failing_initializer(const void *ctx)
 static int initialized_value(mp_task *task, const void *in, void *out)
 {
     (void)task, (void)in;
-    memcpy(out, &set_by_initializer, sizeof set_by_initializer);
+    memcpy(out, kept_by_initializer, sizeof *kept_by_initializer);
     return 0;
 }
 
@@ -340,12 +343,14 @@ static void test_random_streams_match_threads(void **state)
 static void test_initializer(void **state)
 {
     (void)state;
-    int64_t value = 4242, got[8];
+    int64_t value = 4242, got[8] = { 0 };
     mp_pool_options opts = { .backend = MP_BACKEND_MPI, .initializer = initializer,
                              .initializer_context = &value, .initializer_context_size = sizeof value };
     mp_pool *pool;
     assert_int_equal(mp_pool_open(&pool, &opts), 0);
     mp_call one = { .chunksize = 1 };
+    int64_t warm[64];
+    assert_int_equal(mp_map(pool, square, got, 8, sizeof *got, warm, sizeof *warm, &one), 0);   /* messages come and go */
     assert_int_equal(mp_map(pool, initialized_value, NULL, 8, 0, got, sizeof *got, &one), 0);
     for (int i = 0; i < 8; i++)
         assert_int_equal(got[i], 4242);
@@ -579,6 +584,43 @@ static void test_tasks_run_on_every_host(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+static int nap(mp_task *task, const void *in, void *out)
+{
+    (void)task, (void)in;
+    usleep(50 * 1000);
+    int64_t done = 1;
+    memcpy(out, &done, sizeof done);
+    return 0;
+}
+
+static void *terminate_soon(void *pool)
+{
+    usleep(200 * 1000);
+    mp_pool_terminate(pool);
+    return NULL;
+}
+
+/* Terminate while a map runs: the map returns MP_ECLOSED once the ranges
+ * in flight are back (nothing writes its output after it returned), and
+ * nothing hangs. */
+static void test_terminate_during_map(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_mpi();
+    enum { N = 400 };
+    int64_t *out = calloc(N, sizeof *out);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, terminate_soon, pool), 0);
+    mp_call one = { .chunksize = 1 };
+    assert_int_equal(mp_map(pool, nap, NULL, N, 0, out, sizeof *out, &one), MP_ECLOSED);
+    int64_t before[N];
+    memcpy(before, out, sizeof before);
+    usleep(300 * 1000);
+    assert_memory_equal(before, out, sizeof before);   /* nothing arrived later */
+    assert_int_equal(pthread_join(t, NULL), 0);
+    free(out);
+}
+
 /* --kill: a serving rank dies in task 5; the job must end (mpirun says
  * which rank), and this line must never be reached. */
 static int kill_a_rank(void)
@@ -606,6 +648,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_async_and_futures),
         cmocka_unit_test(test_imap),
         cmocka_unit_test(test_timeout_and_refusals),
+        cmocka_unit_test(test_terminate_during_map),
         cmocka_unit_test(test_tasks_run_on_every_host),
     };
     if (!under_mpirun())
