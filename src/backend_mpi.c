@@ -109,8 +109,11 @@ static void send_quit(MPI_Comm comm, int root)
 
 /* Rank 0's program ends: the servers leave their loops and every rank
  * finalises. */
+static void stop_open_pools(void);
+
 static void world_end(void)
 {
+    stop_open_pools();
     send_quit(world.comm, 0);
     MPI_Comm_free(&world.comm);
     MPI_Finalize();
@@ -264,6 +267,8 @@ typedef struct rank_info {
 } rank_info;
 
 struct mpi_crew {
+    struct mpi_crew *next_open;   /* in open_pools */
+    bool proxies_joined;
     mp__crew *crew;
     MPI_Comm comm;
     int root;
@@ -430,11 +435,18 @@ static bool take_reply(const char *at, size_t len, mp__job *job, size_t begin, s
         if (n == MP__MPI_NO_BYTES)
             continue;
         void *mem;
-        if (n > (uint64_t)(stop - bytes) || mp__shm_alloc(n ? n : 1, false, &mem) != 0)
-            return n <= (uint64_t)(stop - bytes);   /* no room: the result is lost, as in a full arena */
-        memcpy(mem, bytes, n);
+        if (n > (uint64_t)(stop - bytes))
+            return false;
+        if (mp__shm_alloc(n ? n : 1, false, &mem) != 0) {
+            /* No room in the arena here: this task's result is lost, and
+             * says so; the others still arrive. */
+            mp__job_record_failure(job, begin + i, MP_ENOMEM, "its mp_task_write result came back from another "
+                                   "rank, but rank 0's shared arena is full (MPROC_SHM_SIZE)");
+        } else {
+            memcpy(mem, bytes, n);
+            *slot = (mp_bytes){ mem, n };
+        }
         bytes += n;
-        *slot = (mp_bytes){ mem, n };
     }
     return true;
 }
@@ -730,6 +742,48 @@ static void join_proxies(mpi_crew *mc, int n)
             pthread_join(mc->proxies[i].thread, NULL);
 }
 
+/* The pools open in this process, so that the program's end can stop
+ * their proxies before MPI goes (a pool may be left open at exit, as on
+ * every backend). */
+static struct {
+    pthread_mutex_t lock;
+    mpi_crew *head;
+} open_pools = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void remember_open(mpi_crew *mc)
+{
+    pthread_mutex_lock(&open_pools.lock);
+    mc->next_open = open_pools.head;
+    open_pools.head = mc;
+    pthread_mutex_unlock(&open_pools.lock);
+}
+
+static void forget_open(mpi_crew *mc)
+{
+    pthread_mutex_lock(&open_pools.lock);
+    for (mpi_crew **p = &open_pools.head; *p; p = &(*p)->next_open)
+        if (*p == mc) {
+            *p = mc->next_open;
+            break;
+        }
+    pthread_mutex_unlock(&open_pools.lock);
+}
+
+/* Shuts the proxies of every pool still open down and waits for them:
+ * their ranges in flight come back first, and none uses MPI afterwards.
+ * The pools themselves stay allocated; the process is ending. */
+static void stop_open_pools(void)
+{
+    pthread_mutex_lock(&open_pools.lock);
+    for (mpi_crew *mc = open_pools.head; mc; mc = mc->next_open) {
+        mp__sched_shutdown(mc->crew->sh);
+        join_proxies(mc, mc->crew->workers);
+        mc->proxies_joined = true;
+    }
+    open_pools.head = NULL;
+    pthread_mutex_unlock(&open_pools.lock);
+}
+
 /* Lays the proxies out round by round over the ranks, so that the first
  * ones cover every rank: proxy slots are claimed in order when a call has
  * fewer chunks than workers. */
@@ -791,6 +845,8 @@ static int mpi_start(mp__crew *crew)
         return r;
     }
     crew->backend_data = mc;
+    if (!mc->collective)
+        remember_open(mc);
     return 0;
 }
 
@@ -803,10 +859,12 @@ static void mpi_stop(mp__crew *crew, bool now)
 {
     MP__UNUSED(now);         /* a range sent to a rank runs to its end */
     mpi_crew *mc = crew->backend_data;
+    forget_open(mc);
     /* Terminate stops before it settles calls: the proxies bring back what
      * they have in flight, while its callers still wait, and leave. */
     mp__sched_shutdown(crew->sh);
-    join_proxies(mc, crew->workers);
+    if (!mc->proxies_joined)
+        join_proxies(mc, crew->workers);
     if (mc->collective) {
         send_quit(mc->comm, mc->root);
         MPI_Comm_free(&mc->comm);
@@ -818,6 +876,8 @@ static void mpi_stop(mp__crew *crew, bool now)
 static void mpi_forget(mp__crew *crew)
 {
     mpi_crew *mc = crew->backend_data;
+    if (mc)
+        forget_open(mc);
     if (mc)
         free_crew(mc, mc->proxies ? crew->workers : 0);
     crew->backend_data = NULL;

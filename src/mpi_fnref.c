@@ -11,6 +11,7 @@
 #include "mpi_link.h"
 
 #include <link.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,8 +54,9 @@ static int find_holder(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* The loader's list is long in an MPI program (Open MPI loads dozens of
  * objects) and a call per task would walk it per task: each thread keeps
- * its last few answers.  Objects must not be unloaded while a pool uses
- * their functions (as for any function pointer). */
+ * its last few answers, until an object is loaded or unloaded.  Objects
+ * must not be unloaded while a pool uses their functions (as for any
+ * function pointer). */
 #define CACHE 4
 
 typedef struct made_ref {
@@ -67,6 +69,31 @@ static _Thread_local unsigned made_next;
 static _Thread_local made_ref resolved[CACHE];
 static _Thread_local unsigned resolved_next;
 
+static _Thread_local unsigned long long cached_generation;
+
+/* The loader's count of objects loaded and unloaded so far: a change
+ * means a cached address may name another object now. */
+static int read_generation(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    unsigned long long *g = arg;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs)
+        *g = info->dlpi_adds * 0x100000001ull + info->dlpi_subs;
+    return 1;            /* the first object tells */
+}
+
+/* Empties both caches when objects were loaded or unloaded since they
+ * were filled (dlopen / dlclose). */
+static void check_cache(void)
+{
+    unsigned long long g = 0;
+    dl_iterate_phdr(read_generation, &g);
+    if (g == cached_generation)
+        return;
+    memset(made, 0, sizeof made);
+    memset(resolved, 0, sizeof resolved);
+    cached_generation = g;
+}
+
 static bool same_place(const mp__fnref *a, const mp__fnref *b)
 {
     return a->offset == b->offset && a->present == b->present && !strcmp(a->object, b->object);
@@ -77,6 +104,7 @@ int mp__fnref_make(void (*fn)(void), const char *who, mp__fnref *ref)
     memset(ref, 0, sizeof *ref);
     if (!fn)
         return 0;
+    check_cache();
     for (unsigned i = 0; i < CACHE; i++)
         if (made[i].fn == fn) {
             *ref = made[i].ref;
@@ -118,6 +146,7 @@ int mp__fnref_resolve(const mp__fnref *ref, void (**fn)(void))
     snprintf(object, sizeof object, "%s", ref->object);   /* NUL-terminated whatever arrived */
     mp__fnref key = *ref;
     memcpy(key.object, object, sizeof object);
+    check_cache();
     for (unsigned i = 0; i < CACHE; i++)
         if (resolved[i].fn && same_place(&resolved[i].ref, &key)) {
             *fn = resolved[i].fn;

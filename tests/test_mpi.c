@@ -632,10 +632,24 @@ static int kill_a_rank(void)
     return 1;
 }
 
+/* --exit-busy: main returns with the pool open and a future running on
+ * another rank; every rank must still end cleanly (status 0). */
+static int exit_busy(void)
+{
+    mp_pool *pool = open_mpi();
+    mp_future *f;
+    if (mp_submit(pool, nap, NULL, 0, sizeof(int64_t), NULL, &f) != 0)
+        return 1;
+    printf("test_mpi --exit-busy: main returns with a task running\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "--kill"))
         return kill_a_rank();
+    if (argc > 1 && !strcmp(argv[1], "--exit-busy"))
+        return exit_busy();
     const struct CMUnitTest outside[] = {
         cmocka_unit_test(test_outside_mpirun),
     };
