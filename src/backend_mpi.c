@@ -342,8 +342,10 @@ static bool put_inputs(mp__wbuf *b, const mp__job *job, size_t begin, size_t end
 
 /* Sends n blocks as one message of bytes, from where they are (an MPI
  * datatype of their addresses), without copying them together. */
-static void isend_blocks(const void *const *at, const size_t *len, int n, int dest, int tag, MPI_Comm comm,
-                         MPI_Request *req)
+/* n blocks of memory as one MPI datatype of their addresses (used with
+ * MPI_BOTTOM), so that they go to or from MPI where they are.  The caller
+ * frees it with MPI_Type_free. */
+static MPI_Datatype blocks_type(const void *const *at, const size_t *len, int n)
 {
     int lengths[MP_MAX_ARGS + 1];
     MPI_Aint where[MP_MAX_ARGS + 1];
@@ -355,6 +357,13 @@ static void isend_blocks(const void *const *at, const size_t *len, int n, int de
     MPI_Datatype type;
     MPI_Type_create_hindexed(n, lengths, where, MPI_BYTE, &type);
     MPI_Type_commit(&type);
+    return type;
+}
+
+static void isend_blocks(const void *const *at, const size_t *len, int n, int dest, int tag, MPI_Comm comm,
+                         MPI_Request *req)
+{
+    MPI_Datatype type = blocks_type(at, len, n);
     MPI_Isend(MPI_BOTTOM, 1, type, dest, tag, comm, req);
     MPI_Type_free(&type);    /* freed once the send is done with it */
 }
@@ -556,14 +565,9 @@ static void receive_reply(mpi_crew *mc, proxy *p, mp__job *job, const in_flight 
     if (!mp__wbuf_put(&p->rep, NULL, in_place ? n - out : n))
         MPI_Abort(mc->comm, 70);
     if (in_place) {
-        int lengths[3] = { (int)head, (int)out, (int)(n - head - out) };
-        MPI_Aint where[3];
-        MPI_Get_address(p->rep.data, &where[0]);
-        MPI_Get_address(job->out + f->begin * job->out_size, &where[1]);
-        MPI_Get_address(p->rep.data + head, &where[2]);
-        MPI_Datatype type;
-        MPI_Type_create_hindexed(3, lengths, where, MPI_BYTE, &type);
-        MPI_Type_commit(&type);
+        const void *at[3] = { p->rep.data, job->out + f->begin * job->out_size, p->rep.data + head };
+        size_t len[3] = { head, out, n - head - out };
+        MPI_Datatype type = blocks_type(at, len, 3);
         MPI_Recv(MPI_BOTTOM, 1, type, p->rank, p->tag, mc->comm, MPI_STATUS_IGNORE);
         MPI_Type_free(&type);
     } else {

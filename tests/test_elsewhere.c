@@ -159,6 +159,15 @@ static size_t sent_tasks_of(int worker)
     return n;
 }
 
+/* Waits until the job is DONE (ctest's time limit catches a hang). */
+static void wait_done(mp__job *job)
+{
+    while (!mp__job_done(job)) {
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+}
+
 static void finish_all(mp__shared *sh, pthread_t *threads, int n)
 {
     release(1 << 20);
@@ -194,10 +203,7 @@ static void test_prefetch_leaves_others_their_share(void **state)
     wait_blocked(2);
     assert_true(sent_tasks_of(1) > 0);
     release(1 << 20);
-    while (!mp__job_done(job)) {
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-    }
+    wait_done(job);
     assert_int_equal(atomic_load(&job->done), N);
     for (int i = 0; i < N; i++)
         assert_int_equal(out[i], 2 * i);
@@ -230,10 +236,7 @@ static void test_window_of_small_ranges(void **state)
     pthread_mutex_unlock(&fake.lock);
     assert_int_equal(sent_count(), MP__ELSEWHERE_WINDOW + 3);
     release(1 << 20);
-    while (!mp__job_done(job)) {
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-    }
+    wait_done(job);
     for (int i = 0; i < N; i++)
         assert_int_equal(out[i], 2 * i);
     mp__sched_free(sh, job);
@@ -265,10 +268,7 @@ static void test_window_spans_jobs(void **state)
     pthread_mutex_unlock(&fake.lock);
     release(1 << 20);
     for (int i = 0; i < JOBS; i++) {
-        while (!mp__job_done(jobs[i])) {
-            struct timespec ms = { 0, 1000000 };
-            nanosleep(&ms, NULL);
-        }
+        wait_done(jobs[i]);
         assert_int_equal(out[i], 2 * (100 + i));
         mp__sched_free(sh, jobs[i]);
     }
@@ -291,10 +291,7 @@ static void test_large_claims_go_in_pieces(void **state)
     assert_int_equal(pthread_create(&t, NULL, worker_main, &a0), 0);
     mp__job *job = publish_map(sh, 1, in, out, N, 300);
     release(1 << 20);
-    while (!mp__job_done(job)) {
-        struct timespec ms = { 0, 1000000 };
-        nanosleep(&ms, NULL);
-    }
+    wait_done(job);
     pthread_mutex_lock(&fake.lock);
     size_t total = 0;
     for (int i = 0; i < fake.nsent; i++) {
