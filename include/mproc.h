@@ -953,21 +953,30 @@ typedef struct mp_mr_chunk {
  * NULL with in_size 0, as in mp_map), then reduce, into *result.  Returns
  * 0; MP_ETASK (see "Failures" above; *result is empty); MP_ENOMEM;
  * MP_EINVAL (NULL pool, mapreduce, map or result; value_size 0; no reduce
- * and no combiner; result_size set without a reduce; nothing started);
- * MP_ENOTSUP on an MPI pool (map tasks emit into tables the workers share:
- * run map-reduce on a thread or process pool in each rank); and the pool's
- * errors (MP_ECLOSED, MP_EBROKEN, ...).  *result is empty on any error. */
+ * and no combiner; result_size set without a reduce; on an MPI pool, a
+ * map, combine, reduce or partition function that is in no loaded
+ * object's code; nothing started); and the pool's errors (MP_ECLOSED,
+ * MP_EBROKEN, ...).  *result is empty on any error.
+ *
+ * On an MPI pool the map runs on the serving ranks, each into tables of
+ * its own; the ranks then send each other the partitions they own (pairs
+ * cross the network once, after combining) and reduce them, and rank 0
+ * gets the records.  The memory rule holds per rank: each rank's tables
+ * grow with the distinct keys it sees. */
 MP_API int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mapreduce, const void *in, size_t count,
                               size_t in_size, mp_mr_result *result);
 /* Over a buffer cut at record boundaries; each map task gets an
  * mp_mr_chunk.  On process pools a buffer not in mp_shm memory is copied
  * into the arena for the call (put large inputs in mp_shm_alloc memory to
- * avoid the copy).  record_size: MP_MR_FIXED's record length (else 0). */
+ * avoid the copy).  On MPI pools each chunk's bytes go to the rank that
+ * maps it, once (the chunks are packed for sending: one copy of the buffer
+ * for the call).  record_size: MP_MR_FIXED's record length (else 0). */
 MP_API int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mapreduce, const char *data, size_t size,
                                mp_mr_records records, size_t record_size, mp_mr_result *result);
 /* Over files, each cut at record boundaries (a chunk never spans two
- * files); workers map their own chunks, read-only.  Errors as above, and
- * the open/read errors of a file (nothing started). */
+ * files); workers map their own chunks, read-only (on an MPI pool each rank
+ * opens the same paths: a file system every node sees).  Errors as above,
+ * and the open/read errors of a file (nothing started). */
 MP_API int mp_mapreduce_files(mp_pool *pool, const mp_mapreduce *mapreduce, const char *const *paths,
                               size_t npaths, mp_mr_records records, size_t record_size, mp_mr_result *result);
 

@@ -25,6 +25,7 @@
  * datatype of their addresses), without a copy into a message buffer. */
 #include "backend.h"
 #include "mpi_link.h"
+#include "pool.h"
 #include "shm.h"
 
 #include <stdio.h>
@@ -257,14 +258,10 @@ typedef struct proxy {
     bool running;
 } proxy;
 
-/* A serving rank, as it introduced itself. */
-typedef struct rank_info {
-    int rank;
-    int workers;             /* ranges it runs at once */
-    int worker_base;         /* mp_task_worker of its first worker */
-    int pid;
-    char host[64];
-} rank_info;
+typedef mp__mpi_rank rank_info;
+
+_Static_assert(sizeof(mp__mpi_request) % 8 == 0 && sizeof(mp__mpi_reply) % MP__MPI_ALIGN == 0,
+               "a reply's outputs start aligned");
 
 struct mpi_crew {
     struct mpi_crew *next_open;   /* in open_pools */
@@ -307,8 +304,12 @@ static size_t slot_of(const mp__job *job, size_t i)
     return job->ring ? i % job->ring : i;
 }
 
+/* The range's inputs, after its headers: aligned as mpi_serve.c's
+ * bind_inputs expects (the range's part starts at offset 0 of b). */
 static bool put_inputs(mp__wbuf *b, const mp__job *job, size_t begin, size_t end)
 {
+    if (!mp__wbuf_align(b))
+        return false;
     if (job->kind == MP__KIND_STRINGS) {
         const char *const *v = (const char *const *)(const void *)job->in[0];
         for (size_t i = begin; i < end; i++) {
@@ -326,16 +327,18 @@ static bool put_inputs(mp__wbuf *b, const mp__job *job, size_t begin, size_t end
     }
     for (size_t k = 0; k < arg_count(job); k++) {
         size_t size = job->in_size[k];
-        if (!job->in[k] || !size)
+        if (!job->in[k] || !size || begin == end)
             continue;
         if (!job->ring) {
             if (!mp__wbuf_put(b, job->in[k] + begin * size, (end - begin) * size))
                 return false;
-            continue;
+        } else {
+            for (size_t i = begin; i < end; i++)
+                if (!mp__wbuf_put(b, job->in[k] + slot_of(job, i) * size, size))
+                    return false;
         }
-        for (size_t i = begin; i < end; i++)
-            if (!mp__wbuf_put(b, job->in[k] + slot_of(job, i) * size, size))
-                return false;
+        if (k + 1 < arg_count(job) && !mp__wbuf_align(b))
+            return false;
     }
     return true;
 }
@@ -370,7 +373,9 @@ static void isend_blocks(const void *const *at, const size_t *len, int n, int de
 
 /* The range's inputs as blocks of the caller's arrays, if they can go from
  * where they are: not strings, not a stream's ring, each block and the
- * whole message within an int.  Returns the number of blocks, 0 if not. */
+ * whole message within an int, and every block but the last a multiple of
+ * MP__MPI_ALIGN long (the next one must start aligned, and blocks go with
+ * no padding between them).  Returns the number of blocks, 0 if not. */
 static int input_blocks(const mp__job *job, size_t begin, size_t end, size_t header, const void **at, size_t *len)
 {
     if (job->kind == MP__KIND_STRINGS || job->ring)
@@ -381,6 +386,8 @@ static int input_blocks(const mp__job *job, size_t begin, size_t end, size_t hea
         size_t size = job->in_size[k];
         if (!job->in[k] || !size)
             continue;
+        if (n > 0 && len[n - 1] % MP__MPI_ALIGN)
+            return 0;
         at[n] = job->in[k] + begin * size;
         len[n] = (end - begin) * size;
         if (len[n] > INT_MAX || __builtin_add_overflow(total, len[n], &total))
@@ -497,12 +504,13 @@ static void send_remote(void *arg, int worker, mp__job *job, size_t begin, size_
 
     /* The range's own part: header, job description, small inputs. */
     mp__wbuf part = { NULL, 0, 0 };
-    bool ok = mp__wbuf_put(&part, &rq, sizeof rq) && (!rq.has_job || put_job(p, &part, job, seq));
+    bool ok = mp__wbuf_put(&part, &rq, sizeof rq) && (!rq.has_job || put_job(p, &part, job, seq)) &&
+              mp__wbuf_align(&part);
     const void *at[MP_MAX_ARGS + 1];
     size_t len[MP_MAX_ARGS + 1], total = part.len;
     int blocks = ok ? input_blocks(job, begin, end, part.len, at + 1, len + 1) : 0;
     if (ok && !blocks)
-        ok = put_inputs(&part, job, begin, end);
+        ok = put_inputs(&part, job, begin, end) && mp__wbuf_align(&part);   /* ranges batched after it start aligned */
     for (int k = 1; k <= blocks; k++)
         total += len[k];
     if (blocks == 0)
@@ -852,6 +860,15 @@ static int mpi_start(mp__crew *crew)
     if (!mc->collective)
         remember_open(mc);
     return 0;
+}
+
+const mp__mpi_rank *mp__mpi_pool_ranks(mp_pool *pool, MPI_Comm *comm, int *n)
+{
+    const mpi_crew *mc = pool->crew.backend_data;
+    MP__ASSERT(pool->crew.ops == &mp__mpi_backend && mc);
+    *comm = mc->comm;
+    *n = mc->nranks;
+    return mc->ranks;
 }
 
 static int mpi_check(mp__crew *crew)

@@ -9,16 +9,19 @@
  * (key, result) records into one arena block.  The caller then copies the
  * blocks into the result it hands out, and frees everything else.
  *
- * Nothing here knows the backend: the call's state (`mr_call`) lives in
- * the arena and reaches tasks through the context blob as one pointer, so
- * thread and process workers find it alike.  Tables belong to a worker
+ * Nothing here knows the thread and process backends apart: the call's
+ * state (`mr_call`, mr_call.h) lives in the arena and reaches tasks
+ * through the context blob as one pointer, so thread and process workers
+ * find it alike.  Pools whose workers share no memory with the caller (MPI)
+ * run the same map and reduce code on each rank, tied together by
+ * mapreduce_mpi.c.  Tables belong to a worker
  * slot and a process: a replacement worker that finds its slot's tables
  * left by a process that died inside a map task marks the run tainted --
  * the dead one may have combined part of a task that is now run again.
  */
+#include "mr_call.h"
 #include "mr_input.h"
 #include "pool.h"
-#include "mr_table.h"
 #include "shm.h"
 
 #include <stdio.h>
@@ -30,31 +33,9 @@
 #define DEFAULT_CHUNK_BYTES (4u << 20)
 #define MAX_KEY (UINT32_C(1) << 31)
 
-enum input_kind { INPUT_ARRAY, INPUT_BUFFER, INPUT_FILES };
-
-typedef struct mr_worker {
-    _Atomic uint32_t pid;            /* the process whose tables these are; 0: none */
-    _Atomic uint32_t busy;           /* 1 while a map task of that process runs */
-    mp__mr_table *tables;            /* `partitions` tables, or NULL */
-} mr_worker;
-
-/* One run, in the arena.  Written by the caller before the map call;
- * workers only read it, except their own mr_worker and `tainted`. */
-typedef struct mr_call {
-    mp_mr_map_fn map;
-    mp_mr_combine_fn combine;
-    mp_mr_reduce_fn reduce;
-    mp_mr_partition_fn partition;
-    size_t key_size, value_size, result_size;
-    size_t partitions;
-    int workers;
-    enum input_kind input;
-    const void *context;             /* arena copy, or NULL */
-    size_t context_size;
-    char **paths;                    /* files: arena copies */
-    _Atomic uint32_t tainted;
-    mr_worker worker[];
-} mr_call;
+typedef mp__mr_call mr_call;
+typedef mp__mr_slot mr_worker;
+typedef mp__mr_part part_out;
 
 /* A pair waiting to be added.  A word count's tables are larger than the
  * caches, so a lookup's speed is memory latency: two cache misses, the
@@ -82,12 +63,6 @@ struct mp_emitter {
     pending q[QUEUE];
 };
 
-/* What a reduce task hands back: its partition's records. */
-typedef struct part_out {
-    void *block;                     /* arena */
-    size_t count, bytes;
-} part_out;
-
 /* ---- records of the result ----------------------------------------------------
  * [key size : 8][reserved : 8][key, padded][result, padded], aligned to
  * `align` (16 for results of 16-byte multiples, else 8). */
@@ -99,7 +74,7 @@ static size_t result_align(size_t result_size)
     return result_size >= 16 && result_size % 16 == 0 ? 16 : 8;
 }
 
-static size_t record_bytes(size_t key_size, size_t result_size)
+size_t mp__mr_record_bytes(size_t key_size, size_t result_size)
 {
     size_t a = result_align(result_size);
     return 16 + align_up(key_size, a) + align_up(result_size, a);
@@ -159,15 +134,9 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
                             : (size_t)(((hash >> 32) * (uint64_t)c->partitions) >> 32);
     if (p >= c->partitions)
         return emit_failed(e, MP_EINVAL, "mp_emit: the partitioner returned %zu for %zu partitions", p, c->partitions);
-    mr_worker *w = e->mine;
-    if (!w->tables) {
-        void *mem;
-        if (mp__shm_alloc(c->partitions * sizeof *w->tables, true, &mem))
-            return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
-        w->tables = mem;
-    }
-    mp__mr_table *t = &w->tables[p];
-    if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
+    mp__mr_table *t = e->mine->tables && e->mine->tables[p].slots ? &e->mine->tables[p]
+                                                                    : mp__mr_slot_table(c, (int)(e->mine - c->worker), p);
+    if (!t)
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
     if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES)
         return add_now(e, t, hash, key, key_size, value);
@@ -185,6 +154,22 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
         mp__mr_table_prefetch_entry(half->table, half->hash);
     }
     return e->error;
+}
+
+mp__mr_table *mp__mr_slot_table(mr_call *c, int s, size_t p)
+{
+    MP__ASSERT(s >= 0 && s < c->workers && p < c->partitions);
+    mr_worker *w = &c->worker[s];
+    if (!w->tables) {
+        void *mem;
+        if (mp__shm_alloc(c->partitions * sizeof *w->tables, true, &mem))
+            return NULL;
+        w->tables = mem;
+    }
+    mp__mr_table *t = &w->tables[p];
+    if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
+        return NULL;
+    return t;
 }
 
 const void *mp_emitter_context(const mp_emitter *e)
@@ -251,15 +236,13 @@ static void populate(const void *data, size_t size)
     madvise((void *)start, (uintptr_t)data + size - start, MADV_POPULATE_READ);
 }
 
-static int map_task(mp_task *task, const void *in, void *out)
+int mp__mr_map_input(mr_call *c, mp_task *task, const void *in)
 {
-    (void)out;
-    mr_call *c = *(mr_call *const *)mp_task_context(task);
-    if (c->input == INPUT_BUFFER) {
+    if (c->input == MP__MR_BUFFER) {
         const mp_mr_chunk *chunk = in;
         populate(chunk->data, chunk->size);
     }
-    if (c->input != INPUT_FILES)
+    if (c->input != MP__MR_FILES)
         return run_map(c, task, in);
     const mp__mr_piece *piece = in;
     mp_mr_chunk chunk;
@@ -273,6 +256,12 @@ static int map_task(mp_task *task, const void *in, void *out)
     int rc = run_map(c, task, &chunk);
     munmap(base, len);
     return rc;
+}
+
+static int map_task(mp_task *task, const void *in, void *out)
+{
+    (void)out;
+    return mp__mr_map_input(*(mr_call *const *)mp_task_context(task), task, in);
 }
 
 /* ---- reducing (one task per partition) ---------------------------------------- */
@@ -333,7 +322,7 @@ static int write_records(const mr_call *c, mp_task *task, const mp__mr_table *t,
     for (size_t i = 0; i < t->count; i++) {
         mp__mr_entry e;
         mp__mr_table_entry(t, i, &e);
-        bytes += record_bytes(e.key_size, c->result_size);
+        bytes += mp__mr_record_bytes(e.key_size, c->result_size);
     }
     void *block;
     if (mp__shm_alloc(bytes, true, &block))
@@ -358,7 +347,7 @@ static int write_records(const mr_call *c, mp_task *task, const mp__mr_table *t,
         } else {
             rc = c->reduce(task, e.key, e.key_size, scratch, (size_t)e.nvalues, result);
         }
-        rec += record_bytes(e.key_size, c->result_size);
+        rec += mp__mr_record_bytes(e.key_size, c->result_size);
     }
     free(scratch);
     if (rc) {
@@ -369,7 +358,7 @@ static int write_records(const mr_call *c, mp_task *task, const mp__mr_table *t,
     return 0;
 }
 
-static int reduce_task(mp_task *task, const void *in, void *out)
+int mp__mr_reduce_task(mp_task *task, const void *in, void *out)
 {
     (void)in;
     const mr_call *c = *(mr_call *const *)mp_task_context(task);
@@ -400,12 +389,6 @@ static int check_mapreduce(const char *who, mp_pool *pool, const mp_mapreduce *m
         return mp__error(MP_EINVAL, "%s: %s is NULL", who, !pool ? "pool" : "mapreduce");
     if (!mr->map)
         return mp__error(MP_EINVAL, "%s: the map function is NULL", who);
-    /* Map tasks emit into tables the reduce reads where they are: that
-     * needs workers that share memory with each other. */
-    if (mp__pool_ships_memory(pool))
-        return mp__error(MP_ENOTSUP, "%s: map-reduce does not run on %s pools yet (its tables live in memory the "
-                         "workers share); use a thread or process pool on each node", who,
-                         mp_backend_name(mp_pool_backend(pool)));
     if (!mr->value_size)
         return mp__error(MP_EINVAL, "%s: value_size is 0", who);
     if (!mr->combine && !mr->reduce)
@@ -424,8 +407,7 @@ static int check_mapreduce(const char *who, mp_pool *pool, const mp_mapreduce *m
     return 0;
 }
 
-/* The run's state in the arena, with copies of the context and paths. */
-static int call_new(const mp_mapreduce *mr, int workers, enum input_kind input, const char *const *paths,
+int mp__mr_call_new(const mp_mapreduce *mr, int workers, enum mp__mr_input input, const char *const *paths,
                     size_t npaths, mr_call **out)
 {
     void *mem;
@@ -436,7 +418,7 @@ static int call_new(const mp_mapreduce *mr, int workers, enum input_kind input, 
                     .key_size = mr->key_size, .value_size = mr->value_size,
                     .result_size = mr->result_size ? mr->result_size : mr->value_size,
                     .partitions = mr->partitions ? mr->partitions : 4 * (size_t)workers,
-                    .workers = workers, .input = input };
+                    .workers = workers, .input = input, .npaths = npaths };
     int r = 0;
     if (mr->context_size && !(r = mp__shm_alloc(mr->context_size, false, &mem))) {
         memcpy(mem, mr->context, mr->context_size);
@@ -455,22 +437,20 @@ static int call_new(const mp_mapreduce *mr, int workers, enum input_kind input, 
     return r ? mp__error(MP_ENOMEM, "map-reduce: the shared arena is full") : 0;
 }
 
-static void call_free(mr_call *c, size_t npaths)
+void mp__mr_call_free(mr_call *c)
 {
     if (!c)
         return;
     for (int w = 0; w < c->workers; w++)
         free_tables(&c->worker[w], c->partitions);
-    for (size_t i = 0; c->paths && i < npaths; i++)
+    for (size_t i = 0; c->paths && i < c->npaths; i++)
         mp_shm_free(c->paths[i]);
     mp_shm_free(c->paths);
     mp_shm_free((void *)c->context);
     mp_shm_free(c);
 }
 
-/* What the map call's failures mean for the run: MP_ENOMEM if a table did
- * not fit, else MP_ETASK.  `failures` goes to the caller if it asked. */
-static int map_failed(const char *who, mp_failures *failures, const mp_mapreduce *mr)
+int mp__mr_map_failed(const char *who, mp_failures *failures, const mp_mapreduce *mr)
 {
     bool nomem = false;
     for (size_t i = 0; i < failures->count; i++)
@@ -508,12 +488,11 @@ static int compare_items(const void *x, const void *y, void *arg)
     return by->compare(a->key, a->key_size, b->key, b->key_size);
 }
 
-/* The reduce blocks, copied into the caller's result (one allocation for
- * the records, one for the items). */
-static int collect(const char *who, const mr_call *c, const part_out *parts, mp_mr_result *result)
+/* One allocation for the records, one for the items. */
+int mp__mr_collect(const char *who, size_t result_size, const part_out *parts, size_t n, mp_mr_result *result)
 {
     size_t count = 0, bytes = 0;
-    for (size_t p = 0; p < c->partitions; p++) {
+    for (size_t p = 0; p < n; p++) {
         count += parts[p].count;
         bytes += parts[p].bytes;
     }
@@ -526,9 +505,9 @@ static int collect(const char *who, const mr_call *c, const part_out *parts, mp_
         free(items);
         return mp__error(MP_ENOMEM, "%s: out of memory for %zu results", who, count);
     }
-    size_t a = result_align(c->result_size), k = 0;
+    size_t a = result_align(result_size), k = 0;
     char *at = storage;
-    for (size_t p = 0; p < c->partitions; p++) {
+    for (size_t p = 0; p < n; p++) {
         if (!parts[p].count)
             continue;
         memcpy(at, parts[p].block, parts[p].bytes);
@@ -536,10 +515,10 @@ static int collect(const char *who, const mr_call *c, const part_out *parts, mp_
             uint64_t ksz;
             memcpy(&ksz, at, 8);
             items[k++] = (mp_kv){ at + 16, (size_t)ksz, at + 16 + align_up((size_t)ksz, a) };
-            at += record_bytes((size_t)ksz, c->result_size);
+            at += mp__mr_record_bytes((size_t)ksz, result_size);
         }
     }
-    *result = (mp_mr_result){ count, c->result_size, items, storage };
+    *result = (mp_mr_result){ count, result_size, items, storage };
     return 0;
 }
 
@@ -565,7 +544,7 @@ static int run(const char *who, mp_pool *pool, const mp_mapreduce *mr, mr_call *
         *mr->failures = (mp_failures){ 0, NULL };
     int r = mp_map(pool, map_task, in, count, in_size, NULL, 0, &call);
     if (r == MP_ETASK)
-        return map_failed(who, &failures, mr);
+        return mp__mr_map_failed(who, &failures, mr);
     mp_failures_free(&failures);
     if (r)
         return r;
@@ -577,15 +556,21 @@ static int run(const char *who, mp_pool *pool, const mp_mapreduce *mr, mr_call *
     if (!parts)
         return mp__error(MP_ENOMEM, "%s: out of memory", who);
     mp_call rcall = { .chunksize = 1, .context = &c, .context_size = sizeof c, .failures = mr->failures };
-    r = mp_map(pool, reduce_task, NULL, c->partitions, 0, parts, sizeof *parts, &rcall);
+    r = mp_map(pool, mp__mr_reduce_task, NULL, c->partitions, 0, parts, sizeof *parts, &rcall);
     if (r == 0)
-        r = collect(who, c, parts, result);
+        r = mp__mr_collect(who, c->result_size, parts, c->partitions, result);
     free_parts(parts, c->partitions);
-    if (r == 0 && mr->sort && result->count) {
+    if (r == 0)
+        mp__mr_sort_result(mr, result);
+    return r;
+}
+
+void mp__mr_sort_result(const mp_mapreduce *mr, mp_mr_result *result)
+{
+    if (mr->sort && result->count) {
         sort_by by = { mr->key_compare ? mr->key_compare : by_key_bytes, false, 0 };
         qsort_r(result->items, result->count, sizeof *result->items, compare_items, &by);
     }
-    return r;
 }
 
 int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mr, const void *in, size_t count, size_t in_size,
@@ -597,10 +582,12 @@ int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mr, const void *in, si
         return r;
     if ((in && !in_size) || (!in && in_size))
         return mp__error(MP_EINVAL, "%s: in is %s but in_size is %zu", who, in ? "set" : "NULL", in_size);
+    if (mp__pool_ships_memory(pool))
+        return mp__mr_run_shipped(who, pool, mr, MP__MR_ARRAY, in, count, in_size, NULL, 0, result);
     mr_call *c = NULL;
-    if (!(r = call_new(mr, mp_pool_workers(pool), INPUT_ARRAY, NULL, 0, &c)))
+    if (!(r = mp__mr_call_new(mr, mp_pool_workers(pool), MP__MR_ARRAY, NULL, 0, &c)))
         r = run(who, pool, mr, c, in, count, in_size, 0, result);
-    call_free(c, 0);
+    mp__mr_call_free(c);
     return r;
 }
 
@@ -617,7 +604,7 @@ int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mr, const char *data,
      * there for the call when it is not (the memory rule). */
     const char *visible = data;
     void *copy = NULL;
-    if (size && !mp__pool_shares_memory(pool) && !mp_shm_contains(data, size)) {
+    if (size && !mp__pool_shares_memory(pool) && !mp__pool_ships_memory(pool) && !mp_shm_contains(data, size)) {
         if (mp__shm_alloc(size, false, &copy))
             return mp__error(MP_ENOMEM, "%s: no room in the shared arena for a copy of the %zu-byte buffer "
                              "(put it in mp_shm_alloc memory, or raise MPROC_SHM_SIZE)", who, size);
@@ -629,9 +616,11 @@ int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mr, const char *data,
     mr_call *c = NULL;
     r = mp__mr_cut_buffer(who, visible, size, records, record_size,
                           mr->chunk_bytes ? mr->chunk_bytes : DEFAULT_CHUNK_BYTES, &chunks, &n);
-    if (!r && !(r = call_new(mr, mp_pool_workers(pool), INPUT_BUFFER, NULL, 0, &c)))
+    if (!r && mp__pool_ships_memory(pool))
+        r = mp__mr_run_shipped(who, pool, mr, MP__MR_BUFFER, chunks, n, sizeof *chunks, NULL, 0, result);
+    else if (!r && !(r = mp__mr_call_new(mr, mp_pool_workers(pool), MP__MR_BUFFER, NULL, 0, &c)))
         r = run(who, pool, mr, c, chunks, n, sizeof *chunks, 1, result);
-    call_free(c, 0);
+    mp__mr_call_free(c);
     free(chunks);
     if (copy)
         mp_shm_free(copy);
@@ -655,12 +644,26 @@ int mp_mapreduce_files(mp_pool *pool, const mp_mapreduce *mr, const char *const 
     mr_call *c = NULL;
     r = mp__mr_cut_files(who, paths, npaths, records, record_size,
                          mr->chunk_bytes ? mr->chunk_bytes : DEFAULT_CHUNK_BYTES, &pieces, &n);
-    if (!r && !(r = call_new(mr, mp_pool_workers(pool), INPUT_FILES, paths, npaths, &c)))
+    if (!r && mp__pool_ships_memory(pool))
+        r = mp__mr_run_shipped(who, pool, mr, MP__MR_FILES, pieces, n, sizeof *pieces, paths, npaths, result);
+    else if (!r && !(r = mp__mr_call_new(mr, mp_pool_workers(pool), MP__MR_FILES, paths, npaths, &c)))
         r = run(who, pool, mr, c, pieces, n, sizeof *pieces, 1, result);
-    call_free(c, npaths);
+    mp__mr_call_free(c);
     free(pieces);
     return r;
 }
+
+#ifndef MPROC_HAVE_MPI_BACKEND
+/* Only MPI pools ship memory, and this build has none. */
+int mp__mr_run_shipped(const char *who, mp_pool *pool, const mp_mapreduce *mr, enum mp__mr_input input,
+                       const void *in, size_t count, size_t in_size, const char *const *paths, size_t npaths,
+                       mp_mr_result *result)
+{
+    MP__UNUSED(pool), MP__UNUSED(mr), MP__UNUSED(input), MP__UNUSED(in), MP__UNUSED(count), MP__UNUSED(in_size);
+    MP__UNUSED(paths), MP__UNUSED(npaths), MP__UNUSED(result);
+    return mp__error(MP_ENOTSUP, "%s: this pool ships memory, which only the MPI backend does", who);
+}
+#endif
 
 int mp_mr_sort_by_value(mp_mr_result *result, mp_mr_compare_fn compare, size_t k)
 {

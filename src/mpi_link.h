@@ -18,16 +18,21 @@
  *     mp__mpi_control { OPEN, initializer ref, context size } + context
  *       -> reply on MP__MPI_TAG_REPLY: mp__mpi_opened
  *     mp__mpi_control { QUIT }: the server leaves its loop
+ *     MP__MPI_MR order (mapreduce_mpi.c): shuffle a map-reduce run's
+ *       tables between the serving ranks (tag MP__MPI_TAG_MR_SHUFFLE),
+ *       reduce, reply on MP__MPI_TAG_MR_REPLY; or forget the run
  *   ranges, tag = the proxy's own (>= MP__MPI_TAG_FIRST_PROXY), one or
  *   more per message, each:
  *     mp__mpi_request { RANGE, begin, count, bytes, has_job }
  *       [+ mp__mpi_jobhdr + context, when the proxy's job changed]
  *       + inputs: per argument, count elements (strings: count lengths,
- *         UINT64_MAX for NULL, then the bytes)
+ *         UINT64_MAX for NULL, then the bytes), each argument's array
+ *         aligned to MP__MPI_ALIGN, the range padded to a multiple of it
  *     -> one reply message on the same tag, per range in order:
  *          mp__mpi_reply + count outputs
  *          + nfailed x (mp__mpi_failure + message bytes)
  *          + [count lengths (UINT64_MAX: none) + bytes: mp_task_write]
+ *          + padding to a multiple of MP__MPI_ALIGN
  *     mp__mpi_request { BYE, executor }: the proxy is gone; the worker
  *       that ran its ranges forgets its job (no reply)
  */
@@ -59,16 +64,33 @@ int mp__fnref_make(void (*fn)(void), const char *who, mp__fnref *ref);
  * loaded here or the place is not code. */
 int mp__fnref_resolve(const mp__fnref *ref, void (**fn)(void));
 
+/* ---- the pool's ranks (backend_mpi.c) ----------------------------------- */
+
+/* A serving rank, as it introduced itself. */
+typedef struct mp__mpi_rank {
+    int rank;
+    int workers;             /* ranges it runs at once */
+    int worker_base;         /* mp_task_worker of its first worker */
+    int pid;
+    char host[64];
+} mp__mpi_rank;
+
+/* The communicator and the serving ranks (*n of them) of an open MPI pool;
+ * both stay valid while the pool is open. */
+const mp__mpi_rank *mp__mpi_pool_ranks(mp_pool *pool, MPI_Comm *comm, int *n);
+
 /* ---- wire format ------------------------------------------------------- */
 
 enum {
     MP__MPI_TAG_CONTROL = 1,
     MP__MPI_TAG_REPLY = 2,
+    MP__MPI_TAG_MR_REPLY = 3,          /* a rank's reduce results (mapreduce_mpi.c) */
+    MP__MPI_TAG_MR_SHUFFLE = 4,        /* partitions, between serving ranks */
     MP__MPI_TAG_FIRST_PROXY = 16,
     MP__MPI_TAG_LAST_PROXY = 32000     /* the standard promises tags up to 32767 */
 };
 
-enum { MP__MPI_OPEN = 1, MP__MPI_QUIT = 2, MP__MPI_RANGE = 3, MP__MPI_BYE = 4, MP__MPI_HELLO = 5 };
+enum { MP__MPI_OPEN = 1, MP__MPI_QUIT = 2, MP__MPI_RANGE = 3, MP__MPI_BYE = 4, MP__MPI_HELLO = 5, MP__MPI_MR = 6 };
 
 /* A serving rank introduces itself (reply to HELLO, on MP__MPI_TAG_REPLY). */
 typedef struct mp__mpi_hello {
@@ -140,6 +162,23 @@ typedef struct mp__wbuf {
 void *mp__wbuf_put(mp__wbuf *b, const void *p, size_t n);
 void mp__wbuf_free(mp__wbuf *b);
 
+/* Every array a task reads or writes starts at a multiple of this many
+ * bytes from the start of its range's part of a message, and every part is
+ * a multiple of it long, so that tasks on a serving rank get inputs and
+ * outputs as aligned as malloc's (message buffers come from malloc). */
+#define MP__MPI_ALIGN 16
+
+/* Pads b with zero bytes to a multiple of MP__MPI_ALIGN.  false: out of
+ * memory. */
+bool mp__wbuf_align(mp__wbuf *b);
+
+/* p moved on to the next multiple of MP__MPI_ALIGN from `start`. */
+static inline const char *mp__mpi_align(const char *start, const char *p)
+{
+    size_t off = (size_t)(p - start);
+    return start + (off + MP__MPI_ALIGN - 1) / MP__MPI_ALIGN * MP__MPI_ALIGN;
+}
+
 /* Waits until a message from `source` with `tag` (MPI_ANY_TAG allowed)
  * is there on comm and returns its size in bytes (*st says its source and
  * tag).  Polls: spins for a millisecond, then sleeps in growing steps (up
@@ -154,6 +193,10 @@ int mp__mpi_receive(MPI_Comm comm, int source, int tag, mp__wbuf *buf, int *tag_
  * caller's arrays where they are (an MPI datatype of their addresses)
  * instead of being copied into one buffer. */
 #define MP__MPI_IN_PLACE_BYTES 65536
+
+/* Map-reduce on a serving rank (mapreduce_mpi.c): carries out an MP__MPI_MR
+ * control message from the root (shuffle and reduce a run, or forget it). */
+void mp__mr_serve(MPI_Comm comm, int root, const char *msg, size_t len);
 
 /* The serving loop of a rank that is not the root: runs what the root
  * sends on comm until it sends QUIT.  It runs MPROC_RANK_WORKERS ranges at

@@ -42,6 +42,13 @@ void *mp__wbuf_put(mp__wbuf *b, const void *p, size_t n)
     return at;
 }
 
+bool mp__wbuf_align(mp__wbuf *b)
+{
+    static const char zero[MP__MPI_ALIGN];
+    size_t pad = (MP__MPI_ALIGN - b->len % MP__MPI_ALIGN) % MP__MPI_ALIGN;
+    return pad == 0 || mp__wbuf_put(b, zero, pad) != NULL;
+}
+
 void mp__wbuf_free(mp__wbuf *b)
 {
     free(b->data);
@@ -222,10 +229,15 @@ static void note_failure(void *arg, size_t index, int code, const char *message)
     s->nfailed++;
 }
 
-/* Points the job's inputs at the range's bytes; strings become an array of
+/* Points the job's inputs at the range's bytes (p, after the range's
+ * headers; the range starts at `start`); strings become an array of
  * pointers into them.  false if the message is short. */
-static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t count, const char ***strings)
+static bool bind_inputs(mp__job *job, const char *start, const char *p, const char *end, size_t count,
+                        const char ***strings)
 {
+    p = mp__mpi_align(start, p);
+    if (p > end)
+        return false;
     size_t nargs = job->kind == MP__KIND_MAP || job->kind == MP__KIND_STRINGS ? 1 : job->nargs;
     if (job->kind == MP__KIND_STRINGS) {
         const char **v = calloc(count ? count : 1, sizeof *v);
@@ -258,6 +270,8 @@ static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t cou
             return false;
         job->in[k] = bytes ? p : NULL;
         p += bytes;
+        if (bytes && k + 1 < nargs && (p = mp__mpi_align(start, p)) > end)
+            return false;
     }
     return true;
 }
@@ -265,6 +279,7 @@ static bool bind_inputs(mp__job *job, const char *p, const char *end, size_t cou
 /* Runs one range (at p, up to end) and appends its reply to e->out. */
 static void serve_range(server *s, executor *e, int tag, const char *p, const char *end)
 {
+    const char *start = p;
     mp__mpi_request req;
     memcpy(&req, p, sizeof req);
     p += sizeof req;
@@ -285,7 +300,7 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
     size_t out_bytes = job->out_size * count;
     char *out = rep && (!job->out_size || out_bytes / job->out_size == count) ? mp__wbuf_put(&e->out, NULL, out_bytes) : NULL;
     mp_bytes *var = has_var ? calloc(count ? count : 1, sizeof *var) : NULL;
-    if (!rep || !out || (has_var && !var) || !bind_inputs(job, p, end, count, &strings))
+    if (!rep || !out || (has_var && !var) || !bind_inputs(job, start, p, end, count, &strings))
         MPI_Abort(s->comm, 73);
     memset(out, 0, out_bytes);
     job->out = out_bytes ? out : NULL;
@@ -310,6 +325,7 @@ static void serve_range(server *s, executor *e, int tag, const char *p, const ch
     for (size_t i = 0; has_var && i < count; i++)
         mp_shm_free(var[i].data);
     free(var);
+    ok = ok && mp__wbuf_align(&e->out);   /* the next range's outputs start aligned */
     if (!ok || e->out_of_memory || e->out.len > INT_MAX)
         MPI_Abort(s->comm, 74);
     mp__mpi_reply done = { e->out.len - base, req.begin, count, e->nfailed, has_var };
@@ -497,6 +513,8 @@ void mp__mpi_serve(MPI_Comm comm, int root)
             serve_hello(s);
         else if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_OPEN && (size_t)n >= sizeof(mp__mpi_control))
             serve_open(s, msg.data, msg.data + n);
+        else if (tag == MP__MPI_TAG_CONTROL && type == MP__MPI_MR)
+            mp__mr_serve(comm, root, msg.data, (size_t)n);
         else
             MPI_Abort(comm, 76);   /* nobody else sends on this communicator */
     }

@@ -283,6 +283,48 @@ static void test_starmap_strings_apply(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+/* Answers whether each of its two inputs and its output are as aligned as
+ * the same arrays would be in memory: an element of 3 bytes sits anywhere,
+ * but each argument's array starts at a multiple of 16 when its range
+ * starts, and an 8-byte element on a multiple of 8. */
+static int alignment_of(mp_task *task, const void *const *in, void *out)
+{
+    (void)task;
+    int32_t ok = (uintptr_t)in[1] % 8 == 0 && (uintptr_t)out % 8 == 0;
+    memcpy(out, &ok, sizeof ok);
+    return 0;
+}
+
+/* Tasks on a serving rank get their inputs and outputs aligned as in the
+ * caller's arrays, so a task may read an int64_t or write a double in
+ * place: for odd element sizes, in ranges batched into one message (small
+ * chunks) and in ranges sent from where they are (large ones), and with a
+ * context of an odd size before them. */
+static void test_inputs_outputs_aligned(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_mpi();
+    enum { N = 20001 };
+    char (*odd)[3] = calloc(N, sizeof *odd);
+    int64_t *wide = calloc(N, sizeof *wide);
+    int64_t *out = calloc(N, sizeof *out);
+    assert_non_null(odd);
+    assert_non_null(wide);
+    assert_non_null(out);
+    mp_array args[2] = { { odd, N, sizeof *odd }, { wide, N, sizeof *wide } };
+    static const char context[13] = "thirteen byt";
+    size_t chunks[3] = { 1, 7, 0 };
+    for (int c = 0; c < 3; c++) {
+        memset(out, 0, N * sizeof *out);
+        mp_call call = { .chunksize = chunks[c], .context = context, .context_size = sizeof context };
+        assert_int_equal(mp_starmap(pool, alignment_of, args, 2, out, sizeof *out, &call), 0);
+        for (size_t i = 0; i < N; i++)
+            assert_int_equal(out[i], 1);
+    }
+    free(odd), free(wide), free(out);
+    assert_int_equal(mp_pool_close(pool), 0);
+}
+
 static void test_failures_context_results(void **state)
 {
     (void)state;
@@ -467,6 +509,11 @@ static void test_imap(void **state)
     assert_int_equal(mp_pool_close(pool), 0);
 }
 
+static void add_i64(void *acc, const void *v)
+{
+    *(int64_t *)acc += *(const int64_t *)v;
+}
+
 static void test_timeout_and_refusals(void **state)
 {
     (void)state;
@@ -491,9 +538,10 @@ static void test_timeout_and_refusals(void **state)
     assert_int_equal(mp_imap_open(pool, bogus, NULL, 4, 0, NULL, NULL, 0, NULL, &it), MP_EINVAL);
     assert_null(it);
 
-    mp_mapreduce mr = { .map = (mp_mr_map_fn)(uintptr_t)square, .value_size = 8, .reduce = (mp_mr_reduce_fn)(uintptr_t)square };
+    mp_mapreduce mr = { .map = (mp_mr_map_fn)(uintptr_t)not_code, .value_size = 8, .combine = add_i64 };
     mp_mr_result result;
-    assert_int_equal(mp_mapreduce_array(pool, &mr, NULL, 4, 0, &result), MP_ENOTSUP);
+    assert_int_equal(mp_mapreduce_array(pool, &mr, NULL, 4, 0, &result), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "map function"));
     /* The pool is unharmed. */
     int64_t x = 3, y = 0;
     assert_int_equal(mp_apply(pool, square, &x, sizeof x, &y, sizeof y, NULL), 0);
@@ -656,6 +704,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest inside[] = {
         cmocka_unit_test(test_map_runs_on_other_ranks),
         cmocka_unit_test(test_starmap_strings_apply),
+        cmocka_unit_test(test_inputs_outputs_aligned),
         cmocka_unit_test(test_failures_context_results),
         cmocka_unit_test(test_random_streams_match_threads),
         cmocka_unit_test(test_initializer),
