@@ -164,17 +164,18 @@ void bench_report(const bench_ctx *ctx, const bench_row *r)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mproc-bench [--quick] [--json] [--list] [NAME...]\n");
+    fprintf(f, "usage: mproc-bench [--quick] [--json] [--no-header] [--list] [NAME...]\n");
 }
 
 int main(int argc, char **argv)
 {
     bench_ctx ctx = {0};
     const char *only[MAX_BENCHES];
-    int nonly = 0;
+    int nonly = 0, header = 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) ctx.quick = 1;
         else if (!strcmp(argv[i], "--json")) ctx.json = 1;
+        else if (!strcmp(argv[i], "--no-header")) header = 0;   /* rows for another run's table */
         else if (!strcmp(argv[i], "--list")) {
             for (int b = 0; b < nbenches; b++) puts(benches[b].name);
             return 0;
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
         else if (argv[i][0] == '-') { usage(stderr); return 2; }
         else if (nonly < MAX_BENCHES) only[nonly++] = argv[i];
     }
-    if (!ctx.json)
+    if (!ctx.json && header)
         printf("%-15s %-8s %2s %6s %14s %-8s %-26s %12s %7s  %s\n", "bench", "backend", "w",
                "chunk", "value", "unit", "anchor", "anchor_value", "ratio", "goal");
     for (int b = 0; b < nbenches; b++) {

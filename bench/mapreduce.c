@@ -21,6 +21,8 @@
 #include <mproc.h>
 
 #include <ctype.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +48,56 @@ static void *shm_buffer(size_t size)
     return p;
 }
 
-static const mp_backend backends[2] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS };
+static const mp_backend backends[3] = { MP_BACKEND_THREAD, MP_BACKEND_PROCESS, MP_BACKEND_MPI };
+
+/* The MPI rows come from this same program run again as rank 0 of
+ * `mpirun -n 3` (two serving ranks, WORKERS workers), with
+ * MPROC_BENCH_MR_MPI set: that run measures only the MPI backend, and the
+ * serial anchor again in its own rank 0. */
+#define MPI_CHILD_ENV "MPROC_BENCH_MR_MPI"
+
+static bool mpi_child(void)
+{
+    return getenv(MPI_CHILD_ENV) != NULL;
+}
+
+/* The backends this run measures: [*first, *end). */
+static void backend_range(int *first, int *end)
+{
+    *first = mpi_child() ? 2 : 0;
+    *end = mpi_child() ? 3 : 2;
+}
+
+/* Runs benchmark `name` on the MPI backend under mpirun and passes its rows
+ * on.  Nothing when MPI is not built or mpirun is missing (the table then
+ * has no MPI rows), or in the MPI run itself. */
+static void mpi_rows(const bench_ctx *ctx, const char *name)
+{
+#ifdef MPROC_BENCH_MPI
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (mpi_child() || n <= 0 || !bench_have_command("mpirun"))
+        return;
+    self[n] = '\0';
+    char cmd[PATH_MAX + 512];
+    snprintf(cmd, sizeof cmd,
+             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 3 --oversubscribe --bind-to none "
+             "--mca btl vader,self -x MPROC_BACKEND=mpi -x %s=1 '%s' %s %s %s",
+             MPI_CHILD_ENV, self, ctx->quick ? "--quick" : "", ctx->json ? "--json" : "--no-header", name);
+    fflush(NULL);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof line, p))
+        fputs(line, stdout);
+    if (pclose(p) != 0)
+        fprintf(stderr, "%s: the MPI run failed\n", name);
+    fflush(stdout);
+#else
+    (void)ctx, (void)name;
+#endif
+}
 
 /* A pool of WORKERS on backend b, or NULL (the reason on stderr). */
 static mp_pool *bench_pool(int b)
@@ -256,7 +307,9 @@ static void mr_wordcount(const bench_ctx *ctx)
     char *text = zipf_text(size);
     if (!text)
         return;
-    for (int b = 0; b < 2; b++) {
+    int first, end;
+    backend_range(&first, &end);
+    for (int b = first; b < end; b++) {
         mp_pool *pool = bench_pool(b);
         if (!pool)
             continue;
@@ -275,10 +328,12 @@ static void mr_wordcount(const bench_ctx *ctx)
         /* Python on the first 8 MiB: map-reduce as the tutorials teach it,
          * and the Counter version a seasoned programmer would write. */
         size_t small = size < (8u << 20) ? size : (8u << 20);
-        python_rows(ctx, pool, backends[b], text, small, rounds);
+        if (backends[b] != MP_BACKEND_MPI)
+            python_rows(ctx, pool, backends[b], text, small, rounds);
         mp_pool_close(pool);
     }
     mp_shm_free(text);
+    mpi_rows(ctx, "mr_wordcount");
 }
 
 /* ---- histogram ------------------------------------------------------------------ */
@@ -337,7 +392,9 @@ static void mr_histogram(const bench_ctx *ctx)
     unsigned char *px = image(size);
     if (!px)
         return;
-    for (int b = 0; b < 2; b++) {
+    int first, end;
+    backend_range(&first, &end);
+    for (int b = first; b < end; b++) {
         mp_pool *pool = bench_pool(b);
         if (!pool)
             continue;
@@ -371,6 +428,7 @@ static void mr_histogram(const bench_ctx *ctx)
         mp_pool_close(pool);
     }
     mp_shm_free(px);
+    mpi_rows(ctx, "mr_histogram");
 }
 
 /* ---- linear regression ------------------------------------------------------------ */
@@ -429,7 +487,9 @@ static void mr_linreg(const bench_ctx *ctx)
     unsigned char *p = image(size);
     if (!p)
         return;
-    for (int b = 0; b < 2; b++) {
+    int first, end;
+    backend_range(&first, &end);
+    for (int b = first; b < end; b++) {
         mp_pool *pool = bench_pool(b);
         if (!pool)
             continue;
@@ -459,6 +519,7 @@ static void mr_linreg(const bench_ctx *ctx)
         mp_pool_close(pool);
     }
     mp_shm_free(p);
+    mpi_rows(ctx, "mr_linreg");
 }
 
 /* ---- k-means ------------------------------------------------------------------------ */
@@ -569,7 +630,9 @@ static void mr_kmeans(const bench_ctx *ctx)
             pts[i].v[j] = mp_rng_double(&rng) * 100;
     for (int k = 0; k < MEANS; k++)
         start[k] = pts[k * 997];
-    for (int b = 0; b < 2; b++) {
+    int first, end;
+    backend_range(&first, &end);
+    for (int b = first; b < end; b++) {
         mp_pool *pool = bench_pool(b);
         if (!pool)
             continue;
@@ -592,6 +655,7 @@ static void mr_kmeans(const bench_ctx *ctx)
         mp_pool_close(pool);
     }
     mp_shm_free(pts);
+    mpi_rows(ctx, "mr_kmeans");
 }
 
 BENCH_REGISTER("mr_wordcount", mr_wordcount)
