@@ -45,6 +45,7 @@ typedef mp__mr_part part_out;
  * later, when both have: the misses of many lookups overlap. */
 #define QUEUE 16                     /* pairs in flight, a power of two */
 #define QUEUED_BYTES 32              /* keys and values up to this size wait; larger go at once */
+#define SMALL_TABLE_SLOTS 4096       /* pairs for a table of fewer slots go at once */
 
 typedef struct pending {
     uint64_t hash;
@@ -138,7 +139,9 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
                                                                     : mp__mr_slot_table(c, (int)(e->mine - c->worker), p);
     if (!t)
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
-    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES)
+    /* A small table stays in the caches: a lookup there misses nothing,
+     * and the queue would only add copies. */
+    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES || t->mask < SMALL_TABLE_SLOTS)
         return add_now(e, t, hash, key, key_size, value);
     if (e->count == QUEUE && add_oldest(e))
         return e->error;
@@ -238,7 +241,7 @@ static void populate(const void *data, size_t size)
 
 int mp__mr_map_input(mr_call *c, mp_task *task, const void *in)
 {
-    if (c->input == MP__MR_BUFFER) {
+    if (c->input == MP__MR_BUFFER && c->populate) {
         const mp_mr_chunk *chunk = in;
         populate(chunk->data, chunk->size);
     }
@@ -618,8 +621,10 @@ int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mr, const char *data,
                           mr->chunk_bytes ? mr->chunk_bytes : DEFAULT_CHUNK_BYTES, &chunks, &n);
     if (!r && mp__pool_ships_memory(pool))
         r = mp__mr_run_shipped(who, pool, mr, MP__MR_BUFFER, chunks, n, sizeof *chunks, NULL, 0, result);
-    else if (!r && !(r = mp__mr_call_new(mr, mp_pool_workers(pool), MP__MR_BUFFER, NULL, 0, &c)))
+    else if (!r && !(r = mp__mr_call_new(mr, mp_pool_workers(pool), MP__MR_BUFFER, NULL, 0, &c))) {
+        c->populate = !mp__pool_shares_memory(pool);   /* threads have the pages mapped already */
         r = run(who, pool, mr, c, chunks, n, sizeof *chunks, 1, result);
+    }
     mp__mr_call_free(c);
     free(chunks);
     if (copy)

@@ -35,6 +35,7 @@ typedef struct mp__mr_call {
     size_t context_size;
     char **paths;                    /* files: arena copies */
     size_t npaths;
+    bool populate;                   /* map a buffer chunk's pages before the map reads them */
     _Atomic uint32_t tainted;
     mp__mr_slot worker[];
 } mp__mr_call;
