@@ -13,7 +13,9 @@
  * workers read in place.  Each figure is the best of a few rounds, mproc
  * and serial interleaved.  The maps aggregate what they can before
  * emitting (a chunk's histogram, its five sums), as a C programmer would;
- * the word count emits every word and lets the combiner fold it.
+ * the word count emits every word and lets the combiner fold it, and
+ * k-means every point.  Integer keys (bins, cluster numbers) declare their
+ * range, so their tables are arrays (key_range).
  */
 #include "bench.h"
 #include "mr_table.h"
@@ -403,7 +405,7 @@ static void mr_histogram(const bench_ctx *ctx)
         for (int r = 0; r < rounds; r++) {
             keep_best(&serial, serial_histogram(px, size, h));
             mp_mapreduce m = { .map = emit_histogram, .combine = add_u64, .key_size = sizeof(uint32_t),
-                               .value_size = sizeof(uint64_t) };
+                               .key_range = 3 * 256, .value_size = sizeof(uint64_t) };
             mp_mr_result res;
             double t0 = bench_now();
             if (mp_mapreduce_buffer(pool, &m, (const char *)px, size, MP_MR_FIXED, 3, &res)) {
@@ -501,7 +503,7 @@ static void mr_linreg(const bench_ctx *ctx)
             a = slope(&s);
             keep_best(&serial, bench_now() - t0);
             mp_mapreduce spec = { .map = emit_sums, .combine = add_sums, .key_size = sizeof(uint32_t),
-                                  .value_size = sizeof(sums) };
+                                  .key_range = 1, .value_size = sizeof(sums) };
             mp_mr_result res;
             t0 = bench_now();
             if (mp_mapreduce_buffer(pool, &spec, (const char *)p, size, MP_MR_FIXED, 2, &res)) {
@@ -598,7 +600,7 @@ static double mr_kmeans_once(mp_pool *pool, const point *pts, point *means)
     double t0 = bench_now();
     for (int it = 0; it < ITERATIONS; it++) {
         mp_mapreduce spec = { .map = assign, .combine = add_cluster, .key_size = sizeof(uint32_t),
-                              .value_size = sizeof(cluster_sum), .context = means,
+                              .key_range = MEANS, .value_size = sizeof(cluster_sum), .context = means,
                               .context_size = MEANS * sizeof *means, .chunk_bytes = 64 << 10 };
         mp_mr_result res;
         if (mp_mapreduce_buffer(pool, &spec, (const char *)pts, POINTS * sizeof *pts, MP_MR_FIXED, sizeof *pts,

@@ -904,6 +904,15 @@ typedef struct mp_mapreduce {
     mp_mr_reduce_fn reduce;          /* required without a combiner */
     mp_mr_partition_fn partition;    /* optional: a hash of the key's bytes */
     size_t key_size;                 /* bytes of every key; 0: byte strings */
+    /* Optional, for small integer keys (bins, cluster numbers): every key
+     * is an unsigned integer of key_size 1, 2, 4 or 8 bytes, in the
+     * machine's byte order, below key_range.  Tables are then arrays
+     * indexed by the key (no hashing, no probing), partition p holds the
+     * p-th contiguous block of the range unless `partition` is set, and a
+     * key out of range fails its map task with MP_EINVAL.  Each worker's
+     * tables index key_range keys in all (4 bytes each; with a partition
+     * function of your own, key_range per partition).  0: hashed tables. */
+    uint64_t key_range;
     size_t value_size;               /* bytes of every value (> 0) */
     size_t result_size;              /* bytes of each reduce result; 0: value_size */
     /* Sort the result by key: 0 no (partition order), 1 yes -- by

@@ -130,18 +130,28 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
     if (c->key_size ? key_size != c->key_size : key_size == 0 || key_size >= MAX_KEY)
         return emit_failed(e, MP_EINVAL, "mp_emit: key_size %zu (keys are %s)", key_size,
                            c->key_size ? "of one fixed size" : "1 to 2^31-1 bytes");
-    uint64_t hash = mp__mr_hash(key, key_size);
-    size_t p = c->partition ? c->partition(key, key_size, c->partitions)
-                            : (size_t)(((hash >> 32) * (uint64_t)c->partitions) >> 32);
+    uint64_t hash;
+    size_t p;
+    if (c->key_range) {
+        hash = mp__mr_key_number(key, key_size);
+        if (hash >= c->key_range)
+            return emit_failed(e, MP_EINVAL, "mp_emit: key %llu is not below key_range %llu", (unsigned long long)hash,
+                               (unsigned long long)c->key_range);
+        p = c->partition ? c->partition(key, key_size, c->partitions) : mp__mr_dense_partition(c, hash);
+    } else {
+        hash = mp__mr_hash(key, key_size);
+        p = c->partition ? c->partition(key, key_size, c->partitions)
+                         : (size_t)(((hash >> 32) * (uint64_t)c->partitions) >> 32);
+    }
     if (p >= c->partitions)
         return emit_failed(e, MP_EINVAL, "mp_emit: the partitioner returned %zu for %zu partitions", p, c->partitions);
     mp__mr_table *t = e->mine->tables && e->mine->tables[p].slots ? &e->mine->tables[p]
                                                                     : mp__mr_slot_table(c, (int)(e->mine - c->worker), p);
     if (!t)
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
-    /* A small table stays in the caches: a lookup there misses nothing,
-     * and the queue would only add copies. */
-    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES || t->mask < SMALL_TABLE_SLOTS)
+    /* A small or dense table stays in the caches: a lookup there misses
+     * nothing, and the queue would only add copies. */
+    if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES || t->mask < SMALL_TABLE_SLOTS || t->dense_n)
         return add_now(e, t, hash, key, key_size, value);
     if (e->count == QUEUE && add_oldest(e))
         return e->error;
@@ -170,9 +180,18 @@ mp__mr_table *mp__mr_slot_table(mr_call *c, int s, size_t p)
         w->tables = mem;
     }
     mp__mr_table *t = &w->tables[p];
-    if (!t->slots && mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true))
-        return NULL;
-    return t;
+    if (t->slots)
+        return t;
+    int r;
+    if (!c->key_range) {
+        r = mp__mr_table_init(t, c->key_size, c->value_size, c->combine, true);
+    } else if (c->partition) {       /* any key may come here */
+        r = mp__mr_table_init_dense(t, c->key_size, c->value_size, c->combine, true, 0, c->key_range);
+    } else {                         /* the keys k with mp__mr_dense_partition(k) == p */
+        uint64_t P = c->partitions, lo = (p * c->key_range + P - 1) / P, hi = ((p + 1) * c->key_range + P - 1) / P;
+        r = mp__mr_table_init_dense(t, c->key_size, c->value_size, c->combine, true, lo, hi - lo);
+    }
+    return r ? NULL : t;
 }
 
 const void *mp_emitter_context(const mp_emitter *e)
@@ -401,6 +420,18 @@ static int check_mapreduce(const char *who, mp_pool *pool, const mp_mapreduce *m
                          mr->result_size);
     if (mr->key_size >= MAX_KEY)
         return mp__error(MP_EINVAL, "%s: key_size %zu is over 2^31", who, mr->key_size);
+    if (mr->key_range) {
+        size_t ks = mr->key_size;
+        if (ks != 1 && ks != 2 && ks != 4 && ks != 8)
+            return mp__error(MP_EINVAL, "%s: key_range needs integer keys (key_size 1, 2, 4 or 8), not key_size %zu",
+                             who, ks);
+        if (ks < 8 && (mr->key_range - 1) >> (8 * ks))
+            return mp__error(MP_EINVAL, "%s: key_range %llu is more than %zu-byte keys can hold", who,
+                             (unsigned long long)mr->key_range, ks);
+        if (mr->key_range > UINT32_MAX)
+            return mp__error(MP_EINVAL, "%s: key_range %llu is over 2^32 (the tables would index more keys than "
+                             "they can hold)", who, (unsigned long long)mr->key_range);
+    }
     if (mr->context_size && !mr->context)
         return mp__error(MP_EINVAL, "%s: context is NULL but context_size is %zu", who, mr->context_size);
     if (mr->partitions > UINT32_MAX)
@@ -418,7 +449,7 @@ int mp__mr_call_new(const mp_mapreduce *mr, int workers, enum mp__mr_input input
         return mp__error(MP_ENOMEM, "map-reduce: the shared arena is full");
     mr_call *c = mem;
     *c = (mr_call){ .map = mr->map, .combine = mr->combine, .reduce = mr->reduce, .partition = mr->partition,
-                    .key_size = mr->key_size, .value_size = mr->value_size,
+                    .key_size = mr->key_size, .key_range = mr->key_range, .value_size = mr->value_size,
                     .result_size = mr->result_size ? mr->result_size : mr->value_size,
                     .partitions = mr->partitions ? mr->partitions : 4 * (size_t)workers,
                     .workers = workers, .input = input, .npaths = npaths };

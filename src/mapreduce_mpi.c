@@ -41,7 +41,7 @@
 typedef struct wire {
     uint64_t run;                    /* the root's pid << 32 | a counter */
     mp__fnref map, combine, reduce, partition;
-    uint64_t key_size, value_size, result_size, partitions;
+    uint64_t key_size, key_range, value_size, result_size, partitions;
     uint64_t context_size, npaths, paths_bytes;
     uint32_t input;                  /* enum mp__mr_input */
     uint32_t slots;                  /* the pool's workers + its serving ranks */
@@ -177,7 +177,7 @@ static int make_run(const char *w, size_t len, mp__mr_call **out)
     }
     mp_mapreduce mr = { .map = (mp_mr_map_fn)map, .combine = (mp_mr_combine_fn)combine,
                         .reduce = (mp_mr_reduce_fn)reduce, .partition = (mp_mr_partition_fn)partition,
-                        .key_size = (size_t)h.key_size, .value_size = (size_t)h.value_size,
+                        .key_size = (size_t)h.key_size, .key_range = h.key_range, .value_size = (size_t)h.value_size,
                         .result_size = (size_t)h.result_size, .partitions = (size_t)h.partitions,
                         .context = h.context_size ? context : NULL, .context_size = (size_t)h.context_size };
     mp__mr_call *c = NULL;
@@ -313,6 +313,9 @@ static int take_entries(mp__mr_call *c, int s, const char *p, const char *end, s
         const char *key = p;
         size_t key_size = (size_t)head[1];
         p += pad8(key_size);
+        if (c->key_range && (key_size != c->key_size || mp__mr_key_number(key, key_size) >= c->key_range ||
+                             (!c->partition && mp__mr_dense_partition(c, mp__mr_key_number(key, key_size)) != head[0])))
+            return MP_EINVAL;            /* a dense table has no room for it */
         mp__mr_table *t = mp__mr_slot_table(c, s, (size_t)head[0]);
         if (!t)
             return MP_ENOMEM;
@@ -514,7 +517,7 @@ static int describe(const char *who, const mp_mapreduce *mr, int slots, enum mp_
                     const char *const *paths, size_t npaths, mp__wbuf *out)
 {
     wire h = { .run = (uint64_t)getpid() << 32 | (atomic_fetch_add(&run_counter, 1) & 0xffffffffu),
-               .key_size = mr->key_size, .value_size = mr->value_size,
+               .key_size = mr->key_size, .key_range = mr->key_range, .value_size = mr->value_size,
                .result_size = mr->result_size ? mr->result_size : mr->value_size,
                .partitions = mr->partitions ? mr->partitions : 4 * (size_t)slots,
                .context_size = mr->context_size, .npaths = npaths, .input = input, .slots = (uint32_t)slots };

@@ -28,6 +28,7 @@ typedef struct mp__mr_call {
     mp_mr_reduce_fn reduce;
     mp_mr_partition_fn partition;
     size_t key_size, value_size, result_size;
+    uint64_t key_range;              /* dense tables for keys below it; 0: hashed */
     size_t partitions;
     int workers;                     /* slots */
     enum mp__mr_input input;
@@ -58,6 +59,14 @@ void mp__mr_call_free(mp__mr_call *c);
  * mp_mr_chunk, or an mp__mr_piece of c->paths) into the slot of the task's
  * worker.  The task's return value. */
 int mp__mr_map_input(mp__mr_call *c, mp_task *task, const void *in);
+
+/* The partition of a key below c->key_range when no partition function is
+ * set: the partitions split the range into contiguous blocks.  Both are
+ * at most 2^32 (checked at the call), so the product fits 64 bits. */
+static inline size_t mp__mr_dense_partition(const mp__mr_call *c, uint64_t k)
+{
+    return (size_t)(k * (uint64_t)c->partitions / c->key_range);
+}
 
 /* Slot s's table for partition p, made on first use.  NULL: the arena is
  * full. */

@@ -110,8 +110,36 @@ int mp__mr_table_init(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr
     return 0;
 }
 
+uint64_t mp__mr_key_number(const void *key, size_t key_size)
+{
+    switch (key_size) {
+    case 1: { uint8_t v; memcpy(&v, key, 1); return v; }
+    case 2: { uint16_t v; memcpy(&v, key, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, key, 4); return v; }
+    default: { uint64_t v; MP__ASSERT(key_size == 8); memcpy(&v, key, 8); return v; }
+    }
+}
+
+int mp__mr_table_init_dense(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr_combine_fn combiner,
+                            bool shared, uint64_t lo, uint64_t n)
+{
+    MP__ASSERT(key_size == 1 || key_size == 2 || key_size == 4 || key_size == 8);
+    int r = mp__mr_table_init(t, key_size, value_size, combiner, shared);
+    size_t bytes;
+    if (r || n > SIZE_MAX || mp__mul_overflows((size_t)n ? (size_t)n : 1, sizeof *t->dense, &bytes) ||
+        !(t->dense = t_alloc(t, bytes, true))) {
+        mp__mr_table_free(t);
+        return MP_ENOMEM;
+    }
+    t->dense_lo = lo;
+    t->dense_n = n ? n : 1;
+    return 0;
+}
+
 void mp__mr_table_free(mp__mr_table *t)
 {
+    t_free(t, t->dense);
+    t->dense = NULL;
     t_free(t, t->slots);
     t_free(t, t->entries);
     t_free(t, t->keys);
@@ -225,8 +253,32 @@ static int rehash(mp__mr_table *t)
 
 /* Finds key's entry, creating an empty one (value or list zeroed) if it is
  * new.  All memory is reserved before anything changes. */
+/* find_or_insert for a dense table: the key indexes the entry numbers. */
+static int find_or_insert_dense(mp__mr_table *t, const void *key, char **entry, bool *fresh)
+{
+    uint64_t k = mp__mr_key_number(key, t->key_size);
+    MP__ASSERT(k >= t->dense_lo && k - t->dense_lo < t->dense_n);
+    uint32_t *at = &t->dense[k - t->dense_lo];
+    *fresh = *at == 0;
+    if (*at) {
+        *entry = entry_at(t, *at - 1);
+        return 0;
+    }
+    if (t->count + 1 >= UINT32_MAX || reserve(t, &t->entries, &t->capacity, t->count + 1, t->stride, t->count))
+        return MP_ENOMEM;
+    char *e = entry_at(t, t->count);
+    memset(e, 0, t->stride);
+    memcpy(e, &k, 8);
+    memcpy(e + t->key_at, key, t->key_size);
+    *at = (uint32_t)++t->count;
+    *entry = e;
+    return 0;
+}
+
 static int find_or_insert(mp__mr_table *t, uint64_t hash, const void *key, size_t size, char **entry, bool *fresh)
 {
+    if (t->dense_n)
+        return find_or_insert_dense(t, key, entry, fresh);
     bool found;
     probe_key k;
     probe_key_init(t, &k, key, size);

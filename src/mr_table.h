@@ -33,6 +33,11 @@ typedef struct mp__mr_table {
     size_t keys_len, keys_cap;
     char *values;           /* lists: records of [next record + 1 : 8][value] */
     size_t values_len, values_cap, value_stride;
+    /* Dense tables (integer keys in [dense_lo, dense_lo + dense_n)): an
+     * entry number + 1 per key instead of slots; an entry's hash is its
+     * key.  dense_n 0: hashed. */
+    uint32_t *dense;
+    uint64_t dense_lo, dense_n;
 } mp__mr_table;
 
 /* One entry, as the walk functions see it. */
@@ -50,6 +55,12 @@ uint64_t mp__mr_hash(const void *key, size_t size);
 
 int mp__mr_table_init(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr_combine_fn combiner,
                       bool shared);
+/* A dense table for the integer keys [lo, lo + n) of key_size 1, 2, 4 or
+ * 8; adding a key outside them is the caller's error (asserted). */
+int mp__mr_table_init_dense(mp__mr_table *t, size_t key_size, size_t value_size, mp_mr_combine_fn combiner,
+                            bool shared, uint64_t lo, uint64_t n);
+/* A fixed-size key (1, 2, 4 or 8 bytes) as the integer it holds. */
+uint64_t mp__mr_key_number(const void *key, size_t key_size);
 void mp__mr_table_free(mp__mr_table *t);
 
 /* Adds value under key: combined into the key's value, or appended to its
@@ -65,11 +76,14 @@ int mp__mr_table_add_list(mp__mr_table *t, uint64_t hash, const void *key, size_
  * cache ahead of mp__mr_table_add.  No effect on the table. */
 static inline void mp__mr_table_prefetch_slot(const mp__mr_table *t, uint64_t hash)
 {
-    __builtin_prefetch(&t->slots[hash & t->mask]);
+    if (!t->dense_n)
+        __builtin_prefetch(&t->slots[hash & t->mask]);
 }
 
 static inline void mp__mr_table_prefetch_entry(const mp__mr_table *t, uint64_t hash)
 {
+    if (t->dense_n)
+        return;
     uint64_t s = t->slots[hash & t->mask];
     if (s)
         __builtin_prefetch(t->entries + ((uint32_t)s - 1) * t->stride);

@@ -297,6 +297,124 @@ static void test_histogram_fixed_keys_sorted(void **state)
     free(data);
 }
 
+/* Dense keys: each input element x gives key x % 1000 (stored in a key of
+ * the size the context says) and value x. */
+static int dense_keys(mp_task *task, const void *in, mp_emitter *emit)
+{
+    (void)task;
+    uint64_t x, size;
+    memcpy(&x, in, sizeof x);
+    memcpy(&size, mp_emitter_context(emit), sizeof size);
+    uint64_t k = x % 1000;
+    if (size == 1)
+        k %= 256;
+    unsigned char key[8];
+    uint8_t k1 = (uint8_t)k;
+    uint16_t k2 = (uint16_t)k;
+    uint32_t k4 = (uint32_t)k;
+    memcpy(key, size == 1 ? (const void *)&k1 : size == 2 ? (const void *)&k2 : size == 4 ? (const void *)&k4
+                                                                                    : (const void *)&k, size);
+    return mp_emit(emit, key, (size_t)size, &x);
+}
+
+static size_t reversed_blocks(const void *key, size_t key_size, size_t partitions)
+{
+    (void)key_size;
+    return partitions - 1 - (*(const unsigned char *)key % partitions);
+}
+
+static int sum_u64s(mp_task *task, const void *key, size_t key_size, const void *values, size_t n, void *out)
+{
+    (void)task, (void)key, (void)key_size;
+    uint64_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += ((const uint64_t *)values)[i];
+    *(uint64_t *)out = s;
+    return 0;
+}
+
+/* key_range: dense tables give what hashed ones give, for every integer
+ * key size, with and without a combiner, with a partition function of
+ * the caller's and without, sorted; a key out of range fails its task. */
+static void test_dense_keys_match_hashed(void **state)
+{
+    (void)state;
+    enum { N = 30000 };
+    uint64_t *in = malloc(N * sizeof *in);
+    assert_non_null(in);
+    for (uint64_t i = 0; i < N; i++)
+        in[i] = i * 2654435761u % 1000003;
+    static const uint64_t sizes[4] = { 1, 2, 4, 8 };
+    FOR_EACH_BACKEND(b) {
+        mp_pool *pool = open_pool(b, 2);
+        for (int s = 0; s < 4; s++)
+            for (int combine = 0; combine < 2; combine++)
+                for (int own = 0; own < 2; own++) {
+                    mp_mapreduce mr = { .map = dense_keys, .combine = combine ? add_u64 : NULL,
+                                        .reduce = combine ? NULL : sum_u64s, .key_size = (size_t)sizes[s],
+                                        .value_size = sizeof(uint64_t), .context = &sizes[s],
+                                        .context_size = sizeof sizes[s], .sort = 1, .partitions = own ? 5 : 0,
+                                        .partition = own ? reversed_blocks : NULL };
+                    mp_mr_result hashed, dense;
+                    assert_int_equal(mp_mapreduce_array(pool, &mr, in, N, sizeof *in, &hashed), 0);
+                    mr.key_range = sizes[s] == 1 ? 256 : 1000;
+                    assert_int_equal(mp_mapreduce_array(pool, &mr, in, N, sizeof *in, &dense), 0);
+                    assert_int_equal(dense.count, sizes[s] == 1 ? 256 : 1000);
+                    assert_int_equal(dense.count, hashed.count);
+                    for (size_t i = 0; i < dense.count; i++) {
+                        assert_int_equal(dense.items[i].key_size, sizes[s]);
+                        assert_memory_equal(dense.items[i].key, hashed.items[i].key, sizes[s]);
+                        assert_memory_equal(dense.items[i].value, hashed.items[i].value, sizeof(uint64_t));
+                    }
+                    mp_mr_result_free(&hashed);
+                    mp_mr_result_free(&dense);
+                }
+        /* A key at or past key_range fails its task, and nothing is returned. */
+        mp_failures failures = { 0, NULL };
+        mp_mapreduce mr = { .map = dense_keys, .combine = add_u64, .key_size = 8, .value_size = sizeof(uint64_t),
+                            .context = &sizes[3], .context_size = sizeof sizes[3], .key_range = 999,
+                            .failures = &failures };
+        mp_mr_result res;
+        assert_int_equal(mp_mapreduce_array(pool, &mr, in, N, sizeof *in, &res), MP_ETASK);
+        assert_int_equal(res.count, 0);
+        assert_true(failures.count > 0);
+        assert_int_equal(failures.items[0].code, MP_EINVAL);
+        assert_non_null(strstr(failures.items[0].message, "key_range"));
+        mp_failures_free(&failures);
+        mp_pool_close(pool);
+    }
+    free(in);
+}
+
+/* key_range with keys that are not integers, or that cannot reach it:
+ * refused at the call. */
+static void test_dense_keys_bad_input(void **state)
+{
+    (void)state;
+    mp_pool *pool = open_pool(MP_BACKEND_THREAD, 2);
+    uint64_t in[4] = { 1, 2, 3, 4 }, size = 8;
+    mp_mapreduce mr = { .map = dense_keys, .combine = add_u64, .key_size = 3, .value_size = sizeof(uint64_t),
+                        .context = &size, .context_size = sizeof size, .key_range = 10 };
+    mp_mr_result res;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, in, 4, sizeof *in, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "key_size 1, 2, 4 or 8"));
+    mr.key_size = 0;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, in, 4, sizeof *in, &res), MP_EINVAL);
+    mr.key_size = 1;
+    mr.key_range = 257;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, in, 4, sizeof *in, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "1-byte keys"));
+    mr.key_size = 8;
+    mr.key_range = (uint64_t)1 << 40;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, in, 4, sizeof *in, &res), MP_EINVAL);
+    assert_non_null(strstr(mp_last_error(), "2^32"));
+    mr.key_range = 5;
+    assert_int_equal(mp_mapreduce_array(pool, &mr, in, 4, sizeof *in, &res), 0);
+    assert_int_equal(res.count, 4);
+    mp_mr_result_free(&res);
+    mp_pool_close(pool);
+}
+
 /* Without a combiner the reduce sees every value of its key. */
 static int mod_ten(mp_task *task, const void *in, mp_emitter *emit)
 {
@@ -742,6 +860,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_word_count_buffer_every_combination),
         cmocka_unit_test(test_word_count_files_and_top_k),
         cmocka_unit_test(test_histogram_fixed_keys_sorted),
+        cmocka_unit_test(test_dense_keys_match_hashed),
+        cmocka_unit_test(test_dense_keys_bad_input),
         cmocka_unit_test(test_array_without_combiner),
         cmocka_unit_test(test_every_key_kind_combiner_and_order),
         cmocka_unit_test(test_sum_of_squares_context_partitioner),
