@@ -521,20 +521,21 @@ static int describe(const char *who, const mp_mapreduce *mr, int slots, enum mp_
                .result_size = mr->result_size ? mr->result_size : mr->value_size,
                .partitions = mr->partitions ? mr->partitions : 4 * (size_t)slots,
                .context_size = mr->context_size, .npaths = npaths, .input = input, .slots = (uint32_t)slots };
-    char what[96];
-    int r;
-    snprintf(what, sizeof what, "%s: the map function", who);
-    if ((r = mp__fnref_make((void (*)(void))mr->map, what, &h.map)))
-        return r;
-    snprintf(what, sizeof what, "%s: the combiner", who);
-    if ((r = mp__fnref_make((void (*)(void))mr->combine, what, &h.combine)))
-        return r;
-    snprintf(what, sizeof what, "%s: the reduce function", who);
-    if ((r = mp__fnref_make((void (*)(void))mr->reduce, what, &h.reduce)))
-        return r;
-    snprintf(what, sizeof what, "%s: the partitioner", who);
-    if ((r = mp__fnref_make((void (*)(void))mr->partition, what, &h.partition)))
-        return r;
+    const struct {
+        const char *name;
+        void (*fn)(void);
+        mp__fnref *ref;
+    } fns[4] = { { "the map function", (void (*)(void))mr->map, &h.map },
+                 { "the combiner", (void (*)(void))mr->combine, &h.combine },
+                 { "the reduce function", (void (*)(void))mr->reduce, &h.reduce },
+                 { "the partitioner", (void (*)(void))mr->partition, &h.partition } };
+    for (int i = 0; i < 4; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s: %s", who, fns[i].name);
+        int r = mp__fnref_make(fns[i].fn, what, fns[i].ref);
+        if (r)
+            return r;
+    }
     for (size_t i = 0; i < npaths; i++)
         h.paths_bytes += strlen(paths[i]) + 1;
     bool ok = put(out, &h, sizeof h) && put(out, mr->context, h.context_size);
