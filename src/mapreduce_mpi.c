@@ -45,6 +45,7 @@ typedef struct wire {
     uint64_t context_size, npaths, paths_bytes;
     uint32_t input;                  /* enum mp__mr_input */
     uint32_t slots;                  /* the pool's workers + its serving ranks */
+    uint64_t slice;                  /* a buffer cut in equal chunks: their size (see shipped_slice_task) */
 } wire;
 
 /* An order: this header, nranks members, then the wire. */
@@ -250,6 +251,27 @@ static int shipped_map_task(mp_task *task, const void *in, void *out)
         in = &chunk;
     }
     int rc = mp__mr_map_input(c, task, in);
+    pthread_mutex_lock(&runs.lock);     /* the emits, before the shuffle reads them */
+    pthread_mutex_unlock(&runs.lock);
+    return rc;
+}
+
+/* A map task over one of a buffer's equal chunks, sent from where it lies
+ * in the caller's buffer: the chunk's offset is its index times their size. */
+static int shipped_slice_task(mp_task *task, const void *in, void *out)
+{
+    wire h;
+    memcpy(&h, mp_task_context(task), sizeof h);
+    shipped_chunk head = { h.slice, h.slice * mp_task_index(task) };
+    (void)out;
+    mp__mr_call *c;
+    pthread_mutex_lock(&runs.lock);
+    int e = find_run_locked(mp_task_context(task), mp_task_context_size(task), &c);
+    pthread_mutex_unlock(&runs.lock);
+    if (e)
+        return mp_task_fail(task, e, "%s", mp_last_error());
+    mp_mr_chunk chunk = { in, (size_t)head.size, 0, head.offset };
+    int rc = mp__mr_map_input(c, task, &chunk);
     pthread_mutex_lock(&runs.lock);     /* the emits, before the shuffle reads them */
     pthread_mutex_unlock(&runs.lock);
     return rc;
@@ -514,13 +536,14 @@ static _Atomic uint64_t run_counter;
 /* The wire of a run: references to the functions (MP_EINVAL if one cannot
  * be shipped), sizes, the context and the paths. */
 static int describe(const char *who, const mp_mapreduce *mr, int slots, enum mp__mr_input input,
-                    const char *const *paths, size_t npaths, mp__wbuf *out)
+                    const char *const *paths, size_t npaths, size_t slice, mp__wbuf *out)
 {
     wire h = { .run = (uint64_t)getpid() << 32 | (atomic_fetch_add(&run_counter, 1) & 0xffffffffu),
                .key_size = mr->key_size, .key_range = mr->key_range, .value_size = mr->value_size,
                .result_size = mr->result_size ? mr->result_size : mr->value_size,
                .partitions = mr->partitions ? mr->partitions : 4 * (size_t)slots,
-               .context_size = mr->context_size, .npaths = npaths, .input = input, .slots = (uint32_t)slots };
+               .context_size = mr->context_size, .npaths = npaths, .input = input, .slots = (uint32_t)slots,
+               .slice = slice };
     const struct {
         const char *name;
         void (*fn)(void);
@@ -542,6 +565,39 @@ static int describe(const char *who, const mp_mapreduce *mr, int slots, enum mp_
     for (size_t i = 0; ok && i < npaths; i++)
         ok = put(out, paths[i], strlen(paths[i]) + 1);
     return ok ? 0 : mp__error(MP_ENOMEM, "%s: out of memory", who);
+}
+
+/* How many of the buffer's chunks, from the first, are of one size and
+ * follow each other with nothing between: all of them, or all but a
+ * shorter last one; else 0 (they are then packed). */
+static size_t equal_chunks(const mp_mr_chunk *chunks, size_t n, size_t *size)
+{
+    if (n == 0 || chunks[0].size == 0 || chunks[0].offset != 0)
+        return 0;
+    size_t s = chunks[0].size, i = 1;
+    while (i < n && chunks[i].size == s && chunks[i].data == chunks[0].data + i * s)
+        i++;
+    if (i < n - 1)
+        return 0;
+    *size = s;
+    return i;
+}
+
+/* Adds `more` to `to`, their indexes moved on by `by`.  false: out of memory. */
+static bool append_failures(mp_failures *to, const mp_failures *more, size_t by)
+{
+    if (!more->count)
+        return true;
+    mp_failure *items = realloc(to->items, (to->count + more->count) * sizeof *items);
+    if (!items)
+        return false;
+    for (size_t i = 0; i < more->count; i++) {
+        items[to->count + i] = more->items[i];
+        items[to->count + i].index += by;
+    }
+    to->items = items;
+    to->count += more->count;
+    return true;
 }
 
 /* A buffer's chunks as map inputs: each element a shipped_chunk and the
@@ -634,10 +690,18 @@ int mp__mr_run_shipped(const char *who, mp_pool *pool, const mp_mapreduce *mr, e
     MPI_Comm comm;
     int n;
     const mp__mpi_rank *ranks = mp__mpi_pool_ranks(pool, &comm, &n);
+    /* A buffer cut in equal chunks (fixed-size records) goes from where
+     * it is, but for a shorter last chunk; other cuts are packed. */
+    size_t slices = 0, slice = 0;
+    const char *base = NULL;
+    if (input == MP__MR_BUFFER && (slices = equal_chunks(in, count, &slice)))
+        base = ((const mp_mr_chunk *)in)[0].data;
     mp__wbuf w = { NULL, 0, 0 };
-    int r = describe(who, mr, mp_pool_workers(pool) + n, input, paths, npaths, &w);
+    int r = describe(who, mr, mp_pool_workers(pool) + n, input, paths, npaths, slice, &w);
     char *packed = NULL;
-    if (!r && input == MP__MR_BUFFER && !(r = pack_chunks(who, in, count, &packed, &in_size)))
+    size_t npacked = count - slices, packed_size = in_size;
+    if (!r && input == MP__MR_BUFFER && npacked &&
+        !(r = pack_chunks(who, (const mp_mr_chunk *)in + slices, npacked, &packed, &packed_size)))
         in = packed;
     if (r) {
         mp__wbuf_free(&w);
@@ -652,7 +716,19 @@ int mp__mr_run_shipped(const char *who, mp_pool *pool, const mp_mapreduce *mr, e
                      .failures = &failures, .progress = mr->progress };
     if (!call.progress.label)
         call.progress.label = who;
-    r = mp_map(pool, shipped_map_task, in, count, in_size, NULL, 0, &call);
+    if (slices) {
+        r = mp_map(pool, shipped_slice_task, base, slices, slice, NULL, 0, &call);
+        call.progress = (mp_progress){ 0 };   /* one bar: the tail is a task */
+    }
+    if ((!r || r == MP_ETASK) && npacked) {
+        mp_failures tail = { 0, NULL };
+        call.failures = &tail;
+        int t = mp_map(pool, shipped_map_task, in, npacked, packed_size, NULL, 0, &call);
+        r = r ? r : t;
+        if (t == MP_ETASK && !append_failures(&failures, &tail, slices))
+            r = mp__error(MP_ENOMEM, "%s: out of memory for the list of failures", who);
+        mp_failures_free(&tail);
+    }
     free(packed);
     if (r) {
         give_order(who, comm, ranks, n, true, &w, NULL, NULL, NULL);

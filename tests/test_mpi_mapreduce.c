@@ -272,28 +272,42 @@ static void test_array_fixed_keys(void **state)
     free(in);
 }
 
-/* Fixed-size records of a buffer, one-byte keys, combined. */
+/* Fixed-size records of a buffer, one-byte keys, combined: chunks of one
+ * size (sent from where they are, on MPI), and with a shorter last one. */
 static void test_fixed_records(void **state)
 {
     pools *p = *state;
-    size_t size = 4 * 50000;
-    unsigned char *data = malloc(size);
-    assert_non_null(data);
-    for (size_t i = 0; i < size; i++)
-        data[i] = (unsigned char)(i * 131 + i / 7);
-    mp_mapreduce mr = { .map = first_bytes, .combine = add_u64, .key_size = 1, .value_size = sizeof(uint64_t),
-                        .chunk_bytes = 4000 };
-    mp_mr_result got, want;
-    assert_int_equal(mp_mapreduce_buffer(p->tested, &mr, (const char *)data, size, MP_MR_FIXED, 4, &got), 0);
-    assert_int_equal(mp_mapreduce_buffer(p->threads, &mr, (const char *)data, size, MP_MR_FIXED, 4, &want), 0);
-    assert_same(&got, &want, false);
-    uint64_t total = 0;
-    for (size_t i = 0; i < got.count; i++)
-        total += *(const uint64_t *)got.items[i].value;
-    assert_int_equal(total, size / 4);
-    mp_mr_result_free(&got);
-    mp_mr_result_free(&want);
-    free(data);
+    size_t sizes[2] = { 4 * 50000, 4 * 50001 };
+    for (int s = 0; s < 2; s++) {
+        size_t size = sizes[s];
+        unsigned char *data = malloc(size);
+        assert_non_null(data);
+        for (size_t i = 0; i < size; i++)
+            data[i] = (unsigned char)(i * 131 + i / 7);
+        mp_mapreduce mr = { .map = first_bytes, .combine = add_u64, .key_size = 1, .value_size = sizeof(uint64_t),
+                            .chunk_bytes = 4000 };
+        mp_mr_result got, want;
+        assert_int_equal(mp_mapreduce_buffer(p->tested, &mr, (const char *)data, size, MP_MR_FIXED, 4, &got), 0);
+        assert_int_equal(mp_mapreduce_buffer(p->threads, &mr, (const char *)data, size, MP_MR_FIXED, 4, &want), 0);
+        assert_same(&got, &want, false);
+        uint64_t total = 0;
+        for (size_t i = 0; i < got.count; i++)
+            total += *(const uint64_t *)got.items[i].value;
+        assert_int_equal(total, size / 4);
+        mp_mr_result_free(&got);
+        mp_mr_result_free(&want);
+        free(data);
+    }
+}
+
+/* A map that fails on the record at offset 200000 of a buffer: the last,
+ * shorter chunk's task (index 50). */
+static int fail_at_the_end(mp_task *task, const void *in, mp_emitter *emit)
+{
+    const mp_mr_chunk *c = in;
+    if (c->offset == 200000)
+        return mp_task_fail(task, MP_ERANGE, "the tail is refused");
+    return first_bytes(task, in, emit);
 }
 
 /* Files: every rank reads the pieces it is given from the same paths. */
@@ -359,6 +373,20 @@ static void test_failures(void **state)
     assert_non_null(strstr(failures.items[0].message, "bin two"));
     assert_non_null(strstr(mp_last_error(), "bin two"));
     mp_failures_free(&failures);
+
+    /* A buffer's last, shorter chunk fails: its task's index is its place
+     * among all the chunks. */
+    unsigned char *data = calloc(4 * 50001, 1);
+    assert_non_null(data);
+    mp_mapreduce tail = { .map = fail_at_the_end, .combine = add_u64, .key_size = 1, .value_size = sizeof(uint64_t),
+                          .chunk_bytes = 4000, .failures = &failures };
+    assert_int_equal(mp_mapreduce_buffer(p->tested, &tail, (const char *)data, 4 * 50001, MP_MR_FIXED, 4, &res),
+                     MP_ETASK);
+    assert_int_equal(failures.count, 1);
+    assert_int_equal(failures.items[0].index, 50);
+    assert_int_equal(failures.items[0].code, MP_ERANGE);
+    mp_failures_free(&failures);
+    free(data);
 
     /* The pool and the next run are unharmed. */
     mr.reduce = sum_values;
