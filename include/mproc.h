@@ -978,7 +978,8 @@ MP_API int mp_mapreduce_array(mp_pool *pool, const mp_mapreduce *mapreduce, cons
  * mp_mr_chunk.  On process pools a buffer not in mp_shm memory is copied
  * into the arena for the call (put large inputs in mp_shm_alloc memory to
  * avoid the copy).  On MPI pools each chunk's bytes go to the rank that
- * maps it, once (the chunks are packed for sending: one copy of the buffer
+ * maps it, once: straight from the buffer for MP_MR_FIXED (whose chunks are
+ * of one size), packed first for lines and words (one copy of the buffer
  * for the call).  record_size: MP_MR_FIXED's record length (else 0). */
 MP_API int mp_mapreduce_buffer(mp_pool *pool, const mp_mapreduce *mapreduce, const char *data, size_t size,
                                mp_mr_records records, size_t record_size, mp_mr_result *result);
