@@ -49,23 +49,35 @@ test-demo: deps-build
 	  { echo "test-demo: mproc run did not print a b c"; exit 1; }
 	@echo "test-demo: the demo and mproc build and run without cmocka"
 
+# GNU parallel's results in the differential suite do not depend on how mproc
+# was built: the plain run records them afresh, the ASan+UBSan run compares
+# its mproc with those records (tests/cli/differential.py --records).
+RECORDS := $(CURDIR)/build/differential-records
+
 test-plain: deps-test
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMPROC_TESTS=ON $(CMAKE_Q)
 	@cmake --build build -j $(JOBS)
-	@cd build && $(CTEST)
+	@rm -rf $(RECORDS)
+	@cd build && MPROC_DIFFERENTIAL_RECORDS=$(RECORDS) $(CTEST)
 
 test-valgrind: test-plain
 	@bash scripts/valgrind-tests.sh build
 
+# Where the differential suite of `mproc run` against GNU parallel (label
+# differential, tests/cli/differential.py) runs: in the plain build and under
+# ASan+UBSan (the CLI's memory errors); not under TSan (label notsan), since
+# `mproc run` runs a single thread there (no pool; its --bar thread starts only
+# on a terminal).  valgrind runs only our C test programs.  Every C test
+# program runs under both sanitizers.
 test-asan: deps-test
 	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=address,undefined -DMPROC_TESTS=ON -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-asan -j $(JOBS)
-	@cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST) -LE nosan
+	@cd build-asan && MPROC_DIFFERENTIAL_RECORDS=$(RECORDS) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(CTEST) -LE nosan
 
 test-tsan: deps-test
 	@CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMPROC_SANITIZE=thread -DMPROC_TESTS=ON -DMPROC_BENCH=OFF $(CMAKE_Q)
 	@cmake --build build-tsan -j $(JOBS)
-	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE nosan
+	@cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(CTEST) -LE 'nosan|notsan'
 
 # libFuzzer on the mproc run option and replacement-string parsers, 25 s.
 test-fuzz: deps-test

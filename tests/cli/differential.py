@@ -16,10 +16,16 @@ given order wait for each other (through files), never for a shorter sleep,
 and every time limit is a generous bound that catches a hang, not a speed
 check.
 
-usage: differential.py --mproc PATH [-k PATTERN] [-v]
+Each check runs in a directory of its own, under a HOME of its process's
+own: the checks are independent, and so are the parts --shard I/N cuts the
+suite into (ctest runs them side by side, cli_differential_1 ... _N).
+
+usage: differential.py --mproc PATH [--shard I/N] [-k PATTERN] [-v]
 """
 import argparse
+import hashlib
 import os
+import pickle
 import re
 import resource
 import shutil
@@ -43,7 +49,7 @@ HANG = 600
 
 def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=None,
          results=None, timeout=HANG, pre=None, after=None, check=None, stdout=True,
-         expect=None, shell=None, env=None):
+         expect=None, shell=None, env=None, cost=1):
     """Registers one differential case.
 
     args    the words after `parallel` / `mproc run`
@@ -60,20 +66,26 @@ def case(name, args, stdin=None, files=None, stderr=True, sort=False, joblog=Non
     after   a shell command whose output is compared after the run
     check   an extra function(ours) -> error string or None
     expect  (stdout bytes, exit status) mproc must give, for a case where GNU
-            parallel is unsafe: it is not run, and no file named "pwned" may
-            appear in the working directory
+            parallel is unsafe or its result depends on timing: it is not
+            run, and no file named "pwned" may appear in the working
+            directory
     shell   the jobs' shell for this case (default: bash)
     env     variables set for both tools (e.g. PARALLEL)
+    cost    roughly how many ordinary cases' time this one takes (GNU
+            parallel starting a thousand jobs, a timeout running out): only
+            to share the checks out evenly among parts (--shard)
     """
     CASES.append(dict(name=name, args=args, stdin=stdin, files=files or {}, stderr=stderr,
                       sort=sort, joblog=joblog, results=results, timeout=timeout, pre=pre, stdout=stdout,
-                      after=after, check=check, expect=expect, shell=shell, env=env or {}))
+                      after=after, check=check, expect=expect, shell=shell, env=env or {}, cost=cost))
 
 
 SELF_CHECKS = []
 
 
 def self_check(fn):
+    """Registers one of mproc's own checks: fn(mproc, base, env) returns an
+    error string or None.  Each costs about an ordinary case."""
     SELF_CHECKS.append(fn)
     return fn
 
@@ -358,12 +370,12 @@ case("halt-now-kills-running", ["-j2", "--halt", "now,fail=1", "sleep {}; exit 3
 case("halt-timeout", ["--timeout", "0.3", "--halt", "now,fail=1", "sleep", ":::", "60"], stderr=False)
 case("halt-signal", ["--halt", "now,fail=1", "kill -9 $$", ":::", "3"], stderr=False)
 case("timeout", ["-k", "--joblog", "log", "--timeout", "5", "sleep {}; echo {}", ":::", "0", "60", "0"],
-     stderr=False, joblog="log")
+     stderr=False, joblog="log", cost=13)
 case("timeout-term-ignored", ["-k", "--timeout", "0.3", "trap '' TERM; sleep 60; echo {}", ":::", "a"], stderr=False)
 # 300% of a median of half a second: a quick job would have to stall for a
 # second to be taken for a slow one.
 case("timeout-percent", ["-j1", "-k", "--timeout", "300%", "sleep {}; echo {}", ":::", "0.5", "0.5", "0.5", "0.5", "60", "0.5"],
-     stderr=False)
+     stderr=False, cost=12)
 case("dry-run", ["-k", "--dry-run", "echo", "{}", "{#}", ":::", "a b", "c"])
 case("dry-run-slots", ["-j1", "--dry-run", "echo", "{%}", ":::", "a", "b", "c"])
 case("bar", ["-k", "--bar", "echo", ":::", "a", "b"], stderr=False)
@@ -391,8 +403,8 @@ case("will-cite", ["--will-cite", "-k", "echo", ":::", "a"])
 
 # ---- exit status ----------------------------------------------------------
 case("exit-count", ["exit {}", ":::", "0", "3", "0", "1"])
-case("exit-over-100", ["-j2", "false", ":::"] + [str(i) for i in range(105)])
-case("exit-exactly-100", ["-j2", "false", ":::"] + [str(i) for i in range(100)])
+case("exit-over-100", ["-j2", "false", ":::"] + [str(i) for i in range(105)], cost=10)
+case("exit-exactly-100", ["-j2", "false", ":::"] + [str(i) for i in range(100)], cost=6)
 case("exit-signal", ["--joblog", "log", "kill -9 $$", ":::", "1"], joblog="log", stderr=False)
 
 # ---- bad input ------------------------------------------------------------
@@ -405,11 +417,11 @@ case("bad-joblog-resume", ["--resume", "--joblog", "badlog", "echo", ":::", "a"]
      files={"badlog": b"Seq\tHost\nnot a log line\n"})
 
 # ---- long inputs ----------------------------------------------------------
-case("many-args", ["-j2", "-k", "echo", ":::"] + [str(i) for i in range(1500)])
-case("many-stdin-lines", ["-j2", "-k", "echo"], stdin="".join("%d\n" % i for i in range(2000)).encode())
+case("many-args", ["-j2", "-k", "echo", ":::"] + [str(i) for i in range(1500)], cost=150)
+case("many-stdin-lines", ["-j2", "-k", "echo"], stdin="".join("%d\n" % i for i in range(2000)).encode(), cost=240)
 case("long-argument", ["-k", "echo", ":::", "x" * 60000])
 case("long-argument-shell", ["-k", "echo {} | wc -c", ":::", "y" * 60000])
-case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)])
+case("big-product", ["-k", "echo", ":::"] + [str(i) for i in range(30)] + [":::"] + [str(i) for i in range(30)], cost=110)
 case("max-args-many", ["-k", "-n", "500", "echo", ":::"] + [str(i) for i in range(2000)])
 
 # ---- a replacement string of one's own (-I, -i, --replace) ----------------
@@ -624,7 +636,7 @@ FASTA = b"".join(b">seq%d\n%s\n" % (i, b"ACGT" * (i % 7 + 1)) for i in range(200
 case("pipe-default-block", ["-k", "--pipe", "wc", "-l"], stdin=NUMBERS)
 case("pipe-block", ["-k", "--pipe", "--block", "10k", "wc"], stdin=NUMBERS)
 case("pipe-block-binary-suffix", ["-k", "--pipe", "--block", "8K", "wc"], stdin=NUMBERS)
-case("pipe-block-fraction", ["-k", "--pipe", "--block-size", "2.5k", "wc"], stdin=NUMBERS)
+case("pipe-block-fraction", ["-k", "--pipe", "--block-size", "2.5k", "wc"], stdin=NUMBERS, cost=12)
 case("pipe-blocksize-alias", ["-k", "--pipe", "--blocksize", "30000", "wc"], stdin=NUMBERS)
 case("pipe-block-equals", ["-k", "--pipe", "--block=20k", "md5sum"], stdin=NUMBERS)
 case("pipe-unordered", ["--pipe", "--block", "5k", "wc", "-l"], stdin=NUMBERS, sort=True)
@@ -642,13 +654,17 @@ case("pipe-recstart-recend", ["-k", "--pipe", "--block", "300", "--recend", "\\n
      stdin=FASTA)
 case("pipe-records-per-job", ["-k", "--pipe", "-N3", "echo [$(cat | tr '\\n' ,)]"], stdin=b"1\n2\n3\n4\n5\n6\n7\n8\n")
 case("pipe-records-per-job-large", ["-k", "--pipe", "-N1000", "--block", "1k", "wc -l"], stdin=NUMBERS)
-case("pipe-records-recstart", ["-k", "--pipe", "-N2", "--recstart", ">", "md5sum"], stdin=FASTA)
+case("pipe-records-recstart", ["-k", "--pipe", "-N2", "--recstart", ">", "md5sum"], stdin=FASTA, cost=24)
 case("pipe-records-max-args", ["-k", "--pipe", "-n", "7", "wc -l"], stdin=NUMBERS[:400])
 case("pipe-cat", ["-k", "--pipe", "--block", "20k", "--cat", "wc -l < {}"], stdin=NUMBERS)
 case("pipe-cat-records", ["-k", "--pipe", "-N2", "--cat", "cat {} {}"], stdin=b"a\nb\nc\n")
 case("pipe-fifo", ["-k", "--pipe", "--block", "20k", "--fifo", "wc -l < {}"], stdin=NUMBERS)
 case("pipe-exit-status", ["-k", "--pipe", "-N1", "exit $(cat)"], stdin=b"0\n1\n0\n3\n")
-case("pipe-job-reads-nothing", ["-k", "--pipe", "--block", "20k", "echo", "done"], stdin=NUMBERS * 4)
+# A job that ends without reading its block does not fail.  (GNU parallel's
+# exit status depends on timing there: its feeder dies of SIGPIPE, and the
+# job counts as failed, if the job has ended before the block is written.)
+case("pipe-job-reads-nothing", ["-k", "--pipe", "--block", "20k", "echo", "done"], stdin=NUMBERS * 4,
+     expect=(b"done\n" * 22, 0))
 case("pipe-job-reads-part", ["-k", "--pipe", "--block", "50k", "head -2"], stdin=NUMBERS * 4)
 case("pipe-line-buffer", ["-j1", "--lb", "--pipe", "--block", "20k", "wc", "-l"], stdin=NUMBERS)
 case("pipe-keep-order-slow-first", ["-k", "-j2", "--pipe", "-N1",
@@ -866,13 +882,53 @@ def run_expected(c, mproc, base, env):
     return problems
 
 
-def run_case(c, mproc, base, env):
+def parallel_version():
+    """GNU parallel's version line, asked once."""
+    if not hasattr(parallel_version, "line"):
+        p = subprocess.run([PARALLEL, "--will-cite", "--version"], capture_output=True, stdin=subprocess.DEVNULL)
+        parallel_version.line = p.stdout.split(b"\n", 1)[0]
+    return parallel_version.line
+
+
+def record_name(c):
+    """The file name of GNU parallel's recorded result for case c: a digest
+    of everything the result depends on (GNU parallel's path and version,
+    the jobs' shell, and all of the case but how mproc's result is judged)."""
+    judged = ("check", "cost", "secs", "stderr", "stdout", "sort")
+    fields = sorted((k, v) for k, v in c.items() if k not in judged)
+    return hashlib.sha256(repr((PARALLEL, parallel_version(), SHELL, fields)).encode()).hexdigest() + ".pickle"
+
+
+def reference(c, base, env, records):
+    """GNU parallel's result for case c, run in base/ref; with a directory
+    of records, taken from there when an earlier run of the same case left
+    it (secs 0), else recorded there.  GNU parallel's result does not
+    depend on mproc: the plain and the sanitizer runs of one `make test`
+    need it once."""
+    if records:
+        path = os.path.join(records, record_name(c))
+        try:
+            with open(path, "rb") as f:
+                return dict(pickle.load(f), secs=0.0)
+        except FileNotFoundError:
+            pass
+    ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
+    if records:
+        os.makedirs(records, exist_ok=True)
+        partial = "%s.%d" % (path, os.getpid())
+        with open(partial, "wb") as f:
+            pickle.dump(ref, f)
+        os.replace(partial, path)      # whole or absent, for the other parts
+    return ref
+
+
+def run_case(c, mproc, base, env, records=None):
     if c["shell"]:
         env = dict(env, PARALLEL_SHELL=c["shell"], SHELL=c["shell"])
     env = dict(env, **c["env"])
     if c["expect"] is not None:
         return run_expected(c, mproc, base, env)
-    ref = run_one(c, [PARALLEL, "--will-cite"] + c["args"], os.path.join(base, "ref"), env)
+    ref = reference(c, base, env, records)
     ours = run_one(c, [mproc, "run"] + c["args"], os.path.join(base, "ours"), env)
     c["secs"] = (ref["secs"], ours["secs"])
     a, b = normalise(c, ref), normalise(c, ours)
@@ -1210,60 +1266,113 @@ def exported_function_without_bash_shell(mproc, base, env):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mproc", required=True)
-    ap.add_argument("-k", dest="pattern", default=None)
-    ap.add_argument("-v", action="store_true")
-    opts = ap.parse_args()
-    if not PARALLEL:
-        print("GNU parallel is not installed (scripts/deps.sh test installs it)")
-        return 1
-    mproc = os.path.abspath(opts.mproc)
+# ---- choosing the checks ----------------------------------------------------
+def all_checks(records=None):
+    """Every check in a fixed order, as (name, cost, run): the differential
+    cases first, then mproc's own checks.  run(mproc, base, env) returns the
+    problems found (an empty list if none) and a note for the verbose
+    listing (each tool's time, for a case).  records: the directory of GNU
+    parallel's recorded results (reference()), or None."""
+    def differential(c):
+        def run(mproc, base, env):
+            problems = run_case(c, mproc, base, env, records)
+            secs = c.get("secs", (0, 0))
+            return problems, "parallel %5.2fs  mproc %5.2fs" % secs
+        return c["name"], c["cost"], run
+
+    def own(fn):
+        def run(mproc, base, env):
+            msg = fn(mproc, base, env)
+            return [msg] if msg else [], ""
+        return fn.__name__, 1, run
+    return [differential(c) for c in CASES] + [own(fn) for fn in SELF_CHECKS]
+
+
+def shard_of(checks, index, count):
+    """The checks of part `index` (1..count) of `count`, in their order.
+    Costliest first, each check goes to the part with the least cost so
+    far (the lowest-numbered on a tie): the slow cases end up in different
+    parts, and every part computes the same sharing."""
+    totals = [0] * count
+    part_of = {}
+    for i in sorted(range(len(checks)), key=lambda i: -checks[i][1]):
+        part = totals.index(min(totals))
+        totals[part] += checks[i][1]
+        part_of[i] = part
+    return [c for i, c in enumerate(checks) if part_of[i] == index - 1]
+
+
+def parse_shard(text):
+    """"I/N" -> (I, N), with 1 <= I <= N."""
+    m = re.fullmatch(r"([0-9]+)/([0-9]+)", text)
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise argparse.ArgumentTypeError("expected I/N with 1 <= I <= N, got %r" % text)
+    return int(m.group(1)), int(m.group(2))
+
+
+def private_env():
+    """The tools' environment, and a fresh HOME of their own (GNU parallel
+    keeps state under $HOME/.parallel) that the caller removes."""
     env = dict(os.environ)
     env["PARALLEL_SHELL"] = SHELL
     env["SHELL"] = SHELL
     env["LC_ALL"] = "C.UTF-8"
     env.pop("PARALLEL", None)
     home = tempfile.mkdtemp(prefix="mproc-cli-test-")
-    # GNU parallel keeps state under $HOME/.parallel; give it a private one.
     env["HOME"] = home
     os.makedirs(os.path.join(home, ".parallel"))
     open(os.path.join(home, ".parallel", "will-cite"), "w").close()
-    failures, count = [], 0
+    return env, home
+
+
+def run_checks(checks, mproc, home, env, verbose):
+    """Runs the checks one after the other, each in a directory of its own
+    under home; prints the failures (every check if verbose); returns the
+    names of the checks that failed."""
+    failures = []
+    for i, (name, _, run) in enumerate(checks):
+        t0 = time.monotonic()
+        try:
+            problems, note = run(mproc, os.path.join(home, "check%03d" % i), env)
+        except subprocess.TimeoutExpired as e:
+            problems, note = ["timed out: %s" % e], ""
+        if verbose or problems:
+            print("%-4s %-40s %6.2fs  %s" % ("ok" if not problems else "FAIL", name, time.monotonic() - t0, note),
+                  flush=True)
+        for p in problems:
+            print("     " + p.replace("\n", "\n     "), flush=True)
+        if problems:
+            failures.append(name)
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mproc", required=True)
+    ap.add_argument("-k", dest="pattern", default=None, help="only the checks whose name contains PATTERN")
+    ap.add_argument("--shard", type=parse_shard, default=(1, 1), metavar="I/N",
+                    help="only part I of N (the parts share the checks out evenly)")
+    ap.add_argument("--records", metavar="DIR", default=os.environ.get("MPROC_DIFFERENTIAL_RECORDS") or None,
+                    help="reuse GNU parallel's results recorded in DIR by an earlier run, record the others there "
+                         "(default: $MPROC_DIFFERENTIAL_RECORDS; none: GNU parallel runs every case)")
+    ap.add_argument("-v", action="store_true")
+    opts = ap.parse_args()
+    if not PARALLEL:
+        print("GNU parallel is not installed (scripts/deps.sh test installs it)")
+        return 1
+    mproc = os.path.abspath(opts.mproc)
+    checks = shard_of(all_checks(opts.records and os.path.abspath(opts.records)), *opts.shard)
+    if opts.pattern:
+        checks = [c for c in checks if opts.pattern in c[0]]
+    env, home = private_env()
     try:
-        for i, c in enumerate(CASES):
-            if opts.pattern and opts.pattern not in c["name"]:
-                continue
-            count += 1
-            base = os.path.join(home, "case%03d" % i)
-            try:
-                problems = run_case(c, mproc, base, env)
-            except subprocess.TimeoutExpired as e:
-                problems = ["timed out: %s" % e]
-            status = "ok" if not problems else "FAIL"
-            if opts.v or problems:
-                secs = c.get("secs", (0, 0))
-                print("%-4s %-36s parallel %5.2fs  mproc %5.2fs" % (status, c["name"], secs[0], secs[1]))
-            for p in problems:
-                print("     " + p.replace("\n", "\n     "))
-            if problems:
-                failures.append(c["name"])
-        for fn in SELF_CHECKS:
-            if opts.pattern and opts.pattern not in fn.__name__:
-                continue
-            count += 1
-            msg = fn(mproc, os.path.join(home, "self-" + fn.__name__), env)
-            if opts.v or msg:
-                print("%-4s %s" % ("ok" if not msg else "FAIL", fn.__name__))
-            if msg:
-                print("     " + msg)
-                failures.append(fn.__name__)
+        failures = run_checks(checks, mproc, home, env, opts.v)
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    ndiff = sum(1 for c in CASES if not opts.pattern or opts.pattern in c["name"])
-    print("%d of %d checks passed (%d differential cases against GNU parallel)" %
-          (count - len(failures), count, ndiff))
+    names = set(c["name"] for c in CASES)
+    ndiff = sum(1 for name, _, _ in checks if name in names)
+    print("part %d/%d: %d of %d checks passed (%d differential cases against GNU parallel)" %
+          (opts.shard + (len(checks) - len(failures), len(checks), ndiff)))
     if failures:
         print("failed: " + " ".join(failures))
     return 1 if failures else 0
