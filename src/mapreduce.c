@@ -149,6 +149,8 @@ int mp_emit(mp_emitter *e, const void *key, size_t key_size, const void *value)
                                                                     : mp__mr_slot_table(c, (int)(e->mine - c->worker), p);
     if (!t)
         return emit_failed(e, MP_ENOMEM, "mp_emit: the shared arena is full (MPROC_SHM_SIZE)");
+    if (t->dense_n && t->combine && mp__mr_table_combine_dense(t, hash, value))
+        return e->error;
     /* A small or dense table stays in the caches: a lookup there misses
      * nothing, and the queue would only add copies. */
     if (key_size > QUEUED_BYTES || c->value_size > QUEUED_BYTES || t->mask < SMALL_TABLE_SLOTS || t->dense_n)
@@ -453,6 +455,8 @@ int mp__mr_call_new(const mp_mapreduce *mr, int workers, enum mp__mr_input input
                     .result_size = mr->result_size ? mr->result_size : mr->value_size,
                     .partitions = mr->partitions ? mr->partitions : 4 * (size_t)workers,
                     .workers = workers, .input = input, .npaths = npaths };
+    if (c->key_range > c->partitions)   /* below 2^64: P / R < 1 */
+        c->dense_inverse = (uint64_t)((((unsigned __int128)c->partitions << 64) + c->key_range - 1) / c->key_range);
     int r = 0;
     if (mr->context_size && !(r = mp__shm_alloc(mr->context_size, false, &mem))) {
         memcpy(mem, mr->context, mr->context_size);

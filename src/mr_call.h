@@ -29,6 +29,7 @@ typedef struct mp__mr_call {
     mp_mr_partition_fn partition;
     size_t key_size, value_size, result_size;
     uint64_t key_range;              /* dense tables for keys below it; 0: hashed */
+    uint64_t dense_inverse;          /* ceil(2^64 partitions / key_range) if partitions < key_range, else 0 */
     size_t partitions;
     int workers;                     /* slots */
     enum mp__mr_input input;
@@ -61,10 +62,16 @@ void mp__mr_call_free(mp__mr_call *c);
 int mp__mr_map_input(mp__mr_call *c, mp_task *task, const void *in);
 
 /* The partition of a key below c->key_range when no partition function is
- * set: the partitions split the range into contiguous blocks.  Both are
- * at most 2^32 (checked at the call), so the product fits 64 bits. */
+ * set: floor(k * partitions / key_range), so the partitions split the
+ * range into contiguous blocks.  Emitting pays a multiplication, not a
+ * division: with inverse = ceil(2^64 P / R), k * inverse / 2^64 exceeds
+ * k P / R by less than k / 2^64, which stays under the 1 / R that kP/R
+ * lacks of the next integer as long as k R < 2^64 (both are below 2^32,
+ * checked at the call). */
 static inline size_t mp__mr_dense_partition(const mp__mr_call *c, uint64_t k)
 {
+    if (c->dense_inverse)
+        return (size_t)(((unsigned __int128)k * c->dense_inverse) >> 64);
     return (size_t)(k * (uint64_t)c->partitions / c->key_range);
 }
 

@@ -89,6 +89,19 @@ static inline void mp__mr_table_prefetch_entry(const mp__mr_table *t, uint64_t h
         __builtin_prefetch(t->entries + ((uint32_t)s - 1) * t->stride);
 }
 
+/* A dense table's combine of an existing key, inline (the common case of
+ * an emit): true if key k was there and value is folded into it; false if
+ * the key is new (add it with mp__mr_table_add). */
+static inline bool mp__mr_table_combine_dense(mp__mr_table *t, uint64_t k, const void *value)
+{
+    MP__ASSERT(k >= t->dense_lo && k - t->dense_lo < t->dense_n);
+    uint32_t at = t->dense[k - t->dense_lo];
+    if (!at)
+        return false;
+    t->combiner(t->entries + (size_t)(at - 1) * t->stride + t->value_at, value);
+    return true;
+}
+
 /* Entry i (0 <= i < t->count). */
 void mp__mr_table_entry(const mp__mr_table *t, size_t i, mp__mr_entry *e);
 /* A list's value records: the value of record `at` (1-based) and the next. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "mr_call.h"
 
 #include <ctype.h>
 #include <signal.h>
@@ -384,6 +385,33 @@ static void test_dense_keys_match_hashed(void **state)
         mp_pool_close(pool);
     }
     free(in);
+}
+
+/* The partition of a dense key is a multiplication by an inverse; it must
+ * give floor(k P / R) exactly, at the edges of every block and of the
+ * ranges allowed (R and P up to 2^32 - 1). */
+static void test_dense_partition_matches_division(void **state)
+{
+    (void)state;
+    static const uint64_t ranges[] = { 2, 3, 7, 100, 768, 1000, 65537, 1u << 20, 999999937, UINT32_MAX };
+    static const uint64_t parts[] = { 1, 2, 3, 8, 16, 127, 4096, 65536, 1u << 30, UINT32_MAX - 1 };
+    uint64_t x = 88172645463325252u;
+    for (size_t ri = 0; ri < sizeof ranges / sizeof *ranges; ri++)
+        for (size_t pi = 0; pi < sizeof parts / sizeof *parts; pi++) {
+            uint64_t R = ranges[ri], P = parts[pi];
+            mp__mr_call c = { .key_range = R, .partitions = (size_t)P };
+            if (R > P)
+                c.dense_inverse = (uint64_t)((((unsigned __int128)P << 64) + R - 1) / R);
+            for (int i = 0; i < 2000; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                uint64_t k = i < 4 ? (uint64_t[]){ 0, 1, R - 2, R - 1 }[i] % R : x % R;
+                if (i >= 4 && i < 1000) {            /* either side of a block's first key */
+                    uint64_t p = x % P, lo = (p * R + P - 1) / P;
+                    k = (lo + (i & 1 ? 0 : R - 1)) % R;
+                }
+                assert_int_equal(mp__mr_dense_partition(&c, k), k * P / R);
+            }
+        }
 }
 
 /* key_range with keys that are not integers, or that cannot reach it:
@@ -862,6 +890,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_histogram_fixed_keys_sorted),
         cmocka_unit_test(test_dense_keys_match_hashed),
         cmocka_unit_test(test_dense_keys_bad_input),
+        cmocka_unit_test(test_dense_partition_matches_division),
         cmocka_unit_test(test_array_without_combiner),
         cmocka_unit_test(test_every_key_kind_combiner_and_order),
         cmocka_unit_test(test_sum_of_squares_context_partitioner),
