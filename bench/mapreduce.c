@@ -24,6 +24,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
@@ -482,6 +483,42 @@ static void add_sums(void *acc, const void *v)
     a->xy += b->xy;
 }
 
+/* The machine's own ceiling for the linear regression: the same loop over
+ * two halves of the buffer, on WORKERS pthreads made for the purpose, as a
+ * C programmer would split it by hand with no library at all. */
+typedef struct half {
+    const unsigned char *p;
+    size_t size;
+    sums s;
+} half;
+
+static void *sum_half(void *arg)
+{
+    half *h = arg;
+    sum_pairs(h->p, h->size, &h->s);
+    return NULL;
+}
+
+static double hand_split_linreg(const unsigned char *p, size_t size, double *slope_out)
+{
+    double t0 = bench_now();
+    half h[WORKERS];
+    pthread_t t[WORKERS];
+    size_t per = size / WORKERS / 2 * 2;   /* whole pairs */
+    for (int i = 0; i < WORKERS; i++) {
+        h[i] = (half){ p + (size_t)i * per, i == WORKERS - 1 ? size - (size_t)i * per : per, { 0, 0, 0, 0, 0, 0 } };
+        if (pthread_create(&t[i], NULL, sum_half, &h[i]) != 0)
+            return -1;
+    }
+    sums all = { 0, 0, 0, 0, 0, 0 };
+    for (int i = 0; i < WORKERS; i++) {
+        pthread_join(t[i], NULL);
+        add_sums(&all, &h[i].s);
+    }
+    *slope_out = slope(&all);
+    return bench_now() - t0;
+}
+
 static void mr_linreg(const bench_ctx *ctx)
 {
     size_t size = ctx->quick ? (40u << 20) : (400u << 20);
@@ -518,6 +555,25 @@ static void mr_linreg(const bench_ctx *ctx)
             fprintf(stderr, "mr_linreg: slopes differ (%g vs %g)\n", a, m);
         report(ctx, "mr_linreg", backends[b], mr, serial, "ratio >= 1.67 (time <= 0.6x serial)",
                "(x, y) byte pairs");
+        if (backends[b] == MP_BACKEND_THREAD) {
+            /* What two threads give here at all, by hand, with the serial
+             * loop in the same rounds: the ceiling of any library. */
+            double hand = 0, one = 0, h = 0;
+            for (int r = 0; r < rounds; r++) {
+                double t0 = bench_now();
+                sums s;
+                sum_pairs(p, size, &s);
+                a = slope(&s);
+                keep_best(&one, bench_now() - t0);
+                keep_best(&hand, hand_split_linreg(p, size, &h));
+            }
+            if (a != h)
+                fprintf(stderr, "mr_linreg: slopes differ (%g vs %g)\n", a, h);
+            bench_row row = { .bench = "mr_linreg", .backend = "pthreads", .workers = WORKERS, .value = hand,
+                              .unit = "s", .anchor = "serial C", .anchor_value = one, .lower_is_better = 1,
+                              .note = "the same loop split over two pthreads by hand: the machine's ceiling" };
+            bench_report(ctx, &row);
+        }
         mp_pool_close(pool);
     }
     mp_shm_free(p);
