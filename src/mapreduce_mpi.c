@@ -233,48 +233,46 @@ static mp__mr_call *take_run_locked(uint64_t id)
     return NULL;
 }
 
-/* A map task on a serving rank: its context is the wire. */
-static int shipped_map_task(mp_task *task, const void *in, void *out)
+/* Runs the map over one input of a task on a serving rank, in the run its
+ * context (the wire) describes. */
+static int map_shipped(mp_task *task, const void *in)
 {
-    (void)out;
     mp__mr_call *c;
     pthread_mutex_lock(&runs.lock);
     int e = find_run_locked(mp_task_context(task), mp_task_context_size(task), &c);
     pthread_mutex_unlock(&runs.lock);
     if (e)
         return mp_task_fail(task, e, "%s", mp_last_error());
-    mp_mr_chunk chunk;
-    if (c->input == MP__MR_BUFFER) {
-        shipped_chunk h;
-        memcpy(&h, in, sizeof h);
-        chunk = (mp_mr_chunk){ (const char *)in + sizeof h, (size_t)h.size, 0, h.offset };
-        in = &chunk;
-    }
     int rc = mp__mr_map_input(c, task, in);
     pthread_mutex_lock(&runs.lock);     /* the emits, before the shuffle reads them */
     pthread_mutex_unlock(&runs.lock);
     return rc;
 }
 
+/* A map task whose input is an array element, a file piece, or a packed
+ * buffer chunk (a shipped_chunk and its bytes). */
+static int shipped_map_task(mp_task *task, const void *in, void *out)
+{
+    (void)out;
+    wire h;
+    memcpy(&h, mp_task_context(task), sizeof h);
+    if (h.input != MP__MR_BUFFER)
+        return map_shipped(task, in);
+    shipped_chunk head;
+    memcpy(&head, in, sizeof head);
+    mp_mr_chunk chunk = { (const char *)in + sizeof head, (size_t)head.size, 0, head.offset };
+    return map_shipped(task, &chunk);
+}
+
 /* A map task over one of a buffer's equal chunks, sent from where it lies
  * in the caller's buffer: the chunk's offset is its index times their size. */
 static int shipped_slice_task(mp_task *task, const void *in, void *out)
 {
+    (void)out;
     wire h;
     memcpy(&h, mp_task_context(task), sizeof h);
-    shipped_chunk head = { h.slice, h.slice * mp_task_index(task) };
-    (void)out;
-    mp__mr_call *c;
-    pthread_mutex_lock(&runs.lock);
-    int e = find_run_locked(mp_task_context(task), mp_task_context_size(task), &c);
-    pthread_mutex_unlock(&runs.lock);
-    if (e)
-        return mp_task_fail(task, e, "%s", mp_last_error());
-    mp_mr_chunk chunk = { in, (size_t)head.size, 0, head.offset };
-    int rc = mp__mr_map_input(c, task, &chunk);
-    pthread_mutex_lock(&runs.lock);     /* the emits, before the shuffle reads them */
-    pthread_mutex_unlock(&runs.lock);
-    return rc;
+    mp_mr_chunk chunk = { in, (size_t)h.slice, 0, h.slice * mp_task_index(task) };
+    return map_shipped(task, &chunk);
 }
 
 /* ---- the shuffle, on a serving rank ------------------------------------------- */
