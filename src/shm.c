@@ -32,6 +32,12 @@
 #define ALIGN 64
 #define SPLIT_MIN 256                  /* smallest remainder worth a block */
 #define RELEASE_MIN ((size_t)1 << 20)  /* free blocks this big go back to the kernel */
+/* Bytes just above the top that stay resident when the top block is freed.
+ * A pool call allocates and frees its blocks at the top; giving their pages
+ * back every time makes the next call fault them in again, and each
+ * release is a TLB shootdown in every process of the tree.  Keeping a few
+ * megabytes mapped costs little and takes that off every call. */
+#define TOP_KEEP ((uint64_t)4 << 20)
 #define NIL ((uint64_t)0)
 
 /* Every block starts with this header (64 bytes, so payloads stay 64-byte
@@ -346,11 +352,17 @@ int mp_shm_free(void *ptr)
         /* The highest block: give it back to the bump region. */
         h->top = off_of(b);
         h->last_block = b->prev_size ? off_of(b) - b->prev_size : NIL;
-        /* Nothing lives above this block, so its last partial page can go
-         * too: then everything from zero_from up really reads as zero. */
-        release_pages(h->top, round_up(off_of(b) + b->size, page_size));
-        uint64_t zero = round_up(h->top, page_size);
-        if (zero < h->zero_from) h->zero_from = zero;
+        /* Pages from TOP_KEEP above the top up to the highest byte ever
+         * dirtied go back to the kernel; the kept pages below stay dirty,
+         * so zero_from can only come down to where the release begins. */
+        uint64_t keep_end = round_up(h->top, page_size) + TOP_KEEP;
+        uint64_t dirty_end = round_up(off_of(b) + b->size, page_size);
+        if (round_up(h->zero_from, page_size) > dirty_end)
+            dirty_end = round_up(h->zero_from, page_size);
+        if (keep_end < dirty_end) {
+            release_pages(keep_end, dirty_end);
+            if (keep_end < h->zero_from) h->zero_from = keep_end;
+        }
     } else {
         if (b->size >= RELEASE_MIN)
             release_pages(off_of(b) + sizeof(block), off_of(b) + b->size);

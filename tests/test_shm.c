@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,6 +38,39 @@ static void test_alloc_is_zeroed_and_aligned(void **state)
         memset(p, 0xab, size);             /* dirty it: the next one must be clean again */
         assert_true(mp_shm_contains(p, size));
         assert_int_equal(mp_shm_free(p), 0);
+    }
+}
+
+/* Blocks around the few megabytes the arena keeps mapped above its top:
+ * each must read as zero whatever the last one left there, and a large
+ * freed block's pages must go back to the kernel. */
+static void test_large_blocks_are_zeroed_and_returned(void **state)
+{
+    (void)state;
+    const size_t sizes[] = { 3 << 20, 5 << 20, 2 << 20, 12 << 20, 64 << 20 };
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        unsigned char *p;
+        assert_int_equal(mp_shm_alloc(sizes[s], (void **)&p), 0);
+        for (size_t i = 0; i < sizes[s]; i += 4093)
+            if (p[i]) fail_msg("byte %zu of a %zu-byte block is %d", i, sizes[s], p[i]);
+        if (p[sizes[s] - 1]) fail_msg("the last byte of a %zu-byte block is %d", sizes[s], p[sizes[s] - 1]);
+        memset(p, 0xcd, sizes[s]);
+        assert_int_equal(mp_shm_free(p), 0);
+        if (sizes[s] == (64 << 20)) {
+            /* Its last 32 MiB lie far above any kept window. */
+            unsigned char *tail = p + (32 << 20);
+            tail = (unsigned char *)((uintptr_t)tail / (uintptr_t)page * (uintptr_t)page);
+            size_t pages = (16u << 20) / (size_t)page;
+            unsigned char *vec = malloc(pages);
+            assert_non_null(vec);
+            assert_int_equal(mincore(tail, pages * (size_t)page, vec), 0);
+            size_t resident = 0;
+            for (size_t i = 0; i < pages; i++)
+                resident += vec[i] & 1;
+            free(vec);
+            assert_int_equal(resident, 0);
+        }
     }
 }
 
@@ -342,6 +376,7 @@ int main(int argc, char **argv)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_is_zeroed_and_aligned),
+        cmocka_unit_test(test_large_blocks_are_zeroed_and_returned),
         cmocka_unit_test(test_child_writes_are_seen_by_parent),
         cmocka_unit_test(test_many_blocks_coalesce_back),
         cmocka_unit_test(test_misuse_is_an_error),
