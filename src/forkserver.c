@@ -24,6 +24,7 @@
 #include "fault.h"
 #include "forkserver.h"
 #include "forked.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -73,7 +74,7 @@ static _Noreturn void quit(int fd, child *kids, int n)
         if (kids[i].pid)
             kill(kids[i].pid, SIGKILL);
     reap(fd, kids, n, true);
-    _exit(0);
+    mp__child_exit(0);
 }
 
 static void spawn(mp__crew *crew, void (*worker_fn)(mp__crew *, int), int fd, int sigfd, child *kids, int id)
@@ -88,11 +89,11 @@ static void spawn(mp__crew *crew, void (*worker_fn)(mp__crew *, int), int fd, in
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
-            _exit(1);        /* the fork server died before we got here */
+            mp__child_exit(1);        /* the fork server died before we got here */
         mp__reseed_libc_random();
         mp__fault_watch(&crew->sh->wslots[id]);
         worker_fn(crew, id);
-        _exit(0);
+        mp__child_exit(0);
     }
     if (pid < 0) {
         send_msg(fd, MP__FS_FAILED, id, 0, errno);
@@ -106,7 +107,7 @@ static _Noreturn void serve(mp__crew *crew, void (*worker_fn)(mp__crew *, int), 
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
-        _exit(1);
+        mp__child_exit(1);
     /* Workers inherit this: a sane signal state whatever the program set.
      * SIGINT is the program's to handle (see mp_pool_open). */
     signal(SIGCHLD, SIG_DFL);
@@ -121,7 +122,7 @@ static _Noreturn void serve(mp__crew *crew, void (*worker_fn)(mp__crew *, int), 
     int n = crew->workers;
     child *kids = calloc((size_t)n, sizeof *kids);
     if (!kids || sigfd < 0)
-        _exit(1);
+        mp__child_exit(1);
     for (;;) {
         struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = sigfd, .events = POLLIN } };
         if (poll(pfd, 2, -1) < 0) {

@@ -8,6 +8,7 @@
  * through a pidfd, which makes join-with-timeout a single poll(). */
 #include "forked.h"
 #include "ipc.h"
+#include "shm.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -68,11 +69,11 @@ static _Noreturn void child_main(mp_process *self, mp_process_fn fn, void *arg, 
          * fork and the prctl: then the signal never comes, so check. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
-            _exit(1);
+            mp__child_exit(1);
     }
     int code = fn(arg, size);
     fflush(NULL);
-    _exit(code & 0xff);
+    mp__child_exit(code & 0xff);
 }
 
 int mp_process_start(mp_process **out, const char *name, mp_process_fn fn, const void *arg, size_t size, int flags)

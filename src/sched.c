@@ -414,7 +414,7 @@ static MP__NOINLINE void retire(mp__wslot *ws)
 {
     atomic_store(&ws->status, MP__WS_RETIRING);
     fflush(NULL);
-    _exit(0);
+    mp__child_exit(0);
 }
 
 /* run_range for the common case: a plain map (no stream, no time limit)

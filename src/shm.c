@@ -25,6 +25,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define HAVE_MEMCHECK 1
+#endif
+#endif
 
 #define ARENA_MAGIC 0x6d70726f63617265ull /* "mprocare" */
 #define ARENA_DEFAULT_SIZE ((size_t)32 << 30)
@@ -380,4 +386,13 @@ size_t mp__shm_in_use(void)
     size_t n = header()->in_use;
     arena_unlock();
     return n;
+}
+
+_Noreturn void mp__child_exit(int code)
+{
+#ifdef HAVE_MEMCHECK
+    if (arena_base && RUNNING_ON_VALGRIND)
+        VALGRIND_MAKE_MEM_NOACCESS(arena_base, arena_size);
+#endif
+    _exit(code);
 }

@@ -13,5 +13,11 @@ int mp__arena_init(void);
 int mp__shm_alloc(size_t size, bool zero, void **out);
 /* Bytes currently allocated (headers included), for tests and statistics. */
 size_t mp__shm_in_use(void);
+/* Ends a process the library forked (a worker, the fork server, an
+ * mp_process child) with _exit(code).  Under valgrind it first hides the
+ * arena from the exit-time leak check: the arena is the tree's, not the
+ * child's, and scanning its whole reservation in every child that ends
+ * costs seconds per pool. */
+_Noreturn void mp__child_exit(int code);
 
 #endif

@@ -21,6 +21,7 @@
  * poll() on the fork server's socket and an eventfd that callers use to
  * wake it; it ticks only while something has a deadline.
  */
+#include "shm.h"
 #include "supervise.h"
 
 #include <errno.h>
@@ -638,11 +639,11 @@ static void worker_main(mp__crew *crew, int id)
 {
     if (mp__crew_worker_init(crew, id) != 0) {
         fflush(NULL);
-        _exit(MP__EXIT_INIT_FAILED);
+        mp__child_exit(MP__EXIT_INIT_FAILED);
     }
     mp__sched_worker_main(crew->sh, id);
     fflush(NULL);          /* the tasks' own buffered output */
-    _exit(0);              /* no atexit handlers: they belong to the program */
+    mp__child_exit(0);     /* no atexit handlers: they belong to the program */
 }
 
 /* The supervisor thread forks the fork server itself, so that the fork
