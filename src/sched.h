@@ -53,7 +53,7 @@
 #define MP__MAX_CHUNK (UINT64_C(1) << 32)
 #define MP__CHUNK_STREAM (UINT64_C(1) << 63)   /* or-ed into chunksize: a stream job */
 #define MP__MAX_WORKERS 4096
-#define MP__ELSEWHERE_WINDOW 8            /* ranges in flight per worker that runs tasks elsewhere */
+#define MP__ELSEWHERE_WINDOW 32           /* ranges in flight per worker that runs tasks elsewhere */
 
 /* job->state.  A caller waiting for its job sleeps on job->finished. */
 enum {
