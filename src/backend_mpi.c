@@ -7,8 +7,8 @@
  * runs them elsewhere (mp__shared.send_elsewhere): it packs a range's
  * inputs, sends them to its rank, and when the reply is back puts the
  * outputs, failures and mp_task_write results into the job, which the
- * front end then finishes as on every backend.  Each proxy keeps two
- * ranges in flight, so its rank finds the next one waiting when it
+ * front end then finishes as on every backend.  Each proxy keeps up to
+ * MP__ELSEWHERE_WINDOW ranges in flight, so its rank finds the next one waiting when it
  * finishes one, instead of waiting a round trip.  The wire format is in
  * mpi_link.h.
  *

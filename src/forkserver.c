@@ -89,7 +89,7 @@ static void spawn(mp__crew *crew, void (*worker_fn)(mp__crew *, int), int fd, in
         sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != me)
-            mp__child_exit(1);        /* the fork server died before we got here */
+            mp__child_exit(1); /* the fork server died before we got here */
         mp__reseed_libc_random();
         mp__fault_watch(&crew->sh->wslots[id]);
         worker_fn(crew, id);

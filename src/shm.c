@@ -362,9 +362,8 @@ int mp_shm_free(void *ptr)
          * dirtied go back to the kernel; the kept pages below stay dirty,
          * so zero_from can only come down to where the release begins. */
         uint64_t keep_end = round_up(h->top, page_size) + TOP_KEEP;
-        uint64_t dirty_end = round_up(off_of(b) + b->size, page_size);
-        if (round_up(h->zero_from, page_size) > dirty_end)
-            dirty_end = round_up(h->zero_from, page_size);
+        uint64_t block_end = off_of(b) + b->size;
+        uint64_t dirty_end = round_up(h->zero_from > block_end ? h->zero_from : block_end, page_size);
         if (keep_end < dirty_end) {
             release_pages(keep_end, dirty_end);
             if (keep_end < h->zero_from) h->zero_from = keep_end;
