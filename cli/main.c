@@ -10,6 +10,9 @@
 #include "output.h"
 #include "runner.h"
 #include "speedup.h"
+#ifdef MPROC_CLI_MPI
+#include "mpi_jobs.h"
+#endif
 
 #ifndef MPROC_VERSION
 #define MPROC_VERSION "0.0.0"
@@ -86,7 +89,12 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     int signo = 0;
-    status = run_jobs(&o, &signo);
+#ifdef MPROC_CLI_MPI
+    if (mpi_jobs_wanted())
+        status = mpi_jobs_run(&o, &signo);   /* started by mpirun: the jobs spread over the ranks */
+    else
+#endif
+        status = run_jobs(&o, NULL, &signo);
     if (signo) {
         run_options_free(&o);
         sv_free(&words);
