@@ -311,10 +311,13 @@ static void start_order(server *s, wire *w)
     size_t cmdlen;
     const char *cmd = get_bytes(w, &cmdlen);
     const char *path = get_str(w);
+    /* Each word takes 9 bytes at least: a count that says more lies. */
+    if (w->bad || i >= (uint64_t)s->slots || s->jobs[i] || nargv > (uint64_t)(w->end - w->p) / 9)
+        broken(s->comm, "a malformed job came from rank 0");
     char **argv = calloc((size_t)nargv + 1, sizeof *argv);
     for (uint64_t k = 0; argv && k < nargv; k++)
         argv[k] = (char *)get_str(w);
-    if (w->bad || i >= (uint64_t)s->slots || s->jobs[i] || nargv > (uint64_t)(w->end - w->p))
+    if (w->bad)
         broken(s->comm, "a malformed job came from rank 0");
     if (!argv || sb_add(&j->cmd, cmd, cmdlen) < 0)
         broken(s->comm, "out of memory for a job");
