@@ -65,7 +65,7 @@ def output_jobs(unfinished):
 
 
 def test_output(r):
-    for opts, name in ((["-k"], "-k"), (["-k", "--tag"], "-k --tag")):
+    for opts, name in ((["-k"], "-k"), (["-k", "--tag"], "-k --tag"), (["-k", "-v"], "-k -v")):
         local, mpi = r.both(opts + output_jobs(True))
         check(local.returncode == 0 and mpi.returncode == 0, f"{name}: both runs succeed")
         check(mpi.stdout == local.stdout and len(local.stdout) > 1000000,
