@@ -94,27 +94,29 @@ static wire wire_of(const strbuf *b)
     return (wire){b->data, b->data + b->len, 0};
 }
 
+/* Copies the next n bytes of the message to out (zeros past its end). */
+static void get_raw(wire *w, void *out, size_t n)
+{
+    if ((size_t)(w->end - w->p) < n) {
+        w->bad = 1;
+        memset(out, 0, n);
+        return;
+    }
+    memcpy(out, w->p, n);
+    w->p += n;
+}
+
 static uint64_t get_u64(wire *w)
 {
-    uint64_t v = 0;
-    if (w->end - w->p < (ptrdiff_t)sizeof v) {
-        w->bad = 1;
-        return 0;
-    }
-    memcpy(&v, w->p, sizeof v);
-    w->p += sizeof v;
+    uint64_t v;
+    get_raw(w, &v, sizeof v);
     return v;
 }
 
 static double get_f64(wire *w)
 {
-    double v = 0;
-    if (w->end - w->p < (ptrdiff_t)sizeof v) {
-        w->bad = 1;
-        return 0;
-    }
-    memcpy(&v, w->p, sizeof v);
-    w->p += sizeof v;
+    double v;
+    get_raw(w, &v, sizeof v);
     return v;
 }
 
