@@ -49,9 +49,30 @@ enum { DONE_RAN, DONE_NOT_STARTED, DONE_TOO_LARGE };
 #define NAP_MAX_NS 4000000L    /* the longest nap of either side */
 #define NAP_MIN_MS 1           /* rank 0's first nap (poll counts milliseconds) */
 
+/* Names the MPI job this process belongs to ("" when the launcher sets
+ * no name we know). */
+static const char *mpi_job_name(void)
+{
+    static const char *const vars[] = {"PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            return v;
+    }
+    return "";
+}
+
+/* Set in the environment of the jobs an MPI run starts, to the name of
+ * its MPI job: they inherit the launcher's variables, and an `mproc run`
+ * among them must not take itself for a rank of that job. */
+#define JOB_OF_MPI_RUN "MPROC_RUN_MPI_JOB"
+
 int mpi_jobs_wanted(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    const char *outer = getenv(JOB_OF_MPI_RUN);
+    if (outer && !strcmp(outer, mpi_job_name()))
+        return 0;   /* a job of `mproc run` under that mpirun: it runs here */
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         if (getenv(vars[i]))
             return 1;
@@ -734,6 +755,10 @@ static void follow(run_options *o, MPI_Comm comm, int rank)
 int mpi_jobs_run(run_options *o, int *signo)
 {
     *signo = 0;
+    if (setenv(JOB_OF_MPI_RUN, mpi_job_name(), 1) < 0) {
+        say("cannot set %s: %s", JOB_OF_MPI_RUN, strerror(errno));
+        return RUN_EXIT_ERROR;
+    }
     /* MPI_Init starts threads.  They must block the runner's signals as
      * its thread does: a SIGCHLD or SIGTERM taken by one of them would
      * never reach the runner's signalfd. */

@@ -145,6 +145,15 @@ def test_timeout(r, tmp):
     check(not leftovers(r.mark), "--timeout: nothing left running on any rank")
 
 
+def test_nested(r):
+    # A job inherits mpirun's variables: an `mproc run` inside it runs its
+    # own jobs locally instead of taking itself for a rank.
+    inner = f"{r.mproc} run -I @@ -k echo {{}}-@@ ::: x y"
+    p = r.run(["-j1", "-k", inner, ":::", "a", "b", "c", "d"], True)
+    check(p.returncode == 0 and p.stdout == b"".join(b"%s-x\n%s-y\n" % (c, c) for c in (b"a", b"b", b"c", b"d")),
+          "an mproc run inside a job runs its own jobs where it is")
+
+
 def test_refused(r):
     for opts in (["-u"], ["--line-buffer"], ["--pipe"]):
         p = r.run(opts + ["cat"], True, stdin=b"x\n")
@@ -183,6 +192,7 @@ def main():
         test_joblog_resume(r, tmp)
         test_ranks(r)
         test_timeout(r, tmp)
+        test_nested(r)
         test_refused(r)
     check(not leftovers(r.mark), "no rank and no job is left running")
     if FAILURES:
