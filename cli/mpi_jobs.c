@@ -46,7 +46,7 @@ enum { TAG_START = 1, TAG_SIGNAL, TAG_END, TAG_DONE, TAG_BYE };
 enum { DONE_RAN, DONE_NOT_STARTED, DONE_TOO_LARGE };
 
 #define NAP_MIN_NS 50000L      /* a server's first nap */
-#define NAP_MAX_NS 4000000L    /* the longest nap of either side */
+#define NAP_MAX_NS 2000000L    /* the longest nap of either side */
 #define NAP_MIN_MS 1           /* rank 0's first nap (poll counts milliseconds) */
 
 /* Names the MPI job this process belongs to ("" when the launcher sets
