@@ -5,7 +5,9 @@
  * --line-buffer) output pipes are all events of the same poll(): no
  * handler runs at an awkward moment.  Time limits are poll timeouts.
  * When a job is over (job_is_over) its output is printed whole, logged
- * and counted; with -k, in input order. */
+ * and counted; with -k, in input order.  Under mpirun the slots after the
+ * local ones belong to a remote host (remote.h): their jobs end through
+ * its collect, looked at after every poll, which its wait_ms bounds. */
 #include "runner.h"
 
 #include <errno.h>
