@@ -72,6 +72,10 @@ static int cmd_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (with_default_options(argc, argv, &words, &err) < 0 ||
         run_options_parse(&o, (int)words.len, words.items, &err) < 0) {
+#ifdef MPROC_CLI_MPI
+        if (mpi_jobs_serving())
+            goto out;   /* rank 0 says it */
+#endif
         strbuf m = STRBUF_INIT;
         sb_addf(&m, "mproc run: %s\nTry 'mproc run --help' for more information.\n", sb_str(&err));
         write_all(2, m.data, m.len);

@@ -79,6 +79,19 @@ int mpi_jobs_wanted(void)
     return 0;
 }
 
+int mpi_jobs_serving(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    if (!mpi_jobs_wanted())
+        return 0;
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v)
+            return strcmp(v, "0") != 0;
+    }
+    return 0;
+}
+
 /* ---- messages ----------------------------------------------------------- */
 
 static void put_u64(strbuf *b, uint64_t v)

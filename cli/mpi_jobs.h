@@ -15,6 +15,11 @@
 /* Whether this process was started by mpirun (or another MPI launcher). */
 int mpi_jobs_wanted(void);
 
+/* Whether this process is a rank other than 0 of such a run, as the
+ * launcher's variables say (before MPI is joined): rank 0 alone reports
+ * what every rank finds wrong with the same arguments. */
+int mpi_jobs_serving(void);
+
 /* Joins the MPI job and runs o over its ranks: on rank 0 returns the
  * run's exit status (and *signo as run_jobs does); on the other ranks
  * serves jobs until rank 0's run ends, then returns 0.  With one rank the

@@ -162,6 +162,9 @@ def test_refused(r):
         p = r.run(opts + ["cat"], True, stdin=b"x\n")
         check(p.returncode == 255 and b"not supported under mpirun" in p.stderr,
               f"{opts[0]} is refused under mpirun with a message")
+    p = r.run(["--no-such-option", "true", ":::", "a"], True)
+    check(p.returncode == 255 and p.stderr.count(b"unknown option '--no-such-option'") == 1,
+          "an unknown option: status 255, said once (by rank 0)")
 
 
 def leftovers(mark):
