@@ -117,7 +117,14 @@ int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err)
     return 0;
 }
 
-int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err)
+int job_argv(const job *j, command *cmd, strvec *argv, strbuf *path)
+{
+    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
+    return command_argv(cmd, &v, argv, path);
+}
+
+int job_spawn(job *j, const char *path, char *const argv[], spawner *sp, const char *shell, capture_mode capture,
+              strbuf *err)
 {
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, child[3];
     child[0] = j->in.child_fd;
@@ -126,30 +133,18 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
         close_pair(errp);
         return -1;
     }
-    job_values v = {j->args.items, j->args.len, j->seq, j->slot, NULL};
-    strvec argv = STRVEC_INIT;
-    strbuf path = STRBUF_INIT;
-    int rc = ENOMEM;
-    int direct = command_argv(cmd, &v, &argv, &path);
-    if (direct >= 0) {
-        j->start_real = clock_real();
-        j->start_mono = clock_mono();
-        rc = -1;
-        if (direct == 1)
-            rc = spawner_start(sp, path.data, argv.items, child, j->seq, j->slot, &j->pid);
-        if (rc != 0) {
-            /* Not plain, or the direct exec failed: the shell decides. */
-            char *sh_argv[4] = {(char *)shell, (char *)"-c", (char *)sb_str(&j->cmd), NULL};
-            rc = spawner_start(sp, shell, sh_argv, child, j->seq, j->slot, &j->pid);
-        }
-    }
-    sv_free(&argv);
-    sb_free(&path);
+    j->start_real = clock_real();
+    j->start_mono = clock_mono();
+    int rc = -1;
+    if (path)
+        rc = spawner_start(sp, path, argv, child, j->seq, j->slot, &j->pid);
     if (rc != 0) {
-        if (rc == ENOMEM)
-            sb_adds(err, "out of memory");
-        else
-            sb_addf(err, "cannot start %s: %s", shell, strerror(rc));
+        /* Not plain, or the direct exec failed: the shell decides. */
+        char *sh_argv[4] = {(char *)shell, (char *)"-c", (char *)sb_str(&j->cmd), NULL};
+        rc = spawner_start(sp, shell, sh_argv, child, j->seq, j->slot, &j->pid);
+    }
+    if (rc != 0) {
+        sb_addf(err, "cannot start %s: %s", shell, strerror(rc));
         close_pair(outp);
         close_pair(errp);
         return -1;
@@ -164,6 +159,21 @@ int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode
     j->err_fd = errp[0];
     j->state = JOB_RUNNING;
     return 0;
+}
+
+int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err)
+{
+    strvec argv = STRVEC_INIT;
+    strbuf path = STRBUF_INIT;
+    int direct = job_argv(j, cmd, &argv, &path);
+    int rc = -1;
+    if (direct < 0)
+        sb_adds(err, "out of memory");
+    else
+        rc = job_spawn(j, direct ? path.data : NULL, argv.items, sp, shell, capture, err);
+    sv_free(&argv);
+    sb_free(&path);
+    return rc;
 }
 
 long job_read(job *j, int is_err)
@@ -204,10 +214,17 @@ void job_set_status(job *j, int status)
     }
 }
 
+void job_signal(job *j, int sig)
+{
+    if (j->host)
+        j->host->signal(j->host, j, sig);
+    else if (j->pid > 0)
+        kill(-j->pid, sig);   /* the job runs in its own process group: all of it */
+}
+
 static void send_step(job *j, const term_seq *seq, double now)
 {
-    /* The job runs in its own process group: signal all of it. */
-    kill(-j->pid, seq->sig[j->term_step]);
+    job_signal(j, seq->sig[j->term_step]);
     j->term_next = now + seq->ms[j->term_step] / 1000.0;
     j->term_step++;
 }

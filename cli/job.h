@@ -21,6 +21,14 @@ typedef enum job_state { JOB_WAITING, JOB_RUNNING, JOB_FINISHED } job_state;
 
 typedef enum capture_mode { CAPTURE_NONE, CAPTURE_FILES, CAPTURE_PIPES } capture_mode;
 
+struct job;
+
+/* Where a job runs when it is not a process of ours (mproc run under
+ * mpirun: another rank).  The host that started it signals it there. */
+typedef struct job_host {
+    void (*signal)(struct job_host *h, struct job *j, int sig);
+} job_host;
+
 typedef struct job {
     struct job *next_retry;     /* the runner's retry queue */
     struct job *next_order;     /* -k: the jobs in input order */
@@ -30,7 +38,8 @@ typedef struct job {
     strbuf out, err;
     feed in;                    /* --pipe, --pipepart: the job's block */
     size_t received;            /* bytes of standard output */
-    pid_t pid;
+    pid_t pid;                  /* -1 when it runs elsewhere (host) */
+    job_host *host;             /* NULL: a process of ours */
     int out_fd, err_fd;         /* pipes: -1 once at end of file */
     int out_file, err_file;     /* memory files, until collected */
     int reaped;
@@ -60,6 +69,16 @@ int job_prepare(job *j, unsigned long slot, const command *cmd, strbuf *err);
  * the job's output.  Returns 0, or -1 with a message in *err. */
 int job_start(job *j, command *cmd, spawner *sp, const char *shell, capture_mode capture, strbuf *err);
 
+/* The two halves of job_start, for a job composed here and run
+ * elsewhere.  job_argv builds the job's argv form and program path
+ * (command_argv): 1 when it can be exec'd directly, 0 when it needs the
+ * shell, -1 when out of memory.  job_spawn starts the prepared job: path
+ * with argv when path is not NULL, falling back to the shell running
+ * j->cmd.  Returns 0, or -1 with a message in *err. */
+int job_argv(const job *j, command *cmd, strvec *argv, strbuf *path);
+int job_spawn(job *j, const char *path, char *const argv[], spawner *sp, const char *shell, capture_mode capture,
+              strbuf *err);
+
 /* Reads the memory files of a job that is over into out and err.
  * Returns 0, or -1 when out of memory or unreadable (message in *err). */
 int job_collect(job *j, strbuf *err);
@@ -73,6 +92,9 @@ long job_read(job *j, int is_err);
 void job_set_status(job *j, int status);
 
 extern const term_seq term_seq_default;
+
+/* Sends sig to the job's process group, wherever the job runs. */
+void job_signal(job *j, int sig);
 
 /* The TERM-then-KILL sequence seq, sent to the job's process group:
  * job_stop sends the first signal if none was sent yet; job_stop_tick

@@ -10,6 +10,9 @@
 #include "output.h"
 #include "runner.h"
 #include "speedup.h"
+#ifdef MPROC_CLI_MPI
+#include "mpi_jobs.h"
+#endif
 
 #ifndef MPROC_VERSION
 #define MPROC_VERSION "0.0.0"
@@ -69,6 +72,10 @@ static int cmd_run(int argc, char **argv)
     memset(&o, 0, sizeof o);
     if (with_default_options(argc, argv, &words, &err) < 0 ||
         run_options_parse(&o, (int)words.len, words.items, &err) < 0) {
+#ifdef MPROC_CLI_MPI
+        if (mpi_jobs_serving())
+            goto out;   /* rank 0 says it */
+#endif
         strbuf m = STRBUF_INIT;
         sb_addf(&m, "mproc run: %s\nTry 'mproc run --help' for more information.\n", sb_str(&err));
         write_all(2, m.data, m.len);
@@ -86,7 +93,12 @@ static int cmd_run(int argc, char **argv)
         goto out;
     }
     int signo = 0;
-    status = run_jobs(&o, &signo);
+#ifdef MPROC_CLI_MPI
+    if (mpi_jobs_wanted())
+        status = mpi_jobs_run(&o, &signo);   /* started by mpirun: the jobs spread over the ranks */
+    else
+#endif
+        status = run_jobs(&o, NULL, &signo);
     if (signo) {
         run_options_free(&o);
         sv_free(&words);

@@ -2,6 +2,7 @@
 #include "output.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,4 +140,18 @@ int write_colored(int fd, const char *color, const char *tag, size_t taglen, con
     int rc = b.failed ? -1 : write_all(fd, b.data, b.len);
     sb_free(&b);
     return rc;
+}
+
+void say(const char *fmt, ...)
+{
+    strbuf m = STRBUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    sb_adds(&m, "mproc run: ");
+    sb_vaddf(&m, fmt, ap);
+    va_end(ap);
+    sb_addc(&m, '\n');
+    if (!m.failed)
+        write_all(2, m.data, m.len);
+    sb_free(&m);
 }

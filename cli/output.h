@@ -10,6 +10,10 @@
  * (EPIPE) is not an error worth stopping jobs for.  Returns 0 or -1. */
 int write_all(int fd, const void *p, size_t n);
 
+/* A message about the run itself, on standard error: "mproc run: "
+ * before it, a newline after it. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Writes data to fd, each line preceded by tag (NULL: no tag).  A final
  * line without newline is tagged too. */
 int write_tagged(int fd, const char *tag, size_t taglen, const char *data, size_t n);

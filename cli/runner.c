@@ -5,13 +5,14 @@
  * --line-buffer) output pipes are all events of the same poll(): no
  * handler runs at an awkward moment.  Time limits are poll timeouts.
  * When a job is over (job_is_over) its output is printed whole, logged
- * and counted; with -k, in input order. */
+ * and counted; with -k, in input order.  Under mpirun the slots after the
+ * local ones belong to a remote host (remote.h): their jobs end through
+ * its collect, looked at after every poll, which its wait_ms bounds. */
 #include "runner.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "output.h"
 #include "pack.h"
 #include "progress.h"
+#include "remote.h"
 #include "results.h"
 #include "spawn.h"
 #include "tally.h"
@@ -51,7 +53,9 @@ typedef struct runner {
     joblog jl;
     seqset skip;
     progress prog;
-    long slots;
+    long slots;                 /* local_slots, then the remote host's */
+    long local_slots;
+    remote_host *remote;        /* NULL: every job runs here */
     job **running;              /* [slots]; NULL = free slot */
     size_t nrunning;
     job *retry_head, *retry_tail;
@@ -80,22 +84,6 @@ typedef struct runner {
     file_parts parts;
     int parts_open;
 } runner;
-
-/* A message about the run itself, on standard error. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    strbuf m = STRBUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    sb_adds(&m, "mproc run: ");
-    sb_vaddf(&m, fmt, ap);
-    va_end(ap);
-    sb_addc(&m, '\n');
-    if (!m.failed)
-        write_all(2, m.data, m.len);
-    sb_free(&m);
-}
 
 static long usable_cpus(void)
 {
@@ -457,7 +445,8 @@ static int start_job(runner *r, job *j, long slot)
     if (rc == 0 && (r->o->verbose || r->o->trace))
         announce(r, j);
     if (rc == 0)
-        rc = job_start(j, &r->cmd, &r->sp, r->shell, r->capture, &err);
+        rc = slot >= r->local_slots ? r->remote->start(r->remote, j, slot - r->local_slots, &r->cmd, r->shell, &err)
+                                    : job_start(j, &r->cmd, &r->sp, r->shell, r->capture, &err);
     if (rc < 0)
         say("%s", sb_str(&err));
     sb_free(&err);
@@ -641,7 +630,8 @@ static void finish_job(runner *r, long slot)
     job *j = r->running[slot];
     r->running[slot] = NULL;
     r->nrunning--;
-    j->runtime = clock_mono() - j->start_mono;
+    if (!j->host) /* a remote job's run time was measured where it ran */
+        j->runtime = clock_mono() - j->start_mono;
     feed_finish(&j->in); /* the block stays, for a retry */
     if (j->timed_out) {
         /* As GNU parallel logs a job its timeout killed. */
@@ -706,7 +696,7 @@ static void signal_jobs(runner *r, int sig)
 {
     for (long s = 0; s < r->slots; s++)
         if (r->running[s])
-            kill(-r->running[s]->pid, sig);
+            job_signal(r->running[s], sig);
 }
 
 /* Ctrl-Z: the jobs have their own process groups, so the terminal's stop
@@ -861,6 +851,19 @@ static void job_event(runner *r, job *j, int fd)
         read_pipe(r, j, fd == j->err_fd);
 }
 
+/* Jobs that ended on the remote host: a start that failed there is an
+ * error, as it is here. */
+static void collect_remote(runner *r)
+{
+    strbuf err = STRBUF_INIT;
+    if (r->remote->collect(r->remote, &err) < 0) {
+        say("%s", sb_str(&err));
+        r->error = 1;
+        r->stop_starting = 1;
+    }
+    sb_free(&err);
+}
+
 static int event_loop(runner *r)
 {
     size_t cap = 2 + 3 * (size_t)r->slots;
@@ -914,6 +917,9 @@ static int event_loop(runner *r)
         pfd[n].events = POLLIN;
         pjob[n++] = NULL;
         n = poll_jobs(r, pfd, pjob, n, &timeout);
+        int remote_ms = r->remote ? r->remote->wait_ms(r->remote) : -1;
+        if (remote_ms >= 0 && (timeout < 0 || remote_ms < timeout))
+            timeout = remote_ms;
         int ready = poll(pfd, n, timeout);
         if (ready < 0 && errno != EINTR) {
             say("poll failed: %s", strerror(errno));
@@ -930,6 +936,8 @@ static int event_loop(runner *r)
             if (pfd[0].revents)
                 handle_signals(r);
         }
+        if (r->remote)
+            collect_remote(r);
         for (long s = 0; s < r->slots; s++) /* --fifo: a reader may have come */
             if (r->running[s] && feed_pending(&r->running[s]->in) && r->running[s]->in.fd < 0)
                 feed_pump_job(r, r->running[s]);
@@ -946,16 +954,21 @@ static int event_loop(runner *r)
 
 /* ---- setup ------------------------------------------------------------ */
 
+void run_signal_set(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGCHLD);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTSTP);
+    sigaddset(set, SIGCONT);
+}
+
 static int block_signals(runner *r, sigset_t *old)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTSTP);
-    sigaddset(&set, SIGCONT);
+    run_signal_set(&set);
     if (sigprocmask(SIG_BLOCK, &set, old) < 0)
         return -1;
     r->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -1100,7 +1113,16 @@ static void close_blocks(runner *r)
     r->parts_open = r->blocks_open = 0;
 }
 
-int run_jobs(run_options *o, int *signo)
+long run_slots(run_options *o)
+{
+    if (o->jobs_file && read_jobs_file(o) < 0)
+        return -1;
+    long slots = jobs_resolve(o->jobs_kind, o->jobs_value, usable_cpus());
+    long limit = slot_limit();
+    return slots == 0 || slots > limit ? limit : slots;
+}
+
+int run_jobs(run_options *o, remote_host *remote, int *signo)
 {
     runner r;
     memset(&r, 0, sizeof r);
@@ -1115,13 +1137,11 @@ int run_jobs(run_options *o, int *signo)
     sigset_t oldmask;
     int blocked = 0;
 
-    long ncpu = usable_cpus();
-    if (o->jobs_file && read_jobs_file(o) < 0)
+    r.local_slots = run_slots(o);
+    if (r.local_slots < 0)
         goto out;
-    r.slots = jobs_resolve(o->jobs_kind, o->jobs_value, ncpu);
-    long limit = slot_limit();
-    if (r.slots == 0 || r.slots > limit)
-        r.slots = limit;
+    r.remote = remote;
+    r.slots = r.local_slots + (remote ? remote->slots : 0);
     char shell_path[4096];
     r.shell = pick_shell(shell_path, sizeof shell_path);
     r.termseq = o->termseq.steps ? &o->termseq : &term_seq_default;
